@@ -1,0 +1,269 @@
+// Command demo runs stepship's main job on one machine, with no AWS account, and
+// prints it step by step: it starts the AWS emulator seeded with an ECS service on
+// revision 1 and the webhook secret, the built functions under the Lambda runtime
+// emulator and the local Step Functions service; shows that an unsigned push is
+// refused; sends a signed GitHub push; follows the deploy state machine state by
+// state; and ends with a summary. `make demo` runs it after installing the tools
+// and building the functions.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/stepship/stepship/shared/webhook/webhooktest"
+	"github.com/stepship/stepship/test/localenv"
+	"github.com/stepship/stepship/test/world"
+)
+
+func main() {
+	timeout := flag.Duration("timeout", 3*time.Minute, "give up after this long")
+	flag.Parse()
+	out := os.Stdout
+	s := newSession(os.Stderr)
+	ok := s.run(func() { demo(s, out, *timeout) })
+	if !ok {
+		fmt.Fprintln(os.Stderr, "demo: FAILED (the logs of the local services are above)")
+		os.Exit(1)
+	}
+}
+
+func demo(s *session, out io.Writer, timeout time.Duration) {
+	begin := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	p := printer{w: out}
+
+	p.title("stepship demo — a git push deploys itself, on one machine, with no AWS account")
+	p.section("Starting the local stack (everything on 127.0.0.1)")
+	e := localenv.Start(s, localenv.WithProgress(func(step string, took time.Duration) {
+		p.row("✓", step, took)
+	}))
+
+	body := e.Fixture(s, "github-push.json")
+	var push struct {
+		Ref        string `json:"ref"`
+		After      string `json:"after"`
+		Repository struct {
+			FullName string `json:"full_name"`
+		} `json:"repository"`
+		HeadCommit struct {
+			Message string `json:"message"`
+		} `json:"head_commit"`
+	}
+	if err := json.Unmarshal(body, &push); err != nil {
+		s.Fatalf("events/github-push.json: %v", err)
+	}
+	delivery := fmt.Sprintf("demo-%d", time.Now().UnixNano())
+
+	p.section("A push signed with the wrong secret is refused")
+	forged := webhooktest.GitHubHeaders("push", delivery+"-forged", []byte("not the webhook secret"), body)
+	a, err := e.Post(ctx, forged, body)
+	if err != nil {
+		s.Fatalf("%v", err)
+	}
+	if a.Status != 401 {
+		s.Fatalf("a forged push got %d %s, want 401", a.Status, a.Body)
+	}
+	list, err := e.SFN.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(e.DeployStateMachineARN)})
+	if err != nil {
+		s.Fatalf("failed to list executions: %v", err)
+	}
+	if len(list.Executions) != 0 {
+		s.Fatalf("a forged push started %d executions", len(list.Executions))
+	}
+	p.line("→ %d %s; executions of the deploy state machine: %d", a.Status, strings.TrimSpace(a.Body), len(list.Executions))
+
+	p.section(fmt.Sprintf("A signed GitHub push: %s %s @ %s", push.Repository.FullName, push.Ref, push.After[:7]))
+	p.line("  %q", firstLine(push.HeadCommit.Message))
+	headers := webhooktest.GitHubHeaders("push", delivery, []byte(e.Spec.WebhookSecret), body)
+	sent := time.Now()
+	a, err = e.Post(ctx, headers, body)
+	if err != nil {
+		s.Fatalf("%v", err)
+	}
+	if a.Status != 202 || len(a.Executions) == 0 {
+		s.Fatalf("the signed push got %d %s, want 202 with an execution", a.Status, a.Body)
+	}
+	for _, x := range a.Executions {
+		p.line("→ %d Accepted in %s: deploy %s → %s", a.Status, ms(time.Since(sent)), x.Service, x.Environment)
+		p.line("  execution %s", x.ExecutionArn)
+	}
+
+	before := e.Seeded.TaskDefinition
+	arn := a.Executions[0].ExecutionArn
+	p.section("The deploy state machine (statemachines/deploy.asl.json), state by state")
+	final := follow(ctx, s, e, arn, p)
+
+	after, err := world.Service(ctx, e.AWS, e.Spec)
+	if err != nil {
+		s.Fatalf("%v", err)
+	}
+	p.section("Summary")
+	p.kv("service", fmt.Sprintf("%s in cluster %s (%s)", e.Spec.Service, e.Spec.Cluster, a.Executions[0].Environment))
+	p.kv("revision", fmt.Sprintf("%s → %s", shortTD(before), shortTD(after.TaskDefinition)))
+	p.kv("image", after.Images[e.Spec.Container])
+	p.kv("execution", fmt.Sprintf("%s in %s", final.Status, ms(aws.ToTime(final.StopDate).Sub(aws.ToTime(final.StartDate)))))
+	p.kv("total", ms(time.Since(begin)))
+	if final.Status != sfntypes.ExecutionStatusSucceeded {
+		s.Fatalf("the deploy did not succeed: %s: %s", aws.ToString(final.Error), aws.ToString(final.Cause))
+	}
+	if want := e.Spec.Image[:strings.LastIndex(e.Spec.Image, ":")] + ":" + push.After; after.Images[e.Spec.Container] != want {
+		s.Fatalf("the service runs %s, want %s", after.Images[e.Spec.Container], want)
+	}
+}
+
+// follow prints each state of the execution as it finishes, reading the execution
+// history from the local Step Functions service, and returns the final description.
+func follow(ctx context.Context, s *session, e *localenv.Env, arn string, p printer) *sfn.DescribeExecutionOutput {
+	type entered struct {
+		kind string
+		at   time.Time
+	}
+	open := map[string]entered{}
+	var choice *row // a Choice is printed once the state it chose is entered
+	printed := 0
+	for {
+		// Describe first: once it says the execution ended, the history read after
+		// it holds every event.
+		desc, err := e.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		if err != nil {
+			s.Fatalf("failed to describe the execution: %v", err)
+		}
+		hist, err := e.History(ctx, arn)
+		if err != nil {
+			s.Fatalf("%v", err)
+		}
+		for _, ev := range hist[printed:] {
+			printed++
+			at := aws.ToTime(ev.Timestamp)
+			switch {
+			case ev.StateEnteredEventDetails != nil:
+				name := aws.ToString(ev.StateEnteredEventDetails.Name)
+				kind := strings.TrimSuffix(string(ev.Type), "StateEntered")
+				open[name] = entered{kind: kind, at: at}
+				if choice != nil {
+					choice.outcome = "→ " + name
+					p.state(*choice)
+					choice = nil
+				}
+				if kind == "Succeed" {
+					p.state(row{name: name, kind: kind, outcome: "execution succeeded"})
+				}
+			case ev.StateExitedEventDetails != nil:
+				name := aws.ToString(ev.StateExitedEventDetails.Name)
+				in := open[name]
+				delete(open, name)
+				r := row{name: name, kind: in.kind, took: at.Sub(in.at)}
+				if in.kind == "Choice" {
+					choice = &r
+					continue
+				}
+				if in.kind == "Succeed" {
+					continue
+				}
+				r.outcome = outcome(name, aws.ToString(ev.StateExitedEventDetails.Output))
+				p.state(r)
+			case ev.ExecutionFailedEventDetails != nil:
+				for name, in := range open {
+					p.state(row{name: name, kind: in.kind, took: at.Sub(in.at), outcome: "failed: " + aws.ToString(ev.ExecutionFailedEventDetails.Error)})
+				}
+			}
+		}
+		if desc.Status != sfntypes.ExecutionStatusRunning && printed == len(hist) {
+			return desc
+		}
+		select {
+		case <-ctx.Done():
+			s.Fatalf("the execution did not finish in time")
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// outcome says in a few words what a Task state produced.
+func outcome(state, output string) string {
+	var o struct {
+		BuildResult *struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"buildResult"`
+		ImageCheck *struct {
+			Digest string `json:"digest"`
+		} `json:"imageCheck"`
+		Deployment *struct {
+			PreviousTaskDefinition string `json:"previousTaskDefinition"`
+			TaskDefinition         string `json:"taskDefinition"`
+		} `json:"deployment"`
+	}
+	_ = json.Unmarshal([]byte(output), &o)
+	switch {
+	case state == "Deploy" && o.Deployment != nil:
+		return fmt.Sprintf("registered %s, service updated from %s", shortTD(o.Deployment.TaskDefinition), shortTD(o.Deployment.PreviousTaskDefinition))
+	case state == "Build" && o.BuildResult != nil:
+		return fmt.Sprintf("CodeBuild %s: %s", o.BuildResult.ID, o.BuildResult.Status)
+	case state == "CheckImage" && o.ImageCheck != nil:
+		return "image found: " + o.ImageCheck.Digest
+	}
+	return "succeeded"
+}
+
+type row struct {
+	name, kind, outcome string
+	took                time.Duration
+}
+
+// printer writes the demo's report.
+type printer struct{ w io.Writer }
+
+func (p printer) title(s string)   { fmt.Fprintf(p.w, "%s\n", s) }
+func (p printer) section(s string) { fmt.Fprintf(p.w, "\n%s\n", s) }
+func (p printer) line(f string, a ...any) {
+	fmt.Fprintf(p.w, "  "+f+"\n", a...)
+}
+func (p printer) row(mark, what string, took time.Duration) {
+	fmt.Fprintf(p.w, "  %s %-80s %8s\n", mark, what, ms(took))
+}
+func (p printer) state(r row) {
+	took := ""
+	if r.kind != "Succeed" && r.kind != "Fail" {
+		took = ms(r.took)
+	}
+	fmt.Fprintf(p.w, "  %-14s %-8s %8s  %s\n", r.name, r.kind, took, r.outcome)
+}
+func (p printer) kv(k, v string) { fmt.Fprintf(p.w, "  %-10s %s\n", k, v) }
+
+func ms(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return "<1 ms"
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	default:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+}
+
+func shortTD(arn string) string {
+	if i := strings.LastIndex(arn, "/"); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/stepship/stepship/shared/payload"
+)
+
+// fakeECS is an in-memory ECS with one cluster, services and task-definition families.
+type fakeECS struct {
+	services    map[string]string // service name → task definition ARN
+	taskDefs    map[string]*ecstypes.TaskDefinition
+	registerErr error
+	updateErr   error
+	registered  []*ecs.RegisterTaskDefinitionInput
+	updates     []*ecs.UpdateServiceInput
+}
+
+func (f *fakeECS) DescribeServices(_ context.Context, in *ecs.DescribeServicesInput, _ ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error) {
+	if aws.ToString(in.Cluster) != "demo" {
+		return nil, &ecstypes.ClusterNotFoundException{Message: aws.String("Cluster not found.")}
+	}
+	out := &ecs.DescribeServicesOutput{}
+	for _, name := range in.Services {
+		if td, ok := f.services[name]; ok {
+			out.Services = append(out.Services, ecstypes.Service{ServiceName: aws.String(name), Status: aws.String("ACTIVE"), TaskDefinition: aws.String(td)})
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeECS) DescribeTaskDefinition(_ context.Context, in *ecs.DescribeTaskDefinitionInput, _ ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error) {
+	td, ok := f.taskDefs[aws.ToString(in.TaskDefinition)]
+	if !ok {
+		return nil, errors.New("ClientException: Unable to describe task definition.")
+	}
+	return &ecs.DescribeTaskDefinitionOutput{TaskDefinition: td, Tags: []ecstypes.Tag{{Key: aws.String("team"), Value: aws.String("web")}}}, nil
+}
+
+func (f *fakeECS) RegisterTaskDefinition(_ context.Context, in *ecs.RegisterTaskDefinitionInput, _ ...func(*ecs.Options)) (*ecs.RegisterTaskDefinitionOutput, error) {
+	if f.registerErr != nil {
+		return nil, f.registerErr
+	}
+	f.registered = append(f.registered, in)
+	arn := "arn:aws:ecs:us-east-1:123456789012:task-definition/" + aws.ToString(in.Family) + ":" + string(rune('1'+len(f.registered)))
+	td := &ecstypes.TaskDefinition{TaskDefinitionArn: aws.String(arn), Family: in.Family, ContainerDefinitions: in.ContainerDefinitions}
+	f.taskDefs[arn] = td
+	return &ecs.RegisterTaskDefinitionOutput{TaskDefinition: td}, nil
+}
+
+func (f *fakeECS) UpdateService(_ context.Context, in *ecs.UpdateServiceInput, _ ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error) {
+	if f.updateErr != nil {
+		return nil, f.updateErr
+	}
+	f.updates = append(f.updates, in)
+	f.services[aws.ToString(in.Service)] = aws.ToString(in.TaskDefinition)
+	return &ecs.UpdateServiceOutput{}, nil
+}
+
+const rev1 = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
+
+func newFake() *fakeECS {
+	return &fakeECS{
+		services: map[string]string{"web": rev1},
+		taskDefs: map[string]*ecstypes.TaskDefinition{rev1: {
+			TaskDefinitionArn: aws.String(rev1),
+			Family:            aws.String("web"),
+			Cpu:               aws.String("256"),
+			Memory:            aws.String("512"),
+			ContainerDefinitions: []ecstypes.ContainerDefinition{
+				{Name: aws.String("web"), Image: aws.String("registry.example/web:old"), Essential: aws.Bool(true)},
+				{Name: aws.String("sidecar"), Image: aws.String("registry.example/proxy:1.0")},
+			},
+		}},
+	}
+}
+
+func request(mutate func(*payload.DeployRequest)) payload.Invocation[payload.DeployRequest] {
+	r := payload.DeployRequest{
+		Service: "web", Environment: "production", Cluster: "demo", ECSService: "web", Container: "web",
+		Image: "registry.example/web:3f2a9c1", Build: payload.Build{Mode: payload.BuildPrebuilt, Repository: "web"}, Source: payload.Source{Commit: "3f2a9c1"},
+	}
+	if mutate != nil {
+		mutate(&r)
+	}
+	return payload.Invocation[payload.DeployRequest]{ExecutionID: "arn:aws:states:us-east-1:123456789012:execution:deploy:x", Input: r}
+}
+
+func TestDeployerHandle(t *testing.T) {
+	tests := []struct {
+		name          string
+		fake          func() *fakeECS
+		req           payload.Invocation[payload.DeployRequest]
+		wantErrType   any
+		wantErrText   string
+		wantRegisters int
+		wantTaskDef   string
+	}{
+		{name: "registers a revision with the new image and updates the service", fake: newFake, req: request(nil), wantRegisters: 1, wantTaskDef: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"},
+		{name: "already on the image: registers nothing", fake: newFake, req: request(func(r *payload.DeployRequest) { r.Image = "registry.example/web:old" }), wantTaskDef: rev1},
+		{name: "missing fields are named", fake: newFake, req: request(func(r *payload.DeployRequest) { r.Cluster, r.Container = "", " " }), wantErrType: &InvalidDeployRequest{}, wantErrText: "cluster is required; container is required"},
+		{name: "unknown build mode", fake: newFake, req: request(func(r *payload.DeployRequest) { r.Build.Mode = "docker" }), wantErrType: &InvalidDeployRequest{}, wantErrText: `build.mode must be "codebuild" or "prebuilt", not "docker"`},
+		{name: "codebuild without project", fake: newFake, req: request(func(r *payload.DeployRequest) { r.Build = payload.Build{Mode: "codebuild"} }), wantErrType: &InvalidDeployRequest{}, wantErrText: "build.project is required"},
+		{name: "image without a tag", fake: newFake, req: request(func(r *payload.DeployRequest) { r.Image = "registry.example:5000/web" }), wantErrType: &InvalidDeployRequest{}, wantErrText: "has no tag or digest"},
+		{name: "unknown cluster", fake: newFake, req: request(func(r *payload.DeployRequest) { r.Cluster = "nope" }), wantErrType: &ServiceNotFound{}, wantErrText: `cluster "nope"`},
+		{name: "unknown service", fake: newFake, req: request(func(r *payload.DeployRequest) { r.ECSService = "api" }), wantErrType: &ServiceNotFound{}, wantErrText: `service "api"`},
+		{name: "unknown container", fake: newFake, req: request(func(r *payload.DeployRequest) { r.Container = "worker" }), wantErrType: &ContainerNotFound{}, wantErrText: `"worker"`},
+		{name: "register fails", fake: func() *fakeECS { f := newFake(); f.registerErr = errors.New("throttled"); return f }, req: request(nil), wantErrType: &ECSCallFailed{}, wantErrText: "failed to register a new revision of web: throttled"},
+		{name: "update fails after register", fake: func() *fakeECS { f := newFake(); f.updateErr = errors.New("boom"); return f }, req: request(nil), wantErrType: &ECSCallFailed{}, wantErrText: "failed to update service web", wantRegisters: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tt.fake()
+			d := NewDeployer(f, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+			got, err := d.Handle(context.Background(), tt.req)
+			if len(f.registered) != tt.wantRegisters {
+				t.Errorf("registered %d revisions, want %d", len(f.registered), tt.wantRegisters)
+			}
+			if tt.wantErrType != nil {
+				if err == nil {
+					t.Fatalf("got no error, want %T", tt.wantErrType)
+				}
+				if reflect.TypeOf(err) != reflect.TypeOf(tt.wantErrType) {
+					t.Fatalf("error type %T, want %T (the state machine catches by type name)", err, tt.wantErrType)
+				}
+				if !strings.Contains(err.Error(), tt.wantErrText) {
+					t.Errorf("error %q does not contain %q", err, tt.wantErrText)
+				}
+				if len(f.updates) != 0 {
+					t.Errorf("service updated despite the error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if got.TaskDefinition != tt.wantTaskDef || got.PreviousTaskDefinition != rev1 {
+				t.Errorf("result %+v, want task definition %s from %s", got, tt.wantTaskDef, rev1)
+			}
+			if f.services["web"] != tt.wantTaskDef {
+				t.Errorf("service runs %s, want %s", f.services["web"], tt.wantTaskDef)
+			}
+			if tt.wantRegisters == 1 {
+				in := f.registered[0]
+				if aws.ToString(in.ContainerDefinitions[0].Image) != tt.req.Input.Image {
+					t.Errorf("new image %s", aws.ToString(in.ContainerDefinitions[0].Image))
+				}
+				if aws.ToString(in.ContainerDefinitions[1].Image) != "registry.example/proxy:1.0" || aws.ToString(in.Cpu) != "256" || len(in.Tags) != 1 {
+					t.Errorf("other fields not carried over: %+v", in)
+				}
+				if aws.ToString(f.taskDefs[rev1].ContainerDefinitions[0].Image) != "registry.example/web:old" {
+					t.Errorf("the old revision was modified in place")
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// The deploy state machine's role is derived from its ASL file: each Task's
+// Resource (a service integration) maps to the permissions that integration
+// needs. A Task with an integration this table does not know fails the synth,
+// so a state machine never deploys with a role that cannot run it.
+
+// aslStates is the part of an ASL document that holds Task resources.
+type aslStates struct {
+	States map[string]aslState `json:"States"`
+}
+
+type aslState struct {
+	Type          string      `json:"Type"`
+	Resource      string      `json:"Resource"`
+	Branches      []aslStates `json:"Branches"`      // Parallel
+	Iterator      *aslStates  `json:"Iterator"`      // Map (legacy name)
+	ItemProcessor *aslStates  `json:"ItemProcessor"` // Map
+}
+
+// taskResources returns every Task Resource in the definition, sorted and
+// without duplicates, including those inside Parallel branches and Maps.
+func taskResources(asl string) ([]string, error) {
+	var root aslStates
+	if err := json.Unmarshal([]byte(asl), &root); err != nil {
+		return nil, fmt.Errorf("failed to parse the ASL definition: %w", err)
+	}
+	seen := map[string]bool{}
+	var walk func(m aslStates)
+	walk = func(m aslStates) {
+		for _, s := range m.States {
+			if s.Type == "Task" && s.Resource != "" {
+				seen[s.Resource] = true
+			}
+			for _, b := range s.Branches {
+				walk(b)
+			}
+			if s.Iterator != nil {
+				walk(*s.Iterator)
+			}
+			if s.ItemProcessor != nil {
+				walk(*s.ItemProcessor)
+			}
+		}
+	}
+	walk(root)
+	out := make([]string, 0, len(seen))
+	for r := range seen {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// sdkResources scopes the actions of an AWS SDK integration (arn:aws:states:::aws-sdk:SERVICE:action)
+// by service: the ARN resource type and name pattern in the stack's account and region.
+var sdkResources = map[string]string{
+	"ecr": "repository/*",
+}
+
+// dynamoDBItemActions maps the optimized DynamoDB integrations to their actions,
+// granted on stepship's own table (${TableName}) only.
+var dynamoDBItemActions = map[string]string{
+	"arn:aws:states:::dynamodb:getItem":    "dynamodb:GetItem",
+	"arn:aws:states:::dynamodb:putItem":    "dynamodb:PutItem",
+	"arn:aws:states:::dynamodb:updateItem": "dynamodb:UpdateItem",
+	"arn:aws:states:::dynamodb:deleteItem": "dynamodb:DeleteItem",
+}
+
+// integrationStatements returns the policy statements the state machine's role
+// needs for the Task resources of asl, other than invoking stepship's own
+// functions (named by placeholders and granted separately). tableARN and keyARN
+// are the lock and ledger table and the key that encrypts it.
+func integrationStatements(stack awscdk.Stack, asl string, tableARN, keyARN *string) ([]awsiam.PolicyStatement, error) {
+	resources, err := taskResources(asl)
+	if err != nil {
+		return nil, err
+	}
+	var statements []awsiam.PolicyStatement
+	var problems []error
+	sdkActions := map[string][]string{}
+	var tableActions []string
+	codebuild, codebuildSync := false, false
+	for _, r := range resources {
+		if action, ok := dynamoDBItemActions[r]; ok {
+			tableActions = append(tableActions, action)
+			continue
+		}
+		switch {
+		case placeholder.FindString(r) == r && strings.HasSuffix(r, "FunctionArn}"):
+			// ${NameFunctionArn}: invoked and granted by name.
+		case r == "arn:aws:states:::lambda:invoke" || r == "arn:aws:states:::lambda:invoke.waitForTaskToken":
+			// The FunctionName parameter names a function by placeholder.
+		case r == "arn:aws:states:::codebuild:startBuild":
+			codebuild = true
+		case r == "arn:aws:states:::codebuild:startBuild.sync":
+			codebuild, codebuildSync = true, true
+		case strings.HasPrefix(r, "arn:aws:states:::aws-sdk:"):
+			service, action, ok := strings.Cut(strings.TrimPrefix(r, "arn:aws:states:::aws-sdk:"), ":")
+			if _, known := sdkResources[service]; !ok || !known || action == "" || strings.Contains(action, ".") {
+				problems = append(problems, fmt.Errorf("Task resource %s: no permissions are defined for this SDK integration (add its service to sdkResources in infra/integrations.go)", r))
+				continue
+			}
+			sdkActions[service] = append(sdkActions[service], service+":"+strings.ToUpper(action[:1])+action[1:])
+		default:
+			problems = append(problems, fmt.Errorf("Task resource %s: unknown integration (name stepship functions as ${NameFunctionArn}; add other integrations to infra/integrations.go)", r))
+		}
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+	arn := func(service, resource string) *string {
+		name, rest, _ := strings.Cut(resource, "/")
+		return stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String(service), Resource: jsii.String(name),
+			ResourceName: jsii.String(rest), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		})
+	}
+	if codebuild {
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("RunBuilds"),
+			Actions:   jsii.Strings("codebuild:StartBuild", "codebuild:StopBuild", "codebuild:BatchGetBuilds"),
+			Resources: &[]*string{arn("codebuild", "project/*")},
+		}))
+	}
+	if codebuildSync {
+		// .sync waits through a rule Step Functions manages in the account.
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("WaitForBuilds"),
+			Actions:   jsii.Strings("events:PutTargets", "events:PutRule", "events:DescribeRule"),
+			Resources: &[]*string{arn("events", "rule/StepFunctionsGetEventForCodeBuildStartBuildRule")},
+		}))
+	}
+	if len(tableActions) > 0 {
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("UseTheTable"),
+			Actions:   jsii.Strings(tableActions...),
+			Resources: &[]*string{tableARN},
+		}), awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("UseTheTableKey"),
+			Actions:    jsii.Strings("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"),
+			Resources:  &[]*string{keyARN},
+			Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": "dynamodb." + *stack.Region() + ".amazonaws.com"}},
+		}))
+	}
+	services := make([]string, 0, len(sdkActions))
+	for s := range sdkActions {
+		services = append(services, s)
+	}
+	sort.Strings(services)
+	for _, s := range services {
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings(sdkActions[s]...),
+			Resources: &[]*string{arn(s, sdkResources[s])},
+		}))
+	}
+	return statements, nil
+}

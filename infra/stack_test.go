@@ -1,0 +1,670 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Every synth goes through the jsii runtime (a Node process), so every test that
+// only reads the template shares one synthesized stack.
+
+type fixture struct {
+	stack    *StepshipStack
+	template assertions.Template
+	doc      map[string]any // the template as JSON
+	dir      string
+}
+
+var (
+	fixtureOnce sync.Once
+	shared      *fixture
+	sharedErr   error
+	tempRoot    string
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	tempRoot, err = os.MkdirTemp("", "stepship-infra-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "failed to create a temp dir:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	jsii.Close()
+	os.RemoveAll(tempRoot)
+	os.Exit(code)
+}
+
+// fakeDist writes dist/NAME/bootstrap for every default function under dir.
+func fakeDist(dir string) (string, error) {
+	dist := filepath.Join(dir, "dist")
+	for _, f := range DefaultFunctions() {
+		if err := os.MkdirAll(filepath.Join(dist, f.Name), 0o755); err != nil {
+			return "", err
+		}
+		body := []byte("#!/bin/sh\n# fake " + f.Name + " build for infra tests\n")
+		if err := os.WriteFile(filepath.Join(dist, f.Name, "bootstrap"), body, 0o755); err != nil {
+			return "", err
+		}
+	}
+	return dist, nil
+}
+
+// newTestApp returns an app with the context of the repo's cdk.json (so the
+// feature flags match `cdk synth`) whose cloud assembly goes to a fresh
+// directory under the test run's temp root.
+func newTestApp(name string) (awscdk.App, string, error) {
+	dir := filepath.Join(tempRoot, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", err
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "cdk.json"))
+	if err != nil {
+		return nil, "", fmt.Errorf("failed to read cdk.json: %w", err)
+	}
+	var cdkJSON struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(raw, &cdkJSON); err != nil {
+		return nil, "", fmt.Errorf("failed to parse cdk.json: %w", err)
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{
+		Outdir:  jsii.String(filepath.Join(dir, "cdk.out")),
+		Context: &cdkJSON.Context,
+	})
+	return app, dir, nil
+}
+
+func testProps(dir, dist string) *StepshipStackProps {
+	return &StepshipStackProps{
+		StackProps: awscdk.StackProps{
+			Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("us-east-1")},
+		},
+		DistDir:                dist,
+		DeployStateMachineFile: filepath.Join("testdata", "deploy.asl.json"),
+		CatalogFile:            filepath.Join("testdata", "catalog.yaml"),
+		StagingDir:             filepath.Join(dir, "staging"),
+	}
+}
+
+// synthesized returns the shared stack, built with the default functions, the
+// test ASL file and the test catalog.
+func synthesized(t *testing.T) *fixture {
+	t.Helper()
+	fixtureOnce.Do(func() {
+		shared, sharedErr = buildFixture()
+	})
+	if sharedErr != nil {
+		t.Fatalf("failed to synthesize the stack: %v", sharedErr)
+	}
+	return shared
+}
+
+func buildFixture() (f *fixture, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	app, dir, err := newTestApp("shared")
+	if err != nil {
+		return nil, err
+	}
+	dist, err := fakeDist(dir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewStepshipStack(app, "Stepship", testProps(dir, dist))
+	if err != nil {
+		return nil, err
+	}
+	return synthesize(s, dir)
+}
+
+// synthesize returns the template of s, as a CDK Template and as JSON.
+func synthesize(s *StepshipStack, dir string) (*fixture, error) {
+	tmpl := assertions.Template_FromStack(s.Stack, nil)
+	raw, err := json.Marshal(tmpl.ToJSON())
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	return &fixture{stack: s, template: tmpl, doc: doc, dir: dir}, nil
+}
+
+// holds runs a CDK assertion, which panics through jsii when it fails.
+func holds(t *testing.T, what string, assertion func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	assertion()
+}
+
+// resources returns the template's resources of one type, by logical id.
+func (f *fixture) resources(typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range f.doc["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] == typ {
+			out[id] = res
+		}
+	}
+	return out
+}
+
+// logicalID finds the one resource of type typ whose logical id is the
+// construct id stem followed by CDK's 8-character hash.
+func (f *fixture) logicalID(t *testing.T, typ, stem string) string {
+	t.Helper()
+	re := regexp.MustCompile("^" + regexp.QuoteMeta(stem) + "[0-9A-F]{8}$")
+	var found []string
+	for id := range f.resources(typ) {
+		if re.MatchString(id) {
+			found = append(found, id)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("want one %s named %s…, found %v", typ, stem, found)
+	}
+	return found[0]
+}
+
+func props(res map[string]any) map[string]any {
+	p, _ := res["Properties"].(map[string]any)
+	return p
+}
+
+func TestEveryFunctionIsArm64OnProvidedAL2023WithItsOwnLogGroup(t *testing.T) {
+	// GIVEN the stack built from the default function list
+	f := synthesized(t)
+	specs := DefaultFunctions()
+
+	// WHEN the template is read
+	fns := f.resources("AWS::Lambda::Function")
+
+	// THEN there is one function per entry, each arm64 on provided.al2023 with
+	// handler bootstrap, its memory and timeout, JSON logs into a log group that
+	// expires, and active tracing
+	if len(fns) != len(specs) {
+		t.Errorf("want %d functions, got %d", len(specs), len(fns))
+	}
+	for _, spec := range specs {
+		id := f.logicalID(t, "AWS::Lambda::Function", pascalName(spec.Name)+"Function")
+		logs := f.logicalID(t, "AWS::Logs::LogGroup", pascalName(spec.Name)+"FunctionLogs")
+		holds(t, spec.Name, func() {
+			f.template.HasResource(jsii.String("AWS::Lambda::Function"), map[string]any{
+				"Properties": map[string]any{
+					"Architectures": []any{"arm64"},
+					"Runtime":       "provided.al2023",
+					"Handler":       "bootstrap",
+					"MemorySize":    spec.MemoryMB,
+					"Timeout":       spec.Timeout.Seconds(),
+					"TracingConfig": map[string]any{"Mode": "Active"},
+					"LoggingConfig": map[string]any{"LogFormat": "JSON", "LogGroup": map[string]any{"Ref": logs}},
+				},
+			})
+		})
+		if _, ok := fns[id]; !ok {
+			t.Errorf("function %s not found as %s", spec.Name, id)
+		}
+		if got := props(f.resources("AWS::Logs::LogGroup")[logs])["RetentionInDays"]; got != float64(30) {
+			t.Errorf("%s log retention: want 30 days, got %v", spec.Name, got)
+		}
+	}
+}
+
+func TestDeployStateMachineSubstitutesTheDeployFunctionArn(t *testing.T) {
+	// GIVEN the stack built from testdata/deploy.asl.json, which names
+	// ${DeployFunctionArn} and ${TableName}
+	f := synthesized(t)
+	deployFn := f.logicalID(t, "AWS::Lambda::Function", "DeployFunction")
+	smID := f.logicalID(t, "AWS::StepFunctions::StateMachine", "DeployStateMachine")
+
+	// WHEN the state machine is read
+	sm := props(f.resources("AWS::StepFunctions::StateMachine")[smID])
+
+	// THEN the definition is inline, the placeholders map to the deploy function's
+	// ARN and the table's name, it is a Standard machine logging everything with tracing on
+	def, _ := sm["DefinitionString"].(string)
+	if !strings.Contains(def, `"${DeployFunctionArn}"`) {
+		t.Errorf("definition does not name ${DeployFunctionArn} inline: %v", sm["DefinitionString"])
+	}
+	holds(t, "state machine", func() {
+		f.template.HasResourceProperties(jsii.String("AWS::StepFunctions::StateMachine"), map[string]any{
+			"StateMachineType": "STANDARD",
+			"DefinitionSubstitutions": map[string]any{
+				"DeployFunctionArn": map[string]any{"Fn::GetAtt": []any{deployFn, "Arn"}},
+				"TableName":         map[string]any{"Ref": f.logicalID(t, "AWS::DynamoDB::Table", "Table")},
+			},
+			"TracingConfiguration": map[string]any{"Enabled": true},
+			"LoggingConfiguration": assertions.Match_ObjectLike(&map[string]any{
+				"Level":                "ALL",
+				"IncludeExecutionData": true,
+			}),
+		})
+	})
+	// AND the state machine may invoke the deploy function, and no other
+	smRole := f.logicalID(t, "AWS::IAM::Role", "DeployStateMachineRole")
+	for _, st := range f.statementsOf(smRole) {
+		if asList(st["Action"]).contains("lambda:InvokeFunction") {
+			for _, r := range asList(st["Resource"]) {
+				if !strings.Contains(fmt.Sprint(r), deployFn) {
+					t.Errorf("state machine may invoke %v", r)
+				}
+			}
+		}
+	}
+}
+
+func TestDeployStateMachineRejectsAnUnknownPlaceholder(t *testing.T) {
+	// GIVEN an ASL file with a placeholder no function provides
+	app, dir, err := newTestApp(t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist, err := fakeDist(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asl := filepath.Join(dir, "typo.asl.json")
+	if err := os.WriteFile(asl, []byte(`{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"${DeplyFunctionArn}","End":true}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testProps(dir, dist)
+	p.DeployStateMachineFile = asl
+
+	// WHEN the stack is built
+	_, err = NewStepshipStack(app, "Typo", p)
+
+	// THEN it fails naming the placeholder and the known ones
+	if err == nil || !strings.Contains(err.Error(), "${DeplyFunctionArn}") || !strings.Contains(err.Error(), "${DeployFunctionArn}") {
+		t.Errorf("want an error naming ${DeplyFunctionArn} and ${DeployFunctionArn}, got %v", err)
+	}
+}
+
+func TestWebhookHasAPublicFunctionURLAndAnOutput(t *testing.T) {
+	// GIVEN the stack
+	f := synthesized(t)
+	webhook := f.logicalID(t, "AWS::Lambda::Function", "WebhookFunction")
+	urlID := f.logicalID(t, "AWS::Lambda::Url", "WebhookFunctionFunctionUrl")
+
+	// WHEN its Function URL and outputs are read
+	// THEN the URL needs no IAM auth (the function checks the HMAC signature) and
+	// targets the webhook function, and an output prints it
+	holds(t, "function URL", func() {
+		f.template.HasResourceProperties(jsii.String("AWS::Lambda::Url"), map[string]any{
+			"AuthType":          "NONE",
+			"TargetFunctionArn": map[string]any{"Fn::GetAtt": []any{webhook, "Arn"}},
+		})
+	})
+	holds(t, "output", func() {
+		f.template.HasOutput(jsii.String("WebhookUrl"), map[string]any{
+			"Value": map[string]any{"Fn::GetAtt": []any{urlID, "FunctionUrl"}},
+		})
+	})
+	if n := len(f.resources("AWS::Lambda::Url")); n != 1 {
+		t.Errorf("want exactly one Function URL, got %d", n)
+	}
+}
+
+func TestWebhookEnvironmentNamesTheStackResources(t *testing.T) {
+	// GIVEN the stack
+	f := synthesized(t)
+	sm := f.logicalID(t, "AWS::StepFunctions::StateMachine", "DeployStateMachine")
+	secret := f.logicalID(t, "AWS::SecretsManager::Secret", "WebhookSecret")
+
+	// WHEN the webhook function's environment is read
+	// THEN the state machine and the secret reach it by reference, never typed twice,
+	// and the catalog's path is where the package puts it
+	holds(t, "webhook environment", func() {
+		f.template.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"Environment": map[string]any{"Variables": map[string]any{
+				EnvDeployStateMachineARN: map[string]any{"Ref": sm},
+				EnvWebhookSecretARN:      map[string]any{"Ref": secret},
+				EnvCatalog:               "/var/task/catalog.yaml",
+				EnvLogLevel:              "info",
+			}},
+		})
+	})
+}
+
+func TestWebhookPackageHoldsBootstrapAndTheCatalog(t *testing.T) {
+	// GIVEN the stack built with testdata/catalog.yaml
+	f := synthesized(t)
+
+	// WHEN the staged asset directories are listed
+	// THEN the webhook's holds bootstrap (executable) and catalog.yaml, a copy of
+	// the catalog, and the deploy function's holds bootstrap only
+	want := map[string][]string{"webhook": {"bootstrap", "catalog.yaml"}, "deploy": {"bootstrap"}}
+	for name, files := range want {
+		dir := f.stack.StagedDirs[name]
+		if got := listDir(t, dir); strings.Join(got, ",") != strings.Join(files, ",") {
+			t.Errorf("%s package: want %v, got %v", name, files, got)
+		}
+		info, err := os.Stat(filepath.Join(dir, "bootstrap"))
+		if err != nil || info.Mode().Perm()&0o111 == 0 {
+			t.Errorf("%s bootstrap is not executable: %v %v", name, info, err)
+		}
+	}
+	got, err := os.ReadFile(filepath.Join(f.stack.StagedDirs["webhook"], "catalog.yaml"))
+	want0, err0 := os.ReadFile(filepath.Join("testdata", "catalog.yaml"))
+	if err != nil || err0 != nil || string(got) != string(want0) {
+		t.Errorf("staged catalog differs from testdata/catalog.yaml (%v, %v)", err, err0)
+	}
+}
+
+func TestWithoutACatalogTheWebhookIsPackagedAlone(t *testing.T) {
+	// GIVEN a catalog path where no file exists
+	app, dir, err := newTestApp(t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist, err := fakeDist(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testProps(dir, dist)
+	p.CatalogFile = filepath.Join(dir, "no-such-catalog.yaml")
+
+	// WHEN the stack is built
+	s, err := NewStepshipStack(app, "NoCatalog", p)
+
+	// THEN it builds, and the webhook package holds bootstrap only
+	if err != nil {
+		t.Fatalf("want the stack without a catalog, got %v", err)
+	}
+	if got := listDir(t, s.StagedDirs["webhook"]); strings.Join(got, ",") != "bootstrap" {
+		t.Errorf("want only bootstrap, got %v", got)
+	}
+}
+
+func TestAMissingBuildFailsWithAHint(t *testing.T) {
+	// GIVEN an empty dist directory
+	app, dir, err := newTestApp(t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// WHEN the stack is built
+	_, err = NewStepshipStack(app, "NoBuild", testProps(dir, filepath.Join(dir, "empty-dist")))
+
+	// THEN it fails naming the missing bootstrap and how to build it
+	if err == nil || !strings.Contains(err.Error(), "bootstrap") || !strings.Contains(err.Error(), "scripts/synth.sh") {
+		t.Errorf("want an error naming bootstrap and scripts/synth.sh, got %v", err)
+	}
+}
+
+func TestWebhookMayStartOnlyTheDeployStateMachine(t *testing.T) {
+	// GIVEN the stack
+	f := synthesized(t)
+	role := f.logicalID(t, "AWS::IAM::Role", "WebhookFunctionRole")
+	sm := f.logicalID(t, "AWS::StepFunctions::StateMachine", "DeployStateMachine")
+	secret := f.logicalID(t, "AWS::SecretsManager::Secret", "WebhookSecret")
+
+	// WHEN the webhook role's statements are read
+	statements := f.statementsOf(role)
+
+	// THEN its only Step Functions permission is StartExecution on the deploy
+	// state machine, and it may read the webhook secret and nothing else there
+	var starts int
+	for _, st := range statements {
+		for _, a := range asList(st["Action"]) {
+			switch {
+			case a == "states:StartExecution":
+				starts++
+				if res := asList(st["Resource"]); len(res) != 1 || fmt.Sprint(res[0]) != fmt.Sprint(map[string]any{"Ref": sm}) {
+					t.Errorf("StartExecution on %v, want only the deploy state machine", res)
+				}
+			case strings.HasPrefix(fmt.Sprint(a), "states:"):
+				t.Errorf("unexpected Step Functions permission %v", a)
+			case strings.HasPrefix(fmt.Sprint(a), "secretsmanager:"):
+				if res := asList(st["Resource"]); len(res) != 1 || fmt.Sprint(res[0]) != fmt.Sprint(map[string]any{"Ref": secret}) {
+					t.Errorf("%v on %v, want only the webhook secret", a, res)
+				}
+			}
+		}
+	}
+	if starts != 1 {
+		t.Errorf("want one states:StartExecution statement, got %d", starts)
+	}
+}
+
+func TestDeployFunctionHasOnlyTheECSPermissionsItUses(t *testing.T) {
+	// GIVEN the stack
+	f := synthesized(t)
+	role := f.logicalID(t, "AWS::IAM::Role", "DeployFunctionRole")
+
+	// WHEN the deploy role's statements are read
+	statements := f.statementsOf(role)
+
+	// THEN the ECS and IAM actions are exactly those functions/deploy calls, and
+	// roles may be passed to ECS tasks only
+	var actions []string
+	for _, st := range statements {
+		for _, a := range asList(st["Action"]) {
+			s := fmt.Sprint(a)
+			if strings.HasPrefix(s, "ecs:") || strings.HasPrefix(s, "iam:") {
+				actions = append(actions, s)
+			}
+			if s == "iam:PassRole" {
+				want := map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+				if fmt.Sprint(st["Condition"]) != fmt.Sprint(want) {
+					t.Errorf("iam:PassRole condition: want %v, got %v", want, st["Condition"])
+				}
+			}
+		}
+	}
+	sort.Strings(actions)
+	want := "ecs:DescribeServices,ecs:DescribeTaskDefinition,ecs:RegisterTaskDefinition,ecs:TagResource,ecs:UpdateService,iam:PassRole"
+	if got := strings.Join(actions, ","); got != want {
+		t.Errorf("deploy actions:\nwant %s\n got %s", want, got)
+	}
+}
+
+func TestNoPolicyGrantsWildcardActionsOrFullAccess(t *testing.T) {
+	// GIVEN the stack
+	f := synthesized(t)
+
+	// WHEN every role and policy is read
+	// THEN no statement allows "*" or "service:*", and no role carries a managed policy
+	for id, res := range f.resources("AWS::IAM::Role") {
+		if m := props(res)["ManagedPolicyArns"]; m != nil {
+			t.Errorf("role %s has managed policies %v", id, m)
+		}
+	}
+	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::Role", "AWS::IAM::ManagedPolicy"} {
+		for id, res := range f.resources(typ) {
+			for _, st := range statementsIn(props(res)) {
+				for _, a := range asList(st["Action"]) {
+					if s := fmt.Sprint(a); s == "*" || strings.HasSuffix(s, ":*") || strings.Contains(s, "FullAccess") {
+						t.Errorf("%s allows %s", id, s)
+					}
+				}
+			}
+		}
+	}
+	if n := len(f.resources("AWS::IAM::ManagedPolicy")); n != 0 {
+		t.Errorf("want no managed policies, got %d", n)
+	}
+}
+
+func TestWebhookSecretIsEncryptedByARotatingCustomerKey(t *testing.T) {
+	// GIVEN the stack
+	f := synthesized(t)
+	key := f.logicalID(t, "AWS::KMS::Key", "DataKey")
+
+	// WHEN the secret and its key are read
+	// THEN the secret is generated and encrypted by the customer-managed key, which rotates
+	holds(t, "secret", func() {
+		f.template.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), map[string]any{
+			"KmsKeyId":             map[string]any{"Fn::GetAtt": []any{key, "Arn"}},
+			"GenerateSecretString": assertions.Match_ObjectLike(&map[string]any{"PasswordLength": 48}),
+		})
+	})
+	holds(t, "key", func() {
+		f.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
+	})
+}
+
+func TestTableKeepsLocksAndTheLedgerSafely(t *testing.T) {
+	// GIVEN the stack
+	f := synthesized(t)
+	key := f.logicalID(t, "AWS::KMS::Key", "DataKey")
+
+	// WHEN the table is read
+	// THEN it has string PK/SK, bills on demand, keeps point-in-time recovery, is
+	// encrypted by the customer key and cannot be deleted by accident
+	holds(t, "table", func() {
+		f.template.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+			"DeletionPolicy": "Retain",
+			"Properties": map[string]any{
+				"KeySchema": []any{
+					map[string]any{"AttributeName": "PK", "KeyType": "HASH"},
+					map[string]any{"AttributeName": "SK", "KeyType": "RANGE"},
+				},
+				"AttributeDefinitions": []any{
+					map[string]any{"AttributeName": "PK", "AttributeType": "S"},
+					map[string]any{"AttributeName": "SK", "AttributeType": "S"},
+				},
+				"BillingMode":                      "PAY_PER_REQUEST",
+				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+				"SSESpecification": map[string]any{
+					"SSEEnabled":     true,
+					"SSEType":        "KMS",
+					"KMSMasterKeyId": map[string]any{"Fn::GetAtt": []any{key, "Arn"}},
+				},
+				"DeletionProtectionEnabled": true,
+			},
+		})
+	})
+}
+
+// statementsOf returns every policy statement attached to the role with the
+// given logical id: inline policies and AWS::IAM::Policy resources.
+func (f *fixture) statementsOf(role string) []map[string]any {
+	out := statementsIn(props(f.resources("AWS::IAM::Role")[role]))
+	for _, res := range f.resources("AWS::IAM::Policy") {
+		for _, r := range asList(props(res)["Roles"]) {
+			if fmt.Sprint(r) == fmt.Sprint(map[string]any{"Ref": role}) {
+				out = append(out, statementsIn(props(res))...)
+			}
+		}
+	}
+	return out
+}
+
+// statementsIn returns the statements of a policy document, or of every inline
+// policy of a role.
+func statementsIn(p map[string]any) []map[string]any {
+	var docs []any
+	if d, ok := p["PolicyDocument"]; ok {
+		docs = append(docs, d)
+	}
+	for _, pol := range asList(p["Policies"]) {
+		docs = append(docs, pol.(map[string]any)["PolicyDocument"])
+	}
+	var out []map[string]any
+	for _, d := range docs {
+		for _, st := range asList(d.(map[string]any)["Statement"]) {
+			out = append(out, st.(map[string]any))
+		}
+	}
+	return out
+}
+
+// list is a JSON value that may be one item or a list of them (as IAM's Action
+// and Resource are).
+type list []any
+
+func asList(v any) list {
+	switch v := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		return v
+	default:
+		return list{v}
+	}
+}
+
+func (l list) contains(s string) bool {
+	for _, v := range l {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("failed to list %s: %v", dir, err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
+func TestDeployPermissionsNarrowToKnownServicesAndRoles(t *testing.T) {
+	// GIVEN a stack told which ECS services and task roles the deploy function handles
+	app, dir, err := newTestApp(t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist, err := fakeDist(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testProps(dir, dist)
+	p.DeployTargets = []ECSTarget{{Cluster: "prod", Service: "web"}, {Cluster: "prod", Service: "api"}}
+	p.PassableRoleARNs = []string{"arn:aws:iam::123456789012:role/web-task", "arn:aws:iam::123456789012:role/web-exec"}
+	s, err := NewStepshipStack(app, "Narrow", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// WHEN the deploy role's statements are read
+	f, err := synthesize(s, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resources := map[string]string{}
+	for _, st := range f.statementsOf(f.logicalID(t, "AWS::IAM::Role", "DeployFunctionRole")) {
+		if sid, ok := st["Sid"].(string); ok {
+			resources[sid] = fmt.Sprint(st["Resource"])
+		}
+	}
+
+	// THEN services and roles are exactly those (sorted by CDK), not every one in the account
+	want := map[string]string{
+		"DescribeAndUpdateServices": "[arn:aws:ecs:us-east-1:123456789012:service/prod/api arn:aws:ecs:us-east-1:123456789012:service/prod/web]",
+		"PassTaskRolesToECSTasks":   "[arn:aws:iam::123456789012:role/web-exec arn:aws:iam::123456789012:role/web-task]",
+	}
+	for sid, w := range want {
+		if resources[sid] != w {
+			t.Errorf("%s: want %s, got %s", sid, w, resources[sid])
+		}
+	}
+}

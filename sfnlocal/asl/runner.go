@@ -1,0 +1,399 @@
+package asl
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Runner executes state machines: Task states go to its TaskInvoker, time goes
+// through its Clock, and it keeps the registry of task tokens that
+// SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat complete. It is safe for
+// concurrent use; one Runner serves any number of executions.
+type Runner struct {
+	invoker TaskInvoker
+	clock   Clock
+
+	mu     sync.Mutex
+	tokens map[string]*taskWait // open tokens
+	closed map[string]struct{}  // tokens of tasks that ended
+}
+
+// NewRunner returns a Runner configured by opts. Without WithInvoker every Task
+// state fails with States.TaskFailed; without WithClock time is real.
+func NewRunner(opts ...Option) *Runner {
+	r := &Runner{tokens: map[string]*taskWait{}, closed: map[string]struct{}{}}
+	for _, o := range opts {
+		o(r)
+	}
+	if r.clock == nil {
+		r.clock = realClock{}
+	}
+	return r
+}
+
+// Execution is one running or finished execution. Its methods are safe for
+// concurrent use.
+type Execution struct {
+	r          *Runner
+	sm         *StateMachine
+	info       ExecutionInfo
+	input      json.RawMessage
+	inputValue any
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+
+	mu     sync.Mutex
+	events []HistoryEvent
+	state  ExecutionState
+}
+
+// ExecutionState is a point-in-time view of an execution, as DescribeExecution
+// reports it.
+type ExecutionState struct {
+	Info      ExecutionInfo
+	Status    Status
+	Input     json.RawMessage
+	Output    json.RawMessage // when SUCCEEDED
+	Error     string          // when FAILED, TIMED_OUT or ABORTED
+	Cause     string
+	StartTime time.Time
+	StopTime  time.Time // zero while RUNNING
+}
+
+// endCause is why an execution's context was cancelled: Stop, its timeout or the
+// history quota.
+type endCause struct {
+	status Status
+	name   string
+	cause  string
+}
+
+func (e *endCause) Error() string { return string(e.status) + ": " + e.name + ": " + e.cause }
+
+// Start starts an execution of sm in the background and returns at once. ctx
+// supplies values only: cancelling it does not stop the execution (use Stop).
+// Empty input means {}. Missing info fields are filled in: StartTime (now), Name
+// (a random UUID) and ARN (from StateMachineARN and Name).
+func (r *Runner) Start(ctx context.Context, sm *StateMachine, input json.RawMessage, info ExecutionInfo) (*Execution, error) {
+	if sm == nil || sm.root == nil {
+		return nil, errors.New("start execution: no state machine (use Parse)")
+	}
+	if len(bytes.TrimSpace(input)) == 0 {
+		input = json.RawMessage(`{}`)
+	}
+	if len(input) > maxPayload {
+		return nil, fmt.Errorf("start execution: input of %d bytes exceeds the maximum of %d bytes: %w", len(input), maxPayload, ErrInvalidInput)
+	}
+	v, err := decodeJSON(input)
+	if err != nil {
+		return nil, fmt.Errorf("start execution: %v: %w", err, ErrInvalidInput)
+	}
+	if info.StartTime.IsZero() {
+		info.StartTime = r.clock.Now()
+	}
+	if info.Name == "" {
+		info.Name = newUUID()
+	}
+	if info.ARN == "" {
+		info.ARN = executionARN(info)
+	}
+	xctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	x := &Execution{
+		r: r, sm: sm, info: info,
+		input:      append(json.RawMessage(nil), input...),
+		inputValue: v,
+		ctx:        xctx, cancel: cancel,
+		done: make(chan struct{}),
+	}
+	x.state = ExecutionState{Info: info, Status: StatusRunning, Input: x.input, StartTime: info.StartTime}
+	f := &frame{}
+	x.record(f, HistoryEvent{Type: evExecutionStarted, Input: x.input})
+	if sm.TimeoutSeconds > 0 {
+		d := time.Duration(sm.TimeoutSeconds) * time.Second
+		go func() {
+			if r.clock.Sleep(xctx, d) == nil {
+				cancel(&endCause{status: StatusTimedOut, name: ErrNameTimeout, cause: fmt.Sprintf("the execution ran longer than its TimeoutSeconds of %d", sm.TimeoutSeconds)})
+			}
+		}()
+	}
+	go x.run(f)
+	return x, nil
+}
+
+// Run starts an execution and waits for it to end. If ctx ends first, the
+// execution is stopped (ABORTED) and ctx's error returned.
+func (r *Runner) Run(ctx context.Context, sm *StateMachine, input json.RawMessage, info ExecutionInfo) (*Execution, error) {
+	x, err := r.Start(ctx, sm, input, info)
+	if err != nil {
+		return nil, err
+	}
+	if err := x.Wait(ctx); err != nil {
+		x.Stop("", "the caller's context ended: "+err.Error())
+		return x, err
+	}
+	return x, nil
+}
+
+// Wait blocks until the execution ends or ctx is done; it returns ctx's error in
+// the latter case. How the execution ended is in Snapshot.
+func (e *Execution) Wait(ctx context.Context) error {
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Done is closed when the execution has ended.
+func (e *Execution) Done() <-chan struct{} { return e.done }
+
+// Stop aborts a running execution (status ABORTED, with errName and cause) and
+// returns once it has ended. It does nothing to an execution that has ended.
+func (e *Execution) Stop(errName, cause string) {
+	select {
+	case <-e.done:
+		return
+	default:
+	}
+	e.cancel(&endCause{status: StatusAborted, name: errName, cause: cause})
+	<-e.done
+}
+
+// Snapshot returns the execution's current status, output, error and times.
+func (e *Execution) Snapshot() ExecutionState {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.state
+}
+
+// Info returns the execution's identity.
+func (e *Execution) Info() ExecutionInfo { return e.info }
+
+func (x *Execution) run(f *frame) {
+	out, err := guard(func() (any, error) { return x.runMachine(x.ctx, f, x.sm.root, x.inputValue) })
+	var output json.RawMessage
+	if err == nil {
+		output = mustEncode(out)
+		err = checkSize(output, "execution output")
+	}
+	var end *endCause
+	if err != nil && !errors.As(context.Cause(x.ctx), &end) {
+		end = nil
+	}
+	ev := HistoryEvent{}
+	st := ExecutionState{}
+	switch {
+	case err == nil:
+		ev.Type, ev.Output = evExecutionSucceeded, output
+		st.Status, st.Output = StatusSucceeded, output
+	case end != nil:
+		switch end.status {
+		case StatusTimedOut:
+			ev.Type = evExecutionTimedOut
+		case StatusFailed:
+			ev.Type = evExecutionFailed
+		default:
+			ev.Type = evExecutionAborted
+		}
+		ev.Error, ev.Cause = end.name, end.cause
+		st.Status, st.Error, st.Cause = end.status, end.name, end.cause
+	default:
+		name, cause := ErrNameRuntime, err.Error()
+		var sf *stateFailure
+		if errors.As(err, &sf) {
+			name, cause = sf.name, sf.cause
+		}
+		ev.Type, ev.Error, ev.Cause = evExecutionFailed, name, cause
+		st.Status, st.Error, st.Cause = StatusFailed, name, cause
+	}
+	// The final event and the final status appear together to concurrent readers.
+	x.mu.Lock()
+	x.appendLocked(f, &ev)
+	x.state.Status, x.state.Output, x.state.Error, x.state.Cause = st.Status, st.Output, st.Error, st.Cause
+	x.state.StopTime = ev.Timestamp
+	x.mu.Unlock()
+	x.cancel(nil)
+	x.r.closeTokens(x)
+	close(x.done)
+}
+
+// runMachine runs one scope from its StartAt to a terminal state.
+func (x *Execution) runMachine(ctx context.Context, f *frame, m *machine, input any) (any, error) {
+	name, data := m.startAt, input
+	var encoded json.RawMessage // data as JSON, when known
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		st := m.states[name]
+		out, outJSON, next, err := x.runState(ctx, f, st, data, encoded)
+		if err != nil {
+			return nil, err
+		}
+		if next == "" {
+			return out, nil
+		}
+		name, data, encoded = next, out, outJSON
+	}
+}
+
+// runState runs one state: its entered event, its work with Retry and Catch, and
+// its exited event. It returns the output (also as JSON) and the next state (""
+// at the end). rawJSON is raw encoded, or nil.
+func (x *Execution) runState(ctx context.Context, f *frame, st *state, raw any, rawJSON json.RawMessage) (any, json.RawMessage, string, error) {
+	sc := &stateCtx{x: x, state: st.name, entered: x.r.clock.Now()}
+	if rawJSON == nil {
+		rawJSON = mustEncode(raw)
+	}
+	x.record(f, stateEvent(st.typ, "StateEntered", st.name, rawJSON))
+	var (
+		out  any
+		next = st.next
+		err  error
+	)
+	switch st.typ {
+	case "Pass":
+		out, err = x.runPass(st, raw, sc)
+	case "Task":
+		out, next, err = x.withRetryCatch(ctx, st, raw, sc, func() (any, error) { return x.taskAttempt(ctx, f, st, raw, sc) })
+	case "Parallel":
+		out, next, err = x.withRetryCatch(ctx, st, raw, sc, func() (any, error) { return x.parallelAttempt(ctx, f, st, raw, sc) })
+	case "Map":
+		out, next, err = x.withRetryCatch(ctx, st, raw, sc, func() (any, error) { return x.mapAttempt(ctx, f, st, raw, sc) })
+	case "Choice":
+		out, next, err = x.runChoice(st, raw, sc)
+	case "Wait":
+		out, err = x.runWait(ctx, st, raw, sc)
+	case "Succeed":
+		out, err = x.inputOutput(st, raw, sc)
+	case "Fail":
+		err = x.runFail(st, raw, sc)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			switch st.typ {
+			case "Task", "Wait", "Parallel", "Map":
+				x.record(f, HistoryEvent{Type: st.typ + "StateAborted", StateName: st.name})
+			}
+			return nil, nil, "", ctx.Err()
+		}
+		return nil, nil, "", err
+	}
+	output := mustEncode(out)
+	if err := checkSize(output, "output of state "+quote(st.name)); err != nil {
+		return nil, nil, "", err
+	}
+	x.record(f, stateEvent(st.typ, "StateExited", st.name, output))
+	return out, output, next, nil
+}
+
+// effectiveInput applies InputPath to the state input.
+func (x *Execution) effectiveInput(st *state, raw any, sc *stateCtx) (any, error) {
+	switch {
+	case st.inputNull:
+		return map[string]any{}, nil
+	case st.inputPath != nil:
+		v, err := st.inputPath.get(raw, sc)
+		if err != nil {
+			return nil, runtimeErr(fmt.Sprintf("invalid path %s specified for InputPath: no results in the input %s", st.inputPath.src, truncate(mustEncode(raw))))
+		}
+		return v, nil
+	}
+	return raw, nil
+}
+
+// parametersInput applies InputPath, then Parameters.
+func (x *Execution) parametersInput(st *state, raw any, sc *stateCtx) (data, effective any, err error) {
+	data, err = x.effectiveInput(st, raw, sc)
+	if err != nil || st.parameters == nil {
+		return data, data, err
+	}
+	effective, err = st.parameters.eval(data, sc)
+	return data, effective, err
+}
+
+// outputFrom applies ResultSelector, ResultPath and OutputPath to a state's result.
+func (x *Execution) outputFrom(st *state, raw, result any, sc *stateCtx) (any, error) {
+	var err error
+	if st.resultSelector != nil {
+		if result, err = st.resultSelector.eval(result, sc); err != nil {
+			return nil, err
+		}
+	}
+	out := result
+	switch {
+	case st.resultDiscard:
+		out = raw
+	case st.resultPath != nil:
+		if out, err = st.resultPath.set(raw, result); err != nil {
+			return nil, fail(ErrNameResultPathMatchFailure, fmt.Sprintf("unable to apply ResultPath %s to the state input: %v", st.resultPath.src, err))
+		}
+	}
+	return x.outputPath(st, out, sc)
+}
+
+// outputPath applies OutputPath.
+func (x *Execution) outputPath(st *state, out any, sc *stateCtx) (any, error) {
+	switch {
+	case st.outputNull:
+		return map[string]any{}, nil
+	case st.outputPath != nil:
+		v, err := st.outputPath.get(out, sc)
+		if err != nil {
+			return nil, runtimeErr(fmt.Sprintf("invalid path %s specified for OutputPath: no results in %s", st.outputPath.src, truncate(mustEncode(out))))
+		}
+		return v, nil
+	}
+	return out, nil
+}
+
+// inputOutput is the Succeed state: InputPath, then OutputPath.
+func (x *Execution) inputOutput(st *state, raw any, sc *stateCtx) (any, error) {
+	data, err := x.effectiveInput(st, raw, sc)
+	if err != nil {
+		return nil, err
+	}
+	return x.outputPath(st, data, sc)
+}
+
+func executionARN(info ExecutionInfo) string {
+	if i := strings.Index(info.StateMachineARN, ":stateMachine:"); i >= 0 {
+		return info.StateMachineARN[:i] + ":execution:" + info.StateMachineARN[i+len(":stateMachine:"):] + ":" + info.Name
+	}
+	sm := info.StateMachineName
+	if sm == "" {
+		sm = "local"
+	}
+	return "arn:aws:states:local:000000000000:execution:" + sm + ":" + info.Name
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// guard runs fn, turning a panic (a bug in the runner) into a States.Runtime
+// failure of the execution instead of a crash of the process hosting it.
+func guard(fn func() (any, error)) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, runtimeErr(fmt.Sprintf("internal error in the state machine runner: %v", p))
+		}
+	}()
+	return fn()
+}

@@ -1,0 +1,246 @@
+package asl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+)
+
+// blocking never answers until its context ends.
+func blocking(ctx context.Context, _ Task, _ int) (json.RawMessage, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestTaskTimeout(t *testing.T) {
+	tests := []struct {
+		name, state, input, wantErr string
+	}{
+		{"TimeoutSeconds", `"TimeoutSeconds":5`, `{}`, ErrNameTimeout},
+		{"TimeoutSecondsPath", `"TimeoutSecondsPath":"$.t"`, `{"t":5}`, ErrNameTimeout},
+		{"caught by States.Timeout", `"TimeoutSeconds":5,"Catch":[{"ErrorEquals":["States.Timeout"],"Next":"OK"}]`, `{}`, ""},
+		{"not caught by States.TaskFailed", `"TimeoutSeconds":5,"Catch":[{"ErrorEquals":["States.TaskFailed"],"Next":"OK"}]`, `{}`, ErrNameTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){"block": blocking}}
+			def := chain("T", `"T":{"Type":"Task","Resource":"block",`+tt.state+`,"Next":"OK"},"OK":{"Type":"Succeed"}`)
+			start := time.Now()
+			x, st := runWith(t, NewRunner(WithInvoker(tasks), WithClock(NewScaledClock(1000))), def, tt.input)
+			if time.Since(start) > 2*time.Second {
+				t.Errorf("took %v: the clock was not scaled", time.Since(start))
+			}
+			if tt.wantErr == "" {
+				if st.Status != StatusSucceeded {
+					t.Fatalf("status %s %s", st.Status, st.Error)
+				}
+			} else if st.Status != StatusFailed || st.Error != tt.wantErr {
+				t.Fatalf("status %s error %s, want FAILED %s", st.Status, st.Error, tt.wantErr)
+			}
+			if !slices.Contains(eventTypes(x), "TaskTimedOut") {
+				t.Errorf("no TaskTimedOut event in %v", eventTypes(x))
+			}
+			if tasks.call(0).Timeout != 5*time.Second {
+				t.Errorf("Task.Timeout = %v", tasks.call(0).Timeout)
+			}
+		})
+	}
+}
+
+// tokenRunner starts def with an invoker that hands each task token to tokens.
+func tokenRunner(t *testing.T, def string, clock Clock) (*Runner, *Execution, chan Task) {
+	t.Helper()
+	tasks := make(chan Task, 10)
+	r := NewRunner(WithClock(clock), WithInvoker(TaskInvokerFunc(func(ctx context.Context, task Task) (json.RawMessage, error) {
+		tasks <- task
+		return json.RawMessage(`{"MessageId":"m-1"}`), nil
+	})))
+	x, err := r.Start(context.Background(), mustParse(t, def), json.RawMessage(`{"a":1}`), ExecutionInfo{Name: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, x, tasks
+}
+
+func waitDone(t *testing.T, x *Execution) ExecutionState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := x.Wait(ctx); err != nil {
+		t.Fatalf("execution did not end: %v", err)
+	}
+	return x.Snapshot()
+}
+
+const tokenDef = `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken","Parameters":{"token.$":"$$.Task.Token","a.$":"$.a"},"ResultPath":"$.r","TimeoutSeconds":3600,"HeartbeatSeconds":60,"End":true}}}`
+
+func TestWaitForTaskToken(t *testing.T) {
+	t.Run("success", func(t *testing.T) {
+		r, x, tasks := tokenRunner(t, tokenDef, NewScaledClock(1))
+		task := <-tasks
+		var in struct{ Token string }
+		_ = json.Unmarshal(task.Input, &in)
+		if task.TaskToken == "" || in.Token != task.TaskToken {
+			t.Fatalf("token %q, in input %q", task.TaskToken, in.Token)
+		}
+		if err := r.SendTaskHeartbeat(task.TaskToken); err != nil {
+			t.Fatalf("heartbeat: %v", err)
+		}
+		if err := r.SendTaskSuccess(task.TaskToken, json.RawMessage(`not json`)); !errors.Is(err, ErrInvalidOutput) {
+			t.Fatalf("invalid output: %v", err)
+		}
+		if err := r.SendTaskSuccess(task.TaskToken, json.RawMessage(`{"done":true}`)); err != nil {
+			t.Fatalf("success: %v", err)
+		}
+		st := waitDone(t, x)
+		if st.Status != StatusSucceeded || !jsonEqual(t, st.Output, `{"a":1,"r":{"done":true}}`) {
+			t.Fatalf("status %s output %s", st.Status, st.Output)
+		}
+		if err := r.SendTaskSuccess(task.TaskToken, json.RawMessage(`{}`)); !errors.Is(err, ErrTaskTimedOut) {
+			t.Errorf("second success: %v, want ErrTaskTimedOut", err)
+		}
+		if err := r.SendTaskHeartbeat(task.TaskToken); !errors.Is(err, ErrTaskTimedOut) {
+			t.Errorf("late heartbeat: %v, want ErrTaskTimedOut", err)
+		}
+		want := []string{"ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"}
+		if got := eventTypes(x); !slices.Equal(got, want) {
+			t.Errorf("events %v, want %v", got, want)
+		}
+	})
+	t.Run("failure", func(t *testing.T) {
+		r, x, tasks := tokenRunner(t, tokenDef, NewScaledClock(1))
+		task := <-tasks
+		if err := r.SendTaskFailure(task.TaskToken, "Rejected", "no"); err != nil {
+			t.Fatal(err)
+		}
+		st := waitDone(t, x)
+		if st.Status != StatusFailed || st.Error != "Rejected" || st.Cause != "no" {
+			t.Fatalf("status %s %s %s", st.Status, st.Error, st.Cause)
+		}
+	})
+	t.Run("unknown token", func(t *testing.T) {
+		r := NewRunner()
+		if err := r.SendTaskSuccess("nope", json.RawMessage(`{}`)); !errors.Is(err, ErrTaskDoesNotExist) {
+			t.Errorf("success: %v", err)
+		}
+		if err := r.SendTaskFailure("nope", "E", ""); !errors.Is(err, ErrTaskDoesNotExist) {
+			t.Errorf("failure: %v", err)
+		}
+		if err := r.SendTaskHeartbeat("nope"); !errors.Is(err, ErrTaskDoesNotExist) {
+			t.Errorf("heartbeat: %v", err)
+		}
+	})
+	t.Run("heartbeat timeout", func(t *testing.T) {
+		r, x, tasks := tokenRunner(t, tokenDef, NewScaledClock(1000)) // 60 s heartbeat → 60 ms
+		task := <-tasks
+		st := waitDone(t, x)
+		if st.Status != StatusFailed || st.Error != ErrNameHeartbeatTimeout {
+			t.Fatalf("status %s error %s, want States.HeartbeatTimeout", st.Status, st.Error)
+		}
+		if err := r.SendTaskSuccess(task.TaskToken, json.RawMessage(`{}`)); !errors.Is(err, ErrTaskTimedOut) {
+			t.Errorf("success after timeout: %v, want ErrTaskTimedOut", err)
+		}
+	})
+	t.Run("heartbeats keep it alive", func(t *testing.T) {
+		r, x, tasks := tokenRunner(t, tokenDef, NewScaledClock(1000)) // heartbeat window 60 ms
+		task := <-tasks
+		for i := 0; i < 6; i++ {
+			time.Sleep(25 * time.Millisecond)
+			if err := r.SendTaskHeartbeat(task.TaskToken); err != nil {
+				t.Fatalf("heartbeat %d: %v", i, err)
+			}
+		}
+		if err := r.SendTaskSuccess(task.TaskToken, json.RawMessage(`1`)); err != nil {
+			t.Fatal(err)
+		}
+		if st := waitDone(t, x); st.Status != StatusSucceeded {
+			t.Fatalf("status %s %s", st.Status, st.Error)
+		}
+	})
+	t.Run("invoker answers before returning", func(t *testing.T) {
+		var r *Runner
+		r = NewRunner(WithInvoker(TaskInvokerFunc(func(ctx context.Context, task Task) (json.RawMessage, error) {
+			return nil, r.SendTaskSuccess(task.TaskToken, json.RawMessage(`"sync"`))
+		})))
+		_, st := runWith(t, r, tokenDef, `{"a":2}`)
+		if st.Status != StatusSucceeded || !jsonEqual(t, st.Output, `{"a":2,"r":"sync"}`) {
+			t.Fatalf("status %s output %s error %s %s", st.Status, st.Output, st.Error, st.Cause)
+		}
+	})
+}
+
+func TestInvokerErrors(t *testing.T) {
+	t.Run("no invoker", func(t *testing.T) {
+		_, st := runWith(t, NewRunner(), chain("T", `"T":{"Type":"Task","Resource":"x","End":true}`), `{}`)
+		if st.Status != StatusFailed || st.Error != ErrNameTaskFailed {
+			t.Fatalf("status %s %s", st.Status, st.Error)
+		}
+	})
+	t.Run("invalid JSON result", func(t *testing.T) {
+		tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){
+			"x": func(context.Context, Task, int) (json.RawMessage, error) { return json.RawMessage(`{`), nil },
+		}}
+		_, st := runDef(t, chain("T", `"T":{"Type":"Task","Resource":"x","End":true}`), `{}`, tasks)
+		if st.Status != StatusFailed || st.Error != ErrNameRuntime {
+			t.Fatalf("status %s %s", st.Status, st.Error)
+		}
+	})
+	t.Run("empty result is null", func(t *testing.T) {
+		tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){
+			"x": func(context.Context, Task, int) (json.RawMessage, error) { return nil, nil },
+		}}
+		_, st := runDef(t, chain("T", `"T":{"Type":"Task","Resource":"x","End":true}`), `{}`, tasks)
+		if st.Status != StatusSucceeded || string(st.Output) != "null" {
+			t.Fatalf("status %s output %s", st.Status, st.Output)
+		}
+	})
+	t.Run("panic", func(t *testing.T) {
+		tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){
+			"x": func(context.Context, Task, int) (json.RawMessage, error) { panic("oops") },
+		}}
+		_, st := runDef(t, chain("T", `"T":{"Type":"Task","Resource":"x","End":true}`), `{}`, tasks)
+		if st.Status != StatusFailed || st.Error != ErrNameTaskFailed {
+			t.Fatalf("status %s %s", st.Status, st.Error)
+		}
+	})
+	t.Run("task fields", func(t *testing.T) {
+		tasks := &fakeTasks{}
+		runDef(t, chain("T", `"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:f","Parameters":{"a":1},"End":true}`), `{}`, tasks)
+		c := tasks.call(0)
+		if c.StateName != "T" || c.Resource != "arn:aws:lambda:us-east-1:1:function:f" || string(c.Input) != `{"a":1}` || c.Execution.Name != "exec-1" || c.TaskToken != "" {
+			t.Errorf("task %+v", c)
+		}
+	})
+}
+
+func TestTaskEventNames(t *testing.T) {
+	tests := []struct {
+		resource string
+		fails    bool
+		want     []string
+	}{
+		{"arn:aws:lambda:us-east-1:123456789012:function:deploy", false, []string{"LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded"}},
+		{"arn:aws:lambda:us-east-1:123456789012:function:deploy:live", true, []string{"LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionFailed"}},
+		{"arn:aws:states:::lambda:invoke", false, []string{"TaskScheduled", "TaskStarted", "TaskSucceeded"}},
+		{"arn:aws:states:::dynamodb:putItem", true, []string{"TaskScheduled", "TaskStarted", "TaskFailed"}},
+		{"arn:aws:lambda:us-east-1:123456789012:layer:x", false, []string{"TaskScheduled", "TaskStarted", "TaskSucceeded"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.resource, func(t *testing.T) {
+			inv := TaskInvokerFunc(func(context.Context, Task) (json.RawMessage, error) {
+				if tt.fails {
+					return nil, &TaskFailure{Name: "E"}
+				}
+				return json.RawMessage(`{}`), nil
+			})
+			x, _ := runDef(t, chain("T", `"T":{"Type":"Task","Resource":"`+tt.resource+`","End":true}`), `{}`, inv)
+			got := eventTypes(x)
+			if len(got) < 5 || !slices.Equal(got[2:5], tt.want) {
+				t.Errorf("events %v, want %v after entering", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,482 @@
+// Package catalog loads and validates stepship's service catalog: the one YAML
+// file that says which repository and which branches or tags deploy which
+// services to which environments.
+//
+// The file is decoded strictly: an unknown field is an error, so a typo (or a
+// field of a later version) never silently does nothing. Every mistake is
+// reported with the path of the entry and the field, for example
+//
+//	catalog: services[web].environments[production].cluster: required
+//
+// The format is documented in docs/catalog.md.
+package catalog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Version is the catalog format version this package reads.
+const Version = 1
+
+// Providers a repository can be hosted on. Bitbucket Cloud and Bitbucket Data
+// Center share the provider "bitbucket" (see Repository.Name for how their
+// names are written).
+const (
+	ProviderGitHub    = "github"
+	ProviderGitLab    = "gitlab"
+	ProviderBitbucket = "bitbucket"
+)
+
+// Build modes.
+const (
+	// BuildCodeBuild builds the pushed commit with a CodeBuild project before
+	// deploying it.
+	BuildCodeBuild = "codebuild"
+	// BuildPrebuilt deploys an image built elsewhere; the pipeline checks that
+	// the tag exists before deploying.
+	BuildPrebuilt = "prebuilt"
+)
+
+// Catalog is a loaded and validated service catalog. Its zero value matches
+// nothing.
+type Catalog struct {
+	Version  int       `yaml:"version"`
+	Services []Service `yaml:"services"`
+}
+
+// Service is one deployable service, built from one repository.
+type Service struct {
+	// Name identifies the service in executions and logs: lower-case letters,
+	// digits and '-', at most 40 characters.
+	Name       string     `yaml:"name"`
+	Repository Repository `yaml:"repository"`
+	// Image is the image repository, without tag or digest; the deployed image
+	// is Image + ":" + the commit SHA.
+	Image        string        `yaml:"image"`
+	Build        Build         `yaml:"build"`
+	Environments []Environment `yaml:"environments"`
+}
+
+// Repository identifies a repository independently of the host's address:
+// the provider and the repository's full name.
+type Repository struct {
+	// Provider is one of github, gitlab, bitbucket.
+	Provider string `yaml:"provider"`
+	// Name is the full name as the host writes it: "owner/repo" on GitHub and
+	// Bitbucket Cloud ("workspace/repo"), "group/subgroup/project" on GitLab,
+	// "PROJECTKEY/repo-slug" on Bitbucket Data Center. Compared
+	// case-insensitively.
+	Name string `yaml:"name"`
+}
+
+// Build says how the image of a pushed commit comes to exist.
+type Build struct {
+	// Mode is codebuild or prebuilt.
+	Mode string `yaml:"mode"`
+	// Project is the CodeBuild project (codebuild mode only, required there).
+	Project string `yaml:"project,omitempty"`
+}
+
+// Environment is one place a service is deployed to, and the refs that
+// deploy it.
+type Environment struct {
+	// Name identifies the environment: same alphabet as Service.Name.
+	Name string `yaml:"name"`
+	// Branches and Tags are patterns (path.Match syntax) matched against the
+	// branch or tag name without its refs/heads/ or refs/tags/ prefix. At least
+	// one of them must be given.
+	Branches []string `yaml:"branches,omitempty"`
+	Tags     []string `yaml:"tags,omitempty"`
+	// Cluster, Service and Container locate what is deployed on ECS.
+	Cluster   string `yaml:"cluster"`
+	Service   string `yaml:"service"`
+	Container string `yaml:"container"`
+}
+
+// Target is one deploy a push causes: a service in one environment.
+type Target struct {
+	Service     string
+	Environment string
+	Repository  Repository
+	Image       string
+	Build       Build
+	Cluster     string
+	ECSService  string
+	Container   string
+}
+
+// ImageFor returns the image reference deployed for a commit.
+func (t Target) ImageFor(commit string) string { return t.Image + ":" + commit }
+
+// Error is a catalog mistake: where it is and what is wrong.
+type Error struct {
+	// Path names the entry and field, e.g. "services[web].build.project".
+	Path string
+	// Problem says what is wrong, e.g. "required".
+	Problem string
+	// Line is the line in the file when known, else 0.
+	Line int
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("catalog: ")
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Problem)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, " (line %d)", e.Line)
+	}
+	return b.String()
+}
+
+// Load reads and validates the catalog file at name.
+func Load(name string) (*Catalog, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: failed to read %s: %w", name, err)
+	}
+	return Parse(data)
+}
+
+// Parse decodes and validates a catalog document. Errors are *Error values
+// naming the entry and the field, or wrap the YAML decoder's error.
+func Parse(data []byte) (*Catalog, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("catalog: failed to parse YAML: %w", err)
+	}
+	if len(root.Content) == 0 {
+		return nil, &Error{Problem: "empty document"}
+	}
+	// Name unknown fields by their path before the decoder reports them by
+	// line only.
+	if err := checkFields(root.Content[0], reflect.TypeFor[Catalog](), ""); err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var c Catalog
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("catalog: failed to decode: %w", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, &Error{Problem: "more than one YAML document"}
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// checkFields walks a YAML node alongside the Go type it decodes into and
+// reports the first mapping key that has no field, with its path. It always
+// ends, even on self-referencing aliases: each step descends the Go type,
+// which does not nest itself.
+func checkFields(n *yaml.Node, t reflect.Type, at string) error {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, val := n.Content[i], n.Content[i+1]
+			f, ok := fieldByTag(t, key.Value)
+			if !ok {
+				return &Error{Path: at, Problem: fmt.Sprintf("unknown field %q", key.Value), Line: key.Line}
+			}
+			if err := checkFields(val, f.Type, join(at, key.Value)); err != nil {
+				return err
+			}
+		}
+	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+		for i, el := range n.Content {
+			if err := checkFields(el, t.Elem(), fmt.Sprintf("%s[%s]", at, label(el, i))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == key {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// label names a list element by its "name" field when it has one.
+func label(el *yaml.Node, i int) string {
+	for el.Kind == yaml.AliasNode && el.Alias != nil {
+		el = el.Alias
+	}
+	if el.Kind == yaml.MappingNode {
+		for j := 0; j+1 < len(el.Content); j += 2 {
+			if el.Content[j].Value == "name" && el.Content[j+1].Kind == yaml.ScalarNode && el.Content[j+1].Value != "" {
+				return el.Content[j+1].Value
+			}
+		}
+	}
+	return fmt.Sprint(i)
+}
+
+func join(at, field string) string {
+	if at == "" {
+		return field
+	}
+	return at + "." + field
+}
+
+var (
+	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+	// ECS names: letters, digits, '-' and '_', up to 255 characters; cluster
+	// and service may also be given as ARNs.
+	ecsNameRE = regexp.MustCompile(`^([A-Za-z0-9_-]{1,255}|arn:[A-Za-z0-9:/_.-]+)$`)
+	// An image repository without tag or digest: registry host, optional
+	// port, and lower-case path components.
+	imageRE        = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$`)
+	codeBuildRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$`)
+	repoSegmentsRE = regexp.MustCompile(`^[^/\s]+(/[^/\s]+)+$`)
+)
+
+func (c *Catalog) validate() error {
+	if c.Version != Version {
+		return &Error{Path: "version", Problem: fmt.Sprintf("must be %d", Version)}
+	}
+	if len(c.Services) == 0 {
+		return &Error{Path: "services", Problem: "at least one service is required"}
+	}
+	seen := make(map[string]bool, len(c.Services))
+	for i := range c.Services {
+		s := &c.Services[i]
+		at := fmt.Sprintf("services[%s]", labelOf(s.Name, i))
+		if err := s.validate(at); err != nil {
+			return err
+		}
+		if seen[s.Name] {
+			return &Error{Path: at + ".name", Problem: "duplicate service name"}
+		}
+		seen[s.Name] = true
+	}
+	return nil
+}
+
+func labelOf(name string, i int) string {
+	if name == "" {
+		return fmt.Sprint(i)
+	}
+	return name
+}
+
+func (s *Service) validate(at string) error {
+	switch {
+	case s.Name == "":
+		return &Error{Path: at + ".name", Problem: "required"}
+	case !nameRE.MatchString(s.Name):
+		return &Error{Path: at + ".name", Problem: "must be 1-40 lower-case letters, digits or '-', starting and ending with a letter or digit"}
+	}
+	switch s.Repository.Provider {
+	case "":
+		return &Error{Path: at + ".repository.provider", Problem: "required"}
+	case ProviderGitHub, ProviderGitLab, ProviderBitbucket:
+	default:
+		return &Error{Path: at + ".repository.provider", Problem: fmt.Sprintf("must be one of github, gitlab, bitbucket, not %q", s.Repository.Provider)}
+	}
+	switch {
+	case s.Repository.Name == "":
+		return &Error{Path: at + ".repository.name", Problem: "required"}
+	case !repoSegmentsRE.MatchString(s.Repository.Name):
+		return &Error{Path: at + ".repository.name", Problem: "must be the full name, e.g. owner/repo, without host or .git"}
+	case strings.HasSuffix(s.Repository.Name, ".git") || strings.Contains(s.Repository.Name, "://"):
+		return &Error{Path: at + ".repository.name", Problem: "must be the full name, e.g. owner/repo, without host or .git"}
+	}
+	switch {
+	case s.Image == "":
+		return &Error{Path: at + ".image", Problem: "required"}
+	case strings.Contains(s.Image, "@"):
+		return &Error{Path: at + ".image", Problem: "must be an image repository without digest (the commit SHA is the tag)"}
+	case !imageRE.MatchString(s.Image):
+		return &Error{Path: at + ".image", Problem: "must be an image repository without tag, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/web"}
+	}
+	switch s.Build.Mode {
+	case "":
+		return &Error{Path: at + ".build.mode", Problem: "required (codebuild or prebuilt)"}
+	case BuildCodeBuild:
+		if s.Build.Project == "" {
+			return &Error{Path: at + ".build.project", Problem: "required when build.mode is codebuild"}
+		}
+		if !codeBuildRE.MatchString(s.Build.Project) {
+			return &Error{Path: at + ".build.project", Problem: "must be a CodeBuild project name (2-255 letters, digits, '-' or '_')"}
+		}
+	case BuildPrebuilt:
+		if s.Build.Project != "" {
+			return &Error{Path: at + ".build.project", Problem: "not allowed when build.mode is prebuilt"}
+		}
+	default:
+		return &Error{Path: at + ".build.mode", Problem: fmt.Sprintf("must be codebuild or prebuilt, not %q", s.Build.Mode)}
+	}
+	if len(s.Environments) == 0 {
+		return &Error{Path: at + ".environments", Problem: "at least one environment is required"}
+	}
+	seen := make(map[string]bool, len(s.Environments))
+	for i := range s.Environments {
+		e := &s.Environments[i]
+		eat := fmt.Sprintf("%s.environments[%s]", at, labelOf(e.Name, i))
+		if err := e.validate(eat); err != nil {
+			return err
+		}
+		if seen[e.Name] {
+			return &Error{Path: eat + ".name", Problem: "duplicate environment name"}
+		}
+		seen[e.Name] = true
+	}
+	return nil
+}
+
+func (e *Environment) validate(at string) error {
+	switch {
+	case e.Name == "":
+		return &Error{Path: at + ".name", Problem: "required"}
+	case !nameRE.MatchString(e.Name):
+		return &Error{Path: at + ".name", Problem: "must be 1-40 lower-case letters, digits or '-', starting and ending with a letter or digit"}
+	}
+	if len(e.Branches) == 0 && len(e.Tags) == 0 {
+		return &Error{Path: at + ".branches", Problem: "at least one branch or tag pattern is required"}
+	}
+	for _, f := range []struct {
+		name string
+		pats []string
+	}{{"branches", e.Branches}, {"tags", e.Tags}} {
+		for i, p := range f.pats {
+			if err := validPattern(p); err != nil {
+				return &Error{Path: fmt.Sprintf("%s.%s[%d]", at, f.name, i), Problem: err.Error()}
+			}
+		}
+	}
+	for _, f := range []struct{ name, value string }{{"cluster", e.Cluster}, {"service", e.Service}, {"container", e.Container}} {
+		if f.value == "" {
+			return &Error{Path: at + "." + f.name, Problem: "required"}
+		}
+	}
+	if !ecsNameRE.MatchString(e.Cluster) {
+		return &Error{Path: at + ".cluster", Problem: "must be an ECS cluster name or ARN"}
+	}
+	if !ecsNameRE.MatchString(e.Service) {
+		return &Error{Path: at + ".service", Problem: "must be an ECS service name or ARN"}
+	}
+	if !ecsNameRE.MatchString(e.Container) || strings.HasPrefix(e.Container, "arn:") {
+		return &Error{Path: at + ".container", Problem: "must be a container name (letters, digits, '-', '_')"}
+	}
+	return nil
+}
+
+func validPattern(p string) error {
+	switch {
+	case p == "":
+		return errors.New("empty pattern")
+	case strings.HasPrefix(p, "refs/"):
+		return errors.New("give the branch or tag name without refs/heads/ or refs/tags/")
+	}
+	if _, err := path.Match(p, ""); err != nil {
+		return fmt.Errorf("invalid pattern %q: %v", p, err)
+	}
+	return nil
+}
+
+const (
+	branchPrefix = "refs/heads/"
+	tagPrefix    = "refs/tags/"
+)
+
+// HasRepository reports whether any service is built from the repository.
+func (c *Catalog) HasRepository(provider, repository string) bool {
+	if c == nil {
+		return false
+	}
+	for i := range c.Services {
+		if c.Services[i].Repository.is(provider, repository) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r Repository) is(provider, name string) bool {
+	return r.Provider == provider && strings.EqualFold(r.Name, name)
+}
+
+// Match returns the deploys a push of ref (a full ref: refs/heads/NAME or
+// refs/tags/NAME) to the repository causes, in catalog order. Branch refs are
+// matched against environments' branch patterns, tag refs against tag
+// patterns; any other ref matches nothing.
+func (c *Catalog) Match(provider, repository, ref string) []Target {
+	if c == nil {
+		return nil
+	}
+	var pats func(*Environment) []string
+	var name string
+	switch {
+	case strings.HasPrefix(ref, branchPrefix):
+		name, pats = ref[len(branchPrefix):], func(e *Environment) []string { return e.Branches }
+	case strings.HasPrefix(ref, tagPrefix):
+		name, pats = ref[len(tagPrefix):], func(e *Environment) []string { return e.Tags }
+	default:
+		return nil
+	}
+	if name == "" {
+		return nil
+	}
+	var out []Target
+	for i := range c.Services {
+		s := &c.Services[i]
+		if !s.Repository.is(provider, repository) {
+			continue
+		}
+		for j := range s.Environments {
+			e := &s.Environments[j]
+			if matchAny(pats(e), name) {
+				out = append(out, Target{
+					Service:     s.Name,
+					Environment: e.Name,
+					Repository:  s.Repository,
+					Image:       s.Image,
+					Build:       s.Build,
+					Cluster:     e.Cluster,
+					ECSService:  e.Service,
+					Container:   e.Container,
+				})
+			}
+		}
+	}
+	return out
+}
+
+func matchAny(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}

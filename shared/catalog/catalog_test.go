@@ -1,0 +1,218 @@
+package catalog
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const valid = `
+version: 1
+services:
+  - name: web
+    repository: {provider: github, name: acme/web}
+    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web
+    build: {mode: codebuild, project: web-build}
+    environments:
+      - name: production
+        branches: [main]
+        tags: ["v*"]
+        cluster: stepship-demo
+        service: web
+        container: web
+      - name: staging
+        branches: ["release/*", develop]
+        cluster: stepship-staging
+        service: web
+        container: web
+  - name: worker
+    repository: {provider: gitlab, name: acme/platform/worker}
+    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/worker
+    build: {mode: prebuilt}
+    environments:
+      - name: production
+        tags: ["v[0-9]*.*.*"]
+        cluster: stepship-demo
+        service: worker
+        container: app
+`
+
+func TestLoadExampleCatalog(t *testing.T) {
+	c, err := Load("../../catalog.yaml")
+	if err != nil {
+		t.Fatalf("Load(catalog.yaml): %v", err)
+	}
+	got := c.Match(ProviderGitHub, "acme/web", "refs/heads/main")
+	want := []Target{{
+		Service:     "web",
+		Environment: "production",
+		Repository:  Repository{Provider: "github", Name: "acme/web"},
+		Image:       "123456789012.dkr.ecr.us-east-1.amazonaws.com/web",
+		Build:       Build{Mode: BuildCodeBuild, Project: "web-build"},
+		Cluster:     "stepship-demo",
+		ECSService:  "web",
+		Container:   "web",
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Match = %+v, want %+v", got, want)
+	}
+}
+
+func TestMatch(t *testing.T) {
+	c, err := Parse([]byte(valid))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	tests := []struct {
+		name                string
+		provider, repo, ref string
+		want                []string // service/environment
+		wantKnownRepository bool
+	}{
+		{"branch main", "github", "acme/web", "refs/heads/main", []string{"web/production"}, true},
+		{"repository name is case-insensitive", "github", "Acme/Web", "refs/heads/main", []string{"web/production"}, true},
+		{"glob over a slash-separated branch", "github", "acme/web", "refs/heads/release/1.2", []string{"web/staging"}, true},
+		{"star does not cross a slash", "github", "acme/web", "refs/heads/release/1.2/hotfix", nil, true},
+		{"second branch", "github", "acme/web", "refs/heads/develop", []string{"web/staging"}, true},
+		{"tag pattern", "github", "acme/web", "refs/tags/v1.2.3", []string{"web/production"}, true},
+		{"branch pattern never matches a tag", "github", "acme/web", "refs/tags/main", nil, true},
+		{"tag pattern never matches a branch", "github", "acme/web", "refs/heads/v1.2.3", nil, true},
+		{"unmatched branch", "github", "acme/web", "refs/heads/feature/x", nil, true},
+		{"same name on another provider", "gitlab", "acme/web", "refs/heads/main", nil, false},
+		{"unknown repository", "github", "acme/other", "refs/heads/main", nil, false},
+		{"nested gitlab group, tag with class", "gitlab", "acme/platform/worker", "refs/tags/v2.0.1", []string{"worker/production"}, true},
+		{"class rejects", "gitlab", "acme/platform/worker", "refs/tags/vX.0.1", nil, true},
+		{"other ref namespace", "github", "acme/web", "refs/pull/1/head", nil, true},
+		{"bare branch prefix", "github", "acme/web", "refs/heads/", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, tg := range c.Match(tt.provider, tt.repo, tt.ref) {
+				got = append(got, tg.Service+"/"+tg.Environment)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Match(%s, %s, %s) = %v, want %v", tt.provider, tt.repo, tt.ref, got, tt.want)
+			}
+			if k := c.HasRepository(tt.provider, tt.repo); k != tt.wantKnownRepository {
+				t.Errorf("HasRepository = %v, want %v", k, tt.wantKnownRepository)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(string) string
+		want string
+	}{
+		{"missing cluster", func(s string) string {
+			return strings.Replace(s, "        cluster: stepship-demo\n        service: web\n", "        service: web\n", 1)
+		}, "catalog: services[web].environments[production].cluster: required"},
+		{"unknown field names its entry", func(s string) string {
+			return strings.Replace(s, "        container: web\n      - name: staging", "        container: web\n        healthCheck: /healthz\n      - name: staging", 1)
+		}, `catalog: services[web].environments[production]: unknown field "healthCheck" (line 15)`},
+		{"unknown top-level field", func(s string) string { return s + "backups: {}\n" }, `catalog: unknown field "backups"`},
+		{"unknown build field", func(s string) string {
+			return strings.Replace(s, "{mode: prebuilt}", "{mode: prebuilt, buildspec: x}", 1)
+		}, `catalog: services[worker].build: unknown field "buildspec"`},
+		{"wrong version", func(s string) string { return strings.Replace(s, "version: 1", "version: 2", 1) }, "catalog: version: must be 1"},
+		{"no services", func(string) string { return "version: 1\nservices: []\n" }, "catalog: services: at least one service is required"},
+		{"bad provider", func(s string) string { return strings.Replace(s, "provider: github", "provider: gitea", 1) }, `catalog: services[web].repository.provider: must be one of github, gitlab, bitbucket, not "gitea"`},
+		{"repository with host", func(s string) string {
+			return strings.Replace(s, "name: acme/web}", "name: https://example.com/acme/web.git}", 1)
+		}, "catalog: services[web].repository.name: must be the full name"},
+		{"repository without owner", func(s string) string { return strings.Replace(s, "name: acme/web}", "name: web}", 1) }, "catalog: services[web].repository.name: must be the full name"},
+		{"image with tag", func(s string) string {
+			return strings.Replace(s, "amazonaws.com/web\n", "amazonaws.com/web:latest\n", 1)
+		}, "catalog: services[web].image: must be an image repository without tag"},
+		{"image with digest", func(s string) string {
+			return strings.Replace(s, "amazonaws.com/web\n", "amazonaws.com/web@sha256:abc\n", 1)
+		}, "catalog: services[web].image: must be an image repository without digest"},
+		{"codebuild without project", func(s string) string {
+			return strings.Replace(s, "{mode: codebuild, project: web-build}", "{mode: codebuild}", 1)
+		}, "catalog: services[web].build.project: required when build.mode is codebuild"},
+		{"prebuilt with project", func(s string) string {
+			return strings.Replace(s, "{mode: prebuilt}", "{mode: prebuilt, project: x1}", 1)
+		}, "catalog: services[worker].build.project: not allowed when build.mode is prebuilt"},
+		{"bad build mode", func(s string) string { return strings.Replace(s, "{mode: prebuilt}", "{mode: docker}", 1) }, `catalog: services[worker].build.mode: must be codebuild or prebuilt, not "docker"`},
+		{"bad pattern", func(s string) string {
+			return strings.Replace(s, `["release/*", develop]`, `["release/[", develop]`, 1)
+		}, "catalog: services[web].environments[staging].branches[0]: invalid pattern"},
+		{"full ref as pattern", func(s string) string { return strings.Replace(s, "branches: [main]", "branches: [refs/heads/main]", 1) }, "catalog: services[web].environments[production].branches[0]: give the branch or tag name without refs/heads/"},
+		{"no patterns", func(s string) string {
+			return strings.Replace(s, "        tags: [\"v[0-9]*.*.*\"]\n", "", 1)
+		}, "catalog: services[worker].environments[production].branches: at least one branch or tag pattern is required"},
+		{"duplicate service", func(s string) string { return strings.Replace(s, "name: worker", "name: web", 1) }, "catalog: services[web].name: duplicate service name"},
+		{"duplicate environment", func(s string) string { return strings.Replace(s, "name: staging", "name: production", 1) }, "catalog: services[web].environments[production].name: duplicate environment name"},
+		{"bad service name", func(s string) string { return strings.Replace(s, "name: web\n", "name: Web_1\n", 1) }, "catalog: services[Web_1].name: must be 1-40 lower-case"},
+		{"unnamed service is named by index", func(s string) string { return strings.Replace(s, "  - name: web\n", "  - name: \"\"\n", 1) }, "catalog: services[0].name: required"},
+		{"bad container", func(s string) string { return strings.Replace(s, "container: app", "container: \"a b\"", 1) }, "catalog: services[worker].environments[production].container: must be a container name"},
+		{"wrong type", func(s string) string { return strings.Replace(s, "branches: [main]", "branches: main", 1) }, "catalog: failed to decode: yaml: unmarshal errors"},
+		{"two documents", func(s string) string { return s + "---\nversion: 1\n" }, "catalog: more than one YAML document"},
+		{"empty", func(string) string { return "" }, "catalog: empty document"},
+		{"not yaml", func(string) string { return "services: [" }, "catalog: failed to parse YAML"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.edit(valid)))
+			if err == nil {
+				t.Fatalf("Parse succeeded, want error %q", tt.want)
+			}
+			if !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("error = %q, want prefix %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestErrorType(t *testing.T) {
+	_, err := Parse([]byte(strings.Replace(valid, "        container: app\n", "", 1)))
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v is not a *catalog.Error", err)
+	}
+	if ce.Path != "services[worker].environments[production].container" || ce.Problem != "required" {
+		t.Errorf("got %+v", ce)
+	}
+}
+
+func TestNilCatalogMatchesNothing(t *testing.T) {
+	var c *Catalog
+	if got := c.Match("github", "acme/web", "refs/heads/main"); got != nil {
+		t.Errorf("Match on nil = %v", got)
+	}
+	if c.HasRepository("github", "acme/web") {
+		t.Error("HasRepository on nil = true")
+	}
+}
+
+func TestImageFor(t *testing.T) {
+	tg := Target{Image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web"}
+	if got, want := tg.ImageFor("3f2a"), "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:3f2a"; got != want {
+		t.Errorf("ImageFor = %q, want %q", got, want)
+	}
+}
+
+// FuzzParse: any input either loads into a catalog whose every environment
+// has a pattern and an ECS location, or fails with an error; never a panic.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(valid))
+	f.Add([]byte("version: 1\nservices:\n  - name: a\n    environments: [{}]\n"))
+	f.Add([]byte("a: &x [*x]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err != nil {
+			return
+		}
+		for _, s := range c.Services {
+			for _, e := range s.Environments {
+				if e.Cluster == "" || e.Service == "" || e.Container == "" || len(e.Branches)+len(e.Tags) == 0 {
+					t.Fatalf("accepted an incomplete environment: %+v", e)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,168 @@
+// Package webhook authenticates and parses git hosts' push webhooks: GitHub,
+// GitLab, Bitbucket Cloud and Bitbucket Data Center.
+//
+// A delivery goes through three steps, always in this order:
+//
+//  1. Detect names the provider from the request headers.
+//  2. Verify checks the signature (or GitLab's token) over the raw body bytes,
+//     in constant time, against every secret given (the current one and, during
+//     rotation, the previous one). Nothing of the body is parsed before.
+//  3. Parse turns the body into normalized Events.
+//
+// Receiver.Receive does all three, and bounds the body size first.
+package webhook
+
+import (
+	"errors"
+	"strings"
+)
+
+// Provider names a git host family. Its values are the catalog's provider
+// names.
+type Provider string
+
+// Providers.
+const (
+	GitHub    Provider = "github"
+	GitLab    Provider = "gitlab"
+	Bitbucket Provider = "bitbucket" // Cloud and Data Center
+)
+
+// Kind is what a delivery means for deploys.
+type Kind string
+
+// Kinds of events.
+const (
+	// KindPush is a push that created or moved a branch.
+	KindPush Kind = "push"
+	// KindTagPush is a push that created or moved a tag.
+	KindTagPush Kind = "tag_push"
+	// KindBranchDelete is a push that deleted a branch.
+	KindBranchDelete Kind = "branch_delete"
+	// KindTagDelete is a push that deleted a tag.
+	KindTagDelete Kind = "tag_delete"
+	// KindPing is the host's test delivery, sent when a webhook is created.
+	KindPing Kind = "ping"
+	// KindOther is any other event (pull or merge requests, issues, …).
+	KindOther Kind = "other"
+)
+
+// ZeroCommit is the "after" of a push that deleted its ref (SHA-1 repositories).
+const ZeroCommit = "0000000000000000000000000000000000000000"
+
+// Event is one normalized git event. A delivery yields one Event, except a
+// Bitbucket push that updated several refs, which yields one per ref.
+type Event struct {
+	Provider Provider
+	Kind     Kind
+	// Name is the host's own event name: "push", "Push Hook", "repo:push", …
+	Name string
+	// Repository is the repository's full name ("owner/repo"; GitLab
+	// "group/sub/project"; Bitbucket Data Center "PROJECTKEY/slug"). Empty
+	// for some pings.
+	Repository string
+	// Ref is the full ref pushed: refs/heads/NAME or refs/tags/NAME.
+	Ref string
+	// Commit is the commit the ref points to after the push (for an annotated
+	// tag, the tagged commit where the host says which it is). All zeros, or
+	// empty, for a deletion.
+	Commit string
+	// DeliveryID identifies the delivery; a redelivery of the same event
+	// carries the same one.
+	DeliveryID string
+	// Pusher is the user who pushed, as the host names them.
+	Pusher string
+}
+
+// IsZeroCommit reports whether sha is empty or all zeros.
+func IsZeroCommit(sha string) bool {
+	return strings.Trim(sha, "0") == ""
+}
+
+// ErrUnauthorized is returned when a delivery's signature or token is missing
+// or wrong, or when no known provider sent it. It never says which.
+var ErrUnauthorized = errors.New("webhook: unauthorized")
+
+// ErrTooLarge is returned for a body over the receiver's limit.
+var ErrTooLarge = errors.New("webhook: body too large")
+
+// ErrMalformed matches every *MalformedError (errors.Is).
+var ErrMalformed = errors.New("webhook: malformed delivery")
+
+// MalformedError is an authenticated delivery that cannot be understood:
+// missing headers, a body that is not the expected JSON, a bad commit SHA.
+type MalformedError struct {
+	// Reason says what is wrong; it names no secret and may be shown to the
+	// sender.
+	Reason string
+}
+
+func (e *MalformedError) Error() string { return "webhook: malformed delivery: " + e.Reason }
+
+// Is makes errors.Is(err, ErrMalformed) true.
+func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
+
+func malformed(reason string) error { return &MalformedError{Reason: reason} }
+
+// Header is a request's headers with lower-case names, as Lambda Function
+// URLs and API Gateway HTTP APIs deliver them. Build one with NewHeader when
+// the names may be in any case.
+type Header map[string]string
+
+// NewHeader returns h with lower-case names. It returns h itself when its
+// names already are.
+func NewHeader(h map[string]string) Header {
+	for k := range h {
+		if k != strings.ToLower(k) {
+			out := make(Header, len(h))
+			for k, v := range h {
+				out[strings.ToLower(k)] = v
+			}
+			return out
+		}
+	}
+	return Header(h)
+}
+
+// Get returns the value of the header with the lower-case name.
+func (h Header) Get(name string) string { return h[name] }
+
+// Header names (lower case).
+const (
+	hGitHubEvent      = "x-github-event"
+	hGitHubDelivery   = "x-github-delivery"
+	hGitHubSig256     = "x-hub-signature-256"
+	hHubSig           = "x-hub-signature" // GitHub: SHA-1, never accepted; Bitbucket: sha256
+	hGitLabEvent      = "x-gitlab-event"
+	hGitLabToken      = "x-gitlab-token"
+	hGitLabEventUUID  = "x-gitlab-event-uuid"
+	hIdempotencyKey   = "idempotency-key"
+	hWebhookID        = "webhook-id"
+	hWebhookTimestamp = "webhook-timestamp"
+	hWebhookSignature = "webhook-signature"
+	hEventKey         = "x-event-key"
+	hRequestUUID      = "x-request-uuid" // Bitbucket Cloud
+	hRequestID        = "x-request-id"   // Bitbucket Data Center
+)
+
+// Detect names the provider that sent a delivery, from its headers: GitHub's
+// X-GitHub-Event, GitLab's X-Gitlab-Event, Bitbucket's X-Event-Key. It
+// returns ErrUnauthorized when none is present (such a request cannot be
+// authenticated) or when headers of several providers are.
+func Detect(h Header) (Provider, error) {
+	var found Provider
+	n := 0
+	if h.Get(hGitHubEvent) != "" {
+		found, n = GitHub, n+1
+	}
+	if h.Get(hGitLabEvent) != "" {
+		found, n = GitLab, n+1
+	}
+	if h.Get(hEventKey) != "" {
+		found, n = Bitbucket, n+1
+	}
+	if n != 1 {
+		return "", ErrUnauthorized
+	}
+	return found, nil
+}

@@ -1,0 +1,90 @@
+package harness
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildInto runs scripts/build.sh MODE with DIST=dist and extra environment.
+func buildInto(t *testing.T, dist, mode string, env ...string) {
+	t.Helper()
+	root := MustRepoRoot(t)
+	cmd := exec.Command("bash", filepath.Join(root, "scripts", "build.sh"), mode)
+	cmd.Dir = root
+	cmd.Env = append(append(os.Environ(), "DIST="+dist), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("scripts/build.sh %s (DIST=%s): %v\n%s", mode, dist, err, out)
+	}
+}
+
+// files maps each regular file under dir (relative path) to its bytes.
+func files(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = b
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestBuildIsReproducible builds every function twice and compares every
+// byte of the bootstraps and zips. The second release (arm64) build starts
+// from an empty build cache, so nothing is reused; in -short mode it uses
+// the shared cache (faster, weaker).
+func TestBuildIsReproducible(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	buildInto(t, a, "all")
+	if testing.Short() {
+		buildInto(t, b, "lambda")
+	} else {
+		buildInto(t, b, "lambda", "GOCACHE="+t.TempDir())
+	}
+	buildInto(t, b, "local")
+	fa, fb := files(t, a), files(t, b)
+	if len(fa) == 0 {
+		t.Fatal("the build wrote no files")
+	}
+	for name, want := range fa {
+		got, ok := fb[name]
+		switch {
+		case !ok:
+			t.Errorf("%s missing from the second build", name)
+		case !bytes.Equal(got, want):
+			t.Errorf("%s differs between two builds (%d and %d bytes)", name, len(want), len(got))
+		}
+	}
+	for name := range fb {
+		if _, ok := fa[name]; !ok {
+			t.Errorf("%s only in the second build", name)
+		}
+	}
+	var zips, locals int
+	for name := range fa {
+		switch {
+		case strings.HasPrefix(name, "local"+string(filepath.Separator)):
+			locals++
+		case strings.HasSuffix(name, ".zip"):
+			zips++
+		}
+	}
+	if zips == 0 || locals == 0 {
+		t.Errorf("expected NAME/NAME.zip and local/NAME/bootstrap files, got %d zips and %d local bootstraps", zips, locals)
+	}
+}

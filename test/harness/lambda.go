@@ -1,0 +1,245 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// InvocationsPath is the Lambda Invoke API path the runtime emulator serves.
+const InvocationsPath = "/2015-03-31/functions/function/invocations"
+
+const rieStartTimeout = 30 * time.Second
+
+// Lambda is one built bootstrap running under the Lambda Runtime Interface
+// Emulator (aws-lambda-rie), one emulator process per function.
+//
+// The emulator crashes when two invocations overlap, so it is only reached
+// through a small proxy of the harness that lets one invocation through at a
+// time: URL() is that proxy, safe for concurrent callers (a local Step
+// Functions runner, several goroutines of a test).
+type Lambda struct {
+	// Name is the function name the emulator reports (AWS_LAMBDA_FUNCTION_NAME).
+	Name string
+
+	url   string // proxy invocations URL
+	rie   string // emulator base URL, behind the proxy
+	proc  *proc
+	proxy *http.Server
+}
+
+// FunctionError is a failed invocation: the function returned an error or
+// crashed. The emulator answers such an invocation with HTTP 200 and this in
+// the body; Invoke recognizes it. Type is what Step Functions would see as
+// the Error (for aws-lambda-go, the Go type name of the returned error).
+type FunctionError struct {
+	Type       string          `json:"errorType"`
+	Message    string          `json:"errorMessage"`
+	StackTrace json.RawMessage `json:"stackTrace,omitempty"`
+}
+
+func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
+
+// StartLambda runs bootstrapPath (a linux binary for this machine, e.g. from
+// Bootstrap(t, "deploy")) under aws-lambda-rie on free ports until the test
+// ends. env is the function's environment (on top of a minimal one with
+// region us-east-1, AWS_LAMBDA_FUNCTION_NAME = the bootstrap's folder name
+// and a 60 s AWS_LAMBDA_FUNCTION_TIMEOUT); pass Moto.Env() merged with the
+// function's own settings. The emulator's and the function's output is
+// printed if the test failed.
+func StartLambda(t testing.TB, bootstrapPath string, env map[string]string) *Lambda {
+	t.Helper()
+	l, err := startLambda(t.TempDir(), bootstrapPath, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = l.proxy.Shutdown(ctx)
+	})
+	cleanupProc(t, l.proc, syscall.SIGTERM, 5*time.Second)
+	return l
+}
+
+func startLambda(logDir, bootstrapPath string, env map[string]string) (*Lambda, error) {
+	rie, err := ToolPath("aws-lambda-rie")
+	if err != nil {
+		return nil, err
+	}
+	bootstrapPath, err = filepath.Abs(bootstrapPath)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(bootstrapPath)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap %s: %w (build it with harness.BuildFunctions or `make build-local`)", bootstrapPath, err)
+	}
+	if st.Mode()&0o111 == 0 {
+		return nil, fmt.Errorf("bootstrap %s is not executable", bootstrapPath)
+	}
+	name := filepath.Base(filepath.Dir(bootstrapPath))
+	fenv := map[string]string{
+		"AWS_LAMBDA_FUNCTION_NAME":        name,
+		"AWS_LAMBDA_FUNCTION_TIMEOUT":     "60",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+		"AWS_REGION":                      Region,
+		"AWS_DEFAULT_REGION":              Region,
+		"AWS_EC2_METADATA_DISABLED":       "true",
+		"LOG_LEVEL":                       "info",
+	}
+	for k, v := range env {
+		fenv[k] = v
+	}
+	p, port, err := startWithPort(func(port int) procSpec {
+		// The emulator's runtime API (which the bootstrap polls) needs a
+		// port of its own too; its default, 9001, would clash between
+		// emulators.
+		apiPort, perr := FreePort()
+		if perr != nil {
+			apiPort = port + 1
+		}
+		return procSpec{
+			name: "lambda-" + name,
+			argv: []string{rie,
+				"--runtime-interface-emulator-address", hostPort(port),
+				"--runtime-api-address", hostPort(apiPort),
+				bootstrapPath},
+			dir: filepath.Dir(bootstrapPath),
+			env: mergeEnv(baseEnv(), fenv),
+		}
+	}, logDir, rieStartTimeout, func(port int) func(context.Context) error {
+		return tcpReady(hostPort(port))
+	})
+	if err != nil {
+		return nil, err
+	}
+	l := &Lambda{Name: name, rie: "http://" + hostPort(port), proc: p}
+	if err := l.startProxy(); err != nil {
+		p.stop(syscall.SIGKILL, time.Second)
+		return nil, err
+	}
+	return l, nil
+}
+
+// startProxy serves the invocations path on a free port and forwards one
+// request at a time to the emulator.
+func (l *Lambda) startProxy() error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(Loopback, "0"))
+	if err != nil {
+		return fmt.Errorf("listening for the %s invoke proxy: %w", l.Name, err)
+	}
+	target, _ := url.Parse(l.rie)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		msg := fmt.Sprintf("runtime emulator of %s unreachable: %v", l.Name, err)
+		if l.proc.exited() {
+			msg = fmt.Sprintf("runtime emulator of %s has exited (%s)", l.Name, l.proc.describeExit())
+		}
+		http.Error(w, msg, http.StatusBadGateway)
+	}
+	var mu sync.Mutex
+	l.proxy = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			rp.ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() { _ = l.proxy.Serve(ln) }()
+	l.url = "http://" + ln.Addr().String() + InvocationsPath
+	return nil
+}
+
+// URL is the function's invocations endpoint (POST the event; the response
+// body is the function's result or a FunctionError). Concurrent requests are
+// queued.
+func (l *Lambda) URL() string { return l.url }
+
+// Logs returns the emulator's and the function's output so far.
+func (l *Lambda) Logs() string { return l.proc.output() }
+
+// Invoke sends payload (raw JSON as []byte or json.RawMessage, anything else
+// is marshalled) and returns the response body. A function error (returned
+// error, panic, crash, timeout) comes back as funcErr, with the body too;
+// err is for failures to invoke at all.
+func (l *Lambda) Invoke(ctx context.Context, payload any) (body []byte, funcErr *FunctionError, err error) {
+	var in []byte
+	switch p := payload.(type) {
+	case []byte:
+		in = p
+	case json.RawMessage:
+		in = p
+	case string:
+		in = []byte(p)
+	default:
+		in, err = json.Marshal(payload)
+		if err != nil {
+			return nil, nil, fmt.Errorf("marshalling the payload for %s: %w", l.Name, err)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url, bytes.NewReader(in))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("invoking %s: %w", l.Name, err)
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the response of %s: %w", l.Name, err)
+	}
+	// A returned error comes with HTTP 200; a crash of the runtime (a
+	// panic, os.Exit) with HTTP 502 and the same kind of body.
+	if fe := ParseFunctionError(body); fe != nil {
+		return body, fe, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return body, nil, fmt.Errorf("invoking %s: HTTP %d: %s", l.Name, resp.StatusCode, bytes.TrimSpace(body))
+	}
+	if h := resp.Header.Get("X-Amz-Function-Error"); h != "" {
+		return body, &FunctionError{Type: h, Message: string(body)}, nil
+	}
+	return body, nil, nil
+}
+
+// ParseFunctionError recognizes the body of a failed invocation: a JSON
+// object whose only members are errorType, errorMessage and stackTrace, with
+// errorType set. It returns nil for anything else.
+func ParseFunctionError(body []byte) *FunctionError {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil
+	}
+	if _, ok := m["errorType"]; !ok {
+		return nil
+	}
+	for k := range m {
+		switch k {
+		case "errorType", "errorMessage", "stackTrace":
+		default:
+			return nil
+		}
+	}
+	var fe FunctionError
+	if err := json.Unmarshal(body, &fe); err != nil || fe.Type == "" {
+		return nil
+	}
+	return &fe
+}

@@ -1,0 +1,167 @@
+// Package integration proves stepship's paths end to end on one machine: the
+// built bootstraps under the Lambda runtime emulator, the AWS emulator, and the
+// local Step Functions service running statemachines/ — nothing faked.
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/stepship/stepship/shared/webhook/webhooktest"
+	"github.com/stepship/stepship/test/localenv"
+	"github.com/stepship/stepship/test/world"
+)
+
+const pushedCommit = "3f2a9c1e5b7d4f60812a3b4c5d6e7f8091a2b3c4" // events/github-push.json "after"
+
+func signedPush(t *testing.T, e *localenv.Env, delivery string) (map[string]string, []byte) {
+	body := e.Fixture(t, "github-push.json")
+	return webhooktest.GitHubHeaders("push", delivery, []byte(e.Spec.WebhookSecret), body), body
+}
+
+// A signed GitHub push deploys the pushed commit: webhook → deploy state machine
+// (CodeBuild build of the commit, then the deploy function) → the ECS service runs
+// a new task-definition revision whose image is tagged with the commit.
+func TestSignedPushDeploysTheCommit(t *testing.T) {
+	e := localenv.Start(t)
+	ctx := context.Background()
+	headers, body := signedPush(t, e, "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+
+	a, err := e.Post(ctx, headers, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Status != 202 || len(a.Executions) != 1 {
+		t.Fatalf("answer %d %s, want 202 with one execution", a.Status, a.Body)
+	}
+	x := a.Executions[0]
+	if x.Service != "web" || x.Environment != "production" || !strings.HasPrefix(x.ExecutionArn, "arn:aws:states:us-east-1:123456789012:execution:"+localenv.DeployStateMachine+":") {
+		t.Fatalf("execution %+v", x)
+	}
+
+	out, err := e.WaitExecution(ctx, x.ExecutionArn, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("execution %s: %s %s\nwebhook logs:\n%s\ndeploy logs:\n%s", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), e.Webhook.Logs(), e.Deploy.Logs())
+	}
+	hist, err := e.History(ctx, x.ExecutionArn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := localenv.StatePath(hist), []string{"ValidateInput", "BuildMode", "Build", "Deploy", "Deployed"}; !slices.Equal(got, want) {
+		t.Errorf("path %v, want %v", got, want)
+	}
+
+	svc, err := world.Service(ctx, e.AWS, e.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantImage := "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:" + pushedCommit
+	if svc.Revision != 2 || svc.Images["web"] != wantImage {
+		t.Fatalf("service runs %s (revision %d) with image %q, want revision 2 with %q", svc.TaskDefinition, svc.Revision, svc.Images["web"], wantImage)
+	}
+
+	var result struct {
+		Deployment struct {
+			PreviousTaskDefinition string `json:"previousTaskDefinition"`
+			TaskDefinition         string `json:"taskDefinition"`
+		} `json:"deployment"`
+		BuildResult struct {
+			Status string `json:"status"`
+		} `json:"buildResult"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.Output)), &result); err != nil {
+		t.Fatalf("output %s: %v", aws.ToString(out.Output), err)
+	}
+	if result.Deployment.PreviousTaskDefinition != e.Seeded.TaskDefinition || result.Deployment.TaskDefinition != svc.TaskDefinition || result.BuildResult.Status != "SUCCEEDED" {
+		t.Errorf("output %s", aws.ToString(out.Output))
+	}
+
+	// A redelivery of the same delivery starts nothing new and names the same execution.
+	again, err := e.Post(ctx, headers, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Status != 202 || len(again.Executions) != 1 || again.Executions[0].ExecutionArn != x.ExecutionArn {
+		t.Fatalf("redelivery answered %d %s, want 202 with %s", again.Status, again.Body, x.ExecutionArn)
+	}
+	assertExecutions(t, e, 1)
+}
+
+// A wrong or missing signature gets 401 and starts nothing.
+func TestBadSignatureStartsNothing(t *testing.T) {
+	e := localenv.Start(t)
+	ctx := context.Background()
+	headers, body := signedPush(t, e, "bad-signature-delivery")
+	tampered := map[string]string{}
+	for k, v := range headers {
+		tampered[k] = v
+	}
+	tampered["X-Hub-Signature-256"] = webhooktest.HexSignature([]byte("not the secret"), body)
+	missing := map[string]string{}
+	for k, v := range headers {
+		if !strings.EqualFold(k, "X-Hub-Signature-256") {
+			missing[k] = v
+		}
+	}
+	altered := []byte(strings.Replace(string(body), `"ref": "refs/heads/main"`, `"ref": "refs/heads/main" `, 1))
+	for name, tc := range map[string]struct {
+		headers map[string]string
+		body    []byte
+	}{
+		"wrong secret":      {tampered, body},
+		"no signature":      {missing, body},
+		"body altered":      {headers, altered},
+		"signature of SHA1": {withHeader(missing, "X-Hub-Signature", "sha1="+strings.Repeat("0", 40)), body},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, err := e.Post(ctx, tc.headers, tc.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Status != 401 {
+				t.Fatalf("answer %d %s, want 401", a.Status, a.Body)
+			}
+			if strings.Contains(a.Body, "secret") || strings.Contains(a.Body, "sha256") {
+				t.Errorf("the 401 says why: %s", a.Body)
+			}
+		})
+	}
+	assertExecutions(t, e, 0)
+	svc, err := world.Service(ctx, e.AWS, e.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Revision != 1 {
+		t.Fatalf("service moved to revision %d", svc.Revision)
+	}
+}
+
+func withHeader(h map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for hk, hv := range h {
+		out[hk] = hv
+	}
+	return out
+}
+
+func assertExecutions(t *testing.T, e *localenv.Env, want int) {
+	t.Helper()
+	out, err := e.SFN.ListExecutions(context.Background(), &sfn.ListExecutionsInput{StateMachineArn: aws.String(e.DeployStateMachineARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Executions) != want {
+		t.Fatalf("%d executions of the deploy state machine, want %d", len(out.Executions), want)
+	}
+}
