@@ -164,6 +164,14 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 	if err != nil {
 		return nil, err
 	}
+	awscdk.NewCfnOutput(stack, jsii.String("DeployStateMachineArn"), &awscdk.CfnOutputProps{
+		Description: jsii.String("the deploy state machine (start it by hand with events/deploy-input.json)"),
+		Value:       s.DeployStateMachine.StateMachineArn(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("WebhookSecretArn"), &awscdk.CfnOutputProps{
+		Description: jsii.String("the webhook secret to give the git host (read it with secretsmanager get-secret-value)"),
+		Value:       s.WebhookSecret.SecretArn(),
+	})
 
 	for _, spec := range specs {
 		fn := s.Functions[spec.Name]

@@ -319,6 +319,14 @@ func TestWebhookHasAPublicFunctionURLAndAnOutput(t *testing.T) {
 			"Value": map[string]any{"Fn::GetAtt": []any{urlID, "FunctionUrl"}},
 		})
 	})
+	holds(t, "state machine and secret outputs", func() {
+		f.template.HasOutput(jsii.String("DeployStateMachineArn"), map[string]any{
+			"Value": map[string]any{"Ref": f.logicalID(t, "AWS::StepFunctions::StateMachine", "DeployStateMachine")},
+		})
+		f.template.HasOutput(jsii.String("WebhookSecretArn"), map[string]any{
+			"Value": map[string]any{"Ref": f.logicalID(t, "AWS::SecretsManager::Secret", "WebhookSecret")},
+		})
+	})
 	if n := len(f.resources("AWS::Lambda::Url")); n != 1 {
 		t.Errorf("want exactly one Function URL, got %d", n)
 	}

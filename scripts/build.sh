@@ -29,16 +29,23 @@ dist=$(cd "$dist" && pwd)
 exec 9>"$dist/.build.lock"
 flock 9
 
-export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+export CGO_ENABLED=0
 flags=(-tags lambda.norpc -trimpath -buildvcs=false -ldflags "-s -w -buildid=")
 
-# The function packages: main packages directly under functions/.
-mapfile -t names < <(
-	if compgen -G 'functions/*/*.go' >/dev/null; then
-		go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./functions/... |
-			sed -n 's#^github.com/stepship/stepship/functions/\([^/]*\)$#\1#p'
-	fi
-)
+# The function packages: folders functions/NAME whose (non-test) Go files
+# say `package main`. Read from the files, not `go list`, so that a function
+# that does not compile fails the build instead of being left out.
+names=()
+for dir in functions/*/; do
+	n=$(basename "$dir")
+	for f in "$dir"*.go; do
+		[[ -f $f && $f != *_test.go ]] || continue
+		if grep -q -m1 -E '^package[[:space:]]+main([[:space:]]|$)' "$f"; then
+			names+=("$n")
+			break
+		fi
+	done
+done
 if ((${#names[@]} == 0)); then
 	echo "build: no function main packages under functions/" >&2
 	exit 1

@@ -131,12 +131,8 @@ if pg_bindir >/dev/null; then
 	:
 elif need "PostgreSQL server (apt-get install postgresql)"; then
 	log "apt-get install postgresql"
-	# Only the binaries are wanted: don't let the package create and start
-	# its own cluster on port 5432.
-	if [[ ! -e /etc/postgresql-common/createcluster.conf ]]; then
-		as_root mkdir -p /etc/postgresql-common
-		echo 'create_main_cluster = false' | as_root tee /etc/postgresql-common/createcluster.conf >/dev/null
-	fi
+	# Only the binaries are used: the tests run their own clusters on free
+	# ports (test/harness StartPostgres), whatever the package starts.
 	apt_install postgresql
 	pg_bindir >/dev/null || die "initdb/pg_ctl not found after installing postgresql"
 fi

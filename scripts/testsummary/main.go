@@ -34,12 +34,12 @@ type counts struct{ passed, failed, skipped int }
 
 func main() {
 	label := flag.String("label", "go test", "word printed before the closing count")
-	countsFile := flag.String("counts", "", "also write 'PASSED FAILED SKIPPED' to this file")
+	countsFile := flag.String("counts", "", "also write 'PASSED FAILED SKIPPED FAILED_PACKAGES' to this file")
 	flag.Parse()
 	c, pkgFailed := summarize(os.Stdin, os.Stdout)
 	fmt.Printf("%s: %d passed, %d failed, %d skipped\n", *label, c.passed, c.failed, c.skipped)
 	if *countsFile != "" {
-		_ = os.WriteFile(*countsFile, []byte(fmt.Sprintf("%d %d %d\n", c.passed, c.failed, c.skipped)), 0o644)
+		_ = os.WriteFile(*countsFile, []byte(fmt.Sprintf("%d %d %d %d\n", c.passed, c.failed, c.skipped, pkgFailed)), 0o644)
 	}
 	if c.failed > 0 || pkgFailed > 0 {
 		if pkgFailed > 0 {

@@ -205,6 +205,12 @@ func errorPayload(v any, msg string) []byte {
 // Invoke implements Function.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) (res Result, err error) {
 	res = Result{ExecutedVersion: "$LATEST", RequestID: newUUID()}
+	if _, ok := ctx.Deadline(); !ok {
+		// The Lambda runtime always gives handlers a deadline (the function timeout).
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 15*time.Minute)
+		defer cancel()
+	}
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: res.RequestID, InvokedFunctionArn: h.FunctionARN})
 	defer func() {
 		if v := recover(); v != nil {

@@ -297,3 +297,6 @@ func TestRIECancelledCallKeepsEmulatorReserved(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHandler is handler, for the external tests (its twin is testdata/errfn).
+var TestHandler = handler

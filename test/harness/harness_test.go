@@ -19,7 +19,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
-func TestMain(m *testing.M) { os.Exit(MotoMain(m)) }
+func TestMain(m *testing.M) {
+	code := MotoMain(m)
+	if fnPath != "" {
+		os.RemoveAll(filepath.Dir(filepath.Dir(fnPath)))
+	}
+	os.Exit(code)
+}
 
 func portClosed(t *testing.T, port int) {
 	t.Helper()
@@ -75,7 +81,7 @@ func TestSharedMoto(t *testing.T) {
 			ctx := context.Background()
 			sm := secretsmanager.NewFromConfig(m.Config(ctx))
 			if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-				Name: aws.String(fmt.Sprintf("shared/%d", i)), SecretString: aws.String("x"),
+				Name: aws.String(fmt.Sprintf("shared/%d/%d", time.Now().UnixNano(), i)), SecretString: aws.String("x"),
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -144,12 +150,11 @@ func testBootstrap(t *testing.T) string {
 
 func TestLambda(t *testing.T) {
 	bootstrap := testBootstrap(t)
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(filepath.Dir(bootstrap))) })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var l *Lambda
 	var proxyURL string
-	t.Run("start", func(t *testing.T) {
+	if !t.Run("start", func(t *testing.T) {
 		l = StartLambda(t, bootstrap, map[string]string{"GREETING": "hi", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
 		proxyURL = l.URL()
 		if !strings.HasPrefix(l.URL(), "http://127.0.0.1:") || !strings.HasSuffix(l.URL(), InvocationsPath) {
@@ -221,7 +226,9 @@ func TestLambda(t *testing.T) {
 		if !strings.Contains(l.Logs(), "START RequestId") {
 			t.Errorf("Logs() lacks the emulator's output:\n%s", l.Logs())
 		}
-	})
+	}) || l == nil {
+		return
+	}
 	resp, err := http.Post(proxyURL, "application/json", strings.NewReader("{}"))
 	if err == nil {
 		resp.Body.Close()

@@ -239,16 +239,24 @@ func SharedMoto(t testing.TB) *Moto {
 //	func TestMain(m *testing.M) { os.Exit(harness.MotoMain(m)) }
 func MotoMain(m *testing.M) int {
 	code := m.Run()
+	StopSharedMoto(code != 0)
+	return code
+}
+
+// StopSharedMoto stops the shared moto server, if one was started, and
+// removes its log, printing the log's end to stderr first when printLog is
+// set. For a TestMain that does more than MotoMain.
+func StopSharedMoto(printLog bool) {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.moto != nil {
 		shared.moto.proc.stop(syscall.SIGTERM, 5*time.Second)
-		if code != 0 {
+		if printLog {
 			fmt.Fprintf(os.Stderr, "--- end of the shared moto log ---\n%s\n", lastLines(shared.moto.proc.output(), 60))
 		}
 	}
 	if shared.logDir != "" {
 		os.RemoveAll(shared.logDir)
 	}
-	return code
+	shared.moto, shared.err, shared.logDir = nil, nil, ""
 }

@@ -148,7 +148,7 @@ func pgCredential() (*syscall.Credential, string, error) {
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, "OS user " + name, nil
+		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, "OS user " + name, nil
 	}
 	return nil, "", fmt.Errorf("running as root, and neither OS user postgres nor nobody exists to run initdb: run `make tools`")
 }
