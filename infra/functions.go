@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -88,14 +89,7 @@ func DefaultFunctions() []FunctionSpec {
 }
 
 // has reports whether the function needs capability c.
-func (f FunctionSpec) has(c Capability) bool {
-	for _, have := range f.Capabilities {
-		if have == c {
-			return true
-		}
-	}
-	return false
-}
+func (f FunctionSpec) has(c Capability) bool { return slices.Contains(f.Capabilities, c) }
 
 // pascalName turns a function name such as "dr-verify" into "DrVerify", the stem
 // of its construct ids and of its ASL substitution key (DrVerifyFunctionArn).

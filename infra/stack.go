@@ -127,9 +127,10 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 	}
 
 	s.DataKey = awskms.NewKey(stack, jsii.String("DataKey"), &awskms.KeyProps{
-		Description:       jsii.String("stepship: encrypts the webhook secret and the lock and ledger table"),
+		Description:       jsii.String("stepship: encrypts the webhook secret, the lock and ledger table and the log groups"),
 		EnableKeyRotation: jsii.Bool(true),
 	})
+	allowLogsToUseKey(stack, s.DataKey)
 	s.WebhookSecret = awssecretsmanager.NewSecret(stack, jsii.String("WebhookSecret"), &awssecretsmanager.SecretProps{
 		Description:   jsii.String("stepship: HMAC secret shared with the git host's webhook"),
 		EncryptionKey: s.DataKey,
@@ -152,7 +153,7 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 	})
 
 	for _, spec := range specs {
-		fn, dir, err := newFunction(stack, spec, props.DistDir, stagingDir, catalogFile, retention)
+		fn, dir, err := newFunction(stack, spec, props.DistDir, stagingDir, catalogFile, retention, s.DataKey)
 		if err != nil {
 			return nil, err
 		}
@@ -201,6 +202,25 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 	return s, nil
 }
 
+// allowLogsToUseKey lets CloudWatch Logs encrypt and decrypt this account's log
+// groups in this region with key (a log group's KmsKeyId needs it; CDK adds no
+// key policy for it).
+func allowLogsToUseKey(stack awscdk.Stack, key awskms.Key) {
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchLogsEncryptsThisAccountsLogGroups"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logs."+*stack.Region()+".amazonaws.com"), nil)},
+		Actions: jsii.Strings("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+			"kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"),
+		Resources: jsii.Strings("*"), // in a key policy, "*" is this key
+		Conditions: &map[string]any{"ArnLike": map[string]any{
+			"kms:EncryptionContext:aws:logs:arn": stack.FormatArn(&awscdk.ArnComponents{
+				Service: jsii.String("logs"), Resource: jsii.String("log-group"),
+				ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+			}),
+		}},
+	}), nil)
+}
+
 // existingCatalog returns path when a catalog file exists there, "" when none
 // was given or it does not exist, and an error for anything else.
 func existingCatalog(path string) (string, error) {
@@ -222,13 +242,13 @@ func existingCatalog(path string) (string, error) {
 // newFunction defines one function with its own role (no managed policies: the
 // role may write to the function's own log group and nothing else until the
 // capabilities add to it) and its own log group.
-func newFunction(stack awscdk.Stack, spec FunctionSpec, distDir, stagingDir, catalogFile string, retention awslogs.RetentionDays) (awslambda.Function, string, error) {
+func newFunction(stack awscdk.Stack, spec FunctionSpec, distDir, stagingDir, catalogFile string, retention awslogs.RetentionDays, key awskms.Key) (awslambda.Function, string, error) {
 	dir, err := stageFunction(spec, distDir, stagingDir, catalogFile)
 	if err != nil {
 		return nil, "", err
 	}
 	id := pascalName(spec.Name)
-	logs := awslogs.NewLogGroup(stack, jsii.String(id+"FunctionLogs"), &awslogs.LogGroupProps{Retention: retention})
+	logs := awslogs.NewLogGroup(stack, jsii.String(id+"FunctionLogs"), &awslogs.LogGroupProps{Retention: retention, EncryptionKey: key})
 	role := awsiam.NewRole(stack, jsii.String(id+"FunctionRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String(fmt.Sprintf("stepship %s function", spec.Name)),
@@ -300,8 +320,9 @@ func newDeployStateMachine(s *StepshipStack, asl, file string, specs []FunctionS
 
 	logs := awslogs.NewLogGroup(stack, jsii.String("DeployStateMachineLogs"), &awslogs.LogGroupProps{
 		// Step Functions' vended-logs prefix keeps the CloudWatch Logs resource policy small.
-		LogGroupName: jsii.String("/aws/vendedlogs/states/" + *stack.StackName() + "-deploy"),
-		Retention:    retention,
+		LogGroupName:  jsii.String("/aws/vendedlogs/states/" + *stack.StackName() + "-deploy"),
+		Retention:     retention,
+		EncryptionKey: s.DataKey,
 	})
 	sm := awsstepfunctions.NewStateMachine(stack, jsii.String("DeployStateMachine"), &awsstepfunctions.StateMachineProps{
 		Comment:                 jsii.String("stepship: deploy a pushed commit to its ECS service"),

@@ -676,3 +676,45 @@ func TestDeployPermissionsNarrowToKnownServicesAndRoles(t *testing.T) {
 		}
 	}
 }
+
+func TestLogGroupsAreEncryptedByTheDataKey(t *testing.T) {
+	// GIVEN the stack (the deploy state machine logs execution data, the functions
+	// log delivery metadata)
+	f := synthesized(t)
+	key := f.logicalID(t, "AWS::KMS::Key", "DataKey")
+
+	// WHEN every log group is read
+	groups := f.resources("AWS::Logs::LogGroup")
+	if len(groups) == 0 {
+		t.Fatal("no log groups")
+	}
+
+	// THEN each is encrypted by the customer-managed key
+	for id, res := range groups {
+		if got, want := fmt.Sprint(props(res)["KmsKeyId"]), fmt.Sprint(map[string]any{"Fn::GetAtt": []any{key, "Arn"}}); got != want {
+			t.Errorf("log group %s: KmsKeyId %s, want %s", id, got, want)
+		}
+	}
+
+	// AND the key lets CloudWatch Logs use it for this account's log groups only,
+	// with named actions
+	var found bool
+	for _, st := range statementsIn(map[string]any{"PolicyDocument": props(f.resources("AWS::KMS::Key")[key])["KeyPolicy"]}) {
+		principal := fmt.Sprint(st["Principal"])
+		if !strings.Contains(principal, "logs.") {
+			continue
+		}
+		found = true
+		for _, a := range asList(st["Action"]) {
+			if strings.Contains(fmt.Sprint(a), "*") {
+				t.Errorf("key policy for CloudWatch Logs allows %v", a)
+			}
+		}
+		if c := fmt.Sprint(st["Condition"]); !strings.Contains(c, "kms:EncryptionContext:aws:logs:arn") {
+			t.Errorf("key policy for CloudWatch Logs is not limited by the log group ARN: %s", c)
+		}
+	}
+	if !found {
+		t.Error("the key policy does not allow CloudWatch Logs")
+	}
+}

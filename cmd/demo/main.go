@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,7 +39,7 @@ func main() {
 	}
 }
 
-func demo(s *session, out io.Writer, timeout time.Duration) {
+func demo(s testing.TB, out io.Writer, timeout time.Duration) {
 	begin := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -125,7 +126,7 @@ func demo(s *session, out io.Writer, timeout time.Duration) {
 
 // follow prints each state of the execution as it finishes, reading the execution
 // history from the local Step Functions service, and returns the final description.
-func follow(ctx context.Context, s *session, e *localenv.Env, arn string, p printer) *sfn.DescribeExecutionOutput {
+func follow(ctx context.Context, s testing.TB, e *localenv.Env, arn string, p printer) *sfn.DescribeExecutionOutput {
 	type entered struct {
 		kind string
 		at   time.Time

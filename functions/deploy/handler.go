@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -81,7 +83,8 @@ func NewDeployer(client ecsAPI, log *slog.Logger) *Deployer {
 
 // Handle deploys one service. It is idempotent: when the service already runs a task
 // definition whose container has the requested image, it registers nothing and
-// reports that task definition.
+// reports that task definition; when an earlier attempt registered the revision but
+// failed to update the service, it reuses that revision.
 func (d *Deployer) Handle(ctx context.Context, inv payload.Invocation[payload.DeployRequest]) (payload.DeployResult, error) {
 	req := inv.Input
 	log := logging.ForExecution(d.log, inv.ExecutionID).With(slog.String("service", req.Service), slog.String("environment", req.Environment))
@@ -112,12 +115,17 @@ func (d *Deployer) Handle(ctx context.Context, inv payload.Invocation[payload.De
 
 	in := registerInputFrom(td, tags)
 	in.ContainerDefinitions[idx].Image = aws.String(req.Image)
-	reg, err := d.ecs.RegisterTaskDefinition(ctx, in)
-	if err != nil {
-		return payload.DeployResult{}, &ECSCallFailed{Reason: fmt.Sprintf("failed to register a new revision of %s: %v", aws.ToString(td.Family), err)}
+	next := d.registered(ctx, in, current, log)
+	if next != "" {
+		log.Info("reusing the revision an earlier attempt registered", slog.String("taskDefinition", next), slog.String("image", req.Image))
+	} else {
+		reg, err := d.ecs.RegisterTaskDefinition(ctx, in)
+		if err != nil {
+			return payload.DeployResult{}, &ECSCallFailed{Reason: fmt.Sprintf("failed to register a new revision of %s: %v", aws.ToString(td.Family), err)}
+		}
+		next = aws.ToString(reg.TaskDefinition.TaskDefinitionArn)
+		log.Info("registered task definition", slog.String("taskDefinition", next), slog.String("image", req.Image))
 	}
-	next := aws.ToString(reg.TaskDefinition.TaskDefinitionArn)
-	log.Info("registered task definition", slog.String("taskDefinition", next), slog.String("image", req.Image))
 
 	if _, err := d.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{
 		Cluster:        aws.String(req.Cluster),
@@ -159,6 +167,24 @@ func (d *Deployer) describeTaskDefinition(ctx context.Context, arn string) (*ecs
 	return out.TaskDefinition, out.Tags, nil
 }
 
+// registered returns the family's latest revision when it is exactly what in would
+// register (an earlier attempt registered it, then failed to update the service),
+// so that a retry does not pile up identical revisions; else "". When the family
+// cannot be described (for example it has no ACTIVE revision left), it returns ""
+// and a new revision is registered as usual.
+func (d *Deployer) registered(ctx context.Context, in *ecs.RegisterTaskDefinitionInput, current string, log *slog.Logger) string {
+	latest, tags, err := d.describeTaskDefinition(ctx, aws.ToString(in.Family))
+	if err != nil {
+		log.Warn("could not look for a revision registered by an earlier attempt", slog.String("error", err.Error()))
+		return ""
+	}
+	arn := aws.ToString(latest.TaskDefinitionArn)
+	if arn == current || !reflect.DeepEqual(registerInputFrom(latest, tags), in) {
+		return ""
+	}
+	return arn
+}
+
 func containerIndex(defs []ecstypes.ContainerDefinition, name string) int {
 	for i, c := range defs {
 		if aws.ToString(c.Name) == name {
@@ -169,27 +195,43 @@ func containerIndex(defs []ecstypes.ContainerDefinition, name string) int {
 }
 
 // registerInputFrom copies every registrable field of a described task definition,
-// so the new revision differs from the old one only in what the deploy changes.
+// so the new revision differs from the old one only in what the deploy changes. Tags
+// keep their order; those under the reserved aws: prefix, which only AWS may set and
+// RegisterTaskDefinition refuses, are left out.
 func registerInputFrom(td *ecstypes.TaskDefinition, tags []ecstypes.Tag) *ecs.RegisterTaskDefinitionInput {
 	containers := make([]ecstypes.ContainerDefinition, len(td.ContainerDefinitions))
 	copy(containers, td.ContainerDefinitions)
 	return &ecs.RegisterTaskDefinitionInput{
-		Family:                  td.Family,
-		ContainerDefinitions:    containers,
-		Cpu:                     td.Cpu,
-		Memory:                  td.Memory,
-		EphemeralStorage:        td.EphemeralStorage,
-		ExecutionRoleArn:        td.ExecutionRoleArn,
-		TaskRoleArn:             td.TaskRoleArn,
-		NetworkMode:             td.NetworkMode,
-		IpcMode:                 td.IpcMode,
-		PidMode:                 td.PidMode,
-		PlacementConstraints:    td.PlacementConstraints,
-		ProxyConfiguration:      td.ProxyConfiguration,
-		RequiresCompatibilities: td.RequiresCompatibilities,
-		RuntimePlatform:         td.RuntimePlatform,
-		Volumes:                 td.Volumes,
-		EnableFaultInjection:    td.EnableFaultInjection,
-		Tags:                    tags,
+		Family:                        td.Family,
+		ContainerDefinitions:          containers,
+		Cpu:                           td.Cpu,
+		Memory:                        td.Memory,
+		EphemeralStorage:              td.EphemeralStorage,
+		ExecutionRoleArn:              td.ExecutionRoleArn,
+		TaskRoleArn:                   td.TaskRoleArn,
+		NetworkMode:                   td.NetworkMode,
+		IpcMode:                       td.IpcMode,
+		PidMode:                       td.PidMode,
+		PlacementConstraints:          td.PlacementConstraints,
+		ProxyConfiguration:            td.ProxyConfiguration,
+		RequiresCompatibilities:       td.RequiresCompatibilities,
+		RuntimePlatform:               td.RuntimePlatform,
+		Volumes:                       td.Volumes,
+		EnableFaultInjection:          td.EnableFaultInjection,
+		InferenceAccelerators:         td.InferenceAccelerators,
+		TrustedExecutionConfiguration: td.TrustedExecutionConfiguration,
+		Tags:                          userTags(tags),
 	}
+}
+
+// userTags returns tags without those whose key has the reserved aws: prefix (in any
+// case).
+func userTags(tags []ecstypes.Tag) []ecstypes.Tag {
+	var out []ecstypes.Tag
+	for _, t := range tags {
+		if !strings.HasPrefix(strings.ToLower(aws.ToString(t.Key)), "aws:") {
+			out = append(out, t)
+		}
+	}
+	return out
 }

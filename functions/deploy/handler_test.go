@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
@@ -20,6 +21,8 @@ import (
 type fakeECS struct {
 	services    map[string]string // service name → task definition ARN
 	taskDefs    map[string]*ecstypes.TaskDefinition
+	extraTags   []ecstypes.Tag // returned besides team=web
+	familyErr   error          // DescribeTaskDefinition of a family (no revision) fails with it
 	registerErr error
 	updateErr   error
 	registered  []*ecs.RegisterTaskDefinitionInput
@@ -40,11 +43,19 @@ func (f *fakeECS) DescribeServices(_ context.Context, in *ecs.DescribeServicesIn
 }
 
 func (f *fakeECS) DescribeTaskDefinition(_ context.Context, in *ecs.DescribeTaskDefinitionInput, _ ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error) {
-	td, ok := f.taskDefs[aws.ToString(in.TaskDefinition)]
+	name := aws.ToString(in.TaskDefinition)
+	if !strings.Contains(name, ":") { // a family: its latest revision
+		if f.familyErr != nil {
+			return nil, f.familyErr
+		}
+		name = f.latest(name)
+	}
+	td, ok := f.taskDefs[name]
 	if !ok {
 		return nil, errors.New("ClientException: Unable to describe task definition.")
 	}
-	return &ecs.DescribeTaskDefinitionOutput{TaskDefinition: td, Tags: []ecstypes.Tag{{Key: aws.String("team"), Value: aws.String("web")}}}, nil
+	tags := append([]ecstypes.Tag{{Key: aws.String("team"), Value: aws.String("web")}}, f.extraTags...)
+	return &ecs.DescribeTaskDefinitionOutput{TaskDefinition: td, Tags: tags}, nil
 }
 
 func (f *fakeECS) RegisterTaskDefinition(_ context.Context, in *ecs.RegisterTaskDefinitionInput, _ ...func(*ecs.Options)) (*ecs.RegisterTaskDefinitionOutput, error) {
@@ -53,7 +64,15 @@ func (f *fakeECS) RegisterTaskDefinition(_ context.Context, in *ecs.RegisterTask
 	}
 	f.registered = append(f.registered, in)
 	arn := "arn:aws:ecs:us-east-1:123456789012:task-definition/" + aws.ToString(in.Family) + ":" + string(rune('1'+len(f.registered)))
-	td := &ecstypes.TaskDefinition{TaskDefinitionArn: aws.String(arn), Family: in.Family, ContainerDefinitions: in.ContainerDefinitions}
+	td := &ecstypes.TaskDefinition{
+		TaskDefinitionArn: aws.String(arn), Family: in.Family, ContainerDefinitions: in.ContainerDefinitions,
+		Cpu: in.Cpu, Memory: in.Memory, EphemeralStorage: in.EphemeralStorage, ExecutionRoleArn: in.ExecutionRoleArn,
+		TaskRoleArn: in.TaskRoleArn, NetworkMode: in.NetworkMode, IpcMode: in.IpcMode, PidMode: in.PidMode,
+		PlacementConstraints: in.PlacementConstraints, ProxyConfiguration: in.ProxyConfiguration,
+		RequiresCompatibilities: in.RequiresCompatibilities, RuntimePlatform: in.RuntimePlatform, Volumes: in.Volumes,
+		EnableFaultInjection: in.EnableFaultInjection, InferenceAccelerators: in.InferenceAccelerators,
+		TrustedExecutionConfiguration: in.TrustedExecutionConfiguration,
+	}
 	f.taskDefs[arn] = td
 	return &ecs.RegisterTaskDefinitionOutput{TaskDefinition: td}, nil
 }
@@ -65,6 +84,14 @@ func (f *fakeECS) UpdateService(_ context.Context, in *ecs.UpdateServiceInput, _
 	f.updates = append(f.updates, in)
 	f.services[aws.ToString(in.Service)] = aws.ToString(in.TaskDefinition)
 	return &ecs.UpdateServiceOutput{}, nil
+}
+
+// latest returns the ARN of the family's latest revision.
+func (f *fakeECS) latest(family string) string {
+	if n := len(f.registered); n > 0 {
+		return "arn:aws:ecs:us-east-1:123456789012:task-definition/" + family + ":" + string(rune('1'+n))
+	}
+	return "arn:aws:ecs:us-east-1:123456789012:task-definition/" + family + ":1"
 }
 
 const rev1 = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
@@ -163,5 +190,117 @@ func TestDeployerHandle(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// registerInputFrom must carry over every field RegisterTaskDefinition accepts that
+// DescribeTaskDefinition returns: a field the SDK adds later and this copy misses
+// would silently vanish from the next revision.
+func TestRegisterInputFromCopiesEveryRegistrableField(t *testing.T) {
+	tdType := reflect.TypeFor[ecstypes.TaskDefinition]()
+	td := reflect.New(tdType)
+	for i := range tdType.NumField() {
+		f := td.Elem().Field(i)
+		if !f.CanSet() {
+			continue
+		}
+		fillNonZero(f)
+	}
+	tags := []ecstypes.Tag{{Key: aws.String("team"), Value: aws.String("web")}}
+	in := reflect.ValueOf(registerInputFrom(td.Interface().(*ecstypes.TaskDefinition), tags)).Elem()
+	for i := range in.NumField() {
+		name := in.Type().Field(i).Name
+		if !in.Field(i).CanInterface() {
+			continue
+		}
+		src := td.Elem().FieldByName(name)
+		if name != "Tags" && !src.IsValid() {
+			continue // not part of a described task definition
+		}
+		if in.Field(i).IsZero() {
+			t.Errorf("RegisterTaskDefinitionInput.%s is not copied from the described task definition", name)
+		}
+	}
+}
+
+// fillNonZero sets v to a non-zero value of its type.
+func fillNonZero(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fillNonZero(v.Elem())
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		v.SetInt(1)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Field(i).CanSet() {
+				fillNonZero(v.Field(i))
+			}
+		}
+	}
+}
+
+// A retry after the service update failed reuses the revision the first attempt
+// registered instead of registering an identical one.
+func TestDeployerRetryAfterFailedUpdate(t *testing.T) {
+	f := newFake()
+	f.updateErr = errors.New("throttled")
+	d := NewDeployer(f, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if _, err := d.Handle(context.Background(), request(nil)); err == nil {
+		t.Fatal("first attempt: got no error")
+	}
+	f.updateErr = nil
+	got, err := d.Handle(context.Background(), request(nil))
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	const rev2 = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"
+	if len(f.registered) != 1 || got.TaskDefinition != rev2 || f.services["web"] != rev2 {
+		t.Errorf("registered %d revisions, result %s, service on %s; want 1, %s, %s", len(f.registered), got.TaskDefinition, f.services["web"], rev2, rev2)
+	}
+
+	// A different image after that registers a new revision.
+	got, err = d.Handle(context.Background(), request(func(r *payload.DeployRequest) { r.Image = "registry.example/web:4b5c6d7" }))
+	if err != nil || len(f.registered) != 2 || got.TaskDefinition == rev2 {
+		t.Errorf("new image: err %v, %d revisions, result %s", err, len(f.registered), got.TaskDefinition)
+	}
+}
+
+// Tags under the reserved aws: prefix (set by AWS services) cannot be given to
+// RegisterTaskDefinition, which would refuse the whole call.
+func TestDeployerDropsReservedTags(t *testing.T) {
+	f := newFake()
+	f.extraTags = []ecstypes.Tag{{Key: aws.String("aws:cloudformation:stack-name"), Value: aws.String("web")}, {Key: aws.String("AWS:x"), Value: aws.String("y")}}
+	d := NewDeployer(f, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if _, err := d.Handle(context.Background(), request(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.registered) != 1 {
+		t.Fatalf("registered %d revisions, want 1", len(f.registered))
+	}
+	var keys []string
+	for _, tag := range f.registered[0].Tags {
+		keys = append(keys, aws.ToString(tag.Key))
+	}
+	if fmt.Sprint(keys) != "[team]" {
+		t.Errorf("tags given to RegisterTaskDefinition: %v, want [team]", keys)
+	}
+}
+
+// When the family's latest revision cannot be described, the deploy registers a new
+// revision as it would anyway.
+func TestDeployerRegistersWhenTheFamilyCannotBeDescribed(t *testing.T) {
+	f := newFake()
+	f.familyErr = errors.New("ClientException: Unable to describe task definition.")
+	d := NewDeployer(f, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	got, err := d.Handle(context.Background(), request(nil))
+	if err != nil || len(f.registered) != 1 || f.services["web"] != got.TaskDefinition {
+		t.Errorf("err %v, %d revisions registered, service on %s, result %s", err, len(f.registered), f.services["web"], got.TaskDefinition)
 	}
 }

@@ -288,6 +288,11 @@ func (h *Handler) decide(e webhook.Event) (string, []catalog.Target) {
 	case webhook.KindTagDelete:
 		return fmt.Sprintf("tag %s deleted; nothing to deploy", strings.TrimPrefix(e.Ref, "refs/tags/")), nil
 	case webhook.KindPush, webhook.KindTagPush:
+	case webhook.KindOther:
+		if e.Ref != "" { // a push to refs/notes/…, refs/pull/…
+			return fmt.Sprintf("ref %s is neither a branch nor a tag; nothing to deploy", e.Ref), nil
+		}
+		fallthrough
 	default:
 		return fmt.Sprintf("%s event %q is not a push; nothing to deploy", e.Provider, e.Name), nil
 	}

@@ -232,6 +232,15 @@ func TestHandleDeliveries(t *testing.T) {
 	gh := func(event string) func([]byte) map[string]string {
 		return func(b []byte) map[string]string { return webhooktest.GitHubHeaders(event, delivery, secret, b) }
 	}
+	glToken := func(event string) func([]byte) map[string]string {
+		return func([]byte) map[string]string { return webhooktest.GitLabTokenHeaders(event, delivery, string(secret)) }
+	}
+	bbc := func(event string) func([]byte) map[string]string {
+		return func(b []byte) map[string]string { return webhooktest.BitbucketCloudHeaders(event, delivery, secret, b) }
+	}
+	bbdc := func(event string) func([]byte) map[string]string {
+		return func(b []byte) map[string]string { return webhooktest.BitbucketDCHeaders(event, delivery, secret, b) }
+	}
 	tests := []struct {
 		name       string
 		fixture    string
@@ -257,11 +266,22 @@ func TestHandleDeliveries(t *testing.T) {
 			wantStatus: 202, wantReason: "branch feature/x matches no branch pattern of acme/web; nothing to deploy"},
 		{name: "github branch delete", fixture: "github-branch-delete.json", headers: gh("push"), wantStatus: 202,
 			wantReason: "branch feature/pricing deleted; nothing to deploy"},
+		{name: "github tag delete", fixture: "github-tag-push.json", headers: gh("push"),
+			body: func(b []byte) []byte {
+				b = bytes.Replace(b, []byte(`"deleted": false`), []byte(`"deleted": true`), 1)
+				return bytes.Replace(b, []byte(`"after": "1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d"`), []byte(`"after": "`+webhook.ZeroCommit+`"`), 1)
+			},
+			wantStatus: 202, wantReason: "tag v1.4.0 deleted; nothing to deploy"},
 		{name: "github zero after without deleted", fixture: "github-push.json", headers: gh("push"),
 			body: func(b []byte) []byte {
 				return bytes.Replace(b, []byte(`"after": "`+pushed), []byte(`"after": "`+webhook.ZeroCommit), 1)
 			},
 			wantStatus: 202, wantReason: "refs/heads/main: after SHA is zero; nothing to deploy"},
+		{name: "github push to a ref neither branch nor tag", fixture: "github-push.json", headers: gh("push"),
+			body: func(b []byte) []byte {
+				return bytes.Replace(b, []byte(`"refs/heads/main"`), []byte(`"refs/notes/commits"`), 1)
+			},
+			wantStatus: 202, wantReason: "ref refs/notes/commits is neither a branch nor a tag; nothing to deploy"},
 		{name: "github ping", fixture: "github-ping.json", headers: gh("ping"), wantStatus: 200,
 			wantReason: "ping: webhook reachable and signature valid"},
 		{name: "github pull request", fixture: "github-pull-request.json", headers: gh("pull_request"), wantStatus: 202,
@@ -269,10 +289,8 @@ func TestHandleDeliveries(t *testing.T) {
 		{name: "github unknown event", fixture: "github-ping.json", headers: gh("deployment_status"), wantStatus: 202,
 			wantReason: `github event "deployment_status" is not a push; nothing to deploy`},
 		{name: "bitbucket cloud pull request", fixture: "bitbucket-cloud-push.json", wantStatus: 202,
-			body: func([]byte) []byte { return []byte(`{"repository":{"full_name":"acme/web"},"pullrequest":{"id":43}}`) },
-			headers: func(b []byte) map[string]string {
-				return webhooktest.BitbucketCloudHeaders("pullrequest:created", delivery, secret, b)
-			},
+			body:       func([]byte) []byte { return []byte(`{"repository":{"full_name":"acme/web"},"pullrequest":{"id":43}}`) },
+			headers:    bbc("pullrequest:created"),
 			wantReason: `bitbucket event "pullrequest:created" is not a push; nothing to deploy`},
 		{name: "github unknown repository", fixture: "github-push.json", headers: gh("push"),
 			body: func(b []byte) []byte {
@@ -280,9 +298,7 @@ func TestHandleDeliveries(t *testing.T) {
 			},
 			wantStatus: 202, wantReason: "repository github acme/api is not in the catalog; nothing to deploy"},
 		{name: "gitlab push with token", fixture: "gitlab-push.json", wantStatus: 202,
-			headers: func([]byte) map[string]string {
-				return webhooktest.GitLabTokenHeaders("Push Hook", delivery, string(secret))
-			},
+			headers:   glToken("Push Hook"),
 			wantExecs: []Execution{{"web-gl", "production", execARN("web-gl", "production", "gitlab")}}},
 		{name: "gitlab tag push signed", fixture: "gitlab-tag-push.json", wantStatus: 202,
 			headers: func(b []byte) map[string]string {
@@ -290,39 +306,25 @@ func TestHandleDeliveries(t *testing.T) {
 			},
 			wantExecs: []Execution{{"web-gl", "production", execARN("web-gl", "production", "gitlab")}}},
 		{name: "gitlab branch delete", fixture: "gitlab-branch-delete.json", wantStatus: 202,
-			headers: func([]byte) map[string]string {
-				return webhooktest.GitLabTokenHeaders("Push Hook", delivery, string(secret))
-			},
+			headers:    glToken("Push Hook"),
 			wantReason: "branch feature/pricing deleted; nothing to deploy"},
 		{name: "gitlab merge request", fixture: "gitlab-merge-request.json", wantStatus: 202,
-			headers: func([]byte) map[string]string {
-				return webhooktest.GitLabTokenHeaders("Merge Request Hook", delivery, string(secret))
-			},
+			headers:    glToken("Merge Request Hook"),
 			wantReason: `gitlab event "Merge Request Hook" is not a push; nothing to deploy`},
 		{name: "bitbucket cloud push", fixture: "bitbucket-cloud-push.json", wantStatus: 202,
-			headers: func(b []byte) map[string]string {
-				return webhooktest.BitbucketCloudHeaders("repo:push", delivery, secret, b)
-			},
+			headers:   bbc("repo:push"),
 			wantExecs: []Execution{{"web-bb", "production", execARN("web-bb", "production", "bitbucket")}}},
 		{name: "bitbucket cloud branch delete", fixture: "bitbucket-cloud-branch-delete.json", wantStatus: 202,
-			headers: func(b []byte) map[string]string {
-				return webhooktest.BitbucketCloudHeaders("repo:push", delivery, secret, b)
-			},
+			headers:    bbc("repo:push"),
 			wantReason: "branch feature/pricing deleted; nothing to deploy"},
 		{name: "bitbucket data center push", fixture: "bitbucket-dc-push.json", wantStatus: 202,
-			headers: func(b []byte) map[string]string {
-				return webhooktest.BitbucketDCHeaders("repo:refs_changed", delivery, secret, b)
-			},
+			headers:   bbdc("repo:refs_changed"),
 			wantExecs: []Execution{{"web-dc", "production", execARN("web-dc", "production", "bitbucket")}}},
 		{name: "bitbucket data center tag matching no pattern", fixture: "bitbucket-dc-tag-push.json", wantStatus: 202,
-			headers: func(b []byte) map[string]string {
-				return webhooktest.BitbucketDCHeaders("repo:refs_changed", delivery, secret, b)
-			},
+			headers:    bbdc("repo:refs_changed"),
 			wantReason: "tag v1.4.0 matches no tag pattern of PLAT/web; nothing to deploy"},
 		{name: "bitbucket data center test connection", fixture: "bitbucket-dc-ping.json", wantStatus: 200,
-			headers: func(b []byte) map[string]string {
-				return webhooktest.BitbucketDCHeaders("diagnostics:ping", delivery, secret, b)
-			},
+			headers:    bbdc("diagnostics:ping"),
 			wantReason: "ping: webhook reachable and signature valid"},
 	}
 	for _, tt := range tests {
@@ -498,6 +500,11 @@ func TestLogsCarryDeliveryIDButNoSecret(t *testing.T) {
 	get.RequestContext.HTTP.Method = "GET"
 	hs.do(t, get)
 	hs.do(t, post(webhooktest.GitHubHeaders("push", delivery, secret, []byte("{")), []byte("{")))
+	gl := fixture(t, "gitlab-push.json")
+	hs.do(t, post(webhooktest.GitLabTokenHeaders("Push Hook", delivery, string(secret)), gl))
+	hs.do(t, post(webhooktest.GitLabTokenHeaders("Push Hook", delivery, "a-guessed-token"), gl))
+	glSigned := webhooktest.GitLabSignedHeaders("Push Hook", delivery, signingToken, now.Unix(), gl)
+	hs.do(t, post(glSigned, gl))
 	logs := hs.logs.String()
 	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
 		var m map[string]any
@@ -509,7 +516,7 @@ func TestLogsCarryDeliveryIDButNoSecret(t *testing.T) {
 		}
 	}
 	sig := h["x-hub-signature-256"]
-	for _, leak := range []string{string(secret), string(signingToken), sig, sig[len("sha256="):]} {
+	for _, leak := range []string{string(secret), string(signingToken), sig, sig[len("sha256="):], "a-guessed-token", glSigned["webhook-signature"]} {
 		if strings.Contains(logs, leak) {
 			t.Errorf("logs contain a secret or signature %q", leak)
 		}

@@ -1,7 +1,8 @@
 // Package asl executes Amazon States Language state machines locally.
 //
 // It implements the JSONPath flavour of the language as AWS Step Functions runs it:
-// Task, Pass, Choice, Wait, Parallel, inline Map, Succeed and Fail states;
+// Task, Pass, Choice, Wait, Parallel, inline Map (at most 40 concurrent
+// iterations, as AWS runs it), Succeed and Fail states;
 // InputPath, Parameters, ResultSelector, ResultPath and OutputPath (with
 // "$$" context paths and intrinsic functions in payload templates); Retry
 // (IntervalSeconds, BackoffRate, MaxAttempts, MaxDelaySeconds, JitterStrategy)
@@ -112,6 +113,11 @@ type HistoryEvent struct {
 	Error           string          // for failed/timed-out/aborted events
 	Cause           string
 	Index           int // for Map iteration events
+	// TimeoutSeconds and HeartbeatSeconds are the task's effective TimeoutSeconds
+	// and HeartbeatSeconds (after TimeoutSecondsPath and HeartbeatSecondsPath), for
+	// TaskScheduled and LambdaFunctionScheduled events; 0 when the state sets none.
+	TimeoutSeconds   int64
+	HeartbeatSeconds int64
 }
 
 // Clock is the runner's time source. Tests scale time with it so that a Wait of five

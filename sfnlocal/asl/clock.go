@@ -2,6 +2,7 @@ package asl
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -28,7 +29,11 @@ func NewScaledClock(factor float64) Clock {
 func (c scaledClock) Now() time.Time { return time.Now() }
 
 func (c scaledClock) Sleep(ctx context.Context, d time.Duration) error {
-	return sleep(ctx, time.Duration(float64(d)/c.factor))
+	scaled := float64(d) / c.factor
+	if scaled >= math.MaxInt64 {
+		return sleep(ctx, math.MaxInt64)
+	}
+	return sleep(ctx, time.Duration(scaled))
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -43,4 +48,13 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// seconds converts a count of seconds to a Duration, saturating instead of
+// overflowing: a path may select up to 2^53 seconds, past time.Duration's range.
+func seconds(n int64) time.Duration {
+	if n > int64(math.MaxInt64/time.Second) {
+		return math.MaxInt64
+	}
+	return time.Duration(n) * time.Second
 }

@@ -29,9 +29,14 @@ func (x *Execution) parallelAttempt(ctx context.Context, f *frame, st *state, ra
 	return x.outputFrom(st, raw, results, sc)
 }
 
+// maxInlineConcurrency is how many iterations an inline Map state runs at once at
+// most, whatever its MaxConcurrency (Step Functions documents 40).
+const maxInlineConcurrency = 40
+
 // mapAttempt runs the ItemProcessor once per item of ItemsPath (at most
-// MaxConcurrency at a time; 0 means no limit); the result is the array of
-// iteration outputs, in item order.
+// MaxConcurrency at a time, 0 meaning as many as an inline Map allows:
+// maxInlineConcurrency); the result is the array of iteration outputs, in item
+// order.
 func (x *Execution) mapAttempt(ctx context.Context, f *frame, st *state, raw any, sc *stateCtx) (any, error) {
 	data, err := x.effectiveInput(st, raw, sc)
 	if err != nil {
@@ -55,6 +60,9 @@ func (x *Execution) mapAttempt(ctx context.Context, f *frame, st *state, raw any
 			return nil, runtimeErr(fmt.Sprintf("the MaxConcurrencyPath %s must select a non-negative integer", st.maxConcurrencyPath.src))
 		}
 		limit = n
+	}
+	if limit == 0 || limit > maxInlineConcurrency {
+		limit = maxInlineConcurrency
 	}
 	x.record(f, HistoryEvent{Type: "MapStateStarted", StateName: st.name, Index: len(arr)})
 	results, err := x.fanOut(ctx, f, len(arr), int(limit), func(ictx context.Context, bf *frame, i int) (any, error) {

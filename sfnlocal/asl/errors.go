@@ -9,7 +9,8 @@ import (
 // correspond to the Step Functions API's TaskDoesNotExist, TaskTimedOut and
 // InvalidOutput exceptions.
 var (
-	// ErrTaskDoesNotExist: no task was ever issued with that token.
+	// ErrTaskDoesNotExist: no task was issued with that token (or it ended so long
+	// ago that the runner no longer remembers it: it keeps the newest 100,000).
 	ErrTaskDoesNotExist = errors.New("task does not exist")
 	// ErrTaskTimedOut: the task timed out, or was already closed (completed,
 	// failed, or its execution ended).

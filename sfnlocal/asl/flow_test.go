@@ -3,6 +3,7 @@ package asl
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ func TestWaitState(t *testing.T) {
 		{"Seconds", `"Seconds":30`, `{}`, 30 * time.Second, 30 * time.Second},
 		{"Seconds zero", `"Seconds":0`, `{}`, 0, 0},
 		{"SecondsPath", `"SecondsPath":"$.s"`, `{"s":12}`, 12 * time.Second, 12 * time.Second},
+		{"SecondsPath beyond time.Duration", `"SecondsPath":"$.s"`, `{"s":10000000000}`, math.MaxInt64, math.MaxInt64},
 		{"Timestamp past", `"Timestamp":"2020-01-01T00:00:00Z"`, `{}`, -1 << 62, 0},
 		{"Timestamp future", `"Timestamp":"` + future + `"`, `{}`, 8 * time.Second, 10 * time.Second},
 		{"TimestampPath", `"TimestampPath":"$.t"`, `{"t":"` + future + `"}`, 8 * time.Second, 10 * time.Second},
@@ -136,9 +138,21 @@ func TestParallel(t *testing.T) {
 	}
 
 	t.Run("branch failure is the state's error and can be caught", func(t *testing.T) {
+		// "bad" fails only once "slow" is running, so that "slow" is there to abort.
+		started := make(chan struct{}, 1)
 		tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){
-			"bad":  failing("BranchBoom", 0),
-			"slow": blocking,
+			"bad": func(ctx context.Context, t Task, n int) (json.RawMessage, error) {
+				select {
+				case <-started:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+				return failing("BranchBoom", 0)(ctx, t, n)
+			},
+			"slow": func(ctx context.Context, t Task, n int) (json.RawMessage, error) {
+				started <- struct{}{}
+				return blocking(ctx, t, n)
+			},
 		}}
 		def := chain("P", `"P":{"Type":"Parallel","Branches":[
 			{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"bad","End":true}}},
@@ -154,7 +168,24 @@ func TestParallel(t *testing.T) {
 		}
 	})
 	t.Run("retry reruns all branches", func(t *testing.T) {
-		tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){"bad": failing("E", 2)}}
+		// "bad" fails only once "good" has run in the same attempt, so that the
+		// failure cannot cancel "good" before it starts.
+		started := make(chan struct{}, 2)
+		bad := failing("E", 2)
+		tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){
+			"good": func(_ context.Context, t Task, _ int) (json.RawMessage, error) {
+				started <- struct{}{}
+				return t.Input, nil
+			},
+			"bad": func(ctx context.Context, t Task, n int) (json.RawMessage, error) {
+				select {
+				case <-started:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+				return bad(ctx, t, n)
+			},
+		}}
 		def := chain("P", `"P":{"Type":"Parallel","Branches":[
 			{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"bad","End":true}}},
 			{"StartAt":"B","States":{"B":{"Type":"Task","Resource":"good","End":true}}}],
@@ -249,6 +280,36 @@ func TestMap(t *testing.T) {
 			t.Errorf("events %v", types)
 		}
 	})
+	// An inline Map runs at most 40 iterations at once, with MaxConcurrency 0 (no
+	// limit) or above 40.
+	for _, mc := range []string{"", `"MaxConcurrency":0,`, `"MaxConcurrency":100,`} {
+		t.Run("inline limit "+mc, func(t *testing.T) {
+			var running, peak atomic.Int32
+			tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){
+				"w": func(ctx context.Context, task Task, _ int) (json.RawMessage, error) {
+					n := running.Add(1)
+					for {
+						p := peak.Load()
+						if n <= p || peak.CompareAndSwap(p, n) {
+							break
+						}
+					}
+					time.Sleep(50 * time.Millisecond)
+					running.Add(-1)
+					return task.Input, nil
+				},
+			}}
+			items := strings.Repeat("1,", 99) + "1"
+			def := chain("M", `"M":{"Type":"Map",`+mc+`"ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Task","Resource":"w","End":true}}},"End":true}`)
+			_, st := runDef(t, def, `[`+items+`]`, tasks)
+			if st.Status != StatusSucceeded {
+				t.Fatal(st.Status, st.Error, st.Cause)
+			}
+			if p := peak.Load(); p > maxInlineConcurrency || p < 2 {
+				t.Errorf("peak concurrency %d, want at most %d", p, maxInlineConcurrency)
+			}
+		})
+	}
 	t.Run("MaxConcurrencyPath", func(t *testing.T) {
 		def := chain("M", `"M":{"Type":"Map","ItemsPath":"$.i","MaxConcurrencyPath":"$.c","ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Pass","End":true}}},"End":true}`)
 		_, st := runDef(t, def, `{"i":[1,2],"c":1}`, nil)

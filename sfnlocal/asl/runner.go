@@ -21,15 +21,21 @@ type Runner struct {
 	invoker TaskInvoker
 	clock   Clock
 
-	mu     sync.Mutex
-	tokens map[string]*taskWait // open tokens
-	closed map[string]struct{}  // tokens of tasks that ended
+	mu          sync.Mutex
+	tokens      map[string]*taskWait // open tokens
+	closed      map[string]struct{}  // tokens of tasks that ended (the newest maxClosed)
+	closedOrder []string             // closed, oldest first
+	maxClosed   int
 }
+
+// maxClosedTokens bounds how many ended tasks' tokens a Runner remembers (to answer
+// TaskTimedOut rather than TaskDoesNotExist); older ones are forgotten.
+const maxClosedTokens = 100000
 
 // NewRunner returns a Runner configured by opts. Without WithInvoker every Task
 // state fails with States.TaskFailed; without WithClock time is real.
 func NewRunner(opts ...Option) *Runner {
-	r := &Runner{tokens: map[string]*taskWait{}, closed: map[string]struct{}{}}
+	r := &Runner{tokens: map[string]*taskWait{}, closed: map[string]struct{}{}, maxClosed: maxClosedTokens}
 	for _, o := range opts {
 		o(r)
 	}
@@ -119,7 +125,7 @@ func (r *Runner) Start(ctx context.Context, sm *StateMachine, input json.RawMess
 	f := &frame{}
 	x.record(f, HistoryEvent{Type: evExecutionStarted, Input: x.input})
 	if sm.TimeoutSeconds > 0 {
-		d := time.Duration(sm.TimeoutSeconds) * time.Second
+		d := seconds(sm.TimeoutSeconds)
 		go func() {
 			if r.clock.Sleep(xctx, d) == nil {
 				cancel(&endCause{status: StatusTimedOut, name: ErrNameTimeout, cause: fmt.Sprintf("the execution ran longer than its TimeoutSeconds of %d", sm.TimeoutSeconds)})

@@ -54,7 +54,7 @@ func (x *Execution) runWait(ctx context.Context, st *state, raw any, sc *stateCt
 	var d time.Duration
 	switch {
 	case st.hasSeconds:
-		d = time.Duration(st.seconds) * time.Second
+		d = seconds(st.seconds)
 	case st.hasTimestamp:
 		d = st.timestamp.Sub(x.r.clock.Now())
 	case st.secondsPath != nil:
@@ -63,7 +63,7 @@ func (x *Execution) runWait(ctx context.Context, st *state, raw any, sc *stateCt
 		if err != nil || !ok {
 			return nil, runtimeErr(fmt.Sprintf("the SecondsPath %s must select a non-negative integer in the input %s", st.secondsPath.src, truncate(mustEncode(data))))
 		}
-		d = time.Duration(n) * time.Second
+		d = seconds(n)
 	case st.timestampPath != nil:
 		v, err := st.timestampPath.get(data, sc)
 		s, _ := v.(string)

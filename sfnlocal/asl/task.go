@@ -83,12 +83,13 @@ func secondsAt(p *path, field string, data any, sc *stateCtx) (int64, error) {
 // resources, waits for SendTaskSuccess or SendTaskFailure, enforcing the timeout
 // and heartbeat (both in seconds, 0 for none).
 func (x *Execution) invoke(ctx context.Context, f *frame, st *state, in json.RawMessage, token string, timeout, heartbeat int64) (any, error) {
-	x.record(f, HistoryEvent{Type: st.taskEvent("Scheduled"), StateName: st.name, Resource: st.resource, Input: in})
+	x.record(f, HistoryEvent{Type: st.taskEvent("Scheduled"), StateName: st.name, Resource: st.resource, Input: in,
+		TimeoutSeconds: timeout, HeartbeatSeconds: heartbeat})
 	tctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if timeout > 0 {
 		go func() {
-			if x.r.clock.Sleep(tctx, time.Duration(timeout)*time.Second) == nil {
+			if x.r.clock.Sleep(tctx, seconds(timeout)) == nil {
 				cancel(errTaskTimeout)
 			}
 		}()
@@ -107,7 +108,7 @@ func (x *Execution) invoke(ctx context.Context, f *frame, st *state, in json.Raw
 		StateName: st.name,
 		Input:     in,
 		TaskToken: token,
-		Timeout:   time.Duration(timeout) * time.Second,
+		Timeout:   seconds(timeout),
 		Execution: x.info,
 	}
 	type reply struct {
@@ -144,7 +145,7 @@ func (x *Execution) invoke(ctx context.Context, f *frame, st *state, in json.Raw
 		}
 		x.record(f, HistoryEvent{Type: evTaskSubmitted, StateName: st.name, Resource: st.resource, Output: submitted})
 		if heartbeat > 0 {
-			go x.watchHeartbeat(tctx, cancel, tw, time.Duration(heartbeat)*time.Second)
+			go x.watchHeartbeat(tctx, cancel, tw, seconds(heartbeat))
 		}
 		select {
 		case res := <-tw.result:
@@ -249,9 +250,21 @@ func (r *Runner) closeToken(token string) {
 	r.mu.Lock()
 	if _, ok := r.tokens[token]; ok {
 		delete(r.tokens, token)
-		r.closed[token] = struct{}{}
+		r.closeLocked(token)
 	}
 	r.mu.Unlock()
+}
+
+// closeLocked remembers token as closed, forgetting the oldest closed token past
+// maxClosed; r.mu must be held.
+func (r *Runner) closeLocked(token string) {
+	r.closed[token] = struct{}{}
+	r.closedOrder = append(r.closedOrder, token)
+	if len(r.closedOrder) > r.maxClosed {
+		delete(r.closed, r.closedOrder[0])
+		r.closedOrder[0] = ""
+		r.closedOrder = r.closedOrder[1:]
+	}
 }
 
 // closeTokens closes every open token of an execution that ended.
@@ -260,7 +273,7 @@ func (r *Runner) closeTokens(x *Execution) {
 	for t, tw := range r.tokens {
 		if tw.x == x {
 			delete(r.tokens, t)
-			r.closed[t] = struct{}{}
+			r.closeLocked(t)
 		}
 	}
 	r.mu.Unlock()
@@ -278,7 +291,7 @@ func (r *Runner) take(token string) (*taskWait, error) {
 		return nil, ErrTaskDoesNotExist
 	}
 	delete(r.tokens, token)
-	r.closed[token] = struct{}{}
+	r.closeLocked(token)
 	return tw, nil
 }
 

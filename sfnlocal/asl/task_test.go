@@ -244,3 +244,80 @@ func TestTaskEventNames(t *testing.T) {
 		})
 	}
 }
+
+func TestTaskScheduledTimeouts(t *testing.T) {
+	tests := []struct {
+		name, state, input string
+		timeout, heartbeat int64
+	}{
+		{"none", ``, `{}`, 0, 0},
+		{"fields", `"TimeoutSeconds":30,"HeartbeatSeconds":10,`, `{}`, 30, 10},
+		{"paths", `"TimeoutSecondsPath":"$.t","HeartbeatSecondsPath":"$.h",`, `{"t":40,"h":20}`, 40, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, resource := range []string{"arn:aws:states:::sns:publish", "arn:aws:lambda:us-east-1:123456789012:function:f"} {
+				def := chain("T", `"T":{"Type":"Task","Resource":"`+resource+`",`+tt.state+`"End":true}`)
+				// Real time: the timeouts must not expire before the task answers.
+				x, st := runWith(t, NewRunner(WithInvoker(&fakeTasks{}), WithClock(NewScaledClock(1))), def, tt.input)
+				if st.Status != StatusSucceeded {
+					t.Fatalf("%s: status %s %s", resource, st.Status, st.Error)
+				}
+				var got *HistoryEvent
+				for _, ev := range x.History() {
+					if ev.Type == "TaskScheduled" || ev.Type == "LambdaFunctionScheduled" {
+						got = &ev
+					}
+				}
+				if got == nil {
+					t.Fatalf("%s: no scheduled event in %v", resource, eventTypes(x))
+				}
+				if got.TimeoutSeconds != tt.timeout || got.HeartbeatSeconds != tt.heartbeat {
+					t.Errorf("%s: %s TimeoutSeconds %d HeartbeatSeconds %d, want %d %d", resource, got.Type, got.TimeoutSeconds, got.HeartbeatSeconds, tt.timeout, tt.heartbeat)
+				}
+			}
+		})
+	}
+}
+
+// A TimeoutSecondsPath past time.Duration's range must not overflow into an
+// immediate timeout.
+func TestTaskTimeoutPathHuge(t *testing.T) {
+	tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){
+		"slow": func(ctx context.Context, _ Task, _ int) (json.RawMessage, error) {
+			select {
+			case <-time.After(50 * time.Millisecond):
+				return json.RawMessage(`{}`), nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		},
+	}}
+	def := chain("T", `"T":{"Type":"Task","Resource":"slow","TimeoutSecondsPath":"$.t","End":true}`)
+	_, st := runWith(t, NewRunner(WithInvoker(tasks), WithClock(NewScaledClock(1))), def, `{"t":10000000000}`)
+	if st.Status != StatusSucceeded {
+		t.Fatalf("status %s %s %s", st.Status, st.Error, st.Cause)
+	}
+	if got := tasks.call(0).Timeout; got <= 0 {
+		t.Errorf("Task.Timeout = %v", got)
+	}
+}
+
+// The tokens of ended tasks are remembered up to a bound, not forever.
+func TestClosedTokensBounded(t *testing.T) {
+	r := NewRunner()
+	r.maxClosed = 2
+	for _, tok := range []string{"t1", "t2", "t3"} {
+		r.register(tok, nil)
+		r.closeToken(tok)
+	}
+	if len(r.closed) != 2 {
+		t.Errorf("%d closed tokens remembered, want 2", len(r.closed))
+	}
+	if err := r.SendTaskHeartbeat("t1"); !errors.Is(err, ErrTaskDoesNotExist) {
+		t.Errorf("oldest token: %v, want ErrTaskDoesNotExist", err)
+	}
+	if err := r.SendTaskHeartbeat("t3"); !errors.Is(err, ErrTaskTimedOut) {
+		t.Errorf("newest token: %v, want ErrTaskTimedOut", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/stepship/stepship/sfnlocal/asl"
 	"github.com/stepship/stepship/sfnlocal/server"
 	"github.com/stepship/stepship/sfnlocal/tasks"
 )
@@ -295,5 +296,57 @@ func TestHistoryOfMapAndParallel(t *testing.T) {
 	}
 	if got["MapIterationStarted"] != 2 {
 		t.Errorf("MapIterationStarted %d times", got["MapIterationStarted"])
+	}
+}
+
+func TestHistoryTaskScheduledTimeouts(t *testing.T) {
+	echo := asl.TaskInvokerFunc(func(_ context.Context, task asl.Task) (json.RawMessage, error) { return task.Input, nil })
+	s := server.New(server.Options{Invoker: echo})
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	if err := s.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	arn, err := s.CreateStateMachine("timeouts", `{"StartAt":"Publish","States":{
+	  "Publish":{"Type":"Task","Resource":"arn:aws:states:::sns:publish","TimeoutSecondsPath":"$.t","HeartbeatSeconds":15,"Next":"Call"},
+	  "Call":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","TimeoutSeconds":60,"Next":"Plain"},
+	  "Plain":{"Type":"Task","Resource":"arn:aws:states:::sns:publish","End":true}}}`, "arn:aws:iam::123456789012:role/r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sfn.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")},
+		func(o *sfn.Options) { o.BaseEndpoint = aws.String(s.URL()) })
+	ctx := context.Background()
+	ex, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &arn, Input: aws.String(`{"t":45}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := waitDone(t, c, ex.ExecutionArn); d.Status != types.ExecutionStatusSucceeded {
+		t.Fatalf("%s %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	h, err := c.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: ex.ExecutionArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scheduled []*types.TaskScheduledEventDetails
+	var lambda *types.LambdaFunctionScheduledEventDetails
+	for _, e := range h.Events {
+		switch e.Type {
+		case types.HistoryEventTypeTaskScheduled:
+			scheduled = append(scheduled, e.TaskScheduledEventDetails)
+		case types.HistoryEventTypeLambdaFunctionScheduled:
+			lambda = e.LambdaFunctionScheduledEventDetails
+		}
+	}
+	if len(scheduled) != 2 || scheduled[0] == nil || scheduled[1] == nil {
+		t.Fatalf("TaskScheduled details %+v", scheduled)
+	}
+	if got := scheduled[0]; aws.ToInt64(got.TimeoutInSeconds) != 45 || aws.ToInt64(got.HeartbeatInSeconds) != 15 {
+		t.Errorf("Publish: timeoutInSeconds %v heartbeatInSeconds %v, want 45 15", aws.ToInt64(got.TimeoutInSeconds), aws.ToInt64(got.HeartbeatInSeconds))
+	}
+	if got := scheduled[1]; got.TimeoutInSeconds != nil || got.HeartbeatInSeconds != nil {
+		t.Errorf("Plain: timeoutInSeconds %v heartbeatInSeconds %v, want absent", got.TimeoutInSeconds, got.HeartbeatInSeconds)
+	}
+	if lambda == nil || aws.ToInt64(lambda.TimeoutInSeconds) != 60 {
+		t.Errorf("LambdaFunctionScheduled details %+v, want timeoutInSeconds 60", lambda)
 	}
 }

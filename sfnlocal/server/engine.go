@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/stepship/stepship/sfnlocal/asl"
@@ -53,9 +54,6 @@ func (e *ASLEngine) Parse(def []byte) (Machine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sm == nil {
-		return nil, errors.New("interpreter returned no state machine")
-	}
 	return sm, nil
 }
 
@@ -68,9 +66,6 @@ func (e *ASLEngine) Start(ctx context.Context, m Machine, input json.RawMessage,
 	ex, err := e.Runner.Start(ctx, sm, input, info)
 	if err != nil {
 		return nil, err
-	}
-	if ex == nil {
-		return nil, errors.New("interpreter returned no execution")
 	}
 	return ex, nil
 }
@@ -94,21 +89,15 @@ func (e *ASLEngine) SendTaskHeartbeat(token string) error {
 // millisecond precision.
 func epoch(t time.Time) json.Number {
 	ms := t.UnixMilli()
-	sec := ms / 1000
-	frac := ms % 1000
-	if frac < 0 {
-		sec--
-		frac += 1000
-	}
-	return json.Number(itoa(sec) + "." + pad3(frac))
+	return json.Number(fmt.Sprintf("%d.%03d", floorDiv(ms, 1000), ms-floorDiv(ms, 1000)*1000))
 }
 
-func itoa(v int64) string { b, _ := json.Marshal(v); return string(b) }
-
-func pad3(v int64) string {
-	s := itoa(v)
-	for len(s) < 3 {
-		s = "0" + s
+// floorDiv is a / b rounded down (b > 0), so that times before 1970 keep a
+// non-negative millisecond part.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
 	}
-	return s
+	return q
 }

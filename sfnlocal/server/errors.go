@@ -31,7 +31,6 @@ const (
 	codeInvalidToken             = "InvalidToken"
 	codeStateMachineAlreadyExist = "StateMachineAlreadyExists"
 	codeStateMachineDoesNotExist = "StateMachineDoesNotExist"
-	codeStateMachineDeleting     = "StateMachineDeleting"
 	codeTaskDoesNotExist         = "TaskDoesNotExist"
 	codeTaskTimedOut             = "TaskTimedOut"
 	codeValidation               = "ValidationException"

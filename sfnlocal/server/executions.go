@@ -151,12 +151,10 @@ func (s *Server) describeExecution(in arnIn) (any, error) {
 	if st.Cause != "" {
 		out["cause"] = st.Cause
 	}
+	out["redriveStatus"] = "NOT_REDRIVABLE"
+	out["redriveStatusReason"] = "the local service does not redrive executions"
 	if st.Status == asl.StatusRunning {
-		out["redriveStatus"] = "NOT_REDRIVABLE"
 		out["redriveStatusReason"] = "Execution is RUNNING and cannot be redriven"
-	} else {
-		out["redriveStatus"] = "NOT_REDRIVABLE"
-		out["redriveStatusReason"] = "the local service does not redrive executions"
 	}
 	return out, nil
 }

@@ -63,7 +63,14 @@ func (s *Server) historyEvent(e *execution, ev asl.HistoryEvent, includeData boo
 	case strings.HasSuffix(t, "StateExited"):
 		out["stateExitedEventDetails"] = map[string]any{"name": ev.StateName, "output": data(ev.Output), "outputDetails": details}
 	case t == "TaskScheduled":
-		out["taskScheduledEventDetails"] = task(map[string]any{"region": e.region, "parameters": data(ev.Input)})
+		d := task(map[string]any{"region": e.region, "parameters": data(ev.Input)})
+		if ev.TimeoutSeconds > 0 {
+			d["timeoutInSeconds"] = ev.TimeoutSeconds
+		}
+		if ev.HeartbeatSeconds > 0 {
+			d["heartbeatInSeconds"] = ev.HeartbeatSeconds
+		}
+		out["taskScheduledEventDetails"] = d
 	case t == "TaskStarted":
 		out["taskStartedEventDetails"] = task(nil)
 	case t == "TaskSubmitted":
@@ -79,7 +86,11 @@ func (s *Server) historyEvent(e *execution, ev asl.HistoryEvent, includeData boo
 	case t == "TaskSubmitFailed":
 		out["taskSubmitFailedEventDetails"] = task(errCause())
 	case t == "LambdaFunctionScheduled":
-		out["lambdaFunctionScheduledEventDetails"] = map[string]any{"resource": ev.Resource, "input": data(ev.Input), "inputDetails": details}
+		d := map[string]any{"resource": ev.Resource, "input": data(ev.Input), "inputDetails": details}
+		if ev.TimeoutSeconds > 0 {
+			d["timeoutInSeconds"] = ev.TimeoutSeconds
+		}
+		out["lambdaFunctionScheduledEventDetails"] = d
 	case t == "LambdaFunctionSucceeded":
 		out["lambdaFunctionSucceededEventDetails"] = map[string]any{"output": data(ev.Output), "outputDetails": details}
 	case t == "LambdaFunctionFailed":

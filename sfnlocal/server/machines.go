@@ -63,7 +63,10 @@ func (s *Server) createStateMachine(region string, in createSMIn) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.machines[arn]; ok {
-		if old.definition == in.Definition && old.roleArn == in.RoleArn && old.typ == typ {
+		// The service's idempotency check: name, definition, type, logging and tracing
+		// configuration; a different roleArn is ignored (and not applied).
+		if old.definition == in.Definition && old.typ == typ &&
+			sameJSON(old.logging, in.LoggingConfiguration) && sameJSON(old.tracing, in.TracingConfiguration) {
 			return map[string]any{"stateMachineArn": arn, "creationDate": epoch(old.created)}, nil
 		}
 		return nil, errf(codeStateMachineAlreadyExist, "State Machine Already Exists: '%s'", arn)
@@ -75,6 +78,16 @@ func (s *Server) createStateMachine(region string, in createSMIn) (any, error) {
 		logging: in.LoggingConfiguration, tracing: in.TracingConfiguration,
 	}
 	return map[string]any{"stateMachineArn": arn, "creationDate": epoch(now)}, nil
+}
+
+// sameJSON reports whether two optional JSON documents are equal once compacted.
+func sameJSON(a, b json.RawMessage) bool {
+	ca, okA := compactJSON(string(a))
+	cb, okB := compactJSON(string(b))
+	if !okA || !okB {
+		return string(a) == string(b)
+	}
+	return ca == cb
 }
 
 // machine finds a state machine by ARN (caller holds s.mu).

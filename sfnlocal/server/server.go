@@ -196,19 +196,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // in the server's default region, and returns its ARN. An existing machine of that
 // name is updated.
 func (s *Server) CreateStateMachine(name, definition, roleArn string) (string, error) {
-	out, err := s.createStateMachine(s.opts.Region, createSMIn{Name: name, Definition: definition, RoleArn: roleArn})
-	if err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Code == codeStateMachineAlreadyExist {
-			arn := s.smArn(s.opts.Region, name)
-			if _, err := s.updateStateMachine(updateSMIn{StateMachineArn: arn, Definition: definition, RoleArn: roleArn}); err != nil {
-				return "", err
-			}
+	arn := s.smArn(s.opts.Region, name)
+	s.mu.Lock()
+	_, exists := s.machines[arn]
+	s.mu.Unlock()
+	if !exists {
+		_, err := s.createStateMachine(s.opts.Region, createSMIn{Name: name, Definition: definition, RoleArn: roleArn})
+		if err == nil {
 			return arn, nil
 		}
+		if ae := (*apiError)(nil); !errors.As(err, &ae) || ae.Code != codeStateMachineAlreadyExist {
+			return "", err
+		}
+	}
+	if _, err := s.updateStateMachine(updateSMIn{StateMachineArn: arn, Definition: definition, RoleArn: roleArn}); err != nil {
 		return "", err
 	}
-	return out.(map[string]any)["stateMachineArn"].(string), nil
+	return arn, nil
 }
 
 // StateMachineARN returns the ARN a state machine of this name has in the default region.

@@ -508,3 +508,36 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 	})
 }
+
+// CreateStateMachine's idempotency check is on name, definition, type, logging and
+// tracing configuration: a different roleArn is ignored and not applied.
+func TestCreateStateMachineIdempotency(t *testing.T) {
+	c, s := newTestClient(t, Options{})
+	ctx := context.Background()
+	arn := mustCreate(t, c, "deploy", defSucceed)
+	out, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("deploy"), Definition: aws.String(defSucceed), RoleArn: aws.String("arn:aws:iam::123456789012:role/other")})
+	if err != nil || aws.ToString(out.StateMachineArn) != arn {
+		t.Fatalf("same definition, other role: %v %v", out, err)
+	}
+	d, err := c.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: &arn})
+	if err != nil || aws.ToString(d.RoleArn) != "arn:aws:iam::123456789012:role/sfn" {
+		t.Fatalf("role after idempotent create: %v %v", aws.ToString(d.RoleArn), err)
+	}
+	_, err = c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("deploy"), Definition: aws.String(defSucceed), RoleArn: aws.String("arn:aws:iam::123456789012:role/sfn"),
+		TracingConfiguration: &types.TracingConfiguration{Enabled: true}})
+	if !errors.As(err, new(*types.StateMachineAlreadyExists)) {
+		t.Fatalf("same definition, other tracing configuration: %v, want StateMachineAlreadyExists", err)
+	}
+	// The Go API (config loading) still updates the role.
+	if got, err := s.CreateStateMachine("deploy", defSucceed, "arn:aws:iam::123456789012:role/other"); err != nil || got != s.StateMachineARN("deploy") {
+		t.Fatalf("Server.CreateStateMachine: %s %v", got, err)
+	}
+}
+
+func TestEpoch(t *testing.T) {
+	for ms, want := range map[int64]string{0: "0.000", 1500: "1.500", 1764115200007: "1764115200.007", -1: "-1.999", -1000: "-1.000"} {
+		if got := epoch(time.UnixMilli(ms)); string(got) != want {
+			t.Errorf("epoch(%d ms) = %s, want %s", ms, got, want)
+		}
+	}
+}

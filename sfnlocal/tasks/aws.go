@@ -127,7 +127,7 @@ func (a *AWS) InvokeTask(ctx context.Context, task asl.Task) (json.RawMessage, e
 		if variant == "waitForTaskToken" {
 			return nil, unsupported(task)
 		}
-		return a.startBuild(ctx, input, variant == "sync", task)
+		return a.startBuild(ctx, input, variant == "sync")
 	case "sns:publish":
 		if variant == "sync" {
 			return nil, unsupported(task)
@@ -447,7 +447,7 @@ func epochTimestamps(body []byte) []byte {
 	return out
 }
 
-func (a *AWS) startBuild(ctx context.Context, input json.RawMessage, sync bool, task asl.Task) (json.RawMessage, error) {
+func (a *AWS) startBuild(ctx context.Context, input json.RawMessage, sync bool) (json.RawMessage, error) {
 	var in codebuild.StartBuildInput
 	if err := strictUnmarshal(input, &in); err != nil {
 		return nil, badParameters("CodeBuild StartBuild", err)
@@ -465,15 +465,9 @@ func (a *AWS) startBuild(ctx context.Context, input json.RawMessage, sync bool, 
 	}
 	id := aws.ToString(out.Build.Id)
 	build := out.Build
-	var deadline time.Time
-	if task.Timeout > 0 {
-		deadline = time.Now().Add(task.Timeout)
-	}
-	// CodeBuild has no SDK waiter; poll BatchGetBuilds as Step Functions does.
+	// CodeBuild has no SDK waiter; poll BatchGetBuilds as Step Functions does, until
+	// the build ends or ctx does (the runner enforces the state's TimeoutSeconds).
 	for build.BuildStatus == cbtypes.StatusTypeInProgress || build.BuildStatus == "" {
-		if !deadline.IsZero() && time.Now().After(deadline) {
-			return nil, &asl.TaskFailure{Name: "States.Timeout", Cause: "CodeBuild build " + id + " did not complete in time"}
-		}
 		t := time.NewTimer(a.poll())
 		select {
 		case <-ctx.Done():

@@ -306,9 +306,7 @@ func (s *Service) validate(at string) error {
 	switch {
 	case s.Repository.Name == "":
 		return &Error{Path: at + ".repository.name", Problem: "required"}
-	case !repoSegmentsRE.MatchString(s.Repository.Name):
-		return &Error{Path: at + ".repository.name", Problem: "must be the full name, e.g. owner/repo, without host or .git"}
-	case strings.HasSuffix(s.Repository.Name, ".git") || strings.Contains(s.Repository.Name, "://"):
+	case !repoSegmentsRE.MatchString(s.Repository.Name), strings.HasSuffix(s.Repository.Name, ".git"), strings.Contains(s.Repository.Name, "://"):
 		return &Error{Path: at + ".repository.name", Problem: "must be the full name, e.g. owner/repo, without host or .git"}
 	}
 	switch {

@@ -144,6 +144,15 @@ func finish(e Event, deleted bool) (Event, error) {
 	return e, nil
 }
 
+// single finishes the one event of a delivery.
+func single(e Event, deleted bool) ([]Event, error) {
+	e, err := finish(e, deleted)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{e}, nil
+}
+
 // GitHub
 
 type githubPayload struct {
@@ -198,11 +207,7 @@ func parseGitHub(h Header, body []byte) ([]Event, error) {
 	if strings.HasPrefix(p.Ref, tagPrefix) && !p.Deleted && p.HeadCommit != nil && p.HeadCommit.ID != "" {
 		e.Commit = p.HeadCommit.ID
 	}
-	e, err := finish(e, p.Deleted)
-	if err != nil {
-		return nil, err
-	}
-	return []Event{e}, nil
+	return single(e, p.Deleted)
 }
 
 // GitLab
@@ -259,11 +264,7 @@ func parseGitLab(h Header, body []byte) ([]Event, error) {
 	if !deleted && p.CheckoutSHA != nil && *p.CheckoutSHA != "" {
 		e.Commit = *p.CheckoutSHA
 	}
-	e, err := finish(e, deleted)
-	if err != nil {
-		return nil, err
-	}
-	return []Event{e}, nil
+	return single(e, deleted)
 }
 
 // Bitbucket
@@ -416,9 +417,8 @@ func parseBitbucketDC(base Event, body []byte) ([]Event, error) {
 			e.Ref = c.RefID
 		}
 		deleted := c.Type == "DELETE"
-		if !deleted {
-			e.Commit = c.ToHash
-		} else {
+		e.Commit = c.ToHash
+		if deleted {
 			e.Commit = ZeroCommit
 		}
 		e, err := finish(e, deleted)

@@ -14,6 +14,8 @@ package webhook
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -110,13 +112,21 @@ func malformed(reason string) error { return &MalformedError{Reason: reason} }
 type Header map[string]string
 
 // NewHeader returns h with lower-case names. It returns h itself when its
-// names already are.
+// names already are. Names that differ only in case are one header: their
+// values are joined with "," (in the order of the original names), as HTTP
+// combines a repeated header, so a duplicate never silently replaces a
+// signature and the result does not depend on map order.
 func NewHeader(h map[string]string) Header {
 	for k := range h {
 		if k != strings.ToLower(k) {
 			out := make(Header, len(h))
-			for k, v := range h {
-				out[strings.ToLower(k)] = v
+			for _, k := range slices.Sorted(maps.Keys(h)) {
+				lk := strings.ToLower(k)
+				if prev, ok := out[lk]; ok {
+					out[lk] = prev + "," + h[k]
+				} else {
+					out[lk] = h[k]
+				}
 			}
 			return out
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -454,5 +455,26 @@ func BenchmarkReceiveGitHubPush25KB(b *testing.B) {
 		if _, _, err := r.Receive(h, body, secrets); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Two names that differ only in case are one header: NewHeader joins their values
+// as HTTP does, so a forged copy beside a valid signature fails closed instead of
+// winning or losing by map order.
+func TestNewHeaderJoinsNamesThatDifferInCase(t *testing.T) {
+	body := fixture(t, "github-push.json")
+	valid := webhooktest.GitHubHeaders("push", deliverID, secret, body)
+	forged := with(valid, "X-Hub-Signature-256", webhooktest.HexSignature([]byte("guess"), body))
+	for range 64 {
+		h := webhook.NewHeader(forged)
+		if got := h.Get("x-hub-signature-256"); !strings.Contains(got, ",") {
+			t.Fatalf("x-hub-signature-256 = %q, want both values joined", got)
+		}
+		if err := receiver().Verify(webhook.GitHub, h, body, [][]byte{secret}); !errors.Is(err, webhook.ErrUnauthorized) {
+			t.Fatalf("Verify with a forged duplicate signature header = %v, want ErrUnauthorized", err)
+		}
+	}
+	if h := webhook.NewHeader(map[string]string{"X-A": "1", "x-a": "2"}); h.Get("x-a") != "1,2" {
+		t.Errorf("joined value %q, want \"1,2\" (sorted by original name)", h.Get("x-a"))
 	}
 }

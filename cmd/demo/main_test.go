@@ -1,0 +1,31 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The demo is part of the suite: what `make demo` prints is what this checks.
+func TestDemoDeploysThePushAndReportsEachStep(t *testing.T) {
+	var out bytes.Buffer
+	demo(t, &out, 2*time.Minute)
+	report := out.String()
+	for _, want := range []string{
+		"→ 401",
+		"executions of the deploy state machine: 0",
+		"→ 202 Accepted",
+		"ValidateInput  Choice",
+		"Build          Task",
+		"Deploy         Task        ",
+		"registered web:2, service updated from web:1",
+		"revision   web:1 → web:2",
+		"image      123456789012.dkr.ecr.us-east-1.amazonaws.com/web:3f2a9c1e5b7d4f60812a3b4c5d6e7f8091a2b3c4",
+		"execution  SUCCEEDED",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the demo's report lacks %q:\n%s", want, report)
+		}
+	}
+}
