@@ -34,11 +34,9 @@ func (r *retrier) delay(n int) time.Duration {
 	if r.maxDelay > 0 && d > r.maxDelay {
 		d = r.maxDelay
 	}
+	d = min(d, 1e9) // before the jitter: +Inf × 0 would be NaN
 	if r.fullJitter {
 		d *= rand.Float64()
-	}
-	if d > 1e9 {
-		d = 1e9
 	}
 	return time.Duration(d * float64(time.Second))
 }

@@ -89,15 +89,10 @@ func (e *ASLEngine) SendTaskHeartbeat(token string) error {
 // millisecond precision.
 func epoch(t time.Time) json.Number {
 	ms := t.UnixMilli()
-	return json.Number(fmt.Sprintf("%d.%03d", floorDiv(ms, 1000), ms-floorDiv(ms, 1000)*1000))
-}
-
-// floorDiv is a / b rounded down (b > 0), so that times before 1970 keep a
-// non-negative millisecond part.
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b < 0 {
-		q--
+	sec, frac := ms/1000, ms%1000
+	if frac < 0 { // before 1970: keep the millisecond part non-negative
+		sec--
+		frac += 1000
 	}
-	return q
+	return json.Number(fmt.Sprintf("%d.%03d", sec, frac))
 }
