@@ -3,14 +3,14 @@ package asl
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Runner executes state machines: Task states go to its TaskInvoker, time goes
@@ -108,7 +108,7 @@ func (r *Runner) Start(ctx context.Context, sm *StateMachine, input json.RawMess
 		info.StartTime = r.clock.Now()
 	}
 	if info.Name == "" {
-		info.Name = newUUID()
+		info.Name = uuid.NewString()
 	}
 	if info.ARN == "" {
 		info.ARN = executionARN(info)
@@ -382,15 +382,6 @@ func executionARN(info ExecutionInfo) string {
 		sm = "local"
 	}
 	return "arn:aws:states:local:000000000000:execution:" + sm + ":" + info.Name
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // guard runs fn, turning a panic (a bug in the runner) into a States.Runtime

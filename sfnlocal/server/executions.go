@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/stepship/stepship/sfnlocal/asl"
 )
 
@@ -31,7 +32,7 @@ func (s *Server) startExecution(_ string, in startIn) (any, error) {
 	smArn, testCase, _ := strings.Cut(in.StateMachineArn, "#")
 	name := in.Name
 	if name == "" {
-		name = requestID()
+		name = uuid.NewString()
 	} else if msg, ok := validName(name); !ok {
 		return nil, errf(codeInvalidName, "Invalid Name: '%s' (%s)", name, msg)
 	}
@@ -56,7 +57,7 @@ func (s *Server) startExecution(_ string, in startIn) (any, error) {
 	region, account, _, _, _ := arnParts(sm.arn)
 	arn := "arn:aws:states:" + region + ":" + account + ":execution:" + sm.name + ":" + name
 	if sm.typ == "EXPRESS" {
-		arn = "arn:aws:states:" + region + ":" + account + ":express:" + sm.name + ":" + name + ":" + requestID()
+		arn = "arn:aws:states:" + region + ":" + account + ":express:" + sm.name + ":" + name + ":" + uuid.NewString()
 	}
 	if old, ok := s.execs[arn]; ok {
 		st := old.ex.Snapshot()

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stepship/stepship/sfnlocal/asl"
 )
 
@@ -321,7 +322,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.Header().Set("X-Amzn-RequestId", requestID())
+	w.Header().Set("X-Amzn-RequestId", uuid.NewString())
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 }
@@ -329,7 +330,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func writeError(w http.ResponseWriter, e *apiError) {
 	b, _ := json.Marshal(map[string]string{"__type": errorTypePrefix + e.Code, "message": e.Message})
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.Header().Set("X-Amzn-RequestId", requestID())
+	w.Header().Set("X-Amzn-RequestId", uuid.NewString())
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(b)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/google/uuid"
 
 	"github.com/stepship/stepship/sfnlocal/asl"
 )
@@ -238,7 +239,7 @@ func withMetadata(body []byte, reqID string) (json.RawMessage, error) {
 		}
 	}
 	if reqID == "" {
-		reqID = newUUID()
+		reqID = uuid.NewString()
 	}
 	md, _ := json.Marshal(httpMetadata(reqID, len(body), map[string]string{"Content-Type": "application/x-amz-json-1.0"}))
 	m["SdkHttpMetadata"] = md

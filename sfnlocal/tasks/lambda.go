@@ -3,7 +3,6 @@ package tasks
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	lambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/google/uuid"
 
 	"github.com/stepship/stepship/sfnlocal/asl"
 )
@@ -204,7 +204,7 @@ func errorPayload(v any, msg string) []byte {
 
 // Invoke implements Function.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) (res Result, err error) {
-	res = Result{ExecutedVersion: "$LATEST", RequestID: newUUID()}
+	res = Result{ExecutedVersion: "$LATEST", RequestID: uuid.NewString()}
 	if _, ok := ctx.Deadline(); !ok {
 		// The Lambda runtime always gives handlers a deadline (the function timeout).
 		var cancel context.CancelFunc
@@ -388,9 +388,9 @@ func (l *Lambda) InvokeTask(ctx context.Context, task asl.Task) (json.RawMessage
 	case "Event":
 		// Asynchronous: queued, no payload back (202), as Lambda does.
 		go func() { _, _ = l.invoke(context.WithoutCancel(ctx), p.FunctionName, p.Qualifier, payload) }()
-		return json.Marshal(map[string]any{"Payload": "", "SdkHttpMetadata": httpMetadata(newUUID(), 0, nil), "SdkResponseMetadata": map[string]string{"RequestId": newUUID()}, "StatusCode": 202})
+		return json.Marshal(map[string]any{"Payload": "", "SdkHttpMetadata": httpMetadata(uuid.NewString(), 0, nil), "SdkResponseMetadata": map[string]string{"RequestId": uuid.NewString()}, "StatusCode": 202})
 	case "DryRun":
-		return json.Marshal(map[string]any{"Payload": "", "SdkHttpMetadata": httpMetadata(newUUID(), 0, nil), "SdkResponseMetadata": map[string]string{"RequestId": newUUID()}, "StatusCode": 204})
+		return json.Marshal(map[string]any{"Payload": "", "SdkHttpMetadata": httpMetadata(uuid.NewString(), 0, nil), "SdkResponseMetadata": map[string]string{"RequestId": uuid.NewString()}, "StatusCode": 204})
 	default:
 		return nil, &asl.TaskFailure{Name: "Lambda.InvalidParameterValueException", Cause: fmt.Sprintf("InvocationType %q is not RequestResponse, Event or DryRun", p.InvocationType)}
 	}
@@ -403,7 +403,7 @@ func (l *Lambda) InvokeTask(ctx context.Context, task asl.Task) (json.RawMessage
 	}
 	reqID := res.RequestID
 	if reqID == "" {
-		reqID = newUUID()
+		reqID = uuid.NewString()
 	}
 	out := map[string]any{
 		"ExecutedVersion": res.ExecutedVersion,
@@ -440,12 +440,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
