@@ -112,7 +112,7 @@ func demo(s testing.TB, out io.Writer, timeout time.Duration) {
 	}
 	p.section("Summary")
 	p.kv("service", fmt.Sprintf("%s in cluster %s (%s)", e.Spec.Service, e.Spec.Cluster, a.Executions[0].Environment))
-	p.kv("revision", fmt.Sprintf("%s → %s", shortTD(before), shortTD(after.TaskDefinition)))
+	p.kv("revision", fmt.Sprintf("%s → %s", localenv.TaskDefinitionName(before), localenv.TaskDefinitionName(after.TaskDefinition)))
 	p.kv("image", after.Images[e.Spec.Container])
 	p.kv("execution", fmt.Sprintf("%s in %s", final.Status, ms(aws.ToTime(final.StopDate).Sub(aws.ToTime(final.StartDate)))))
 	p.kv("total", ms(time.Since(begin)))
@@ -210,7 +210,7 @@ func outcome(state, output string) string {
 	_ = json.Unmarshal([]byte(output), &o)
 	switch {
 	case state == "Deploy" && o.Deployment != nil:
-		return fmt.Sprintf("registered %s, service updated from %s", shortTD(o.Deployment.TaskDefinition), shortTD(o.Deployment.PreviousTaskDefinition))
+		return fmt.Sprintf("registered %s, service updated from %s", localenv.TaskDefinitionName(o.Deployment.TaskDefinition), localenv.TaskDefinitionName(o.Deployment.PreviousTaskDefinition))
 	case state == "Build" && o.BuildResult != nil:
 		return fmt.Sprintf("CodeBuild %s: %s", o.BuildResult.ID, o.BuildResult.Status)
 	case state == "CheckImage" && o.ImageCheck != nil:
@@ -253,13 +253,6 @@ func ms(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%.1f s", d.Seconds())
 	}
-}
-
-func shortTD(arn string) string {
-	if i := strings.LastIndex(arn, "/"); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
 }
 
 func firstLine(s string) string {

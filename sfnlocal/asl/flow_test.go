@@ -227,21 +227,8 @@ func TestMap(t *testing.T) {
 	}
 
 	t.Run("MaxConcurrency", func(t *testing.T) {
-		var running, peak atomic.Int32
-		tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){
-			"w": func(ctx context.Context, task Task, _ int) (json.RawMessage, error) {
-				n := running.Add(1)
-				for {
-					p := peak.Load()
-					if n <= p || peak.CompareAndSwap(p, n) {
-						break
-					}
-				}
-				time.Sleep(5 * time.Millisecond)
-				running.Add(-1)
-				return task.Input, nil
-			},
-		}}
+		w, peak := peakTracking(5 * time.Millisecond)
+		tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){"w": w}}
 		items := strings.Repeat("1,", 19) + "1"
 		def := chain("M", `"M":{"Type":"Map","MaxConcurrency":3,"ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Task","Resource":"w","End":true}}},"End":true}`)
 		x, st := runDef(t, def, `[`+items+`]`, tasks)
@@ -284,21 +271,8 @@ func TestMap(t *testing.T) {
 	// limit) or above 40.
 	for _, mc := range []string{"", `"MaxConcurrency":0,`, `"MaxConcurrency":100,`} {
 		t.Run("inline limit "+mc, func(t *testing.T) {
-			var running, peak atomic.Int32
-			tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){
-				"w": func(ctx context.Context, task Task, _ int) (json.RawMessage, error) {
-					n := running.Add(1)
-					for {
-						p := peak.Load()
-						if n <= p || peak.CompareAndSwap(p, n) {
-							break
-						}
-					}
-					time.Sleep(50 * time.Millisecond)
-					running.Add(-1)
-					return task.Input, nil
-				},
-			}}
+			w, peak := peakTracking(50 * time.Millisecond)
+			tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){"w": w}}
 			items := strings.Repeat("1,", 99) + "1"
 			def := chain("M", `"M":{"Type":"Map",`+mc+`"ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Task","Resource":"w","End":true}}},"End":true}`)
 			_, st := runDef(t, def, `[`+items+`]`, tasks)
@@ -469,4 +443,22 @@ func TestHistoryQuota(t *testing.T) {
 	if n := len(x.History()); n < maxHistoryEvents || n > maxHistoryEvents+2 {
 		t.Errorf("%d events", n)
 	}
+}
+
+// peakTracking returns a task that takes d and echoes its input, and the largest
+// number of its calls that were ever running at once.
+func peakTracking(d time.Duration) (func(context.Context, Task, int) (json.RawMessage, error), *atomic.Int32) {
+	var running, peak atomic.Int32
+	return func(_ context.Context, task Task, _ int) (json.RawMessage, error) {
+		n := running.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(d)
+		running.Add(-1)
+		return task.Input, nil
+	}, &peak
 }

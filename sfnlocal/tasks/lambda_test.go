@@ -14,42 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda/messages"
-
 	"github.com/stepship/stepship/sfnlocal/asl"
+	"github.com/stepship/stepship/sfnlocal/tasks/internal/failfn"
 )
 
-type DeployError struct{ Service string }
-
-func (e *DeployError) Error() string { return "deploy of " + e.Service + " failed" }
-
-type ValueError struct{}
-
-func (ValueError) Error() string { return "value error" }
-
-type deployIn struct {
-	Service string `json:"service"`
-	Mode    string `json:"mode"`
-}
-
-// handler is a Go Lambda handler with every way of failing.
-func handler(ctx context.Context, in deployIn) (map[string]string, error) {
-	switch in.Mode {
-	case "pointer":
-		return nil, &DeployError{Service: in.Service}
-	case "value":
-		return nil, ValueError{}
-	case "wrapped":
-		return nil, fmt.Errorf("deploying: %w", &DeployError{Service: in.Service})
-	case "plain":
-		return nil, errors.New("plain")
-	case "panic":
-		panic("kaboom")
-	case "typed":
-		return nil, messages.InvokeResponse_Error{Type: "Custom.Name", Message: "custom"}
-	}
-	return map[string]string{"deployed": in.Service}, nil
-}
+// handler fails in every way a Go handler can (its built twin is testdata/errfn).
+var handler = failfn.Handler
 
 // fakeRIE serves one function the way the Lambda Runtime Interface Emulator does:
 // POST /2015-03-31/functions/function/invocations, a failed invocation answered with
@@ -297,6 +267,3 @@ func TestRIECancelledCallKeepsEmulatorReserved(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-// TestHandler is handler, for the external tests (its twin is testdata/errfn).
-var TestHandler = handler

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stepship/stepship/sfnlocal/asl"
 	"github.com/stepship/stepship/sfnlocal/tasks"
+	"github.com/stepship/stepship/sfnlocal/tasks/internal/failfn"
 	"github.com/stepship/stepship/test/harness"
 )
 
@@ -27,7 +28,7 @@ func TestSameErrorsUnderTheRuntimeEmulator(t *testing.T) {
 	}
 	fn := harness.StartLambda(t, bin, nil)
 	rie := tasks.NewLambda().Bind("errfn", tasks.NewRIE(fn.URL()))
-	inproc := tasks.NewLambda().Bind("errfn", tasks.InProcess(tasks.TestHandler))
+	inproc := tasks.NewLambda().Bind("errfn", tasks.InProcess(failfn.Handler))
 	resource := "arn:aws:lambda:us-east-1:123456789012:function:errfn"
 	ctx := context.Background()
 	for _, mode := range []string{"pointer", "value", "wrapped", "plain", "panic", "typed"} {

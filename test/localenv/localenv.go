@@ -89,7 +89,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 	}
 	e.Seeded = seeded
 	o.progress(fmt.Sprintf("seeded: ECS %s/%s on %s, webhook secret, CodeBuild %s, ECR %s",
-		e.Spec.Cluster, e.Spec.Service, shortARN(seeded.TaskDefinition), e.Spec.BuildProject, e.Spec.ECRRepository), time.Since(step))
+		e.Spec.Cluster, e.Spec.Service, TaskDefinitionName(seeded.TaskDefinition), e.Spec.BuildProject, e.Spec.ECRRepository), time.Since(step))
 
 	step = time.Now()
 	e.Deploy = harness.StartLambda(t, harness.Bootstrap(t, "deploy"), e.Moto.Env())
@@ -248,7 +248,8 @@ func StatePath(history []sfntypes.HistoryEvent) []string {
 	return path
 }
 
-func shortARN(arn string) string {
+// TaskDefinitionName is "family:revision" of a task-definition ARN.
+func TaskDefinitionName(arn string) string {
 	if i := strings.LastIndex(arn, "/"); i >= 0 {
 		return arn[i+1:]
 	}
