@@ -46,7 +46,7 @@ synth: tools
 	@bash scripts/synth.sh
 
 demo: tools build-local
-	go run ./cmd/demo
+	go run ./scripts/demo
 
 clean:
 	rm -rf dist cdk.out infra/cdk.out

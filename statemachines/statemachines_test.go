@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stepship/stepship/sfnlocal/asl"
+	"github.com/stepship/stepship/test/sfnlocal/asl"
 	"github.com/stepship/stepship/test/harness"
 )
 

@@ -138,7 +138,7 @@ func (m *Moto) ConfigForRegion(ctx context.Context, region string) aws.Config {
 }
 
 // Env returns the environment variables that point an SDK in a child
-// process (a Lambda bootstrap, cmd/demo, a CLI) at this emulator:
+// process (a Lambda bootstrap, scripts/demo, a CLI) at this emulator:
 // AWS_ENDPOINT_URL, the region, static credentials, and no shared config or
 // instance metadata lookups.
 func (m *Moto) Env() map[string]string {
