@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stepship/stepship/test/sfnlocal/asl"
 	"github.com/stepship/stepship/test/harness"
+	"github.com/stepship/stepship/test/sfnlocal/asl"
 )
 
 func files(t *testing.T) []string {

@@ -20,8 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/stepship/stepship/test/sfnlocal/server"
 	"github.com/stepship/stepship/test/harness"
+	"github.com/stepship/stepship/test/sfnlocal/server"
 	"github.com/stepship/stepship/test/world"
 )
 

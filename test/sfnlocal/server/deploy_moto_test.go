@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/stepship/stepship/test/harness"
 	"github.com/stepship/stepship/test/sfnlocal/server"
 	"github.com/stepship/stepship/test/sfnlocal/tasks"
-	"github.com/stepship/stepship/test/harness"
 )
 
 // TestDeployStateMachineOnMoto runs statemachines/deploy.asl.json on the local service:

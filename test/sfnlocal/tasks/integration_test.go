@@ -19,9 +19,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/stepship/stepship/test/harness"
 	"github.com/stepship/stepship/test/sfnlocal/asl"
 	"github.com/stepship/stepship/test/sfnlocal/tasks"
-	"github.com/stepship/stepship/test/harness"
 )
 
 func call(t *testing.T, a *tasks.AWS, resource, params string) (json.RawMessage, error) {

@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stepship/stepship/test/harness"
 	"github.com/stepship/stepship/test/sfnlocal/asl"
 	"github.com/stepship/stepship/test/sfnlocal/tasks"
 	"github.com/stepship/stepship/test/sfnlocal/tasks/internal/failfn"
-	"github.com/stepship/stepship/test/harness"
 )
 
 // TestSameErrorsUnderTheRuntimeEmulator builds a real Go Lambda (testdata/errfn), runs
