@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/stepship/stepship/shared/config"
+	"github.com/stepship/stepship/statemachines"
 )
 
 // Capability names one thing a function needs from the stack. The stack turns each
@@ -27,29 +30,15 @@ const (
 	// StartsDeploy grants states:StartExecution on the deploy state machine and
 	// sets STEPSHIP_DEPLOY_STATE_MACHINE_ARN.
 	StartsDeploy Capability = "starts-deploy"
-	// ReadsCatalog packages the service catalog beside bootstrap and sets
-	// STEPSHIP_CATALOG to its path in the function.
-	ReadsCatalog Capability = "reads-catalog"
 	// DeploysECS grants the ECS and iam:PassRole permissions needed to register a
 	// task-definition revision and point a service at it.
 	DeploysECS Capability = "deploys-ecs"
 )
 
-// Environment variables the stack sets on functions. The function code reads the
-// same names; see infra/README.md.
-const (
-	EnvDeployStateMachineARN = "STEPSHIP_DEPLOY_STATE_MACHINE_ARN"
-	EnvWebhookSecretARN      = "STEPSHIP_WEBHOOK_SECRET_ARN"
-	EnvCatalog               = "STEPSHIP_CATALOG"
-	EnvLogLevel              = "STEPSHIP_LOG_LEVEL"
-)
-
-// catalogFileName is the catalog's name inside a function package, and
-// lambdaTaskRoot is where Lambda unpacks the package.
-const (
-	catalogFileName = "catalog.yaml"
-	lambdaTaskRoot  = "/var/task"
-)
+// lambdaTaskRoot is where Lambda unpacks a function's package; every package
+// holds bootstrap and the catalog (config.CatalogFileName). The environment
+// variables the stack sets are named in shared/config.
+const lambdaTaskRoot = "/var/task"
 
 // FunctionSpec describes one Lambda function built from functions/NAME into
 // dist/NAME/bootstrap.
@@ -76,7 +65,13 @@ func DefaultFunctions() []FunctionSpec {
 			MemoryMB:    256,
 			// Git hosts give up on a webhook after about 10 seconds.
 			Timeout:      10 * time.Second,
-			Capabilities: []Capability{PublicURL, ReadsWebhookSecret, StartsDeploy, ReadsCatalog},
+			Capabilities: []Capability{PublicURL, ReadsWebhookSecret, StartsDeploy},
+		},
+		{
+			Name:        "resolve",
+			Description: "stepship: checks a deploy input and resolves its target from the catalog",
+			MemoryMB:    128,
+			Timeout:     10 * time.Second,
 		},
 		{
 			Name:         "deploy",
@@ -92,18 +87,15 @@ func DefaultFunctions() []FunctionSpec {
 func (f FunctionSpec) has(c Capability) bool { return slices.Contains(f.Capabilities, c) }
 
 // pascalName turns a function name such as "dr-verify" into "DrVerify", the stem
-// of its construct ids and of its ASL substitution key (DrVerifyFunctionArn).
+// of its construct ids and of its ASL placeholder (DrVerifyFunctionArn).
 func pascalName(name string) string {
-	var b strings.Builder
-	for _, part := range strings.FieldsFunc(name, func(r rune) bool { return r == '-' || r == '_' }) {
-		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-	}
-	return b.String()
+	stem, _ := statemachines.FunctionOf(statemachines.FunctionPlaceholder(name))
+	return stem
 }
 
 // validateFunctions reports what is wrong with the list of functions.
 func validateFunctions(specs []FunctionSpec) error {
-	known := map[Capability]bool{PublicURL: true, ReadsWebhookSecret: true, StartsDeploy: true, ReadsCatalog: true, DeploysECS: true}
+	known := map[Capability]bool{PublicURL: true, ReadsWebhookSecret: true, StartsDeploy: true, DeploysECS: true}
 	seen := map[string]bool{}
 	var problems []error
 	for i, f := range specs {
@@ -133,8 +125,8 @@ func validateFunctions(specs []FunctionSpec) error {
 }
 
 // stageFunction assembles the asset directory of one function: a copy of
-// distDir/NAME/bootstrap and, for a function that reads the catalog, a copy of the
-// catalog named catalog.yaml. It returns the directory.
+// distDir/NAME/bootstrap and a copy of the catalog named catalog.yaml, the same
+// two files as dist/NAME/NAME.zip. It returns the directory.
 func stageFunction(spec FunctionSpec, distDir, stagingDir, catalogFile string) (string, error) {
 	bootstrap := filepath.Join(distDir, spec.Name, "bootstrap")
 	if _, err := os.Stat(bootstrap); err != nil {
@@ -150,10 +142,8 @@ func stageFunction(spec FunctionSpec, distDir, stagingDir, catalogFile string) (
 	if err := copyFile(bootstrap, filepath.Join(dir, "bootstrap"), 0o755); err != nil {
 		return "", err
 	}
-	if catalogFile != "" && spec.has(ReadsCatalog) {
-		if err := copyFile(catalogFile, filepath.Join(dir, catalogFileName), 0o644); err != nil {
-			return "", err
-		}
+	if err := copyFile(catalogFile, filepath.Join(dir, config.CatalogFileName), 0o644); err != nil {
+		return "", err
 	}
 	return dir, nil
 }

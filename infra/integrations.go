@@ -10,7 +10,16 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/statemachines"
 )
+
+// isFunction reports whether a placeholder ${X} names a stepship function.
+func isFunction(placeholder string) bool {
+	_, ok := statemachines.FunctionOf(strings.TrimSuffix(strings.TrimPrefix(placeholder, "${"), "}"))
+	return ok
+}
 
 // The deploy state machine's role is derived from its ASL file: each Task's
 // Resource (a service integration) maps to the permissions that integration
@@ -65,9 +74,37 @@ func taskResources(asl string) ([]string, error) {
 }
 
 // sdkResources scopes the actions of an AWS SDK integration (arn:aws:states:::aws-sdk:SERVICE:action)
-// by service: the ARN resource type and name pattern in the stack's account and region.
-var sdkResources = map[string]string{
-	"ecr": "repository/*",
+// by service to what the catalog lists.
+var sdkResources = map[string]func(stack awscdk.Stack, targets []catalog.Target) []*string{
+	"ecr": catalogRepositories,
+}
+
+// catalogRepositories are the ARNs of the catalog's ECR repositories.
+func catalogRepositories(stack awscdk.Stack, targets []catalog.Target) []*string {
+	var out []*string
+	for _, t := range targets {
+		out = appendNew(out, stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("ecr"), Account: jsii.String(t.Image.RegistryID), Region: jsii.String(t.Image.Region),
+			Resource: jsii.String("repository"), ResourceName: jsii.String(t.Image.Repository),
+			ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		}))
+	}
+	return out
+}
+
+// catalogProjects are the ARNs of the catalog's CodeBuild projects.
+func catalogProjects(stack awscdk.Stack, targets []catalog.Target) []*string {
+	var out []*string
+	for _, t := range targets {
+		if t.Build.Mode != catalog.BuildCodeBuild {
+			continue
+		}
+		out = appendNew(out, stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("codebuild"), Resource: jsii.String("project"),
+			ResourceName: jsii.String(t.Build.Project), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		}))
+	}
+	return out
 }
 
 // dynamoDBItemActions maps the optimized DynamoDB integrations to their actions,
@@ -81,9 +118,10 @@ var dynamoDBItemActions = map[string]string{
 
 // integrationStatements returns the policy statements the state machine's role
 // needs for the Task resources of asl, other than invoking stepship's own
-// functions (named by placeholders and granted separately). tableARN and keyARN
-// are the lock and ledger table and the key that encrypts it.
-func integrationStatements(stack awscdk.Stack, asl string, tableARN, keyARN *string) ([]awsiam.PolicyStatement, error) {
+// functions (named by placeholders and granted separately), scoped to the
+// catalog's targets. tableARN and keyARN are the lock and ledger table and the
+// key that encrypts it.
+func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Target, tableARN, keyARN *string) ([]awsiam.PolicyStatement, error) {
 	resources, err := taskResources(asl)
 	if err != nil {
 		return nil, err
@@ -99,7 +137,7 @@ func integrationStatements(stack awscdk.Stack, asl string, tableARN, keyARN *str
 			continue
 		}
 		switch {
-		case placeholder.FindString(r) == r && strings.HasSuffix(r, "FunctionArn}"):
+		case statemachines.IsPlaceholder(r) && isFunction(r):
 			// ${NameFunctionArn}: invoked and granted by name.
 		case r == "arn:aws:states:::lambda:invoke" || r == "arn:aws:states:::lambda:invoke.waitForTaskToken":
 			// The FunctionName parameter names a function by placeholder.
@@ -128,11 +166,11 @@ func integrationStatements(stack awscdk.Stack, asl string, tableARN, keyARN *str
 			ResourceName: jsii.String(rest), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
 		})
 	}
-	if codebuild {
+	if projects := catalogProjects(stack, targets); codebuild && len(projects) > 0 {
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:       jsii.String("RunBuilds"),
+			Sid:       jsii.String("RunTheCatalogsBuilds"),
 			Actions:   jsii.Strings("codebuild:StartBuild", "codebuild:StopBuild", "codebuild:BatchGetBuilds"),
-			Resources: &[]*string{arn("codebuild", "project/*")},
+			Resources: &projects,
 		}))
 	}
 	if codebuildSync {
@@ -161,9 +199,13 @@ func integrationStatements(stack awscdk.Stack, asl string, tableARN, keyARN *str
 	}
 	sort.Strings(services)
 	for _, s := range services {
+		resources := sdkResources[s](stack, targets)
+		if len(resources) == 0 {
+			continue
+		}
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:   jsii.Strings(sdkActions[s]...),
-			Resources: &[]*string{arn(s, sdkResources[s])},
+			Resources: &resources,
 		}))
 	}
 	return statements, nil

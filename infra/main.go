@@ -8,14 +8,16 @@
 //	                    credentials), else 123456789012 / us-east-1, so synth needs
 //	                    no credentials and makes no lookups
 //	dist                build output with dist/NAME/bootstrap (default "dist")
-//	deployStateMachine  the deploy ASL file (default "statemachines/deploy.asl.json")
-//	catalog             the service catalog (default "catalog.yaml"; optional)
+//	deployStateMachine  the deploy ASL file (default: statemachines/deploy.asl.json, embedded)
+//	catalog             the service catalog (default "catalog.yaml"; required)
+//	webhookConcurrency  the webhook function's reserved concurrency (default 10)
 //	nag                 "false" turns the cdk-nag AwsSolutions checks off
 package main
 
 import (
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -40,7 +42,10 @@ func run() (err error) {
 		}
 	}()
 	app := awscdk.NewApp(nil)
-	props := propsFromContext(app)
+	props, err := propsFromContext(app)
+	if err != nil {
+		return err
+	}
 	if _, err := NewStepshipStack(app, contextString(app, "stackName", "Stepship"), props); err != nil {
 		return err
 	}
@@ -52,17 +57,26 @@ func run() (err error) {
 }
 
 // propsFromContext reads the stack's inputs from the CDK context.
-func propsFromContext(app awscdk.App) *StepshipStackProps {
+func propsFromContext(app awscdk.App) (*StepshipStackProps, error) {
 	account := contextString(app, "account", firstNonEmpty(os.Getenv("CDK_DEFAULT_ACCOUNT"), "123456789012"))
 	region := contextString(app, "region", firstNonEmpty(os.Getenv("CDK_DEFAULT_REGION"), "us-east-1"))
+	concurrency := DefaultWebhookConcurrency
+	if v := contextString(app, "webhookConcurrency", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("context webhookConcurrency must be a whole number of at least 1, not %q", v)
+		}
+		concurrency = n
+	}
 	return &StepshipStackProps{
 		StackProps: awscdk.StackProps{
 			Env: &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)},
 		},
 		DistDir:                contextString(app, "dist", "dist"),
-		DeployStateMachineFile: contextString(app, "deployStateMachine", "statemachines/deploy.asl.json"),
+		DeployStateMachineFile: contextString(app, "deployStateMachine", ""),
 		CatalogFile:            contextString(app, "catalog", "catalog.yaml"),
-	}
+		WebhookConcurrency:     concurrency,
+	}, nil
 }
 
 // contextString returns the context value key as a string, or def when unset.

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"sort"
 	"strings"
 
@@ -20,13 +18,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-)
 
-// ECSTarget is one ECS service the deploy function may change.
-type ECSTarget struct {
-	Cluster string
-	Service string
-}
+	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/config"
+	"github.com/stepship/stepship/statemachines"
+)
 
 // StepshipStackProps configures NewStepshipStack. Paths are relative to the
 // working directory (the repo root under `cdk synth`).
@@ -35,12 +31,15 @@ type StepshipStackProps struct {
 
 	// DistDir holds the build: DistDir/NAME/bootstrap for every function.
 	DistDir string
-	// DeployStateMachineFile is the deploy state machine's ASL file. Its
-	// ${NameFunctionArn} placeholders (e.g. ${DeployFunctionArn}) are filled by
-	// definitionSubstitutions; any other placeholder fails the synth.
+	// DeployStateMachineFile is the deploy state machine's ASL file; empty means
+	// the one embedded by package statemachines. Its placeholders are filled by
+	// definitionSubstitutions (statemachines.Known); any other fails the synth.
 	DeployStateMachineFile string
-	// CatalogFile is the service catalog. When it does not exist the stack
-	// synthesizes without it and warns.
+	// CatalogFile is the service catalog (required). Every function is packaged
+	// with it, and every permission to change something is scoped to what it
+	// lists: its ECS services, the roles their task definitions may use, its
+	// CodeBuild projects and its ECR repositories. A mistake in it fails the
+	// synth with the entry and field named.
 	CatalogFile string
 	// StagingDir is where each function's asset directory is assembled (bootstrap
 	// plus, for the webhook, the catalog). Default: "stepship-staging" inside the
@@ -48,14 +47,11 @@ type StepshipStackProps struct {
 	StagingDir string
 	// Functions lists the Lambda functions; nil means DefaultFunctions().
 	Functions []FunctionSpec
-	// DeployTargets are the ECS services the deploy function may describe and
-	// update. Empty means any service in the stack's account and region (until the
-	// catalog is read at synth).
-	DeployTargets []ECSTarget
-	// PassableRoleARNs are the task and execution roles the deploy function may
-	// pass to ECS tasks. Empty means any role in the account; either way only to
-	// ecs-tasks.amazonaws.com.
-	PassableRoleARNs []string
+	// WebhookConcurrency is the webhook function's reserved concurrency: a flood
+	// of requests to the public URL is throttled there and cannot take the
+	// account's Lambda concurrency from anything else. Zero means
+	// DefaultWebhookConcurrency.
+	WebhookConcurrency int
 	// LogRetention applies to every log group; zero means one month.
 	LogRetention awslogs.RetentionDays
 }
@@ -73,8 +69,10 @@ type StepshipStack struct {
 	StagedDirs map[string]string
 }
 
-// placeholder matches a definitionSubstitutions placeholder in an ASL file.
-var placeholder = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
+// DefaultWebhookConcurrency is the webhook function's reserved concurrency
+// when none is given: ample for pushes (each answered in milliseconds), small
+// enough that a flood leaves the account's concurrency to everything else.
+const DefaultWebhookConcurrency = 10
 
 // NewStepshipStack defines stepship's own stack: the functions, the deploy state
 // machine, the webhook URL and secret, the lock and ledger table and the key that
@@ -94,16 +92,32 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 	if props.DistDir == "" {
 		return nil, errors.New("no dist directory given (DistDir)")
 	}
-	if props.DeployStateMachineFile == "" {
-		return nil, errors.New("no deploy state machine file given (DeployStateMachineFile)")
+	aslFile := props.DeployStateMachineFile
+	var asl []byte
+	var err error
+	if aslFile == "" {
+		aslFile = statemachines.File(statemachines.Deploy)
+		asl, err = statemachines.Definition(statemachines.Deploy)
+	} else {
+		asl, err = os.ReadFile(aslFile)
 	}
-	asl, err := os.ReadFile(props.DeployStateMachineFile)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read the deploy state machine definition: %w", err)
 	}
-	catalogFile, err := existingCatalog(props.CatalogFile)
+	if props.CatalogFile == "" {
+		return nil, errors.New("no service catalog given (CatalogFile, context \"catalog\")")
+	}
+	cat, err := catalog.Load(props.CatalogFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the service catalog decides what stepship may change, so it must load: %w", err)
+	}
+	catalogFile := props.CatalogFile
+	concurrency := props.WebhookConcurrency
+	if concurrency == 0 {
+		concurrency = DefaultWebhookConcurrency
+	}
+	if concurrency < 1 {
+		return nil, fmt.Errorf("webhook concurrency %d must be at least 1", concurrency)
 	}
 	retention := props.LogRetention
 	if retention == "" {
@@ -121,9 +135,9 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 	if stagingDir == "" {
 		stagingDir = filepath.Join(*awscdk.Stage_Of(stack).Outdir(), "stepship-staging")
 	}
-	if catalogFile == "" {
-		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("stepship:catalog"),
-			jsii.String(fmt.Sprintf("no service catalog at %q: the webhook function is packaged without one", props.CatalogFile)), nil)
+	targets := cat.Targets()
+	if err := sameRegion(targets, *stack.Region()); err != nil {
+		return nil, err
 	}
 
 	s.DataKey = awskms.NewKey(stack, jsii.String("DataKey"), &awskms.KeyProps{
@@ -132,11 +146,15 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 	})
 	allowLogsToUseKey(stack, s.DataKey)
 	s.WebhookSecret = awssecretsmanager.NewSecret(stack, jsii.String("WebhookSecret"), &awssecretsmanager.SecretProps{
-		Description:   jsii.String("stepship: HMAC secret shared with the git host's webhook"),
+		Description:   jsii.String("stepship: webhook keyring, one secret per git host (docs/webhook.md)"),
 		EncryptionKey: s.DataKey,
+		// A keyring with a generated GitHub secret; add "gitlab", "bitbucket" or
+		// "github:owner/repo" keys by hand (docs/webhook.md).
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
-			PasswordLength:     jsii.Number(48),
-			ExcludePunctuation: jsii.Bool(true),
+			SecretStringTemplate: jsii.String("{}"),
+			GenerateStringKey:    jsii.String("github"),
+			PasswordLength:       jsii.Number(48),
+			ExcludePunctuation:   jsii.Bool(true),
 		},
 	})
 	s.Table = awsdynamodb.NewTable(stack, jsii.String("Table"), &awsdynamodb.TableProps{
@@ -153,7 +171,7 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 	})
 
 	for _, spec := range specs {
-		fn, dir, err := newFunction(stack, spec, props.DistDir, stagingDir, catalogFile, retention, s.DataKey)
+		fn, dir, err := newFunction(stack, spec, props.DistDir, stagingDir, catalogFile, retention, s.DataKey, concurrency)
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +179,7 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 		s.StagedDirs[spec.Name] = dir
 	}
 
-	s.DeployStateMachine, err = newDeployStateMachine(s, string(asl), props.DeployStateMachineFile, specs, retention)
+	s.DeployStateMachine, err = newDeployStateMachine(s, asl, aslFile, specs, targets, retention)
 	if err != nil {
 		return nil, err
 	}
@@ -176,19 +194,26 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 
 	for _, spec := range specs {
 		fn := s.Functions[spec.Name]
-		if spec.has(ReadsCatalog) && catalogFile != "" {
-			fn.AddEnvironment(jsii.String(EnvCatalog), jsii.String(lambdaTaskRoot+"/"+catalogFileName), nil)
-		}
+		fn.AddEnvironment(jsii.String(config.EnvCatalog), jsii.String(lambdaTaskRoot+"/"+config.CatalogFileName), nil)
 		if spec.has(ReadsWebhookSecret) {
 			s.WebhookSecret.GrantRead(fn, nil)
-			fn.AddEnvironment(jsii.String(EnvWebhookSecretARN), s.WebhookSecret.SecretArn(), nil)
+			fn.AddEnvironment(jsii.String(config.EnvWebhookSecretARN), s.WebhookSecret.SecretArn(), nil)
 		}
 		if spec.has(StartsDeploy) {
 			s.DeployStateMachine.GrantStartExecution(fn)
-			fn.AddEnvironment(jsii.String(EnvDeployStateMachineARN), s.DeployStateMachine.StateMachineArn(), nil)
+			// To tell a re-sent push (same name, same input) from a conflict.
+			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:     jsii.String("ReadItsOwnDeployExecutions"),
+				Actions: jsii.Strings("states:DescribeExecution"),
+				Resources: &[]*string{stack.FormatArn(&awscdk.ArnComponents{
+					Service: jsii.String("states"), Resource: jsii.String("execution"),
+					ResourceName: jsii.String(*s.DeployStateMachine.StateMachineName() + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+				})},
+			}))
+			fn.AddEnvironment(jsii.String(config.EnvDeployStateMachineARN), s.DeployStateMachine.StateMachineArn(), nil)
 		}
 		if spec.has(DeploysECS) {
-			grantECSDeploy(stack, fn, props.DeployTargets, props.PassableRoleARNs)
+			grantECSDeploy(stack, fn, targets)
 		}
 		if spec.has(PublicURL) {
 			url := fn.AddFunctionUrl(&awslambda.FunctionUrlOptions{AuthType: awslambda.FunctionUrlAuthType_NONE})
@@ -221,28 +246,24 @@ func allowLogsToUseKey(stack awscdk.Stack, key awskms.Key) {
 	}), nil)
 }
 
-// existingCatalog returns path when a catalog file exists there, "" when none
-// was given or it does not exist, and an error for anything else.
-func existingCatalog(path string) (string, error) {
-	if path == "" {
-		return "", nil
+// sameRegion checks that every catalog image is in the stack's region: the
+// state machine checks images through its own region's ECR.
+func sameRegion(targets []catalog.Target, region string) error {
+	if *awscdk.Token_IsUnresolved(jsii.String(region)) {
+		return nil
 	}
-	info, err := os.Stat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return "", nil
-	case err != nil:
-		return "", fmt.Errorf("failed to read the service catalog: %w", err)
-	case info.IsDir():
-		return "", fmt.Errorf("service catalog %s is a directory, not a file", path)
+	for _, t := range targets {
+		if t.Image.Region != region {
+			return fmt.Errorf("catalog: services[%s].image: the repository is in %s, the stack in %s: use a repository of the stack's region (ECR replication can copy one there)", t.Service, t.Image.Region, region)
+		}
 	}
-	return path, nil
+	return nil
 }
 
 // newFunction defines one function with its own role (no managed policies: the
 // role may write to the function's own log group and nothing else until the
 // capabilities add to it) and its own log group.
-func newFunction(stack awscdk.Stack, spec FunctionSpec, distDir, stagingDir, catalogFile string, retention awslogs.RetentionDays, key awskms.Key) (awslambda.Function, string, error) {
+func newFunction(stack awscdk.Stack, spec FunctionSpec, distDir, stagingDir, catalogFile string, retention awslogs.RetentionDays, key awskms.Key, webhookConcurrency int) (awslambda.Function, string, error) {
 	dir, err := stageFunction(spec, distDir, stagingDir, catalogFile)
 	if err != nil {
 		return nil, "", err
@@ -254,6 +275,10 @@ func newFunction(stack awscdk.Stack, spec FunctionSpec, distDir, stagingDir, cat
 		Description: jsii.String(fmt.Sprintf("stepship %s function", spec.Name)),
 	})
 	logs.GrantWrite(role)
+	var reserved *float64
+	if spec.has(PublicURL) {
+		reserved = jsii.Number(webhookConcurrency)
+	}
 	fn := awslambda.NewFunction(stack, jsii.String(id+"Function"), &awslambda.FunctionProps{
 		Description:   jsii.String(spec.Description),
 		Code:          awslambda.Code_FromAsset(jsii.String(dir), nil),
@@ -266,7 +291,10 @@ func newFunction(stack awscdk.Stack, spec FunctionSpec, distDir, stagingDir, cat
 		LogGroup:      logs,
 		LoggingFormat: awslambda.LoggingFormat_JSON,
 		Tracing:       awslambda.Tracing_ACTIVE,
-		Environment:   &map[string]*string{EnvLogLevel: jsii.String("info")},
+		Environment:   &map[string]*string{config.EnvLogLevel: jsii.String("info")},
+		// A function with a public URL gets reserved concurrency: a flood is
+		// throttled at the URL and cannot starve the account's other functions.
+		ReservedConcurrentExecutions: reserved,
 	})
 	return fn, dir, nil
 }
@@ -274,25 +302,20 @@ func newFunction(stack awscdk.Stack, spec FunctionSpec, distDir, stagingDir, cat
 // newDeployStateMachine defines the deploy state machine from its ASL text, kept
 // inline in the template (DefinitionBody.fromString). Its placeholders are
 // ${NameFunctionArn} for each function (the state machine may invoke exactly
-// those it names) and ${TableName} for the lock and ledger table; any other
-// fails.
-func newDeployStateMachine(s *StepshipStack, asl, file string, specs []FunctionSpec, retention awslogs.RetentionDays) (awsstepfunctions.StateMachine, error) {
+// those it names) and the resources of statemachines.Resources; any other fails.
+func newDeployStateMachine(s *StepshipStack, asl []byte, file string, specs []FunctionSpec, targets []catalog.Target, retention awslogs.RetentionDays) (awsstepfunctions.StateMachine, error) {
 	stack := s.Stack
-	values := map[string]*string{"TableName": s.Table.TableName()}
+	values := map[string]*string{statemachines.TableName: s.Table.TableName()}
 	byKey := map[string]awslambda.Function{}
 	for _, spec := range specs {
-		key := pascalName(spec.Name) + "FunctionArn"
+		key := statemachines.FunctionPlaceholder(spec.Name)
 		byKey[key] = s.Functions[spec.Name]
 		values[key] = s.Functions[spec.Name].FunctionArn()
 	}
 	subs := map[string]*string{}
 	var invoked []awslambda.Function
 	var unknown []string
-	for _, m := range placeholder.FindAllStringSubmatch(asl, -1) {
-		key := m[1]
-		if _, done := subs[key]; done || slices.Contains(unknown, key) {
-			continue
-		}
+	for _, key := range statemachines.Placeholders(asl) {
 		v, ok := values[key]
 		if !ok {
 			unknown = append(unknown, key)
@@ -313,7 +336,7 @@ func newDeployStateMachine(s *StepshipStack, asl, file string, specs []FunctionS
 			file, strings.Join(unknown, "}, ${"), strings.Join(known, ", "))
 	}
 
-	statements, err := integrationStatements(stack, asl, s.Table.TableArn(), s.DataKey.KeyArn())
+	statements, err := integrationStatements(stack, string(asl), targets, s.Table.TableArn(), s.DataKey.KeyArn())
 	if err != nil {
 		return nil, fmt.Errorf("state machine %s: %w", file, err)
 	}
@@ -326,7 +349,7 @@ func newDeployStateMachine(s *StepshipStack, asl, file string, specs []FunctionS
 	})
 	sm := awsstepfunctions.NewStateMachine(stack, jsii.String("DeployStateMachine"), &awsstepfunctions.StateMachineProps{
 		Comment:                 jsii.String("stepship: deploy a pushed commit to its ECS service"),
-		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(asl)),
+		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(string(asl))),
 		DefinitionSubstitutions: &subs,
 		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
 		TracingEnabled:          jsii.Bool(true),
@@ -349,25 +372,19 @@ func newDeployStateMachine(s *StepshipStack, asl, file string, specs []FunctionS
 	return sm, nil
 }
 
-// grantECSDeploy gives fn exactly the calls functions/deploy makes: describe the
-// service and its task definition, register a revision (carrying the old one's
-// tags and roles) and update the service.
-func grantECSDeploy(stack awscdk.Stack, fn awslambda.Function, targets []ECSTarget, roles []string) {
-	services := []*string{}
+// grantECSDeploy gives fn exactly the calls functions/deploy makes, on exactly
+// what the catalog lists: describe and update its services, register a revision
+// (carrying the old one's tags) and pass the roles its environments list.
+func grantECSDeploy(stack awscdk.Stack, fn awslambda.Function, targets []catalog.Target) {
+	var services, roles []*string
 	for _, t := range targets {
-		services = append(services, stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("ecs"), Resource: jsii.String("service"),
-			ResourceName: jsii.String(t.Cluster + "/" + t.Service), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
-		}))
-	}
-	if len(services) == 0 {
-		services = append(services, stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("ecs"), Resource: jsii.String("service"),
-			ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
-		}))
+		services = appendNew(services, ecsServiceARN(stack, t.Cluster, t.ECSService))
+		for _, r := range t.Roles {
+			roles = appendNew(roles, jsii.String(r))
+		}
 	}
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("DescribeAndUpdateServices"),
+		Sid:       jsii.String("DescribeAndUpdateTheCatalogsServices"),
 		Actions:   jsii.Strings("ecs:DescribeServices", "ecs:UpdateService"),
 		Resources: &services,
 	}))
@@ -388,20 +405,39 @@ func grantECSDeploy(stack awscdk.Stack, fn awslambda.Function, targets []ECSTarg
 		})},
 		Conditions: &map[string]any{"StringEquals": map[string]any{"ecs:CreateAction": "RegisterTaskDefinition"}},
 	}))
-	roleARNs := make([]*string, 0, len(roles))
-	for _, r := range roles {
-		roleARNs = append(roleARNs, jsii.String(r))
-	}
-	if len(roleARNs) == 0 {
-		roleARNs = append(roleARNs, stack.FormatArn(&awscdk.ArnComponents{
-			Service: jsii.String("iam"), Region: jsii.String(""), Resource: jsii.String("role"),
-			ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
-		}))
+	if len(roles) == 0 {
+		return // no environment lists a role: a task definition with one is refused (RoleNotAllowed)
 	}
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("PassTaskRolesToECSTasks"),
+		Sid:        jsii.String("PassTheCatalogsTaskRolesToECSTasks"),
 		Actions:    jsii.Strings("iam:PassRole"),
-		Resources:  &roleARNs,
+		Resources:  &roles,
 		Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
 	}))
+}
+
+// ecsServiceARN is a catalog service's ARN: as given when the catalog gives an
+// ARN, else built from cluster and service names.
+func ecsServiceARN(stack awscdk.Stack, cluster, service string) *string {
+	if strings.HasPrefix(service, "arn:") {
+		return jsii.String(service)
+	}
+	clusterName := cluster
+	if strings.HasPrefix(cluster, "arn:") {
+		clusterName = cluster[strings.LastIndex(cluster, "/")+1:]
+	}
+	return stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("ecs"), Resource: jsii.String("service"),
+		ResourceName: jsii.String(clusterName + "/" + service), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+	})
+}
+
+// appendNew appends v unless an equal string is already there.
+func appendNew(list []*string, v *string) []*string {
+	for _, x := range list {
+		if *x == *v {
+			return list
+		}
+	}
+	return append(list, v)
 }

@@ -12,8 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/logging"
 	"github.com/stepship/stepship/shared/payload"
+	"github.com/stepship/stepship/shared/taskerr"
 )
 
 // The ECS calls the deploy handler makes, one small interface each (the shape of
@@ -41,98 +43,87 @@ type (
 
 var _ ecsAPI = (*ecs.Client)(nil)
 
-// Errors the deploy state machine can catch by name: aws-lambda-go reports a returned
-// error's Go type name as the Step Functions Error.
-
-// InvalidDeployRequest: the input is missing a field or malformed. Nothing changed.
-type InvalidDeployRequest struct{ Reason string }
-
-func (e *InvalidDeployRequest) Error() string { return e.Reason }
-
-// ServiceNotFound: the cluster has no active service of that name. Nothing changed.
-type ServiceNotFound struct{ Cluster, Service string }
-
-func (e *ServiceNotFound) Error() string {
-	return fmt.Sprintf("ECS service %q not found (or not ACTIVE) in cluster %q", e.Service, e.Cluster)
-}
-
-// ContainerNotFound: the service's task definition has no container of that name.
-// Nothing changed.
-type ContainerNotFound struct{ TaskDefinition, Container string }
-
-func (e *ContainerNotFound) Error() string {
-	return fmt.Sprintf("task definition %s has no container named %q", e.TaskDefinition, e.Container)
-}
-
-// ECSCallFailed: an ECS API call failed; the cause says which and why. Retriable.
-type ECSCallFailed struct{ Reason string }
-
-func (e *ECSCallFailed) Error() string { return e.Reason }
-
 // Deployer registers a task-definition revision with the new image and points the
-// service at it.
+// service at it. Its targets come from the catalog it was built with, never from
+// its input.
 type Deployer struct {
-	ecs ecsAPI
-	log *slog.Logger
+	ecs     ecsAPI
+	catalog *catalog.Catalog
+	log     *slog.Logger
 }
 
-// NewDeployer returns a Deployer over the given ECS client.
-func NewDeployer(client ecsAPI, log *slog.Logger) *Deployer {
-	return &Deployer{ecs: client, log: log}
-}
-
-// Handle deploys one service. It is idempotent: when the service already runs a task
-// definition whose container has the requested image, it registers nothing and
-// reports that task definition; when an earlier attempt registered the revision but
-// failed to update the service, it reuses that revision.
-func (d *Deployer) Handle(ctx context.Context, inv payload.Invocation[payload.DeployRequest]) (payload.DeployResult, error) {
-	req := inv.Input
-	log := logging.ForExecution(d.log, inv.ExecutionID).With(slog.String("service", req.Service), slog.String("environment", req.Environment))
-	if err := req.Validate(); err != nil {
-		return payload.DeployResult{}, &InvalidDeployRequest{Reason: err.Error()}
+// NewDeployer returns a Deployer over the given ECS client and catalog.
+func NewDeployer(client ecsAPI, cat *catalog.Catalog, log *slog.Logger) (*Deployer, error) {
+	if client == nil || cat == nil || log == nil {
+		return nil, errors.New("deploy: ECS client, catalog and logger are required")
 	}
+	return &Deployer{ecs: client, catalog: cat, log: log}, nil
+}
 
-	svc, err := d.describeService(ctx, req.Cluster, req.ECSService)
+// Handle deploys the catalog's image of a commit, by digest, to the catalog's
+// service in the environment. It is idempotent: when the service already runs a
+// task definition whose container has that image, it registers nothing and
+// reports that task definition; when an earlier attempt registered the revision
+// but failed to update the service, it reuses that revision. Errors are the named
+// types of shared/taskerr.
+func (d *Deployer) Handle(ctx context.Context, inv payload.Invocation[payload.DeployInput]) (payload.DeployResult, error) {
+	in := inv.Input
+	log := logging.ForExecution(d.log, inv.ExecutionID).With(slog.String("service", in.Service), slog.String("environment", in.Environment))
+	if err := in.Validate(); err != nil {
+		return payload.DeployResult{}, &taskerr.InvalidDeployRequest{Reason: err.Error()}
+	}
+	t, err := d.catalog.Resolve(in.Service, in.Environment)
+	if err != nil {
+		return payload.DeployResult{}, &taskerr.UnknownTarget{Reason: err.Error() + "; nothing was changed"}
+	}
+	image := t.Image.At(in.ImageDigest)
+
+	svc, err := d.describeService(ctx, t.Cluster, t.ECSService)
 	if err != nil {
 		return payload.DeployResult{}, err
 	}
 	current := aws.ToString(svc.TaskDefinition)
-	result := payload.DeployResult{Cluster: req.Cluster, ECSService: req.ECSService, PreviousTaskDefinition: current, Image: req.Image}
+	result := payload.DeployResult{Cluster: t.Cluster, ECSService: t.ECSService, PreviousTaskDefinition: current, Image: image}
 
 	td, tags, err := d.describeTaskDefinition(ctx, current)
 	if err != nil {
 		return payload.DeployResult{}, err
 	}
-	idx := containerIndex(td.ContainerDefinitions, req.Container)
+	idx := containerIndex(td.ContainerDefinitions, t.Container)
 	if idx < 0 {
-		return payload.DeployResult{}, &ContainerNotFound{TaskDefinition: current, Container: req.Container}
+		return payload.DeployResult{}, &taskerr.ContainerNotFound{TaskDefinition: current, Container: t.Container}
 	}
-	if aws.ToString(td.ContainerDefinitions[idx].Image) == req.Image {
-		log.Info("service already runs the requested image", slog.String("taskDefinition", current), slog.String("image", req.Image))
+	if aws.ToString(td.ContainerDefinitions[idx].Image) == image {
+		log.Info("service already runs the requested image", slog.String("taskDefinition", current), slog.String("image", image))
 		result.TaskDefinition = current
 		return result, nil
 	}
-
-	in := registerInputFrom(td, tags)
-	in.ContainerDefinitions[idx].Image = aws.String(req.Image)
-	next := d.registered(ctx, in, current, log)
-	if next != "" {
-		log.Info("reusing the revision an earlier attempt registered", slog.String("taskDefinition", next), slog.String("image", req.Image))
-	} else {
-		reg, err := d.ecs.RegisterTaskDefinition(ctx, in)
-		if err != nil {
-			return payload.DeployResult{}, &ECSCallFailed{Reason: fmt.Sprintf("failed to register a new revision of %s: %v", aws.ToString(td.Family), err)}
+	for _, role := range []string{aws.ToString(td.TaskRoleArn), aws.ToString(td.ExecutionRoleArn)} {
+		if role != "" && !catalog.RoleAllowed(t.Roles, role) {
+			return payload.DeployResult{}, &taskerr.RoleNotAllowed{TaskDefinition: current, Role: role}
 		}
-		next = aws.ToString(reg.TaskDefinition.TaskDefinitionArn)
-		log.Info("registered task definition", slog.String("taskDefinition", next), slog.String("image", req.Image))
+	}
+
+	reg := registerInputFrom(td, tags)
+	reg.ContainerDefinitions[idx].Image = aws.String(image)
+	next := d.registered(ctx, reg, current, log)
+	if next != "" {
+		log.Info("reusing the revision an earlier attempt registered", slog.String("taskDefinition", next), slog.String("image", image))
+	} else {
+		out, err := d.ecs.RegisterTaskDefinition(ctx, reg)
+		if err != nil {
+			return payload.DeployResult{}, &taskerr.ECSCallFailed{Reason: fmt.Sprintf("failed to register a new revision of %s: %v", aws.ToString(td.Family), err)}
+		}
+		next = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
+		log.Info("registered task definition", slog.String("taskDefinition", next), slog.String("image", image))
 	}
 
 	if _, err := d.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{
-		Cluster:        aws.String(req.Cluster),
-		Service:        aws.String(req.ECSService),
+		Cluster:        aws.String(t.Cluster),
+		Service:        aws.String(t.ECSService),
 		TaskDefinition: aws.String(next),
 	}); err != nil {
-		return payload.DeployResult{}, &ECSCallFailed{Reason: fmt.Sprintf("failed to update service %s to %s: %v", req.ECSService, next, err)}
+		return payload.DeployResult{}, &taskerr.ECSCallFailed{Reason: fmt.Sprintf("failed to update service %s to %s: %v", t.ECSService, next, err)}
 	}
 	log.Info("updated service", slog.String("from", current), slog.String("to", next))
 	result.TaskDefinition = next
@@ -144,16 +135,17 @@ func (d *Deployer) describeService(ctx context.Context, cluster, service string)
 	if err != nil {
 		var notFound *ecstypes.ClusterNotFoundException
 		if errors.As(err, &notFound) {
-			return ecstypes.Service{}, &ServiceNotFound{Cluster: cluster, Service: service}
+			return ecstypes.Service{}, &taskerr.ServiceNotFound{Cluster: cluster, Service: service}
 		}
-		return ecstypes.Service{}, &ECSCallFailed{Reason: fmt.Sprintf("failed to describe service %s in cluster %s: %v", service, cluster, err)}
+		return ecstypes.Service{}, &taskerr.ECSCallFailed{Reason: fmt.Sprintf("failed to describe service %s in cluster %s: %v", service, cluster, err)}
 	}
+	// The catalog may name the service by name or by ARN.
 	for _, s := range out.Services {
-		if aws.ToString(s.ServiceName) == service && aws.ToString(s.Status) == "ACTIVE" {
+		if (aws.ToString(s.ServiceName) == service || aws.ToString(s.ServiceArn) == service) && aws.ToString(s.Status) == "ACTIVE" {
 			return s, nil
 		}
 	}
-	return ecstypes.Service{}, &ServiceNotFound{Cluster: cluster, Service: service}
+	return ecstypes.Service{}, &taskerr.ServiceNotFound{Cluster: cluster, Service: service}
 }
 
 func (d *Deployer) describeTaskDefinition(ctx context.Context, arn string) (*ecstypes.TaskDefinition, []ecstypes.Tag, error) {
@@ -162,7 +154,7 @@ func (d *Deployer) describeTaskDefinition(ctx context.Context, arn string) (*ecs
 		Include:        []ecstypes.TaskDefinitionField{ecstypes.TaskDefinitionFieldTags},
 	})
 	if err != nil {
-		return nil, nil, &ECSCallFailed{Reason: fmt.Sprintf("failed to describe task definition %s: %v", arn, err)}
+		return nil, nil, &taskerr.ECSCallFailed{Reason: fmt.Sprintf("failed to describe task definition %s: %v", arn, err)}
 	}
 	return out.TaskDefinition, out.Tags, nil
 }

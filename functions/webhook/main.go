@@ -1,13 +1,16 @@
 // Command webhook is stepship's webhook intake, behind a Lambda Function URL:
 // it authenticates a git host's push (GitHub, GitLab, Bitbucket Cloud and
-// Data Center), looks the repository and ref up in the service catalog and
-// starts one deploy execution per service and environment the push deploys.
-// Answers and formats: docs/webhook.md.
+// Data Center), refuses replays, looks the repository and ref up in the
+// service catalog and starts one deploy execution per service and environment
+// the push deploys. The policy lives in shared/intake; answers and formats:
+// docs/webhook.md.
 //
-// Environment: STEPSHIP_WEBHOOK_SECRET_ARN, STEPSHIP_DEPLOY_STATE_MACHINE_ARN
-// (required), STEPSHIP_CATALOG (default $LAMBDA_TASK_ROOT/catalog.yaml),
-// STEPSHIP_MAX_BODY_BYTES (default 4194304), STEPSHIP_LOG_LEVEL, and the AWS
-// SDK's own variables (AWS_REGION, AWS_ENDPOINT_URL for local runs).
+// Environment (names in shared/config): STEPSHIP_WEBHOOK_SECRET_ARN and
+// STEPSHIP_DEPLOY_STATE_MACHINE_ARN (required), STEPSHIP_CATALOG (default
+// $LAMBDA_TASK_ROOT/catalog.yaml), STEPSHIP_MAX_BODY_BYTES (default 4194304),
+// STEPSHIP_REPLAY_WINDOW (default 1h), STEPSHIP_SECRET_OVERLAP (default 24h),
+// STEPSHIP_LOG_LEVEL, and the AWS SDK's own variables (AWS_REGION,
+// AWS_ENDPOINT_URL for local runs).
 package main
 
 import (
@@ -17,17 +20,19 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/config"
+	"github.com/stepship/stepship/shared/intake"
 	"github.com/stepship/stepship/shared/logging"
+	"github.com/stepship/stepship/shared/webhook"
 )
 
 func main() {
 	log := logging.New(os.Stdout)
-	h, err := setup(context.Background(), log)
+	h, err := setup(context.Background(), os.Getenv, log)
 	if err != nil {
 		log.Error("webhook function failed to start", "error", err)
 		fmt.Fprintln(os.Stderr, "webhook:", err)
@@ -36,21 +41,43 @@ func main() {
 	lambda.Start(h.Handle)
 }
 
-// setup reads the environment and the catalog once and builds the clients,
-// so warm invocations reuse them.
-func setup(ctx context.Context, log *slog.Logger) (*Handler, error) {
-	s, err := settingsFromEnv(os.Getenv)
+// setup reads the environment and the catalog once, builds the clients and
+// reads the webhook secret, so that a malformed secret stops the function at
+// start with an error that shows the expected format, and warm invocations
+// reuse everything.
+func setup(ctx context.Context, getenv config.Getenv, log *slog.Logger) (*intake.Intake, error) {
+	secretARN, err := config.Required(getenv, config.EnvWebhookSecretARN)
 	if err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Load(s.catalogPath)
+	stateMachineARN, err := config.Required(getenv, config.EnvDeployStateMachineARN)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	maxBody, err := config.PositiveInt(getenv, config.EnvMaxBodyBytes, webhook.DefaultMaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	window, err := config.Duration(getenv, config.EnvReplayWindow, intake.DefaultReplayWindow)
+	if err != nil {
+		return nil, err
+	}
+	overlap, err := config.Duration(getenv, config.EnvSecretOverlap, intake.DefaultSecretOverlap)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := config.LoadCatalog(getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("failed to load AWS configuration: %w", err)
 	}
-	secrets := NewSecretCache(secretsmanager.NewFromConfig(cfg), s.secretARN, DefaultSecretTTL)
-	return NewHandler(cat, secrets, sfn.NewFromConfig(cfg), s.stateMachineARN, log, WithMaxBodyBytes(s.maxBodyBytes))
+	keys := intake.NewSecretCache(secretsmanager.NewFromConfig(cfg), secretARN, intake.WithSecretOverlap(overlap))
+	if _, err := keys.Keyring(ctx); err != nil {
+		return nil, fmt.Errorf("failed to read the webhook secret at start: %w", err)
+	}
+	return intake.New(cat, keys, sfn.NewFromConfig(cfg), stateMachineARN, log,
+		intake.WithMaxBodyBytes(maxBody), intake.WithReplayWindow(window))
 }

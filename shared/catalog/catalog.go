@@ -23,28 +23,24 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/stepship/stepship/shared/git"
 )
 
 // Version is the catalog format version this package reads.
 const Version = 1
 
-// Providers a repository can be hosted on. Bitbucket Cloud and Bitbucket Data
-// Center share the provider "bitbucket" (see Repository.Name for how their
-// names are written).
-const (
-	ProviderGitHub    = "github"
-	ProviderGitLab    = "gitlab"
-	ProviderBitbucket = "bitbucket"
-)
+// BuildMode says how the image of a pushed commit comes to exist.
+type BuildMode string
 
 // Build modes.
 const (
 	// BuildCodeBuild builds the pushed commit with a CodeBuild project before
 	// deploying it.
-	BuildCodeBuild = "codebuild"
+	BuildCodeBuild BuildMode = "codebuild"
 	// BuildPrebuilt deploys an image built elsewhere; the pipeline checks that
 	// the tag exists before deploying.
-	BuildPrebuilt = "prebuilt"
+	BuildPrebuilt BuildMode = "prebuilt"
 )
 
 // Catalog is a loaded and validated service catalog. Its zero value matches
@@ -71,20 +67,20 @@ type Service struct {
 // the provider and the repository's full name.
 type Repository struct {
 	// Provider is one of github, gitlab, bitbucket.
-	Provider string `yaml:"provider"`
+	Provider git.Provider `yaml:"provider" json:"provider"`
 	// Name is the full name as the host writes it: "owner/repo" on GitHub and
 	// Bitbucket Cloud ("workspace/repo"), "group/subgroup/project" on GitLab,
 	// "PROJECTKEY/repo-slug" on Bitbucket Data Center. Compared
 	// case-insensitively.
-	Name string `yaml:"name"`
+	Name string `yaml:"name" json:"name"`
 }
 
 // Build says how the image of a pushed commit comes to exist.
 type Build struct {
 	// Mode is codebuild or prebuilt.
-	Mode string `yaml:"mode"`
+	Mode BuildMode `yaml:"mode" json:"mode"`
 	// Project is the CodeBuild project (codebuild mode only, required there).
-	Project string `yaml:"project,omitempty"`
+	Project string `yaml:"project,omitempty" json:"project,omitempty"`
 }
 
 // Environment is one place a service is deployed to, and the refs that
@@ -101,22 +97,136 @@ type Environment struct {
 	Cluster   string `yaml:"cluster"`
 	Service   string `yaml:"service"`
 	Container string `yaml:"container"`
+	// Roles are the IAM roles (ARNs; a trailing '*' makes one a prefix) the
+	// service's task definition may name as its task and execution roles.
+	// The deploy function may pass exactly these to ECS, and refuses a task
+	// definition whose roles are not among them (RoleNotAllowed).
+	Roles []string `yaml:"roles,omitempty"`
 }
 
-// Target is one deploy a push causes: a service in one environment.
+// Target is one deploy: a service in one environment, with everything the
+// pipeline needs to know about it, resolved from the catalog and never from
+// an execution's input. The JSON names are what the state machines' paths
+// refer to ($.target.build.mode, $.target.image.repository, …).
 type Target struct {
-	Service     string
-	Environment string
-	Repository  Repository
-	Image       string
-	Build       Build
-	Cluster     string
-	ECSService  string
-	Container   string
+	Service     string     `json:"service"`
+	Environment string     `json:"environment"`
+	Repository  Repository `json:"repository"`
+	Image       Image      `json:"image"`
+	Build       Build      `json:"build"`
+	Cluster     string     `json:"cluster"`
+	ECSService  string     `json:"ecsService"`
+	Container   string     `json:"container"`
+	Roles       []string   `json:"roles,omitempty"`
 }
 
-// ImageFor returns the image reference deployed for a commit.
-func (t Target) ImageFor(commit string) string { return t.Image + ":" + commit }
+// Image is an ECR image repository, parsed from the catalog's image URI.
+type Image struct {
+	// URI is the repository URI without tag or digest, as the catalog gives it.
+	URI string `json:"uri"`
+	// RegistryID is the AWS account that owns the registry.
+	RegistryID string `json:"registryId"`
+	// Region is the registry's region.
+	Region string `json:"region"`
+	// Repository is the repository name inside the registry ("team/web").
+	Repository string `json:"repository"`
+}
+
+// At returns the reference of the image with the given digest
+// ("sha256:…"): the only form stepship deploys, since a tag can move.
+func (i Image) At(digest string) string { return i.URI + "@" + digest }
+
+// ecrHostRE matches an ECR registry host: ACCOUNT.dkr.ecr.REGION.amazonaws.com
+// (or .amazonaws.com.cn), optionally with -fips.
+var ecrHostRE = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr(-fips)?\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
+
+// ParseImage parses an ECR repository URI without tag or digest.
+func ParseImage(uri string) (Image, error) {
+	host, name, ok := strings.Cut(uri, "/")
+	m := ecrHostRE.FindStringSubmatch(host)
+	if !ok || m == nil || name == "" {
+		return Image{}, errors.New("must be an ECR repository URI without tag, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/web (other registries are not supported: stepship checks and deploys images by their ECR digest)")
+	}
+	if !repoNameRE.MatchString(name) {
+		return Image{}, fmt.Errorf("repository name %q must be lower-case path components (letters, digits, '.', '_', '-')", name)
+	}
+	return Image{URI: uri, RegistryID: m[1], Region: m[3], Repository: name}, nil
+}
+
+// NotFoundError says that a deploy names a service or environment the
+// catalog does not have.
+type NotFoundError struct {
+	Service, Environment string
+}
+
+func (e *NotFoundError) Error() string {
+	if e.Environment == "" {
+		return fmt.Sprintf("service %q is not in the catalog", e.Service)
+	}
+	return fmt.Sprintf("service %q has no environment %q in the catalog", e.Service, e.Environment)
+}
+
+// Resolve returns the target of a service in an environment, or a
+// *NotFoundError.
+func (c *Catalog) Resolve(service, environment string) (Target, error) {
+	if c != nil {
+		for i := range c.Services {
+			s := &c.Services[i]
+			if s.Name != service {
+				continue
+			}
+			for j := range s.Environments {
+				if e := &s.Environments[j]; e.Name == environment {
+					return s.target(e), nil
+				}
+			}
+			return Target{}, &NotFoundError{Service: service, Environment: environment}
+		}
+	}
+	return Target{}, &NotFoundError{Service: service}
+}
+
+// Targets returns every service and environment of the catalog, in order.
+func (c *Catalog) Targets() []Target {
+	if c == nil {
+		return nil
+	}
+	var out []Target
+	for i := range c.Services {
+		s := &c.Services[i]
+		for j := range s.Environments {
+			out = append(out, s.target(&s.Environments[j]))
+		}
+	}
+	return out
+}
+
+// target assumes a validated catalog: the image parses.
+func (s *Service) target(e *Environment) Target {
+	img, _ := ParseImage(s.Image)
+	return Target{
+		Service:     s.Name,
+		Environment: e.Name,
+		Repository:  s.Repository,
+		Image:       img,
+		Build:       s.Build,
+		Cluster:     e.Cluster,
+		ECSService:  e.Service,
+		Container:   e.Container,
+		Roles:       e.Roles,
+	}
+}
+
+// RoleAllowed reports whether the role ARN is one of roles, or starts with
+// one that ends in '*'.
+func RoleAllowed(roles []string, arn string) bool {
+	for _, r := range roles {
+		if prefix, ok := strings.CutSuffix(r, "*"); ok && strings.HasPrefix(arn, prefix) || r == arn {
+			return true
+		}
+	}
+	return false
+}
 
 // Error is a catalog mistake: where it is and what is wrong.
 type Error struct {
@@ -253,9 +363,9 @@ var (
 	// ECS names: letters, digits, '-' and '_', up to 255 characters; cluster
 	// and service may also be given as ARNs.
 	ecsNameRE = regexp.MustCompile(`^([A-Za-z0-9_-]{1,255}|arn:[A-Za-z0-9:/_.-]+)$`)
-	// An image repository without tag or digest: registry host, optional
-	// port, and lower-case path components.
-	imageRE        = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$`)
+	// An ECR repository name: lower-case path components.
+	repoNameRE     = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
+	roleARNRE      = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]*\*?$`)
 	codeBuildRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$`)
 	repoSegmentsRE = regexp.MustCompile(`^[^/\s]+(/[^/\s]+)+$`)
 )
@@ -296,11 +406,10 @@ func (s *Service) validate(at string) error {
 	case !nameRE.MatchString(s.Name):
 		return &Error{Path: at + ".name", Problem: "must be 1-40 lower-case letters, digits or '-', starting and ending with a letter or digit"}
 	}
-	switch s.Repository.Provider {
-	case "":
+	switch {
+	case s.Repository.Provider == "":
 		return &Error{Path: at + ".repository.provider", Problem: "required"}
-	case ProviderGitHub, ProviderGitLab, ProviderBitbucket:
-	default:
+	case !s.Repository.Provider.Valid():
 		return &Error{Path: at + ".repository.provider", Problem: fmt.Sprintf("must be one of github, gitlab, bitbucket, not %q", s.Repository.Provider)}
 	}
 	switch {
@@ -314,8 +423,9 @@ func (s *Service) validate(at string) error {
 		return &Error{Path: at + ".image", Problem: "required"}
 	case strings.Contains(s.Image, "@"):
 		return &Error{Path: at + ".image", Problem: "must be an image repository without digest (the commit SHA is the tag)"}
-	case !imageRE.MatchString(s.Image):
-		return &Error{Path: at + ".image", Problem: "must be an image repository without tag, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/web"}
+	}
+	if _, err := ParseImage(s.Image); err != nil {
+		return &Error{Path: at + ".image", Problem: err.Error()}
 	}
 	switch s.Build.Mode {
 	case "":
@@ -386,6 +496,11 @@ func (e *Environment) validate(at string) error {
 	if !ecsNameRE.MatchString(e.Container) || strings.HasPrefix(e.Container, "arn:") {
 		return &Error{Path: at + ".container", Problem: "must be a container name (letters, digits, '-', '_')"}
 	}
+	for i, r := range e.Roles {
+		if !roleARNRE.MatchString(r) || r == "*" || strings.HasSuffix(r, ":role/*") {
+			return &Error{Path: fmt.Sprintf("%s.roles[%d]", at, i), Problem: "must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), or a prefix of one ending in '*' that names at least the start of a role"}
+		}
+	}
 	return nil
 }
 
@@ -402,13 +517,8 @@ func validPattern(p string) error {
 	return nil
 }
 
-const (
-	branchPrefix = "refs/heads/"
-	tagPrefix    = "refs/tags/"
-)
-
 // HasRepository reports whether any service is built from the repository.
-func (c *Catalog) HasRepository(provider, repository string) bool {
+func (c *Catalog) HasRepository(provider git.Provider, repository string) bool {
 	if c == nil {
 		return false
 	}
@@ -420,7 +530,7 @@ func (c *Catalog) HasRepository(provider, repository string) bool {
 	return false
 }
 
-func (r Repository) is(provider, name string) bool {
+func (r Repository) is(provider git.Provider, name string) bool {
 	return r.Provider == provider && strings.EqualFold(r.Name, name)
 }
 
@@ -428,21 +538,19 @@ func (r Repository) is(provider, name string) bool {
 // refs/tags/NAME) to the repository causes, in catalog order. Branch refs are
 // matched against environments' branch patterns, tag refs against tag
 // patterns; any other ref matches nothing.
-func (c *Catalog) Match(provider, repository, ref string) []Target {
+func (c *Catalog) Match(provider git.Provider, repository, ref string) []Target {
 	if c == nil {
 		return nil
 	}
 	var pats func(*Environment) []string
-	var name string
+	name, branch := git.Branch(ref)
+	tag, isTag := git.Tag(ref)
 	switch {
-	case strings.HasPrefix(ref, branchPrefix):
-		name, pats = ref[len(branchPrefix):], func(e *Environment) []string { return e.Branches }
-	case strings.HasPrefix(ref, tagPrefix):
-		name, pats = ref[len(tagPrefix):], func(e *Environment) []string { return e.Tags }
+	case branch:
+		pats = func(e *Environment) []string { return e.Branches }
+	case isTag:
+		name, pats = tag, func(e *Environment) []string { return e.Tags }
 	default:
-		return nil
-	}
-	if name == "" {
 		return nil
 	}
 	var out []Target
@@ -454,16 +562,7 @@ func (c *Catalog) Match(provider, repository, ref string) []Target {
 		for j := range s.Environments {
 			e := &s.Environments[j]
 			if matchAny(pats(e), name) {
-				out = append(out, Target{
-					Service:     s.Name,
-					Environment: e.Name,
-					Repository:  s.Repository,
-					Image:       s.Image,
-					Build:       s.Build,
-					Cluster:     e.Cluster,
-					ECSService:  e.Service,
-					Container:   e.Container,
-				})
+				out = append(out, s.target(e))
 			}
 		}
 	}

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/stepship/stepship/shared/config"
 )
 
 // New returns a JSON logger writing to w at the level named by the environment
 // variable STEPSHIP_LOG_LEVEL (debug, info, warn, error; default info).
 func New(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: levelFromEnv(os.Getenv("STEPSHIP_LOG_LEVEL"))}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: levelFromEnv(os.Getenv(config.EnvLogLevel))}))
 }
 
 // ForExecution returns l with the execution id attached to every line.

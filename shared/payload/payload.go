@@ -4,56 +4,190 @@
 package payload
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"regexp"
+	"slices"
 	"strings"
+	"time"
+
+	"github.com/stepship/stepship/shared/git"
 )
 
 // DeployRequest is the input of the deploy state machine, one per service a push
 // deploys. The webhook function starts an execution with it; an engineer can start
 // one from the console with the same shape (see events/deploy-input.json).
+//
+// It names what to deploy, never where: the cluster, the ECS service, the
+// container, the image repository and the CodeBuild project come from the
+// catalog (see catalog.Target), so an input cannot point stepship at anything
+// the catalog does not list.
 type DeployRequest struct {
 	// Service is the catalog's name of the service.
 	Service string `json:"service"`
 	// Environment is the catalog environment deployed to (e.g. "production").
 	Environment string `json:"environment"`
-	// Cluster, ECSService and Container locate what is deployed.
-	Cluster    string `json:"cluster"`
-	ECSService string `json:"ecsService"`
-	Container  string `json:"container"`
-	// Image is the full image reference deployed, tagged with the commit SHA,
-	// e.g. "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:3f2a…".
-	Image string `json:"image"`
-	// Build says how the image comes to exist before it is deployed.
-	Build Build `json:"build"`
-	// Source describes the push that caused the deploy.
-	Source Source `json:"source"`
+	// Commit is the full commit id deployed: 40 (or, for SHA-256
+	// repositories, 64) lower-case hex digits. The image deployed is the
+	// catalog's image tagged with it, by its digest.
+	Commit string `json:"commit"`
+	// Reason says why, for the record (optional; a console deploy should give one).
+	Reason string `json:"reason,omitempty"`
+	// RequestedBy names who asked (optional).
+	RequestedBy string `json:"requestedBy,omitempty"`
+	// Source describes the push behind a webhook deploy; absent for a console one.
+	Source *Source `json:"source,omitempty"`
 }
 
-// Build modes.
-const (
-	// BuildCodeBuild: the deploy state machine builds the exact commit with CodeBuild
-	// (startBuild.sync, sourceVersion = the commit, IMAGE_TAG = the commit) first.
-	BuildCodeBuild = "codebuild"
-	// BuildPrebuilt: the image is built elsewhere; the state machine checks that the
-	// tag exists in ECR and fails with ImageNotFound if it does not.
-	BuildPrebuilt = "prebuilt"
+// Source is the signed git push behind a deploy. Every field comes from the
+// signed body: a delivery id, which hosts do not sign, is not part of it.
+type Source struct {
+	Provider   git.Provider `json:"provider"`
+	Repository string       `json:"repository"`
+	Ref        string       `json:"ref"`
+	Pusher     string       `json:"pusher,omitempty"`
+	// PushedAt is the push time the host signed, when it signs one.
+	PushedAt *time.Time `json:"pushedAt,omitempty"`
+}
+
+// TargetFields are the names an input must not carry: each is a target, and
+// targets come from the catalog. They are named in the error so that an old
+// console input fails with a message that says what changed.
+var TargetFields = []string{"cluster", "ecsService", "container", "image", "build", "target", "imageDigest", "taskDefinition", "role", "database"}
+
+// maxTextLen bounds the free-text fields.
+const maxTextLen = 512
+
+var (
+	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
 )
 
-// Build is the build step of a deploy.
-type Build struct {
-	Mode       string `json:"mode"`                 // BuildCodeBuild or BuildPrebuilt
-	Project    string `json:"project,omitempty"`    // CodeBuild project name (codebuild)
-	Repository string `json:"repository,omitempty"` // ECR repository name (prebuilt)
+// InvalidRequestError lists everything wrong with an input.
+type InvalidRequestError struct{ Problems []string }
+
+func (e *InvalidRequestError) Error() string {
+	return "invalid deploy request: " + strings.Join(e.Problems, "; ") + " (see events/deploy-input.json; targets come from the catalog)"
 }
 
-// Source is the git event behind a deploy.
-type Source struct {
-	Provider   string `json:"provider"` // github, gitlab, bitbucket
-	Repository string `json:"repository"`
-	Ref        string `json:"ref"` // refs/heads/main, refs/tags/v1.2.3
-	Commit     string `json:"commit"`
-	DeliveryID string `json:"deliveryId"`
-	Pusher     string `json:"pusher,omitempty"`
+// DecodeDeployRequest decodes a deploy state machine input strictly: an
+// unknown field, a target field, a wrong type or a malformed value is an
+// *InvalidRequestError naming every problem.
+func DecodeDeployRequest(raw []byte) (DeployRequest, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return DeployRequest{}, &InvalidRequestError{Problems: []string{"the input is not a JSON object"}}
+	}
+	var problems []string
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		if slices.Contains(TargetFields, k) {
+			problems = append(problems, fmt.Sprintf("field %q is not allowed: the catalog names every target", k))
+		}
+	}
+	if len(problems) > 0 {
+		return DeployRequest{}, &InvalidRequestError{Problems: problems}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var r DeployRequest
+	if err := dec.Decode(&r); err != nil {
+		return DeployRequest{}, &InvalidRequestError{Problems: []string{decodeProblem(err)}}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return DeployRequest{}, &InvalidRequestError{Problems: []string{"trailing data after the JSON object"}}
+	}
+	return r, r.Validate()
+}
+
+// decodeProblem turns a JSON decoding error into a message that names the
+// field without echoing the input.
+func decodeProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q must be a %s", te.Field, te.Type)
+	}
+	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "unknown field " + msg
+	}
+	return "the input is not valid JSON"
+}
+
+// Validate reports every missing or malformed field of a deploy request, naming
+// each one, so that a console input with a typo fails before anything changes.
+func (r DeployRequest) Validate() error {
+	var problems []string
+	switch {
+	case r.Service == "":
+		problems = append(problems, "service is required")
+	case !nameRE.MatchString(r.Service):
+		problems = append(problems, "service must be a catalog service name ([a-z0-9-], 1-40 characters)")
+	}
+	switch {
+	case r.Environment == "":
+		problems = append(problems, "environment is required")
+	case !nameRE.MatchString(r.Environment):
+		problems = append(problems, "environment must be a catalog environment name ([a-z0-9-], 1-40 characters)")
+	}
+	switch {
+	case r.Commit == "":
+		problems = append(problems, "commit is required")
+	case !git.ValidCommit(r.Commit) || git.IsZeroCommit(r.Commit):
+		problems = append(problems, "commit must be a full commit id (40 lower-case hex digits)")
+	}
+	for _, f := range []struct{ name, v string }{{"reason", r.Reason}, {"requestedBy", r.RequestedBy}} {
+		if len(f.v) > maxTextLen {
+			problems = append(problems, fmt.Sprintf("%s is longer than %d bytes", f.name, maxTextLen))
+		}
+	}
+	if s := r.Source; s != nil {
+		if !s.Provider.Valid() {
+			problems = append(problems, "source.provider must be github, gitlab or bitbucket")
+		}
+		if _, branch := git.Branch(s.Ref); !branch {
+			if _, tag := git.Tag(s.Ref); !tag {
+				problems = append(problems, "source.ref must be refs/heads/NAME or refs/tags/NAME")
+			}
+		}
+		if s.Repository == "" || len(s.Repository) > maxTextLen || len(s.Pusher) > maxTextLen {
+			problems = append(problems, "source.repository is required and source fields are at most 512 bytes")
+		}
+	}
+	if len(problems) > 0 {
+		return &InvalidRequestError{Problems: problems}
+	}
+	return nil
+}
+
+// DeployInput is what the deploy state machine sends the deploy function: the
+// request (service, environment, commit) and the digest the image check found.
+// The function resolves the target from its own copy of the catalog.
+type DeployInput struct {
+	Service     string `json:"service"`
+	Environment string `json:"environment"`
+	Commit      string `json:"commit"`
+	// ImageDigest is the digest ("sha256:…") of the catalog's image tagged
+	// with the commit, as ECR reported it.
+	ImageDigest string `json:"imageDigest"`
+}
+
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// Validate names every problem of a deploy function input.
+func (d DeployInput) Validate() error {
+	var problems []string
+	if err := (DeployRequest{Service: d.Service, Environment: d.Environment, Commit: d.Commit}).Validate(); err != nil {
+		problems = append(problems, err.(*InvalidRequestError).Problems...)
+	}
+	if !digestRE.MatchString(d.ImageDigest) {
+		problems = append(problems, "imageDigest must be sha256: and 64 hex digits")
+	}
+	if len(problems) > 0 {
+		return &InvalidRequestError{Problems: problems}
+	}
+	return nil
 }
 
 // DeployResult is the deploy function's output.
@@ -72,51 +206,4 @@ type DeployResult struct {
 type Invocation[T any] struct {
 	ExecutionID string `json:"executionId"`
 	Input       T      `json:"input"`
-}
-
-// Validate reports every missing or malformed field of a deploy request, naming
-// each one, so that a console input with a typo fails before anything changes.
-func (r DeployRequest) Validate() error {
-	var problems []string
-	required := []struct{ name, value string }{
-		{"service", r.Service},
-		{"environment", r.Environment},
-		{"cluster", r.Cluster},
-		{"ecsService", r.ECSService},
-		{"container", r.Container},
-		{"image", r.Image},
-	}
-	for _, f := range required {
-		if strings.TrimSpace(f.value) == "" {
-			problems = append(problems, f.name+" is required")
-		}
-	}
-	switch r.Build.Mode {
-	case BuildCodeBuild:
-		if r.Build.Project == "" {
-			problems = append(problems, "build.project is required when build.mode is codebuild")
-		}
-	case BuildPrebuilt:
-		if r.Build.Repository == "" {
-			problems = append(problems, "build.repository is required when build.mode is prebuilt")
-		}
-	default:
-		problems = append(problems, fmt.Sprintf("build.mode must be %q or %q, not %q", BuildCodeBuild, BuildPrebuilt, r.Build.Mode))
-	}
-	if r.Image != "" && !strings.Contains(imageName(r.Image), ":") && !strings.Contains(r.Image, "@") {
-		problems = append(problems, fmt.Sprintf("image %q has no tag or digest", r.Image))
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("invalid deploy request: %s", strings.Join(problems, "; "))
-	}
-	return nil
-}
-
-// imageName is the part of an image reference after the registry host, where a
-// colon can only introduce a tag (the host may carry a port).
-func imageName(ref string) string {
-	if i := strings.Index(ref, "/"); i >= 0 {
-		return ref[i+1:]
-	}
-	return ref
 }

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/stepship/stepship/shared/git"
 )
 
 // Parse turns an authenticated delivery into events. Call it only after
@@ -13,13 +16,13 @@ import (
 // a push that is not a deletion has a Commit of 40 or 64 lower-case hex
 // digits, which may still be all zeros on GitHub when "deleted" is false (the
 // caller decides what that means).
-func Parse(p Provider, h Header, body []byte) ([]Event, error) {
+func Parse(p git.Provider, h Header, body []byte) ([]Event, error) {
 	switch p {
-	case GitHub:
+	case git.GitHub:
 		return parseGitHub(h, body)
-	case GitLab:
+	case git.GitLab:
 		return parseGitLab(h, body)
-	case Bitbucket:
+	case git.Bitbucket:
 		return parseBitbucket(h, body)
 	default:
 		return nil, malformed(fmt.Sprintf("unknown provider %q", p))
@@ -34,14 +37,14 @@ const maxDeliveryIDLen = 200
 // retries), else X-Gitlab-Event-UUID; Bitbucket Cloud's X-Request-UUID or
 // Data Center's X-Request-Id. Empty when missing or longer than 200 bytes.
 // Before Verify succeeds it is only a claim, fit for logs.
-func DeliveryID(p Provider, h Header) string {
+func DeliveryID(p git.Provider, h Header) string {
 	var keys []string
 	switch p {
-	case GitHub:
+	case git.GitHub:
 		keys = []string{hGitHubDelivery}
-	case GitLab:
+	case git.GitLab:
 		keys = []string{hWebhookID, hIdempotencyKey, hGitLabEventUUID}
-	case Bitbucket:
+	case git.Bitbucket:
 		keys = []string{hRequestUUID, hRequestID}
 	}
 	for _, k := range keys {
@@ -55,29 +58,11 @@ func DeliveryID(p Provider, h Header) string {
 	return ""
 }
 
-const (
-	branchPrefix = "refs/heads/"
-	tagPrefix    = "refs/tags/"
-)
-
 func decode(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
 		return malformed("body is not the expected JSON")
 	}
 	return nil
-}
-
-func validCommit(sha string) bool {
-	if len(sha) != 40 && len(sha) != 64 {
-		return false
-	}
-	for i := 0; i < len(sha); i++ {
-		c := sha[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // validRefName rejects empty names and control characters; git itself
@@ -99,10 +84,10 @@ func pushKind(ref string, deleted bool) (Kind, bool) {
 	var name string
 	var branch bool
 	switch {
-	case strings.HasPrefix(ref, branchPrefix):
-		name, branch = ref[len(branchPrefix):], true
-	case strings.HasPrefix(ref, tagPrefix):
-		name = ref[len(tagPrefix):]
+	case strings.HasPrefix(ref, git.BranchPrefix):
+		name, branch = ref[len(git.BranchPrefix):], true
+	case strings.HasPrefix(ref, git.TagPrefix):
+		name = ref[len(git.TagPrefix):]
 	case strings.HasPrefix(ref, "refs/") && validRefName(ref):
 		return KindOther, false
 	default:
@@ -138,10 +123,31 @@ func finish(e Event, deleted bool) (Event, error) {
 		return e, malformed("ref missing or invalid")
 	}
 	e.Kind = kind
-	if !deleted && !validCommit(e.Commit) {
+	if !deleted && !git.ValidCommit(e.Commit) {
 		return e, malformed("commit SHA missing or invalid")
 	}
 	return e, nil
+}
+
+// parseTime reads a signed time: Unix seconds (GitHub's push payloads), or
+// an ISO 8601 string with or without a colon in the offset (other GitHub
+// events, Bitbucket Data Center). Anything else is the zero time: no signed
+// time, which the caller treats as such.
+func parseTime(raw json.RawMessage) time.Time {
+	var sec int64
+	if err := json.Unmarshal(raw, &sec); err == nil && sec > 0 {
+		return time.Unix(sec, 0).UTC()
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil || s == "" {
+		return time.Time{}
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05-0700", "2006-01-02T15:04:05.000-0700"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
 }
 
 // single finishes the one event of a delivery.
@@ -163,7 +169,8 @@ type githubPayload struct {
 		ID string `json:"id"`
 	} `json:"head_commit"`
 	Repository *struct {
-		FullName string `json:"full_name"`
+		FullName string          `json:"full_name"`
+		PushedAt json.RawMessage `json:"pushed_at"`
 	} `json:"repository"`
 	Pusher struct {
 		Name string `json:"name"`
@@ -174,7 +181,7 @@ type githubPayload struct {
 }
 
 func parseGitHub(h Header, body []byte) ([]Event, error) {
-	e := Event{Provider: GitHub, Name: h.Get(hGitHubEvent), DeliveryID: DeliveryID(GitHub, h)}
+	e := Event{Provider: git.GitHub, Name: h.Get(hGitHubEvent), DeliveryID: DeliveryID(git.GitHub, h)}
 	if e.DeliveryID == "" {
 		return nil, malformed("X-GitHub-Delivery header missing")
 	}
@@ -187,6 +194,7 @@ func parseGitHub(h Header, body []byte) ([]Event, error) {
 	}
 	if p.Repository != nil {
 		e.Repository = p.Repository.FullName
+		e.PushedAt = parseTime(p.Repository.PushedAt)
 	}
 	e.Pusher = p.Pusher.Name
 	if e.Pusher == "" {
@@ -204,7 +212,7 @@ func parseGitHub(h Header, body []byte) ([]Event, error) {
 	e.Ref, e.Commit = p.Ref, p.After
 	// For an annotated tag, "after" is the tag object; head_commit is the
 	// commit it points to.
-	if strings.HasPrefix(p.Ref, tagPrefix) && !p.Deleted && p.HeadCommit != nil && p.HeadCommit.ID != "" {
+	if strings.HasPrefix(p.Ref, git.TagPrefix) && !p.Deleted && p.HeadCommit != nil && p.HeadCommit.ID != "" {
 		e.Commit = p.HeadCommit.ID
 	}
 	return single(e, p.Deleted)
@@ -225,7 +233,7 @@ type gitlabPayload struct {
 }
 
 func parseGitLab(h Header, body []byte) ([]Event, error) {
-	e := Event{Provider: GitLab, Name: h.Get(hGitLabEvent), DeliveryID: DeliveryID(GitLab, h)}
+	e := Event{Provider: git.GitLab, Name: h.Get(hGitLabEvent), DeliveryID: DeliveryID(git.GitLab, h)}
 	if e.DeliveryID == "" {
 		return nil, malformed("Idempotency-Key and X-Gitlab-Event-UUID headers missing")
 	}
@@ -257,7 +265,7 @@ func parseGitLab(h Header, body []byte) ([]Event, error) {
 		return nil, malformed(fmt.Sprintf("object_kind %q does not match the event header", p.ObjectKind))
 	}
 	e.Ref = p.Ref
-	deleted := validCommit(p.After) && IsZeroCommit(p.After)
+	deleted := git.ValidCommit(p.After) && git.IsZeroCommit(p.After)
 	e.Commit = p.After
 	// checkout_sha is the commit the ref points to: for an annotated tag the
 	// tagged commit, where "after" is the tag object. Null when deleted.
@@ -294,6 +302,7 @@ type bitbucketCloudPayload struct {
 }
 
 type bitbucketDCPayload struct {
+	Date    json.RawMessage `json:"date"`
 	Changes []struct {
 		Ref struct {
 			ID   string `json:"id"`
@@ -318,7 +327,7 @@ type bitbucketDCPayload struct {
 const maxRefChanges = 100
 
 func parseBitbucket(h Header, body []byte) ([]Event, error) {
-	base := Event{Provider: Bitbucket, Name: h.Get(hEventKey), DeliveryID: DeliveryID(Bitbucket, h)}
+	base := Event{Provider: git.Bitbucket, Name: h.Get(hEventKey), DeliveryID: DeliveryID(git.Bitbucket, h)}
 	if base.DeliveryID == "" {
 		return nil, malformed("X-Request-UUID (Cloud) or X-Request-Id (Data Center) header missing")
 	}
@@ -377,9 +386,9 @@ func parseBitbucketCloud(base Event, body []byte) ([]Event, error) {
 		e := base
 		switch ref.Type {
 		case "branch":
-			e.Ref = branchPrefix + ref.Name
+			e.Ref = git.BranchPrefix + ref.Name
 		case "tag", "annotated_tag":
-			e.Ref = tagPrefix + ref.Name
+			e.Ref = git.TagPrefix + ref.Name
 		default: // Mercurial bookmarks and named branches
 			e.Kind = KindOther
 			events = append(events, e)
@@ -406,6 +415,7 @@ func parseBitbucketDC(base Event, body []byte) ([]Event, error) {
 		base.Repository = p.Repository.Project.Key + "/" + p.Repository.Slug
 	}
 	base.Pusher = p.Actor.Name
+	base.PushedAt = parseTime(p.Date)
 	if len(p.Changes) > maxRefChanges {
 		return nil, malformed("too many ref changes")
 	}
@@ -419,7 +429,7 @@ func parseBitbucketDC(base Event, body []byte) ([]Event, error) {
 		deleted := c.Type == "DELETE"
 		e.Commit = c.ToHash
 		if deleted {
-			e.Commit = ZeroCommit
+			e.Commit = git.ZeroCommit
 		}
 		e, err := finish(e, deleted)
 		if err != nil {

@@ -5,11 +5,14 @@
 //
 //  1. Detect names the provider from the request headers.
 //  2. Verify checks the signature (or GitLab's token) over the raw body bytes,
-//     in constant time, against every secret given (the current one and, during
-//     rotation, the previous one). Nothing of the body is parsed before.
-//  3. Parse turns the body into normalized Events.
+//     in constant time, against every key of that provider in the Keyring (the
+//     current and, during a rotation, the previous secret; a host-wide key and
+//     keys of single repositories). Nothing of the body is parsed before.
+//  3. Parse turns the body into normalized Events; then the repository the
+//     body names must be one the matching key may sign for.
 //
-// Receiver.Receive does all three, and bounds the body size first.
+// Receiver.Receive is the one way in: it decodes the body (base64 when the
+// Function URL says so), bounds its size once, and does all three.
 package webhook
 
 import (
@@ -17,17 +20,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
-)
+	"time"
 
-// Provider names a git host family. Its values are the catalog's provider
-// names.
-type Provider string
-
-// Providers.
-const (
-	GitHub    Provider = "github"
-	GitLab    Provider = "gitlab"
-	Bitbucket Provider = "bitbucket" // Cloud and Data Center
+	"github.com/stepship/stepship/shared/git"
 )
 
 // Kind is what a delivery means for deploys.
@@ -49,13 +44,10 @@ const (
 	KindOther Kind = "other"
 )
 
-// ZeroCommit is the "after" of a push that deleted its ref (SHA-1 repositories).
-const ZeroCommit = "0000000000000000000000000000000000000000"
-
 // Event is one normalized git event. A delivery yields one Event, except a
 // Bitbucket push that updated several refs, which yields one per ref.
 type Event struct {
-	Provider Provider
+	Provider git.Provider
 	Kind     Kind
 	// Name is the host's own event name: "push", "Push Hook", "repo:push", …
 	Name string
@@ -74,11 +66,11 @@ type Event struct {
 	DeliveryID string
 	// Pusher is the user who pushed, as the host names them.
 	Pusher string
-}
-
-// IsZeroCommit reports whether sha is empty or all zeros.
-func IsZeroCommit(sha string) bool {
-	return strings.Trim(sha, "0") == ""
+	// PushedAt is when the push happened, as the host signed it: GitHub's
+	// repository.pushed_at, GitLab's signed webhook-timestamp, Bitbucket Data
+	// Center's date. Zero when the host signs no time (GitLab's token form,
+	// Bitbucket Cloud).
+	PushedAt time.Time
 }
 
 // ErrUnauthorized is returned when a delivery's signature or token is missing
@@ -159,17 +151,17 @@ const (
 // X-GitHub-Event, GitLab's X-Gitlab-Event, Bitbucket's X-Event-Key. It
 // returns ErrUnauthorized when none is present (such a request cannot be
 // authenticated) or when headers of several providers are.
-func Detect(h Header) (Provider, error) {
-	var found Provider
+func Detect(h Header) (git.Provider, error) {
+	var found git.Provider
 	n := 0
 	if h.Get(hGitHubEvent) != "" {
-		found, n = GitHub, n+1
+		found, n = git.GitHub, n+1
 	}
 	if h.Get(hGitLabEvent) != "" {
-		found, n = GitLab, n+1
+		found, n = git.GitLab, n+1
 	}
 	if h.Get(hEventKey) != "" {
-		found, n = Bitbucket, n+1
+		found, n = git.Bitbucket, n+1
 	}
 	if n != 1 {
 		return "", ErrUnauthorized

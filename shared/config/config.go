@@ -1,0 +1,101 @@
+// Package config names the environment variables stepship's functions read,
+// once: the functions read them through this package, the CDK app sets them
+// by these names, and the local stack sets them the same way. It also loads
+// the service catalog from where the environment says it is.
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/stepship/stepship/shared/catalog"
+)
+
+// Environment variables of stepship's functions (see docs/configuration.md).
+const (
+	// EnvCatalog is the catalog file's path (default
+	// $LAMBDA_TASK_ROOT/catalog.yaml: every function package carries it).
+	EnvCatalog = "STEPSHIP_CATALOG"
+	// EnvLogLevel is debug, info, warn or error (default info).
+	EnvLogLevel = "STEPSHIP_LOG_LEVEL"
+	// EnvWebhookSecretARN names the Secrets Manager secret holding the
+	// webhook keyring (webhook function; required).
+	EnvWebhookSecretARN = "STEPSHIP_WEBHOOK_SECRET_ARN"
+	// EnvDeployStateMachineARN is the deploy state machine's ARN (webhook
+	// function; required).
+	EnvDeployStateMachineARN = "STEPSHIP_DEPLOY_STATE_MACHINE_ARN"
+	// EnvMaxBodyBytes is the largest webhook body accepted, in bytes
+	// (default 4 MiB).
+	EnvMaxBodyBytes = "STEPSHIP_MAX_BODY_BYTES"
+	// EnvReplayWindow is how old a push's signed time may be before the
+	// webhook refuses it, as a Go duration (default 1h).
+	EnvReplayWindow = "STEPSHIP_REPLAY_WINDOW"
+	// EnvSecretOverlap is how long after a rotation the previous webhook
+	// secret is still accepted, as a Go duration (default 24h).
+	EnvSecretOverlap = "STEPSHIP_SECRET_OVERLAP"
+)
+
+// lambdaTaskRoot is where Lambda unpacks a function's package.
+const lambdaTaskRoot = "LAMBDA_TASK_ROOT"
+
+// CatalogFileName is the catalog's name inside every function package.
+const CatalogFileName = "catalog.yaml"
+
+// Getenv is os.Getenv, or a map's lookup in tests.
+type Getenv func(string) string
+
+// CatalogPath returns where the catalog is: EnvCatalog, else
+// $LAMBDA_TASK_ROOT/catalog.yaml, else ./catalog.yaml.
+func CatalogPath(getenv Getenv) string {
+	if p := getenv(EnvCatalog); p != "" {
+		return p
+	}
+	root := getenv(lambdaTaskRoot)
+	if root == "" {
+		root = "."
+	}
+	return filepath.Join(root, CatalogFileName)
+}
+
+// LoadCatalog loads and validates the catalog CatalogPath names.
+func LoadCatalog(getenv Getenv) (*catalog.Catalog, error) {
+	return catalog.Load(CatalogPath(getenv))
+}
+
+// Required returns the variable's value, or an error naming it.
+func Required(getenv Getenv, name string) (string, error) {
+	v := getenv(name)
+	if v == "" {
+		return "", fmt.Errorf("%s is required", name)
+	}
+	return v, nil
+}
+
+// PositiveInt returns the variable as a positive integer, def when unset.
+func PositiveInt(getenv Getenv, name string, def int) (int, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s must be a positive whole number, not %q", name, v)
+	}
+	return n, nil
+}
+
+// Duration returns the variable as a positive Go duration ("90m", "24h"),
+// def when unset.
+func Duration(getenv Getenv, name string, def time.Duration) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s must be a positive duration such as 1h or 90m, not %q", name, v)
+	}
+	return d, nil
+}
