@@ -17,7 +17,7 @@ func TestContextChoosesInputsAndDefaultsKeepSynthOffline(t *testing.T) {
 		"defaults": {
 			context: map[string]any{},
 			account: "123456789012", region: "us-east-1",
-			dist: "dist", asl: "statemachines/deploy.asl.json", catalogArg: "catalog.yaml",
+			dist: "dist", asl: "", catalogArg: "catalog.yaml",
 		},
 		"overridden": {
 			context: map[string]any{"account": "210987654321", "region": "eu-west-1", "dist": "out", "deployStateMachine": "x.asl.json", "catalog": "services.yaml"},
@@ -30,7 +30,10 @@ func TestContextChoosesInputsAndDefaultsKeepSynthOffline(t *testing.T) {
 			app := awscdk.NewApp(&awscdk.AppProps{Context: &tc.context, Outdir: jsii.String(t.TempDir())})
 
 			// WHEN the stack's inputs are read from it
-			p := propsFromContext(app)
+			p, err := propsFromContext(app)
+			if err != nil {
+				t.Fatal(err)
+			}
 
 			// THEN each is the context's value or the default, and the environment is fixed
 			got := []string{*p.Env.Account, *p.Env.Region, p.DistDir, p.DeployStateMachineFile, p.CatalogFile}

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/stepship/stepship/shared/config"
 )
 
 // Every synth goes through the jsii runtime (a Node process), so every test that
@@ -92,14 +94,13 @@ func testProps(dir, dist string) *StepshipStackProps {
 			Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("us-east-1")},
 		},
 		DistDir:                dist,
-		DeployStateMachineFile: filepath.Join("testdata", "deploy.asl.json"),
 		CatalogFile:            filepath.Join("testdata", "catalog.yaml"),
 		StagingDir:             filepath.Join(dir, "staging"),
 	}
 }
 
 // synthesized returns the shared stack, built with the default functions, the
-// test ASL file and the test catalog.
+// real deploy state machine (statemachines/) and the test catalog.
 func synthesized(t *testing.T) *fixture {
 	t.Helper()
 	fixtureOnce.Do(func() {
@@ -231,10 +232,11 @@ func TestEveryFunctionIsArm64OnProvidedAL2023WithItsOwnLogGroup(t *testing.T) {
 }
 
 func TestDeployStateMachineSubstitutesTheDeployFunctionArn(t *testing.T) {
-	// GIVEN the stack built from testdata/deploy.asl.json, which names
-	// ${DeployFunctionArn} and ${TableName}
+	// GIVEN the stack built from statemachines/deploy.asl.json, which names
+	// ${ResolveFunctionArn} and ${DeployFunctionArn}
 	f := synthesized(t)
 	deployFn := f.logicalID(t, "AWS::Lambda::Function", "DeployFunction")
+	resolveFn := f.logicalID(t, "AWS::Lambda::Function", "ResolveFunction")
 	smID := f.logicalID(t, "AWS::StepFunctions::StateMachine", "DeployStateMachine")
 
 	// WHEN the state machine is read
@@ -250,8 +252,8 @@ func TestDeployStateMachineSubstitutesTheDeployFunctionArn(t *testing.T) {
 		f.template.HasResourceProperties(jsii.String("AWS::StepFunctions::StateMachine"), map[string]any{
 			"StateMachineType": "STANDARD",
 			"DefinitionSubstitutions": map[string]any{
-				"DeployFunctionArn": map[string]any{"Fn::GetAtt": []any{deployFn, "Arn"}},
-				"TableName":         map[string]any{"Ref": f.logicalID(t, "AWS::DynamoDB::Table", "Table")},
+				"DeployFunctionArn":  map[string]any{"Fn::GetAtt": []any{deployFn, "Arn"}},
+				"ResolveFunctionArn": map[string]any{"Fn::GetAtt": []any{resolveFn, "Arn"}},
 			},
 			"TracingConfiguration": map[string]any{"Enabled": true},
 			"LoggingConfiguration": assertions.Match_ObjectLike(&map[string]any{
@@ -260,12 +262,12 @@ func TestDeployStateMachineSubstitutesTheDeployFunctionArn(t *testing.T) {
 			}),
 		})
 	})
-	// AND the state machine may invoke the deploy function, and no other
+	// AND the state machine may invoke the resolve and deploy functions, and no other
 	smRole := f.logicalID(t, "AWS::IAM::Role", "DeployStateMachineRole")
 	for _, st := range f.statementsOf(smRole) {
 		if asList(st["Action"]).contains("lambda:InvokeFunction") {
 			for _, r := range asList(st["Resource"]) {
-				if !strings.Contains(fmt.Sprint(r), deployFn) {
+				if !strings.Contains(fmt.Sprint(r), deployFn) && !strings.Contains(fmt.Sprint(r), resolveFn) {
 					t.Errorf("state machine may invoke %v", r)
 				}
 			}
@@ -344,24 +346,24 @@ func TestWebhookEnvironmentNamesTheStackResources(t *testing.T) {
 	holds(t, "webhook environment", func() {
 		f.template.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
 			"Environment": map[string]any{"Variables": map[string]any{
-				EnvDeployStateMachineARN: map[string]any{"Ref": sm},
-				EnvWebhookSecretARN:      map[string]any{"Ref": secret},
-				EnvCatalog:               "/var/task/catalog.yaml",
-				EnvLogLevel:              "info",
+				config.EnvDeployStateMachineARN: map[string]any{"Ref": sm},
+				config.EnvWebhookSecretARN:      map[string]any{"Ref": secret},
+				config.EnvCatalog:               "/var/task/catalog.yaml",
+				config.EnvLogLevel:              "info",
 			}},
 		})
 	})
 }
 
-func TestWebhookPackageHoldsBootstrapAndTheCatalog(t *testing.T) {
+func TestEveryPackageHoldsBootstrapAndTheCatalog(t *testing.T) {
 	// GIVEN the stack built with testdata/catalog.yaml
 	f := synthesized(t)
 
 	// WHEN the staged asset directories are listed
-	// THEN the webhook's holds bootstrap (executable) and catalog.yaml, a copy of
-	// the catalog, and the deploy function's holds bootstrap only
-	want := map[string][]string{"webhook": {"bootstrap", "catalog.yaml"}, "deploy": {"bootstrap"}}
-	for name, files := range want {
+	// THEN each holds bootstrap (executable) and catalog.yaml, a copy of the
+	// catalog: the same two files as dist/NAME/NAME.zip
+	for _, spec := range DefaultFunctions() {
+		name, files := spec.Name, []string{"bootstrap", "catalog.yaml"}
 		dir := f.stack.StagedDirs[name]
 		if got := listDir(t, dir); strings.Join(got, ",") != strings.Join(files, ",") {
 			t.Errorf("%s package: want %v, got %v", name, files, got)
@@ -371,36 +373,65 @@ func TestWebhookPackageHoldsBootstrapAndTheCatalog(t *testing.T) {
 			t.Errorf("%s bootstrap is not executable: %v %v", name, info, err)
 		}
 	}
-	got, err := os.ReadFile(filepath.Join(f.stack.StagedDirs["webhook"], "catalog.yaml"))
-	want0, err0 := os.ReadFile(filepath.Join("testdata", "catalog.yaml"))
-	if err != nil || err0 != nil || string(got) != string(want0) {
-		t.Errorf("staged catalog differs from testdata/catalog.yaml (%v, %v)", err, err0)
+	for _, name := range []string{"webhook", "resolve", "deploy"} {
+		got, err := os.ReadFile(filepath.Join(f.stack.StagedDirs[name], "catalog.yaml"))
+		want0, err0 := os.ReadFile(filepath.Join("testdata", "catalog.yaml"))
+		if err != nil || err0 != nil || string(got) != string(want0) {
+			t.Errorf("%s: staged catalog differs from testdata/catalog.yaml (%v, %v)", name, err, err0)
+		}
 	}
 }
 
-func TestWithoutACatalogTheWebhookIsPackagedAlone(t *testing.T) {
-	// GIVEN a catalog path where no file exists
-	app, dir, err := newTestApp(t.Name())
+func TestAMissingOrWrongCatalogFailsTheSynth(t *testing.T) {
+	for name, tc := range map[string]struct {
+		catalog string // file content; empty: no file
+		want    []string
+	}{
+		"missing":            {"", []string{"no-such-catalog.yaml"}},
+		"a typo":             {"version: 1\nservices:\n  - name: web\n    repo: {}\n", []string{"services[web]", `unknown field "repo"`}},
+		"not ECR":            {strings.Replace(readFile(t, "testdata/catalog.yaml"), "123456789012.dkr.ecr.us-east-1.amazonaws.com/web", "ghcr.io/acme/web", 1), []string{"services[web].image", "ECR"}},
+		"another region":     {strings.Replace(readFile(t, "testdata/catalog.yaml"), "dkr.ecr.us-east-1.amazonaws.com/web", "dkr.ecr.eu-west-1.amazonaws.com/web", 1), []string{"services[web].image", "eu-west-1"}},
+		"a wildcard role":    {strings.Replace(readFile(t, "testdata/catalog.yaml"), "role/web-task", "role/*", 1), []string{"roles[0]"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			// GIVEN a catalog that is missing or wrong
+			app, dir, err := newTestApp(t.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			dist, err := fakeDist(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := testProps(dir, dist)
+			p.CatalogFile = filepath.Join(dir, "no-such-catalog.yaml")
+			if tc.catalog != "" {
+				p.CatalogFile = filepath.Join(dir, "catalog.yaml")
+				if err := os.WriteFile(p.CatalogFile, []byte(tc.catalog), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			// WHEN the stack is built
+			_, err = NewStepshipStack(app, "BadCatalog", p)
+
+			// THEN it fails, naming the entry and the field
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("want an error saying %q, got %v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dist, err := fakeDist(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := testProps(dir, dist)
-	p.CatalogFile = filepath.Join(dir, "no-such-catalog.yaml")
-
-	// WHEN the stack is built
-	s, err := NewStepshipStack(app, "NoCatalog", p)
-
-	// THEN it builds, and the webhook package holds bootstrap only
-	if err != nil {
-		t.Fatalf("want the stack without a catalog, got %v", err)
-	}
-	if got := listDir(t, s.StagedDirs["webhook"]); strings.Join(got, ",") != "bootstrap" {
-		t.Errorf("want only bootstrap, got %v", got)
-	}
+	return string(b)
 }
 
 func TestAMissingBuildFailsWithAHint(t *testing.T) {
@@ -635,46 +666,90 @@ func listDir(t *testing.T, dir string) []string {
 	return names
 }
 
-func TestDeployPermissionsNarrowToKnownServicesAndRoles(t *testing.T) {
-	// GIVEN a stack told which ECS services and task roles the deploy function handles
-	app, dir, err := newTestApp(t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dist, err := fakeDist(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := testProps(dir, dist)
-	p.DeployTargets = []ECSTarget{{Cluster: "prod", Service: "web"}, {Cluster: "prod", Service: "api"}}
-	p.PassableRoleARNs = []string{"arn:aws:iam::123456789012:role/web-task", "arn:aws:iam::123456789012:role/web-exec"}
-	s, err := NewStepshipStack(app, "Narrow", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// WHEN the deploy role's statements are read
-	f, err := synthesize(s, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resources := map[string]string{}
-	for _, st := range f.statementsOf(f.logicalID(t, "AWS::IAM::Role", "DeployFunctionRole")) {
-		if sid, ok := st["Sid"].(string); ok {
-			resources[sid] = fmt.Sprint(st["Resource"])
+func TestEveryPermissionToChangeSomethingIsScopedToTheCatalog(t *testing.T) {
+	// GIVEN the stack built with testdata/catalog.yaml (web: codebuild, cluster
+	// prod, two roles; api: prebuilt in another registry, an ARN-form service, a
+	// role prefix)
+	f := synthesized(t)
+	sids := func(role string) map[string]string {
+		out := map[string]string{}
+		for _, st := range f.statementsOf(f.logicalID(t, "AWS::IAM::Role", role)) {
+			if sid, ok := st["Sid"].(string); ok {
+				out[sid] = fmt.Sprint(st["Resource"])
+			}
 		}
+		return out
 	}
 
-	// THEN services and roles are exactly those (sorted by CDK), not every one in the account
+	// WHEN the deploy function's and the state machine's statements are read
+	deploy, sm := sids("DeployFunctionRole"), sids("DeployStateMachineRole")
+
+	// THEN services, roles, projects and repositories are exactly the catalog's
 	want := map[string]string{
-		"DescribeAndUpdateServices": "[arn:aws:ecs:us-east-1:123456789012:service/prod/api arn:aws:ecs:us-east-1:123456789012:service/prod/web]",
-		"PassTaskRolesToECSTasks":   "[arn:aws:iam::123456789012:role/web-exec arn:aws:iam::123456789012:role/web-task]",
+		"DescribeAndUpdateTheCatalogsServices": "[arn:aws:ecs:us-east-1:123456789012:service/prod/web arn:aws:ecs:us-east-1:123456789012:service/staging/api]",
+		"PassTheCatalogsTaskRolesToECSTasks":   "[arn:aws:iam::123456789012:role/web-task arn:aws:iam::123456789012:role/web-exec arn:aws:iam::123456789012:role/api-*]",
 	}
 	for sid, w := range want {
-		if resources[sid] != w {
-			t.Errorf("%s: want %s, got %s", sid, w, resources[sid])
+		if deploy[sid] != w {
+			t.Errorf("deploy %s: want %s, got %s", sid, w, deploy[sid])
 		}
 	}
+	if got := sm["RunTheCatalogsBuilds"]; got != "[arn:aws:codebuild:us-east-1:123456789012:project/web-build]" {
+		t.Errorf("builds: %s", got)
+	}
+	var ecr []string
+	for _, st := range f.statementsOf(f.logicalID(t, "AWS::IAM::Role", "DeployStateMachineRole")) {
+		if asList(st["Action"]).contains("ecr:DescribeImages") {
+			ecr = append(ecr, fmt.Sprint(st["Resource"]))
+		}
+	}
+	if strings.Join(ecr, ";") != "[arn:aws:ecr:us-east-1:123456789012:repository/web arn:aws:ecr:us-east-1:210987654321:repository/team/api]" {
+		t.Errorf("ECR reads: %v", ecr)
+	}
+	// AND no policy of the template names every service, role, project or repository
+	raw, _ := json.Marshal(f.doc)
+	for _, wild := range []string{"service/*", "role/*", "project/*", "repository/*"} {
+		if strings.Contains(string(raw), wild) {
+			t.Errorf("the template grants %s", wild)
+		}
+	}
+}
+
+func TestWebhookHasReservedConcurrencyAndReadsOnlyItsOwnExecutions(t *testing.T) {
+	// GIVEN the stack
+	f := synthesized(t)
+
+	// WHEN the webhook function is read
+	fn := props(f.resources("AWS::Lambda::Function")[f.logicalID(t, "AWS::Lambda::Function", "WebhookFunction")])
+
+	// THEN a flood at its public URL is throttled at DefaultWebhookConcurrency, and
+	// only the function with the public URL has reserved concurrency
+	if fmt.Sprint(fn["ReservedConcurrentExecutions"]) != fmt.Sprint(DefaultWebhookConcurrency) {
+		t.Errorf("webhook ReservedConcurrentExecutions = %v, want %d", fn["ReservedConcurrentExecutions"], DefaultWebhookConcurrency)
+	}
+	for id, r := range f.resources("AWS::Lambda::Function") {
+		if _, ok := props(r)["ReservedConcurrentExecutions"]; ok && !strings.HasPrefix(id, "WebhookFunction") {
+			t.Errorf("%s has reserved concurrency", id)
+		}
+	}
+	// AND it may describe only executions of the deploy state machine
+	for _, st := range f.statementsOf(f.logicalID(t, "AWS::IAM::Role", "WebhookFunctionRole")) {
+		if asList(st["Action"]).contains("states:DescribeExecution") && !strings.Contains(fmt.Sprint(st["Resource"]), ":execution:") {
+			t.Errorf("DescribeExecution on %v", st["Resource"])
+		}
+	}
+}
+
+func TestWebhookSecretIsGeneratedAsAKeyring(t *testing.T) {
+	f := synthesized(t)
+	holds(t, "secret", func() {
+		f.template.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), map[string]any{
+			"GenerateSecretString": assertions.Match_ObjectLike(&map[string]any{
+				"SecretStringTemplate": "{}",
+				"GenerateStringKey":    "github",
+			}),
+		})
+	})
 }
 
 func TestLogGroupsAreEncryptedByTheDataKey(t *testing.T) {

@@ -3,6 +3,8 @@
 # package. Reproducible: the same source and Go version give the same bytes.
 #
 #   scripts/build.sh [lambda]   linux/arm64 → $DIST/NAME/bootstrap and $DIST/NAME/NAME.zip
+#                               (the zip is what Lambda runs: bootstrap and the
+#                               catalog, $CATALOG, default catalog.yaml)
 #   scripts/build.sh local      linux/<host arch> → $DIST/local/NAME/bootstrap (for aws-lambda-rie)
 #   scripts/build.sh all        both
 #
@@ -73,12 +75,18 @@ place() {
 	mv -f "$1" "$2/bootstrap"
 }
 
+catalog=${CATALOG:-$root/catalog.yaml}
 if [[ $mode == lambda || $mode == all ]]; then
+	if [[ ! -f $catalog ]]; then
+		echo "build: no service catalog at $catalog (set CATALOG): every function package carries it" >&2
+		exit 1
+	fi
+	cp "$catalog" "$tmp/catalog.yaml"
 	go build -o "$tmp/zipper" ./scripts/zipper
 	compile arm64 "$tmp/arm64"
 	for n in "${names[@]}"; do
 		place "$tmp/arm64/$n" "$dist/$n"
-		"$tmp/zipper" -o "$dist/$n/$n.zip" "$dist/$n/bootstrap"
+		"$tmp/zipper" -o "$dist/$n/$n.zip" "$dist/$n/bootstrap" "$tmp/catalog.yaml"
 		printf 'build: %-28s %s\n' "$dist/$n/$n.zip" "$(sha256sum "$dist/$n/$n.zip" | cut -c1-16)"
 	done
 fi

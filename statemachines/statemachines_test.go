@@ -1,15 +1,8 @@
-// Package statemachines holds the Amazon States Language files that orchestrate
-// stepship (the source of truth: the CDK app and the local Step Functions service
-// both load these files). This test checks every file with asl-validator and with
-// the local interpreter's own validation, and that every ${Placeholder} is one the
-// CDK app and test/localenv know how to fill.
 package statemachines
 
 import (
-	"os"
+	"encoding/json"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -17,22 +10,37 @@ import (
 	"github.com/stepship/stepship/test/sfnlocal/asl"
 )
 
-func files(t *testing.T) []string {
+// substituted returns a state machine's definition with every placeholder
+// filled the way the CDK app fills it: functions by ARN, resources by name.
+func substituted(t *testing.T, name string) []byte {
 	t.Helper()
-	fs, err := filepath.Glob("*.asl.json")
-	if err != nil || len(fs) == 0 {
-		t.Fatalf("no statemachines/*.asl.json (err %v)", err)
+	raw, err := Definition(name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return fs
+	values := map[string]string{}
+	for _, p := range Placeholders(raw) {
+		if !Known(p) {
+			t.Errorf("%s: placeholder ${%s} is neither ${NameFunctionArn} nor one of %v: infra cannot fill it", name, p, Resources)
+		}
+		if fn, ok := FunctionOf(p); ok {
+			values[p] = "arn:aws:lambda:us-east-1:123456789012:function:" + strings.ToLower(fn)
+		} else {
+			values[p] = "stepship-" + p
+		}
+	}
+	def, err := Substitute(raw, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return def
 }
-
-var placeholder = regexp.MustCompile(`\$\{([A-Za-z0-9]+)\}`)
 
 func TestEveryFilePassesASLValidator(t *testing.T) {
 	validator := harness.RequireTool(t, "asl-validator")
-	for _, f := range files(t) {
-		t.Run(f, func(t *testing.T) {
-			out, err := exec.Command(validator, "--json-path", f).CombinedOutput()
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			out, err := exec.Command(validator, "--json-path", name+".asl.json").CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "is valid") {
 				t.Fatalf("asl-validator: %v\n%s", err, out)
 			}
@@ -41,23 +49,129 @@ func TestEveryFilePassesASLValidator(t *testing.T) {
 }
 
 func TestEveryFileParsesInTheLocalInterpreter(t *testing.T) {
-	for _, f := range files(t) {
-		t.Run(f, func(t *testing.T) {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Substitute placeholders the way the CDK app does, with ARN-shaped values.
-			def := placeholder.ReplaceAllStringFunc(string(raw), func(m string) string {
-				name := placeholder.FindStringSubmatch(m)[1]
-				if !strings.HasSuffix(name, "FunctionArn") {
-					t.Errorf("placeholder %s: only ${NameFunctionArn} placeholders are filled by infra and test/localenv", m)
-				}
-				return "arn:aws:lambda:us-east-1:123456789012:function:" + strings.TrimSuffix(name, "FunctionArn")
-			})
-			if _, err := asl.Parse([]byte(def)); err != nil {
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			if _, err := asl.Parse(substituted(t, name)); err != nil {
 				t.Fatal(err)
 			}
 		})
 	}
+}
+
+// Every Task is bounded and retried, and the machine itself is bounded: a hung
+// call or a throttled API never leaves an execution running forever or failing on
+// the first transient error.
+func TestEveryTaskHasATimeoutAndARetryAndTheMachineATimeout(t *testing.T) {
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			m := machineOf(t, name)
+			if m.TimeoutSeconds <= 0 {
+				t.Errorf("the machine has no TimeoutSeconds")
+			}
+			for sname, st := range m.allStates() {
+				if st.Type != "Task" {
+					continue
+				}
+				if st.TimeoutSeconds <= 0 && st.TimeoutSecondsPath == "" {
+					t.Errorf("Task %s has no TimeoutSeconds", sname)
+				}
+				if len(st.Retry) == 0 {
+					t.Errorf("Task %s has no Retry for throttling and 5xx", sname)
+				}
+			}
+		})
+	}
+}
+
+func TestSubstitute(t *testing.T) {
+	def := []byte(`{"a":"${DeployFunctionArn}","b":"${TableName}","c":"${DeployFunctionArn}"}`)
+	if got := Placeholders(def); strings.Join(got, ",") != "DeployFunctionArn,TableName" {
+		t.Errorf("Placeholders = %v", got)
+	}
+	out, err := Substitute(def, map[string]string{"DeployFunctionArn": "arn:x", "TableName": "t"})
+	if err != nil || string(out) != `{"a":"arn:x","b":"t","c":"arn:x"}` {
+		t.Errorf("Substitute = %s, %v", out, err)
+	}
+	if _, err := Substitute(def, map[string]string{"TableName": "t"}); err == nil || !strings.Contains(err.Error(), "${DeployFunctionArn}") {
+		t.Errorf("a missing value must be named: %v", err)
+	}
+	for in, want := range map[string]string{"deploy": "DeployFunctionArn", "dr-verify": "DrVerifyFunctionArn"} {
+		if got := FunctionPlaceholder(in); got != want {
+			t.Errorf("FunctionPlaceholder(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if Known("Bucket") || !Known(TableName) || !Known("ResolveFunctionArn") || Known("FunctionArn") {
+		t.Error("Known accepts only functions and listed resources")
+	}
+}
+
+func TestExecutionARN(t *testing.T) {
+	got, err := ExecutionARN("arn:aws:states:eu-west-1:123456789012:stateMachine:stepship-deploy", "web-1")
+	if err != nil || got != "arn:aws:states:eu-west-1:123456789012:execution:stepship-deploy:web-1" {
+		t.Errorf("ExecutionARN = %q, %v", got, err)
+	}
+	for _, bad := range []string{"", "arn:aws:lambda:us-east-1:123456789012:function:x", "arn:aws:states:us-east-1:123456789012:stateMachine:"} {
+		if _, err := ExecutionARN(bad, "x"); err == nil {
+			t.Errorf("ExecutionARN(%q) accepted", bad)
+		}
+	}
+}
+
+// definition is the part of an ASL document these tests read.
+type definition struct {
+	TimeoutSeconds int               `json:"TimeoutSeconds"`
+	StartAt        string            `json:"StartAt"`
+	States         map[string]*state `json:"States"`
+}
+
+type state struct {
+	Type               string `json:"Type"`
+	Next               string `json:"Next"`
+	Default            string `json:"Default"`
+	TimeoutSeconds     int    `json:"TimeoutSeconds"`
+	TimeoutSecondsPath string `json:"TimeoutSecondsPath"`
+	Choices            []struct {
+		Next string `json:"Next"`
+	} `json:"Choices"`
+	Retry []struct {
+		ErrorEquals []string `json:"ErrorEquals"`
+	} `json:"Retry"`
+	Catch []struct {
+		ErrorEquals []string `json:"ErrorEquals"`
+		Next        string   `json:"Next"`
+	} `json:"Catch"`
+	Branches      []definition `json:"Branches"`
+	ItemProcessor *definition  `json:"ItemProcessor"`
+}
+
+func machineOf(t *testing.T, name string) definition {
+	t.Helper()
+	raw, err := Definition(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d definition
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// allStates returns the states of the machine and of its branches and maps.
+func (d definition) allStates() map[string]*state {
+	out := map[string]*state{}
+	for n, s := range d.States {
+		out[n] = s
+		for _, b := range s.Branches {
+			for bn, bs := range b.allStates() {
+				out[bn] = bs
+			}
+		}
+		if s.ItemProcessor != nil {
+			for bn, bs := range s.ItemProcessor.allStates() {
+				out[bn] = bs
+			}
+		}
+	}
+	return out
 }

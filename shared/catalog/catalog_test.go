@@ -1,10 +1,16 @@
 package catalog
 
 import (
+	"encoding/json"
 	"errors"
+	"flag"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stepship/stepship/shared/git"
 )
 
 const valid = `
@@ -43,12 +49,13 @@ func TestLoadExampleCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(catalog.yaml): %v", err)
 	}
-	got := c.Match(ProviderGitHub, "acme/web", "refs/heads/main")
+	got := c.Match(git.GitHub, "acme/web", "refs/heads/main")
 	want := []Target{{
 		Service:     "web",
 		Environment: "production",
-		Repository:  Repository{Provider: "github", Name: "acme/web"},
-		Image:       "123456789012.dkr.ecr.us-east-1.amazonaws.com/web",
+		Repository:  Repository{Provider: git.GitHub, Name: "acme/web"},
+		Image: Image{URI: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web", RegistryID: "123456789012",
+			Region: "us-east-1", Repository: "web"},
 		Build:       Build{Mode: BuildCodeBuild, Project: "web-build"},
 		Cluster:     "stepship-demo",
 		ECSService:  "web",
@@ -66,7 +73,8 @@ func TestMatch(t *testing.T) {
 	}
 	tests := []struct {
 		name                string
-		provider, repo, ref string
+		provider            git.Provider
+		repo, ref           string
 		want                []string // service/environment
 		wantKnownRepository bool
 	}{
@@ -127,7 +135,10 @@ func TestParseErrors(t *testing.T) {
 		{"repository without owner", func(s string) string { return strings.Replace(s, "name: acme/web}", "name: web}", 1) }, "catalog: services[web].repository.name: must be the full name"},
 		{"image with tag", func(s string) string {
 			return strings.Replace(s, "amazonaws.com/web\n", "amazonaws.com/web:latest\n", 1)
-		}, "catalog: services[web].image: must be an image repository without tag"},
+		}, "catalog: services[web].image: repository name \"web:latest\" must be lower-case path components"},
+		{"image outside ECR", func(s string) string {
+			return strings.Replace(s, "123456789012.dkr.ecr.us-east-1.amazonaws.com/web\n", "ghcr.io/acme/web\n", 1)
+		}, "catalog: services[web].image: must be an ECR repository URI without tag"},
 		{"image with digest", func(s string) string {
 			return strings.Replace(s, "amazonaws.com/web\n", "amazonaws.com/web@sha256:abc\n", 1)
 		}, "catalog: services[web].image: must be an image repository without digest"},
@@ -189,10 +200,14 @@ func TestNilCatalogMatchesNothing(t *testing.T) {
 	}
 }
 
-func TestImageFor(t *testing.T) {
-	tg := Target{Image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web"}
-	if got, want := tg.ImageFor("3f2a"), "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:3f2a"; got != want {
-		t.Errorf("ImageFor = %q, want %q", got, want)
+func TestImageAt(t *testing.T) {
+	img, err := ParseImage("123456789012.dkr.ecr.us-east-1.amazonaws.com/web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	if got, want := img.At(digest), "123456789012.dkr.ecr.us-east-1.amazonaws.com/web@"+digest; got != want {
+		t.Errorf("At = %q, want %q", got, want)
 	}
 }
 
@@ -215,4 +230,191 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseImage(t *testing.T) {
+	tests := []struct {
+		name, uri string
+		want      Image
+		wantErr   string
+	}{
+		{name: "commercial", uri: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web",
+			want: Image{URI: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web", RegistryID: "123456789012", Region: "us-east-1", Repository: "web"}},
+		{name: "namespaced repository", uri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/web-api",
+			want: Image{URI: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/web-api", RegistryID: "123456789012", Region: "eu-west-1", Repository: "team/web-api"}},
+		{name: "china", uri: "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/web",
+			want: Image{URI: "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/web", RegistryID: "123456789012", Region: "cn-north-1", Repository: "web"}},
+		{name: "fips", uri: "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/web",
+			want: Image{URI: "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/web", RegistryID: "123456789012", Region: "us-gov-west-1", Repository: "web"}},
+		{name: "another registry", uri: "ghcr.io/acme/web", wantErr: "must be an ECR repository URI"},
+		{name: "docker hub", uri: "acme/web", wantErr: "must be an ECR repository URI"},
+		{name: "no repository", uri: "123456789012.dkr.ecr.us-east-1.amazonaws.com/", wantErr: "must be an ECR repository URI"},
+		{name: "host only", uri: "123456789012.dkr.ecr.us-east-1.amazonaws.com", wantErr: "must be an ECR repository URI"},
+		{name: "short account", uri: "12345.dkr.ecr.us-east-1.amazonaws.com/web", wantErr: "must be an ECR repository URI"},
+		{name: "lookalike host", uri: "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.example/web", wantErr: "must be an ECR repository URI"},
+		{name: "tag", uri: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:latest", wantErr: `repository name "web:latest"`},
+		{name: "upper case", uri: "123456789012.dkr.ecr.us-east-1.amazonaws.com/Web", wantErr: `repository name "Web"`},
+		{name: "empty path component", uri: "123456789012.dkr.ecr.us-east-1.amazonaws.com/team//web", wantErr: "repository name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseImage(tt.uri)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseImage(%q) = %+v, %v; want an error containing %q", tt.uri, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("ParseImage(%q) = %+v, %v; want %+v", tt.uri, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRolesValidation(t *testing.T) {
+	withRoles := func(roles string) string {
+		return strings.Replace(valid, "        container: app\n", "        container: app\n        roles: "+roles+"\n", 1)
+	}
+	const at = "catalog: services[worker].environments[production].roles"
+	tests := []struct {
+		name, roles, wantErr string
+	}{
+		{"exact role", `["arn:aws:iam::123456789012:role/worker-task"]`, ""},
+		{"path and prefix", `["arn:aws:iam::123456789012:role/stepship/worker-*"]`, ""},
+		{"gov cloud partition", `["arn:aws-us-gov:iam::123456789012:role/worker"]`, ""},
+		{"every role", `["*"]`, at + "[0]: must be an IAM role ARN"},
+		{"every role of an account", `["arn:aws:iam::123456789012:role/*"]`, at + "[0]: must be an IAM role ARN"},
+		{"a user", `["arn:aws:iam::123456789012:user/alice"]`, at + "[0]: must be an IAM role ARN"},
+		{"star inside", `["arn:aws:iam::123456789012:role/*-task"]`, at + "[0]: must be an IAM role ARN"},
+		{"second entry named", `["arn:aws:iam::123456789012:role/a", "worker-task"]`, at + "[1]: must be an IAM role ARN"},
+		{"account prefix", `["arn:aws:iam::12345*"]`, at + "[0]: must be an IAM role ARN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(withRoles(tt.roles)))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Parse: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
+				t.Fatalf("error = %v, want prefix %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestRoleAllowed(t *testing.T) {
+	roles := []string{"arn:aws:iam::123456789012:role/web-task", "arn:aws:iam::123456789012:role/stepship/web-*"}
+	tests := []struct {
+		name, arn string
+		want      bool
+	}{
+		{"exact", "arn:aws:iam::123456789012:role/web-task", true},
+		{"under a prefix", "arn:aws:iam::123456789012:role/stepship/web-execution", true},
+		{"the prefix itself", "arn:aws:iam::123456789012:role/stepship/web-", true},
+		{"exact is not a prefix", "arn:aws:iam::123456789012:role/web-task-admin", false},
+		{"another account", "arn:aws:iam::210987654321:role/web-task", false},
+		{"outside the prefix", "arn:aws:iam::123456789012:role/stepship/api-task", false},
+		{"empty", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RoleAllowed(roles, tt.arn); got != tt.want {
+				t.Errorf("RoleAllowed(%q) = %v, want %v", tt.arn, got, tt.want)
+			}
+		})
+	}
+	if RoleAllowed(nil, "arn:aws:iam::123456789012:role/web-task") {
+		t.Error("no roles listed allowed a role")
+	}
+}
+
+func TestResolve(t *testing.T) {
+	c, err := Parse([]byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, service, env string
+		wantCluster        string
+		wantErr            *NotFoundError
+		wantText           string
+	}{
+		{name: "web production", service: "web", env: "production", wantCluster: "stepship-demo"},
+		{name: "web staging", service: "web", env: "staging", wantCluster: "stepship-staging"},
+		{name: "worker", service: "worker", env: "production", wantCluster: "stepship-demo"},
+		{name: "unknown service", service: "api", env: "production", wantErr: &NotFoundError{Service: "api"}, wantText: `service "api" is not in the catalog`},
+		{name: "unknown environment", service: "worker", env: "staging", wantErr: &NotFoundError{Service: "worker", Environment: "staging"}, wantText: `service "worker" has no environment "staging" in the catalog`},
+		{name: "names are exact", service: "Web", env: "production", wantErr: &NotFoundError{Service: "Web"}, wantText: `service "Web" is not in the catalog`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.Resolve(tt.service, tt.env)
+			if tt.wantErr != nil {
+				var nf *NotFoundError
+				if !errors.As(err, &nf) || *nf != *tt.wantErr || err.Error() != tt.wantText {
+					t.Fatalf("Resolve = %v, want %#v (%q)", err, tt.wantErr, tt.wantText)
+				}
+				return
+			}
+			if err != nil || got.Service != tt.service || got.Environment != tt.env || got.Cluster != tt.wantCluster {
+				t.Errorf("Resolve = %+v, %v", got, err)
+			}
+		})
+	}
+	var nilCat *Catalog
+	if _, err := nilCat.Resolve("web", "production"); err == nil {
+		t.Error("a nil catalog resolved a target")
+	}
+}
+
+func TestTargetsAgreeWithResolve(t *testing.T) {
+	c, err := Parse([]byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tg := range c.Targets() {
+		got = append(got, tg.Service+"/"+tg.Environment)
+		r, err := c.Resolve(tg.Service, tg.Environment)
+		if err != nil || !reflect.DeepEqual(r, tg) {
+			t.Errorf("Resolve(%s, %s) = %+v, %v; Targets has %+v", tg.Service, tg.Environment, r, err, tg)
+		}
+	}
+	if want := []string{"web/production", "web/staging", "worker/production"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Targets = %v, want %v", got, want)
+	}
+	if (*Catalog)(nil).Targets() != nil {
+		t.Error("a nil catalog has targets")
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// The target's JSON is what the state machines' paths read ($.target.image.uri,
+// $.target.build.mode, …): golden, so a renamed field shows up here.
+func TestTargetJSONGolden(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(valid, "        container: app\n",
+		"        container: app\n        roles: [\"arn:aws:iam::123456789012:role/worker-*\"]\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.MarshalIndent(c.Targets(), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	golden := filepath.Join("testdata", "targets.golden.json")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("targets JSON =\n%s\nwant (%s)\n%s", got, golden, want)
+	}
 }

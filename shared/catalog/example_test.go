@@ -32,13 +32,13 @@ services:
 	}
 	for _, ref := range []string{"refs/heads/main", "refs/heads/release/2.1", "refs/tags/v2.1.0", "refs/heads/feature/x"} {
 		for _, t := range c.Match("github", "acme/web", ref) {
-			fmt.Println(ref, "→", t.Service, t.Environment, t.ImageFor("3f2a9c1"))
+			fmt.Println(ref, "→", t.Service, t.Environment, t.Image.At("sha256:3f2a9c1"))
 		}
 	}
 	// Output:
-	// refs/heads/main → web staging 123456789012.dkr.ecr.us-east-1.amazonaws.com/web:3f2a9c1
-	// refs/heads/release/2.1 → web staging 123456789012.dkr.ecr.us-east-1.amazonaws.com/web:3f2a9c1
-	// refs/tags/v2.1.0 → web production 123456789012.dkr.ecr.us-east-1.amazonaws.com/web:3f2a9c1
+	// refs/heads/main → web staging 123456789012.dkr.ecr.us-east-1.amazonaws.com/web@sha256:3f2a9c1
+	// refs/heads/release/2.1 → web staging 123456789012.dkr.ecr.us-east-1.amazonaws.com/web@sha256:3f2a9c1
+	// refs/tags/v2.1.0 → web production 123456789012.dkr.ecr.us-east-1.amazonaws.com/web@sha256:3f2a9c1
 }
 
 func ExampleParse_error() {
