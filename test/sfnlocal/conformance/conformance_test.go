@@ -21,7 +21,7 @@ import (
 	"github.com/stepship/stepship/test/sfnlocal/asl"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/cases/*/expected.json from our runner (known differences are left alone)")
+var update = flag.Bool("update", false, "rewrite testdata/cases/*/expected.json from aws-local-stepfunctions (never from our runner; known differences are left alone)")
 
 const (
 	casesDir        = "testdata/cases"
@@ -49,12 +49,15 @@ func (r result) String() string {
 }
 
 // knownDifference documents a case where aws-local-stepfunctions departs from
-// AWS's documented behaviour.
+// AWS's documented behaviour. Its Expected result is written by hand from the
+// documentation; such a case has no expected.json.
 type knownDifference struct {
 	Case      string `json:"case"`
 	Reference string `json:"reference"` // what aws-local-stepfunctions does
-	AWS       string `json:"aws"`       // what AWS documents (expected.json)
-	Doc       string `json:"doc"`       // where AWS documents it
+	AWS       string `json:"aws"`       // what AWS documents
+	Doc       string `json:"doc"`       // the AWS documentation page
+	Quote     string `json:"quote"`     // the sentence of that page it rests on
+	Expected  result `json:"expected"`  // the documented result, by hand
 }
 
 // tcase is one directory of testdata/cases.
@@ -68,7 +71,13 @@ type tcase struct {
 
 func loadCases(t *testing.T) []tcase {
 	t.Helper()
-	entries, err := os.ReadDir(casesDir)
+	return loadCasesIn(t, casesDir)
+}
+
+// loadCasesIn reads every case directory under dir.
+func loadCasesIn(t *testing.T, dir string) []tcase {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatalf("reading the cases: %v", err)
 	}
@@ -77,7 +86,7 @@ func loadCases(t *testing.T) []tcase {
 		if !e.IsDir() {
 			continue
 		}
-		c := tcase{Name: e.Name(), Dir: filepath.Join(casesDir, e.Name())}
+		c := tcase{Name: e.Name(), Dir: filepath.Join(dir, e.Name())}
 		if c.Definition, err = os.ReadFile(filepath.Join(c.Dir, "definition.asl.json")); err != nil {
 			t.Fatalf("case %s: %v", c.Name, err)
 		}
@@ -97,7 +106,7 @@ func loadCases(t *testing.T) []tcase {
 		cases = append(cases, c)
 	}
 	if len(cases) == 0 {
-		t.Fatalf("no cases in %s", casesDir)
+		t.Fatalf("no cases in %s", dir)
 	}
 	return cases
 }
@@ -150,7 +159,21 @@ var (
 // test binary.
 func referenceResults(t *testing.T) map[string]result {
 	t.Helper()
-	refOnce.Do(func() { refResults, refErr = runReference() })
+	refOnce.Do(func() {
+		var raw map[string]json.RawMessage
+		if raw, refErr = runReference(casesDir); refErr != nil {
+			return
+		}
+		refResults = make(map[string]result, len(raw))
+		for name, b := range raw {
+			var r result
+			if refErr = json.Unmarshal(b, &r); refErr != nil {
+				refErr = fmt.Errorf("the reference's result for %s: %w", name, refErr)
+				return
+			}
+			refResults[name] = r
+		}
+	})
 	if refErr != nil {
 		t.Fatalf("running the reference interpreter: %v", refErr)
 	}
@@ -203,7 +226,9 @@ func findNode(root string) (string, error) {
 	return "", fmt.Errorf("no Node 22 found (run `npm ci` at the repository root; it installs node and aws-local-stepfunctions): %s", strings.Join(problems, "; "))
 }
 
-func runReference() (map[string]result, error) {
+// runReference runs run.mjs over the cases in dir (with --virtual-clock when
+// extra says so) and returns its results, one raw JSON object per case.
+func runReference(dir string, extra ...string) (map[string]json.RawMessage, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return nil, err
@@ -223,7 +248,8 @@ func runReference() (map[string]result, error) {
 	out := filepath.Join(tmp, "reference.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, referenceScript, casesDir, out)
+	args := append([]string{referenceScript}, extra...)
+	cmd := exec.CommandContext(ctx, node, append(args, dir, out)...)
 	var stderr bytes.Buffer
 	cmd.Stdout = &stderr
 	cmd.Stderr = &stderr
@@ -234,7 +260,7 @@ func runReference() (map[string]result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var res map[string]result
+	var res map[string]json.RawMessage
 	if err := json.Unmarshal(b, &res); err != nil {
 		return nil, fmt.Errorf("reading %s: %v", out, err)
 	}
@@ -268,20 +294,24 @@ func ours(t *testing.T, c tcase) result {
 const clockScale = 1000
 
 func runOurs(c tcase) (result, error) {
+	res, _, err := runWith(c, newFakeLambda(c.Tasks), asl.NewScaledClock(clockScale))
+	return res, err
+}
+
+// runWith runs a case through our runner with the given task invoker and
+// clock. The execution is nil when the definition is INVALID.
+func runWith(c tcase, inv asl.TaskInvoker, clock asl.Clock) (result, *asl.Execution, error) {
 	sm, err := asl.Parse(c.Definition)
 	if err != nil {
 		cause := err.Error()
-		return result{Status: "INVALID", Cause: &cause}, nil
+		return result{Status: "INVALID", Cause: &cause}, nil, nil
 	}
-	r := asl.NewRunner(
-		asl.WithInvoker(newFakeLambda(c.Tasks)),
-		asl.WithClock(asl.NewScaledClock(clockScale)),
-	)
+	r := asl.NewRunner(asl.WithInvoker(inv), asl.WithClock(clock))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	exe, err := r.Run(ctx, sm, c.Input, executionInfo(c.Name))
 	if err != nil {
-		return result{}, err
+		return result{}, nil, err
 	}
 	snap := exe.Snapshot()
 	res := result{Status: string(snap.Status)}
@@ -295,7 +325,7 @@ func runOurs(c tcase) (result, error) {
 		e, cause := snap.Error, snap.Cause
 		res.Error, res.Cause = &e, &cause
 	}
-	return res, nil
+	return res, exe, nil
 }
 
 func executionInfo(name string) asl.ExecutionInfo {
@@ -440,109 +470,52 @@ func compact(b json.RawMessage) string {
 	return buf.String()
 }
 
-// ---------------------------------------------------------------- tests
+// ---------------------------------------------------------------- expectations
 
-// TestConformance compares our runner with aws-local-stepfunctions on every
-// case, and with AWS's documented behaviour where the two tools differ.
-func TestConformance(t *testing.T) {
-	cases := loadCases(t)
-	known := loadKnownDifferences(t)
-	ref := referenceResults(t)
-	for _, c := range cases {
-		t.Run(c.Name, func(t *testing.T) {
-			refRes, ok := ref[c.Name]
-			if !ok {
-				t.Fatalf("the reference produced no result for %s", c.Name)
-			}
-			if refRes.Status == "HARNESS_ERROR" {
-				t.Fatalf("run.mjs could not run the case: %s", str(refRes.Cause))
-			}
-			got := ours(t, c)
-			if kd, isKnown := known[c.Name]; isKnown {
-				want, ok := readExpected(t, c)
-				if !ok {
-					t.Fatalf("known difference %s has no expected.json", c.Name)
-				}
-				if d := diff(got, want, true); len(d) > 0 {
-					t.Errorf("our runner departs from AWS's documented behaviour (%s: %s):\n  %s\n  ours:     %s\n  expected: %s",
-						kd.Doc, kd.AWS, strings.Join(d, "\n  "), got, want)
-				}
-				if len(diff(refRes, want, true)) == 0 {
-					t.Errorf("aws-local-stepfunctions now agrees with expected.json; remove %s from %s", c.Name, knownDiffsFile)
-				}
-				return
-			}
-			if d := diff(got, refRes, userError(refRes)); len(d) > 0 {
-				t.Errorf("our runner and aws-local-stepfunctions differ:\n  %s\n  ours:      %s\n  reference: %s",
-					strings.Join(d, "\n  "), got, refRes)
-			}
-		})
-	}
-}
-
-// TestExpected checks every case against its expected.json (our runner always;
-// the reference too, except for known differences). With -update it rewrites
-// expected.json from our runner instead.
-func TestExpected(t *testing.T) {
-	cases := loadCases(t)
-	known := loadKnownDifferences(t)
-	var ref map[string]result
-	if !*update {
-		ref = referenceResults(t)
-	}
-	for _, c := range cases {
-		t.Run(c.Name, func(t *testing.T) {
-			got := ours(t, c)
-			_, isKnown := known[c.Name]
-			if *update && !isKnown {
-				writeExpected(t, c, got)
-				return
-			}
-			want, ok := readExpected(t, c)
-			if !ok {
-				t.Fatalf("no expected.json (run with -update to write it from our runner)")
-			}
-			if d := diff(got, want, true); len(d) > 0 {
-				t.Errorf("our runner departs from expected.json:\n  %s\n  ours:     %s\n  expected: %s", strings.Join(d, "\n  "), got, want)
-			}
-			if ref == nil || isKnown {
-				return
-			}
-			if d := diff(ref[c.Name], want, true); len(d) > 0 {
-				t.Errorf("aws-local-stepfunctions departs from expected.json (if that is the reference's bug, add the case to %s):\n  %s",
-					knownDiffsFile, strings.Join(d, "\n  "))
-			}
-		})
-	}
-}
-
-// writeExpected stores our result as the case's expected.json. A cause is kept
-// only when it is the case's own (from a Fail state or the fake Lambda).
-func writeExpected(t *testing.T, c tcase, r result) {
-	t.Helper()
-	out := struct {
-		Status string          `json:"status"`
-		Output json.RawMessage `json:"output,omitempty"`
-		Error  *string         `json:"error,omitempty"`
-		Cause  *string         `json:"cause,omitempty"`
-	}{Status: r.Status}
+// expectation reduces a result of the reference to what expected.json holds:
+// the status; the output of a success; the error name of a failure, and its
+// cause when the case itself chose it (a Fail state or the fake Lambda: the
+// interpreter's own wording is not compared). An INVALID definition keeps the
+// status only.
+func expectation(r result) (result, error) {
 	switch r.Status {
 	case "SUCCEEDED":
-		out.Output = orNull(r.Output)
+		return result{Status: r.Status, Output: orNull(r.Output)}, nil
 	case "INVALID":
-	default:
+		return result{Status: r.Status}, nil
+	case "FAILED", "TIMED_OUT":
 		e := str(r.Error)
-		out.Error = &e
+		out := result{Status: r.Status, Error: &e}
 		if userError(r) {
 			cause := str(r.Cause)
 			out.Cause = &cause
 		}
+		return out, nil
+	default:
+		return result{}, fmt.Errorf("the reference could not run the case: %s %s", r.Status, str(r.Cause))
 	}
-	b, err := marshalIndent(out)
+}
+
+// sameExpectation reports whether two expectations hold the same fields with
+// the same values (outputs compared as JSON values).
+func sameExpectation(a, b result) bool {
+	return a.Status == b.Status &&
+		(len(a.Output) == 0) == (len(b.Output) == 0) && jsonEqual(a.Output, b.Output) &&
+		(a.Error == nil) == (b.Error == nil) && str(a.Error) == str(b.Error) &&
+		(a.Cause == nil) == (b.Cause == nil) && str(a.Cause) == str(b.Cause)
+}
+
+func expectedPath(c tcase) string { return filepath.Join(c.Dir, "expected.json") }
+
+// writeExpected stores an expectation of the reference as the case's
+// expected.json.
+func writeExpected(t *testing.T, c tcase, r result) {
+	t.Helper()
+	b, err := marshalIndent(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(c.Dir, "expected.json"), b, 0o644); err != nil {
+	if err := os.WriteFile(expectedPath(c), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -558,9 +531,95 @@ func marshalIndent(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// want is what our runner must produce for a case: the documented result of a
+// known difference, otherwise expected.json (which the reference wrote).
+func want(t *testing.T, c tcase, known map[string]knownDifference) result {
+	t.Helper()
+	if kd, ok := known[c.Name]; ok {
+		return kd.Expected
+	}
+	r, ok := readExpected(t, c)
+	if !ok {
+		t.Fatalf("no expected.json (run `go test ./test/sfnlocal/conformance/ -update` to write it from aws-local-stepfunctions)")
+	}
+	return r
+}
+
+// ---------------------------------------------------------------- tests
+
+// TestReferenceWritesExpected keeps every expected.json equal to what
+// aws-local-stepfunctions produces today, and every known difference still a
+// difference. With -update it writes expected.json from the reference (and
+// removes any from a known difference's directory); our runner is not run.
+// It comes first in this file so that, with -update, the tests after it check
+// our runner against the files just written.
+func TestReferenceWritesExpected(t *testing.T) {
+	cases := loadCases(t)
+	known := loadKnownDifferences(t)
+	ref := referenceResults(t)
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			raw, ok := ref[c.Name]
+			if !ok {
+				t.Fatalf("the reference produced no result for %s", c.Name)
+			}
+			got, err := expectation(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kd, isKnown := known[c.Name]; isKnown {
+				if *update {
+					if err := os.Remove(expectedPath(c)); err != nil && !errors.Is(err, os.ErrNotExist) {
+						t.Fatal(err)
+					}
+				}
+				if len(diff(raw, kd.Expected, true)) == 0 {
+					t.Errorf("aws-local-stepfunctions now gives the documented result; remove %s from %s and run -update", c.Name, knownDiffsFile)
+				}
+				return
+			}
+			if *update {
+				writeExpected(t, c, got)
+				return
+			}
+			stored, ok := readExpected(t, c)
+			if !ok {
+				t.Fatalf("no expected.json (run `go test ./test/sfnlocal/conformance/ -update` to write it from aws-local-stepfunctions)")
+			}
+			if !sameExpectation(got, stored) {
+				t.Errorf("expected.json is not what aws-local-stepfunctions produces (run -update, and review the change):\n  expected.json: %s\n  reference:     %s", stored, got)
+			}
+		})
+	}
+}
+
+// TestConformance runs every case through our runner and compares it with
+// expected.json (the reference's result) or, for a known difference, with the
+// result AWS documents.
+func TestConformance(t *testing.T) {
+	cases := loadCases(t)
+	known := loadKnownDifferences(t)
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			w := want(t, c, known)
+			got := ours(t, c)
+			if d := diff(got, w, true); len(d) > 0 {
+				if kd, isKnown := known[c.Name]; isKnown {
+					t.Errorf("our runner departs from AWS's documented behaviour (%s: %q):\n  %s\n  ours:       %s\n  documented: %s",
+						kd.Doc, kd.Quote, strings.Join(d, "\n  "), got, w)
+					return
+				}
+				t.Errorf("our runner departs from expected.json (aws-local-stepfunctions' result; if that is the reference's bug, add the case to %s):\n  %s\n  ours:     %s\n  expected: %s",
+					knownDiffsFile, strings.Join(d, "\n  "), got, w)
+			}
+		})
+	}
+}
+
 // TestCorpusShape checks the corpus itself: every known difference names a
-// case and says why, and state names are unique within a case (run.mjs keys
-// its overrides by state name).
+// case, says why, quotes the AWS documentation and has no expected.json; every
+// other case has one; state names are unique within a case (run.mjs keys its
+// overrides by state name).
 func TestCorpusShape(t *testing.T) {
 	cases := loadCases(t)
 	known := loadKnownDifferences(t)
@@ -580,13 +639,35 @@ func TestCorpusShape(t *testing.T) {
 			t.Errorf("%s lists %s, which is not a case", knownDiffsFile, n)
 			continue
 		}
-		if kd.Reference == "" || kd.AWS == "" || !strings.HasPrefix(kd.Doc, "https://") {
-			t.Errorf("%s: %s needs reference, aws and doc (an AWS documentation address)", knownDiffsFile, n)
+		if kd.Reference == "" || kd.AWS == "" || kd.Quote == "" || !strings.HasPrefix(kd.Doc, "https://docs.aws.amazon.com/") {
+			t.Errorf("%s: %s needs reference, aws, doc (an AWS documentation address) and quote", knownDiffsFile, n)
 		}
-		if _, ok := readExpected(t, c); !ok {
-			t.Errorf("known difference %s has no expected.json", n)
+		if _, err := expectation(kd.Expected); err != nil || !sameExpectation(kd.Expected, mustExpectation(kd.Expected)) {
+			t.Errorf("%s: %s: expected must be a result in expected.json's shape (status; output, or error and the case's own cause)", knownDiffsFile, n)
+		}
+		if _, err := os.Stat(expectedPath(c)); err == nil {
+			t.Errorf("known difference %s has an expected.json: its expectation lives in %s only", n, knownDiffsFile)
 		}
 	}
+	for _, c := range cases {
+		if _, isKnown := known[c.Name]; !isKnown {
+			if _, err := os.Stat(expectedPath(c)); err != nil {
+				t.Errorf("case %s has no expected.json: %v", c.Name, err)
+			}
+		}
+	}
+	checkStateNames(t, cases)
+}
+
+func mustExpectation(r result) result {
+	e, _ := expectation(r)
+	return e
+}
+
+// checkStateNames checks that state names are unique within each case
+// (run.mjs keys its overrides by state name).
+func checkStateNames(t *testing.T, cases []tcase) {
+	t.Helper()
 	for _, c := range cases {
 		var def map[string]any
 		if err := json.Unmarshal(c.Definition, &def); err != nil {
@@ -621,7 +702,8 @@ func TestCorpusShape(t *testing.T) {
 }
 
 // TestFindNodeFailsWithoutNode pins that a missing Node is an error that says
-// how to install it (TestConformance then fails rather than skips).
+// how to install it (the tests that run the reference then fail rather than
+// skip).
 func TestFindNodeFailsWithoutNode(t *testing.T) {
 	t.Setenv("STEPSHIP_NODE", "")
 	t.Setenv("PATH", t.TempDir())

@@ -1,7 +1,7 @@
-// Runs every ASL conformance case through aws-local-stepfunctions (the
-// reference interpreter) and writes one JSON object of results.
+// Runs conformance cases through aws-local-stepfunctions (the reference
+// interpreter) and writes one JSON object of results.
 //
-//   node run.mjs <cases-dir> <results.json> [case-name …]
+//   node run.mjs [--virtual-clock] <cases-dir> <results.json> [case-name …]
 //
 // For each case directory (definition.asl.json, input.json, optional
 // tasks.json) the result is {"status": "SUCCEEDED", "output": …} or
@@ -16,17 +16,31 @@
 //               | … any of these with "delaySeconds": n
 //
 // A list answers successive invocations of that resource in order; its last
-// element repeats. Wait states with a fixed Seconds/Timestamp are overridden to
-// 0 ms; SecondsPath/TimestampPath waits run for real (cases keep them short)
-// so that their paths are still evaluated. Retry pauses are overridden to 0 ms.
+// element repeats.
+//
+// By default (the semantic corpus, testdata/cases) the cases run concurrently
+// in real time: Wait states with a fixed Seconds/Timestamp are overridden to
+// 0 ms, SecondsPath/TimestampPath waits run for real (cases keep them short)
+// so that their paths are still evaluated, and Retry pauses are overridden to
+// 0 ms.
+//
+// With --virtual-clock (the retry schedules, testdata/retry) nothing is
+// overridden: the cases run one after another on a virtual clock that jumps
+// to the next pending timer whenever the execution has nothing else to do,
+// so a retry interval of hours costs nothing and is measured exactly. Each
+// result then also has "invocations": the virtual time, in milliseconds since
+// the execution started, of every call to the fake Lambda.
 
 import { readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateMachine, ExecutionError, ExecutionTimeoutError } from 'aws-local-stepfunctions';
 
-const [casesDir, outFile, ...only] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const virtual = args[0] === '--virtual-clock';
+if (virtual) args.shift();
+const [casesDir, outFile, ...only] = args;
 if (!casesDir || !outFile) {
-  console.error('usage: node run.mjs <cases-dir> <results.json> [case-name …]');
+  console.error('usage: node run.mjs [--virtual-clock] <cases-dir> <results.json> [case-name …]');
   process.exit(2);
 }
 
@@ -55,9 +69,61 @@ function walkStates(machine, fn) {
   }
 }
 
-function fakeLambda(tasks) {
+// installVirtualClock replaces setTimeout, clearTimeout and Date.now (the only
+// time sources aws-local-stepfunctions uses while running) with a clock that
+// stands still until run() finds the execution idle, then jumps to the
+// earliest pending timer and fires it.
+function installVirtualClock() {
+  const realSetImmediate = globalThis.setImmediate;
+  const timers = new Set();
+  let now = 0;
+  let seq = 0;
+  globalThis.setTimeout = (fn, ms, ...rest) => {
+    const timer = {
+      due: now + Math.max(0, Number(ms) || 0),
+      seq: seq++,
+      fire: () => fn(...rest),
+      ref: () => timer,
+      unref: () => timer,
+      hasRef: () => true,
+    };
+    timers.add(timer);
+    return timer;
+  };
+  globalThis.clearTimeout = (timer) => timers.delete(timer);
+  Date.now = () => now;
+  return {
+    now: () => now,
+    // run waits for promise p, advancing the clock whenever nothing but
+    // timers is left to run (microtasks always drain before setImmediate).
+    async run(p) {
+      let settled = false;
+      p.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      for (;;) {
+        await new Promise((resolve) => realSetImmediate(resolve));
+        if (settled) return p;
+        let next;
+        for (const t of timers) {
+          if (!next || t.due < next.due || (t.due === next.due && t.seq < next.seq)) next = t;
+        }
+        if (!next) throw new Error('the execution is waiting, but no timer is pending');
+        timers.delete(next);
+        now = next.due;
+        next.fire();
+      }
+    },
+  };
+}
+
+const clock = virtual ? installVirtualClock() : null;
+
+function fakeLambda(tasks, invocations) {
   const calls = new Map();
   return async (resource, input) => {
+    invocations.push(Date.now());
     const spec = tasks[resource];
     if (spec === undefined) {
       throw new TaskError('States.TaskFailed', `conformance: no fake response for resource ${resource}`);
@@ -85,7 +151,8 @@ async function runCase(dir, name) {
   const input = readJSON(join(dir, 'input.json'));
   const tasks = existsSync(join(dir, 'tasks.json')) ? readJSON(join(dir, 'tasks.json')) : {};
 
-  const invoke = fakeLambda(tasks);
+  const invocations = [];
+  const invoke = fakeLambda(tasks, invocations);
   const taskResourceLocalHandlers = {};
   const waitTimeOverrides = {};
   const retryIntervalOverrides = {};
@@ -99,6 +166,7 @@ async function runCase(dir, name) {
     if (state.Type === 'Task') {
       taskResourceLocalHandlers[stateName] = (taskInput) => invoke(state.Resource, taskInput);
     }
+    if (virtual) return;
     if (state.Type === 'Wait' && (state.Seconds !== undefined || state.Timestamp !== undefined)) {
       waitTimeOverrides[stateName] = 0;
     }
@@ -122,12 +190,19 @@ async function runCase(dir, name) {
       Name: SM_NAME,
     },
   };
+  const started = Date.now();
   const execution = machine.run(input, {
     overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
     context,
   });
+  const result = await settle(clock ? clock.run(execution.result) : execution.result);
+  if (virtual) result.invocations = invocations.map((t) => t - started);
+  return result;
+}
+
+async function settle(promise) {
   try {
-    const output = await execution.result;
+    const output = await promise;
     return { status: 'SUCCEEDED', output: output === undefined ? null : output };
   } catch (err) {
     if (err instanceof ExecutionTimeoutError) {
@@ -146,15 +221,22 @@ const names = readdirSync(casesDir, { withFileTypes: true })
   .map((d) => d.name)
   .sort();
 
-// Run the cases concurrently: most of the time is spent in real-time waits.
-const entries = await Promise.all(
-  names.map(async (name) => {
-    try {
-      return [name, await runCase(join(casesDir, name), name)];
-    } catch (err) {
-      return [name, { status: 'HARNESS_ERROR', cause: String(err?.stack ?? err) }];
-    }
-  }),
-);
+async function runNamed(name) {
+  try {
+    return [name, await runCase(join(casesDir, name), name)];
+  } catch (err) {
+    return [name, { status: 'HARNESS_ERROR', cause: String(err?.stack ?? err) }];
+  }
+}
+
+let entries;
+if (virtual) {
+  // One at a time: the virtual clock is shared by the whole process.
+  entries = [];
+  for (const name of names) entries.push(await runNamed(name));
+} else {
+  // Concurrently: most of the time is spent in real-time waits.
+  entries = await Promise.all(names.map(runNamed));
+}
 writeFileSync(outFile, JSON.stringify(Object.fromEntries(entries), null, 2) + '\n');
 console.log(`aws-local-stepfunctions: ran ${entries.length} cases -> ${outFile}`);
