@@ -10,10 +10,27 @@ import (
 )
 
 func TestDeployStateMachineRoleFollowsTheIntegrationsOfItsDefinition(t *testing.T) {
-	// GIVEN the stack built from testdata/deploy.asl.json: a DynamoDB putItem on
-	// ${TableName}, a CodeBuild .sync task, an ECR SDK task inside a Parallel branch,
-	// and lambda:invoke of the deploy function
-	f := synthesized(t)
+	// GIVEN a stack built from testdata/integrations.asl.json: a DynamoDB putItem
+	// on ${TableName}, a CodeBuild .sync task, an ECR SDK task inside a Parallel
+	// branch, and lambda:invoke of the deploy function
+	app, dir, err := newTestApp(t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist, err := fakeDist(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testProps(dir, dist)
+	p.DeployStateMachineFile = filepath.Join("testdata", "integrations.asl.json")
+	s, err := NewStepshipStack(app, "Integrations", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := synthesize(s, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	role := f.logicalID(t, "AWS::IAM::Role", "DeployStateMachineRole")
 
 	// WHEN the state machine role's actions are listed

@@ -15,12 +15,19 @@ func addNagSuppressions(s *StepshipStack, specs []FunctionSpec) {
 		fn := s.Functions[spec.Name]
 		reasons := []string{"X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) supports no resource-level permissions"}
 		appliesTo := []any{"Resource::*"}
+		if spec.has(StartsDeploy) {
+			reasons = append(reasons, "states:DescribeExecution is limited to the executions of the deploy state machine, whose names are not known in advance")
+			appliesTo = append(appliesTo,
+				&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):states:[^:]*:[^:]*:execution:<DeployStateMachine[0-9A-F]{8}\.Name>:\*$/g`)})
+		}
 		if spec.has(DeploysECS) {
 			reasons = append(reasons,
+				"iam:PassRole on a role prefix is what the catalog declares for an environment (roles: [arn:…:role/NAME-*]), and only to ecs-tasks.amazonaws.com",
 				"ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition support no resource-level permissions",
 				"ecs:TagResource is limited to task definitions and to RegisterTaskDefinition by an ecs:CreateAction condition")
 			appliesTo = append(appliesTo,
 				&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):ecs:[^:]*:[^:]*:task-definition\/\*$/g`)},
+				&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_\/-]+\*$/g`)},
 			)
 		}
 		cdknag.NagSuppressions_AddResourceSuppressions(fn.Role(), &[]*cdknag.NagPackSuppression{{

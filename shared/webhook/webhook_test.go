@@ -2,6 +2,8 @@ package webhook_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stepship/stepship/shared/git"
 	"github.com/stepship/stepship/shared/webhook"
 	"github.com/stepship/stepship/shared/webhook/webhooktest"
 )
@@ -41,6 +44,25 @@ func receiver() *webhook.Receiver {
 	return webhook.NewReceiver(webhook.WithClock(func() time.Time { return now }))
 }
 
+// ring returns a keyring with the secrets as keys of provider p, for every
+// repository.
+func ring(p git.Provider, secrets ...[]byte) webhook.Keyring {
+	var k webhook.Keyring
+	for _, s := range secrets {
+		k = append(k, webhook.Key{Provider: p, Secret: s})
+	}
+	return k
+}
+
+// every holds the test secrets for every host: HMAC keys for GitHub and
+// Bitbucket, tokens and a signing secret for GitLab.
+var every = append(append(ring(git.GitHub, secret, previous), ring(git.Bitbucket, secret, previous)...),
+	ring(git.GitLab, secret, previous, signingToken)...)
+
+func receive(h map[string]string, body []byte, keys webhook.Keyring) (webhook.Delivery, error) {
+	return receiver().Receive(webhook.Request{Header: webhook.NewHeader(h), Body: string(body)}, keys)
+}
+
 // The documented test vector of GitHub's "Validating webhook deliveries".
 func TestGitHubDocumentedVector(t *testing.T) {
 	body := []byte("Hello, World!")
@@ -48,13 +70,13 @@ func TestGitHubDocumentedVector(t *testing.T) {
 		"x-github-event":      "ping",
 		"x-hub-signature-256": "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
 	}
-	if err := receiver().Verify(webhook.GitHub, h, body, [][]byte{[]byte("It's a Secret to Everybody")}); err != nil {
+	if err := receiver().Verify(git.GitHub, h, body, ring(git.GitHub, []byte("It's a Secret to Everybody"))); err != nil {
 		t.Fatalf("Verify(documented vector) = %v, want nil", err)
 	}
 	if got := webhooktest.HexSignature([]byte("It's a Secret to Everybody"), body); got != h["x-hub-signature-256"] {
 		t.Errorf("HexSignature = %s", got)
 	}
-	if err := receiver().Verify(webhook.GitHub, h, []byte("Hello, World?"), [][]byte{[]byte("It's a Secret to Everybody")}); !errors.Is(err, webhook.ErrUnauthorized) {
+	if err := receiver().Verify(git.GitHub, h, []byte("Hello, World?"), ring(git.GitHub, []byte("It's a Secret to Everybody"))); !errors.Is(err, webhook.ErrUnauthorized) {
 		t.Errorf("Verify(altered body) = %v, want ErrUnauthorized", err)
 	}
 }
@@ -124,7 +146,8 @@ func TestVerify(t *testing.T) {
 		{"gitlab signed several signatures, one valid", with(glSigned, "webhook-signature", "v1,AAAA v1a,xyz "+glSigned["webhook-signature"]), body, [][]byte{signingToken}, true},
 		{"gitlab signed other version only", with(glSigned, "webhook-signature", "v2,"+glSigned["webhook-signature"][3:]), body, [][]byte{signingToken}, false},
 		{"gitlab signed ignores a valid token", with(glSigned, "x-gitlab-token", string(secret)), body[1:], [][]byte{secret, signingToken}, false},
-		{"gitlab signed with a raw secret", webhooktest.GitLabSignedHeaders("Push Hook", deliverID, secret, ts, body), body, [][]byte{secret}, true},
+		{"gitlab signed with a token is never accepted", webhooktest.GitLabSignedHeaders("Push Hook", deliverID, secret, ts, body), body, [][]byte{secret}, false},
+		{"gitlab signing secret sent as a token is never accepted", with(glToken, "x-gitlab-token", string(signingToken)), body, [][]byte{signingToken}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,7 +156,7 @@ func TestVerify(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Detect: %v", err)
 			}
-			err = receiver().Verify(p, h, tt.body, tt.secrets)
+			err = receiver().Verify(p, h, tt.body, ring(p, tt.secrets...))
 			switch {
 			case tt.ok && err != nil:
 				t.Errorf("Verify = %v, want nil", err)
@@ -150,12 +173,12 @@ func TestDetect(t *testing.T) {
 	tests := []struct {
 		name string
 		h    map[string]string
-		want webhook.Provider
+		want git.Provider
 		err  error
 	}{
-		{"github", map[string]string{"X-GitHub-Event": "push"}, webhook.GitHub, nil},
-		{"gitlab any case", map[string]string{"X-GITLAB-EVENT": "Push Hook"}, webhook.GitLab, nil},
-		{"bitbucket", map[string]string{"x-event-key": "repo:push"}, webhook.Bitbucket, nil},
+		{"github", map[string]string{"X-GitHub-Event": "push"}, git.GitHub, nil},
+		{"gitlab any case", map[string]string{"X-GITLAB-EVENT": "Push Hook"}, git.GitLab, nil},
+		{"bitbucket", map[string]string{"x-event-key": "repo:push"}, git.Bitbucket, nil},
 		{"nothing", map[string]string{"content-type": "application/json"}, "", webhook.ErrUnauthorized},
 		{"SHA-1 signature alone says nothing", map[string]string{"x-hub-signature": "sha1=00"}, "", webhook.ErrUnauthorized},
 		{"two providers", map[string]string{"x-github-event": "push", "x-event-key": "repo:push"}, "", webhook.ErrUnauthorized},
@@ -171,34 +194,39 @@ func TestDetect(t *testing.T) {
 }
 
 func TestParseFixtures(t *testing.T) {
-	const tagObject = "1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d"
+	// The times each host signs: GitHub's repository.pushed_at (Unix seconds
+	// in push payloads, ISO 8601 elsewhere), GitLab's signed
+	// webhook-timestamp, Bitbucket Data Center's date. None for GitLab's
+	// token form and Bitbucket Cloud.
+	ghPushedAt := time.Unix(1795776000, 0).UTC()
+	ghISO := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	tests := []struct {
 		fixture string
 		headers func(body []byte) map[string]string
 		want    []webhook.Event
 	}{
 		{"github-push.json", func(b []byte) map[string]string { return webhooktest.GitHubHeaders("push", deliverID, secret, b) },
-			[]webhook.Event{{Provider: "github", Kind: webhook.KindPush, Name: "push", Repository: "acme/web", Ref: "refs/heads/main", Commit: pushed, DeliveryID: deliverID, Pusher: "dana-ops"}}},
+			[]webhook.Event{{Provider: "github", Kind: webhook.KindPush, Name: "push", Repository: "acme/web", Ref: "refs/heads/main", Commit: pushed, DeliveryID: deliverID, Pusher: "dana-ops", PushedAt: ghPushedAt}}},
 		// An annotated tag: "after" is the tag object, head_commit the commit.
 		{"github-tag-push.json", func(b []byte) map[string]string { return webhooktest.GitHubHeaders("push", deliverID, secret, b) },
-			[]webhook.Event{{Provider: "github", Kind: webhook.KindTagPush, Name: "push", Repository: "acme/web", Ref: "refs/tags/v1.4.0", Commit: pushed, DeliveryID: deliverID, Pusher: "dana-ops"}}},
+			[]webhook.Event{{Provider: "github", Kind: webhook.KindTagPush, Name: "push", Repository: "acme/web", Ref: "refs/tags/v1.4.0", Commit: pushed, DeliveryID: deliverID, Pusher: "dana-ops", PushedAt: ghPushedAt}}},
 		{"github-branch-delete.json", func(b []byte) map[string]string { return webhooktest.GitHubHeaders("push", deliverID, secret, b) },
-			[]webhook.Event{{Provider: "github", Kind: webhook.KindBranchDelete, Name: "push", Repository: "acme/web", Ref: "refs/heads/feature/pricing", Commit: webhook.ZeroCommit, DeliveryID: deliverID, Pusher: "dana-ops"}}},
+			[]webhook.Event{{Provider: "github", Kind: webhook.KindBranchDelete, Name: "push", Repository: "acme/web", Ref: "refs/heads/feature/pricing", Commit: git.ZeroCommit, DeliveryID: deliverID, Pusher: "dana-ops", PushedAt: ghPushedAt}}},
 		{"github-ping.json", func(b []byte) map[string]string { return webhooktest.GitHubHeaders("ping", deliverID, secret, b) },
-			[]webhook.Event{{Provider: "github", Kind: webhook.KindPing, Name: "ping", Repository: "acme/web", DeliveryID: deliverID, Pusher: "dana-ops"}}},
+			[]webhook.Event{{Provider: "github", Kind: webhook.KindPing, Name: "ping", Repository: "acme/web", DeliveryID: deliverID, Pusher: "dana-ops", PushedAt: ghISO}}},
 		{"github-pull-request.json", func(b []byte) map[string]string {
 			return webhooktest.GitHubHeaders("pull_request", deliverID, secret, b)
-		}, []webhook.Event{{Provider: "github", Kind: webhook.KindOther, Name: "pull_request", Repository: "acme/web", DeliveryID: deliverID, Pusher: "dana-ops"}}},
+		}, []webhook.Event{{Provider: "github", Kind: webhook.KindOther, Name: "pull_request", Repository: "acme/web", DeliveryID: deliverID, Pusher: "dana-ops", PushedAt: ghISO}}},
 		{"gitlab-push.json", func(b []byte) map[string]string {
 			return webhooktest.GitLabTokenHeaders("Push Hook", deliverID, string(secret))
 		}, []webhook.Event{{Provider: "gitlab", Kind: webhook.KindPush, Name: "Push Hook", Repository: "acme/web", Ref: "refs/heads/main", Commit: pushed, DeliveryID: deliverID, Pusher: "dana-ops"}}},
 		// checkout_sha is the tagged commit; "after" the tag object.
 		{"gitlab-tag-push.json", func(b []byte) map[string]string {
 			return webhooktest.GitLabSignedHeaders("Tag Push Hook", deliverID, signingToken, now.Unix(), b)
-		}, []webhook.Event{{Provider: "gitlab", Kind: webhook.KindTagPush, Name: "Tag Push Hook", Repository: "acme/web", Ref: "refs/tags/v1.4.0", Commit: pushed, DeliveryID: deliverID, Pusher: "dana-ops"}}},
+		}, []webhook.Event{{Provider: "gitlab", Kind: webhook.KindTagPush, Name: "Tag Push Hook", Repository: "acme/web", Ref: "refs/tags/v1.4.0", Commit: pushed, DeliveryID: deliverID, Pusher: "dana-ops", PushedAt: now.UTC()}}},
 		{"gitlab-branch-delete.json", func(b []byte) map[string]string {
 			return webhooktest.GitLabTokenHeaders("Push Hook", deliverID, string(secret))
-		}, []webhook.Event{{Provider: "gitlab", Kind: webhook.KindBranchDelete, Name: "Push Hook", Repository: "acme/web", Ref: "refs/heads/feature/pricing", Commit: webhook.ZeroCommit, DeliveryID: deliverID, Pusher: "dana-ops"}}},
+		}, []webhook.Event{{Provider: "gitlab", Kind: webhook.KindBranchDelete, Name: "Push Hook", Repository: "acme/web", Ref: "refs/heads/feature/pricing", Commit: git.ZeroCommit, DeliveryID: deliverID, Pusher: "dana-ops"}}},
 		{"gitlab-merge-request.json", func(b []byte) map[string]string {
 			return webhooktest.GitLabTokenHeaders("Merge Request Hook", deliverID, string(secret))
 		}, []webhook.Event{{Provider: "gitlab", Kind: webhook.KindOther, Name: "Merge Request Hook", Repository: "acme/web", DeliveryID: deliverID}}},
@@ -210,27 +238,26 @@ func TestParseFixtures(t *testing.T) {
 		}, []webhook.Event{{Provider: "bitbucket", Kind: webhook.KindBranchDelete, Name: "repo:push", Repository: "acme/web", Ref: "refs/heads/feature/pricing", DeliveryID: deliverID, Pusher: "dana-ops"}}},
 		{"bitbucket-dc-push.json", func(b []byte) map[string]string {
 			return webhooktest.BitbucketDCHeaders("repo:refs_changed", deliverID, secret, b)
-		}, []webhook.Event{{Provider: "bitbucket", Kind: webhook.KindPush, Name: "repo:refs_changed", Repository: "PLAT/web", Ref: "refs/heads/main", Commit: pushed, DeliveryID: deliverID, Pusher: "dana.ops"}}},
+		}, []webhook.Event{{Provider: "bitbucket", Kind: webhook.KindPush, Name: "repo:refs_changed", Repository: "PLAT/web", Ref: "refs/heads/main", Commit: pushed, DeliveryID: deliverID, Pusher: "dana.ops", PushedAt: time.Date(2026, 11, 26, 10, 0, 5, 0, time.UTC)}}},
 		{"bitbucket-dc-tag-push.json", func(b []byte) map[string]string {
 			return webhooktest.BitbucketDCHeaders("repo:refs_changed", deliverID, secret, b)
-		}, []webhook.Event{{Provider: "bitbucket", Kind: webhook.KindTagPush, Name: "repo:refs_changed", Repository: "PLAT/web", Ref: "refs/tags/v1.4.0", Commit: pushed, DeliveryID: deliverID, Pusher: "dana.ops"}}},
+		}, []webhook.Event{{Provider: "bitbucket", Kind: webhook.KindTagPush, Name: "repo:refs_changed", Repository: "PLAT/web", Ref: "refs/tags/v1.4.0", Commit: pushed, DeliveryID: deliverID, Pusher: "dana.ops", PushedAt: time.Date(2026, 11, 26, 10, 10, 0, 0, time.UTC)}}},
 		{"bitbucket-dc-ping.json", func(b []byte) map[string]string {
 			return webhooktest.BitbucketDCHeaders("diagnostics:ping", deliverID, secret, b)
 		}, []webhook.Event{{Provider: "bitbucket", Kind: webhook.KindPing, Name: "diagnostics:ping", DeliveryID: deliverID}}},
 	}
-	_ = tagObject
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
 			body := fixture(t, tt.fixture)
-			p, got, err := receiver().Receive(webhook.NewHeader(tt.headers(body)), body, [][]byte{secret, signingToken})
+			d, err := receive(tt.headers(body), body, every)
 			if err != nil {
 				t.Fatalf("Receive: %v", err)
 			}
-			if p != tt.want[0].Provider {
-				t.Errorf("provider = %q", p)
+			if d.Provider != tt.want[0].Provider || d.DeliveryID != deliverID || d.Digest != sha256.Sum256(body) {
+				t.Errorf("delivery = %s %s %x, want %s %s and the body's digest", d.Provider, d.DeliveryID, d.Digest, tt.want[0].Provider, deliverID)
 			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("events =\n%+v\nwant\n%+v", got, tt.want)
+			if !reflect.DeepEqual(d.Events, tt.want) {
+				t.Errorf("events =\n%+v\nwant\n%+v", d.Events, tt.want)
 			}
 		})
 	}
@@ -243,7 +270,7 @@ func TestParseBitbucketCloudSeveralChanges(t *testing.T) {
 		{"new":{"type":"bookmark","name":"b","target":{"hash":"` + pushed + `"}},"old":null}
 	]},"repository":{"full_name":"acme/web"},"actor":{"display_name":"Dana Ops"}}`)
 	h := webhook.Header{"x-event-key": "repo:push", "x-request-uuid": "r1"}
-	got, err := webhook.Parse(webhook.Bitbucket, h, body)
+	got, err := webhook.Parse(git.Bitbucket, h, body)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -265,28 +292,28 @@ func TestParseMalformed(t *testing.T) {
 	gl := fixture(t, "gitlab-push.json")
 	tests := []struct {
 		name string
-		p    webhook.Provider
+		p    git.Provider
 		h    webhook.Header
 		body []byte
 	}{
-		{"github missing delivery", webhook.GitHub, webhook.Header{"x-github-event": "push"}, push},
-		{"github not JSON", webhook.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, []byte("ref=main")},
-		{"github truncated JSON", webhook.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, push[:len(push)/2]},
-		{"github short SHA", webhook.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, replace(push, `"after": "`+pushed, `"after": "3f2a9c1"`)},
-		{"github upper-case SHA", webhook.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, replace(push, `"after": "3f2a9c1e`, `"after": "3F2A9C1E`)},
-		{"github SHA with a shell", webhook.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, replace(push, `"after": "3f2a9c1e`, `"after": "$(id)9c1e`)},
-		{"github missing repository", webhook.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, replace(push, `"full_name": "acme/web"`, `"full_name": ""`)},
-		{"github empty ref name", webhook.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, replace(push, `"ref": "refs/heads/main"`, `"ref": "refs/heads/"`)},
-		{"github missing ref", webhook.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, replace(push, `"ref": "refs/heads/main"`, `"ref": ""`)},
-		{"github control character in ref", webhook.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, replace(push, `"ref": "refs/heads/main"`, `"ref": "refs/heads/ma\nin"`)},
-		{"gitlab missing ids", webhook.GitLab, webhook.Header{"x-gitlab-event": "Push Hook"}, gl},
-		{"gitlab kind mismatch", webhook.GitLab, webhook.Header{"x-gitlab-event": "Tag Push Hook", "idempotency-key": "k"}, gl},
-		{"gitlab missing after", webhook.GitLab, webhook.Header{"x-gitlab-event": "Push Hook", "idempotency-key": "k"}, []byte(`{"object_kind":"push","ref":"refs/heads/main","project":{"path_with_namespace":"acme/web"}}`)},
-		{"bitbucket missing request id", webhook.Bitbucket, webhook.Header{"x-event-key": "repo:push"}, []byte(`{}`)},
-		{"bitbucket change without refs", webhook.Bitbucket, webhook.Header{"x-event-key": "repo:push", "x-request-uuid": "u"}, []byte(`{"push":{"changes":[{}]},"repository":{"full_name":"a/b"}}`)},
-		{"bitbucket dc bad hash", webhook.Bitbucket, webhook.Header{"x-event-key": "repo:refs_changed", "x-request-id": "u"}, []byte(`{"changes":[{"ref":{"id":"refs/heads/main"},"toHash":"abc","type":"UPDATE"}],"repository":{"slug":"web","project":{"key":"PLAT"}}}`)},
-		{"bitbucket dc no repository", webhook.Bitbucket, webhook.Header{"x-event-key": "repo:refs_changed", "x-request-id": "u"}, []byte(`{"changes":[{"ref":{"id":"refs/heads/main"},"toHash":"` + pushed + `","type":"UPDATE"}]}`)},
-		{"bitbucket ping not JSON", webhook.Bitbucket, webhook.Header{"x-event-key": "diagnostics:ping", "x-request-id": "u"}, []byte(`test`)},
+		{"github missing delivery", git.GitHub, webhook.Header{"x-github-event": "push"}, push},
+		{"github not JSON", git.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, []byte("ref=main")},
+		{"github truncated JSON", git.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, push[:len(push)/2]},
+		{"github short SHA", git.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, replace(push, `"after": "`+pushed, `"after": "3f2a9c1"`)},
+		{"github upper-case SHA", git.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, replace(push, `"after": "3f2a9c1e`, `"after": "3F2A9C1E`)},
+		{"github SHA with a shell", git.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, replace(push, `"after": "3f2a9c1e`, `"after": "$(id)9c1e`)},
+		{"github missing repository", git.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, replace(push, `"full_name": "acme/web"`, `"full_name": ""`)},
+		{"github empty ref name", git.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, replace(push, `"ref": "refs/heads/main"`, `"ref": "refs/heads/"`)},
+		{"github missing ref", git.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, replace(push, `"ref": "refs/heads/main"`, `"ref": ""`)},
+		{"github control character in ref", git.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, replace(push, `"ref": "refs/heads/main"`, `"ref": "refs/heads/ma\nin"`)},
+		{"gitlab missing ids", git.GitLab, webhook.Header{"x-gitlab-event": "Push Hook"}, gl},
+		{"gitlab kind mismatch", git.GitLab, webhook.Header{"x-gitlab-event": "Tag Push Hook", "idempotency-key": "k"}, gl},
+		{"gitlab missing after", git.GitLab, webhook.Header{"x-gitlab-event": "Push Hook", "idempotency-key": "k"}, []byte(`{"object_kind":"push","ref":"refs/heads/main","project":{"path_with_namespace":"acme/web"}}`)},
+		{"bitbucket missing request id", git.Bitbucket, webhook.Header{"x-event-key": "repo:push"}, []byte(`{}`)},
+		{"bitbucket change without refs", git.Bitbucket, webhook.Header{"x-event-key": "repo:push", "x-request-uuid": "u"}, []byte(`{"push":{"changes":[{}]},"repository":{"full_name":"a/b"}}`)},
+		{"bitbucket dc bad hash", git.Bitbucket, webhook.Header{"x-event-key": "repo:refs_changed", "x-request-id": "u"}, []byte(`{"changes":[{"ref":{"id":"refs/heads/main"},"toHash":"abc","type":"UPDATE"}],"repository":{"slug":"web","project":{"key":"PLAT"}}}`)},
+		{"bitbucket dc no repository", git.Bitbucket, webhook.Header{"x-event-key": "repo:refs_changed", "x-request-id": "u"}, []byte(`{"changes":[{"ref":{"id":"refs/heads/main"},"toHash":"` + pushed + `","type":"UPDATE"}]}`)},
+		{"bitbucket ping not JSON", git.Bitbucket, webhook.Header{"x-event-key": "diagnostics:ping", "x-request-id": "u"}, []byte(`test`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -300,12 +327,12 @@ func TestParseMalformed(t *testing.T) {
 }
 
 func TestGitHubZeroAfterWithoutDeletedIsAPush(t *testing.T) {
-	body := bytes.Replace(fixture(t, "github-push.json"), []byte(`"after": "`+pushed), []byte(`"after": "`+webhook.ZeroCommit), 1)
-	got, err := webhook.Parse(webhook.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, body)
+	body := bytes.Replace(fixture(t, "github-push.json"), []byte(`"after": "`+pushed), []byte(`"after": "`+git.ZeroCommit), 1)
+	got, err := webhook.Parse(git.GitHub, webhook.Header{"x-github-event": "push", "x-github-delivery": "d"}, body)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
-	if got[0].Kind != webhook.KindPush || !webhook.IsZeroCommit(got[0].Commit) {
+	if got[0].Kind != webhook.KindPush || !git.IsZeroCommit(got[0].Commit) {
 		t.Errorf("got %+v, want a push with a zero commit (the caller refuses it)", got[0])
 	}
 }

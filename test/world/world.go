@@ -29,7 +29,7 @@ type Spec struct {
 	Family        string // task-definition family
 	Image         string // image of revision 1
 	SecretName    string // Secrets Manager name of the webhook secret
-	WebhookSecret string // its value
+	WebhookSecret string // its value: a keyring (shared/webhook.ParseKeyring)
 	BuildProject  string // CodeBuild project that builds the image
 	ECRRepository string // ECR repository of the image
 	Repository    string // git repository (owner/name)
@@ -45,7 +45,7 @@ func Demo() Spec {
 		Family:        "web",
 		Image:         "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v1",
 		SecretName:    "stepship/webhook",
-		WebhookSecret: "It's a Secret to Everybody",
+		WebhookSecret: `{"github": "It's a Secret to Everybody"}`,
 		BuildProject:  "web-build",
 		ECRRepository: "web",
 		Repository:    "acme/web",
@@ -95,7 +95,7 @@ func Seed(ctx context.Context, cfg aws.Config, s Spec) (*Seeded, error) {
 	sec, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(s.SecretName),
 		SecretString: aws.String(s.WebhookSecret),
-		Description:  aws.String("stepship webhook HMAC secret (demo)"),
+		Description:  aws.String("stepship webhook keyring (demo)"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to create secret %s: %w", s.SecretName, err)
@@ -167,19 +167,22 @@ func seedBuild(ctx context.Context, cfg aws.Config, s Spec) error {
 }
 
 // PushImage records an image tag in the spec's ECR repository, as a build
-// elsewhere would (for services whose build mode is prebuilt).
-func PushImage(ctx context.Context, cfg aws.Config, s Spec, tag string) error {
-	manifest := `{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},"layers":[]}`
+// would: the buildspec of a codebuild service (the emulator's CodeBuild runs
+// no buildspec) or a build elsewhere for a prebuilt one. Each tag gets its own
+// manifest, so its own digest, which it returns.
+func PushImage(ctx context.Context, cfg aws.Config, s Spec, tag string) (string, error) {
+	manifest := `{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},"layers":[],"annotations":{"org.opencontainers.image.revision":"` + tag + `"}}`
 	sum := sha256.Sum256([]byte(manifest))
+	digest := "sha256:" + hex.EncodeToString(sum[:])
 	_, err := ecr.NewFromConfig(cfg).PutImage(ctx, &ecr.PutImageInput{
 		RepositoryName:         aws.String(s.ECRRepository),
 		ImageManifest:          aws.String(manifest),
 		ImageManifestMediaType: aws.String("application/vnd.docker.distribution.manifest.v2+json"),
 		ImageTag:               aws.String(tag),
-		ImageDigest:            aws.String("sha256:" + hex.EncodeToString(sum[:])),
+		ImageDigest:            aws.String(digest),
 	})
 	if err != nil {
-		return fmt.Errorf("failed to put image %s:%s: %w", s.ECRRepository, tag, err)
+		return "", fmt.Errorf("failed to put image %s:%s: %w", s.ECRRepository, tag, err)
 	}
-	return nil
+	return digest, nil
 }
