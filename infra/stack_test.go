@@ -572,7 +572,8 @@ func TestTableKeepsLocksAndTheLedgerSafely(t *testing.T) {
 
 	// WHEN the table is read
 	// THEN it has string PK/SK, bills on demand, keeps point-in-time recovery, is
-	// encrypted by the customer key and cannot be deleted by accident
+	// encrypted by the customer key, cannot be deleted by accident, and expires
+	// lock leases and old items by their expiresAt attribute
 	holds(t, "table", func() {
 		f.template.HasResource(jsii.String("AWS::DynamoDB::Table"), map[string]any{
 			"DeletionPolicy": "Retain",
@@ -593,6 +594,7 @@ func TestTableKeepsLocksAndTheLedgerSafely(t *testing.T) {
 					"KMSMasterKeyId": map[string]any{"Fn::GetAtt": []any{key, "Arn"}},
 				},
 				"DeletionProtectionEnabled": true,
+				"TimeToLiveSpecification":   map[string]any{"AttributeName": "expiresAt", "Enabled": true},
 			},
 		})
 	})

@@ -193,10 +193,15 @@ func (h *Intake) Handle(ctx context.Context, req events.LambdaFunctionURLRequest
 
 func (h *Intake) handle(ctx context.Context, req events.LambdaFunctionURLRequest, log *slog.Logger) (events.LambdaFunctionURLResponse, []slog.Attr) {
 	hdr := webhook.NewHeader(req.Headers)
+	// Until the signature holds, the delivery id is only a claim; it is
+	// logged (on every answer, refusals included) to tie the line to the
+	// host's delivery log, never trusted.
+	claimed, _ := webhook.Detect(hdr)
+	attrs := []slog.Attr{slog.String("provider", string(claimed)), slog.String("deliveryId", webhook.DeliveryID(claimed, hdr))}
 	if req.RequestContext.HTTP.Method != http.MethodPost {
 		r := respondError(http.StatusMethodNotAllowed, "method not allowed: POST only")
 		r.Headers["allow"] = http.MethodPost
-		return r, []slog.Attr{slog.String("method", req.RequestContext.HTTP.Method)}
+		return r, append(attrs, slog.String("method", req.RequestContext.HTTP.Method))
 	}
 	actx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
@@ -204,12 +209,9 @@ func (h *Intake) handle(ctx context.Context, req events.LambdaFunctionURLRequest
 	if err != nil {
 		// The error names the secret and the failed call, never its value.
 		return respondError(http.StatusServiceUnavailable, "temporarily unavailable: redeliver later"),
-			[]slog.Attr{slog.String("error", err.Error())}
+			append(attrs, slog.String("error", err.Error()))
 	}
 	d, err := h.receiver.Receive(webhook.Request{Header: hdr, Body: req.Body, Base64: req.IsBase64Encoded}, keys)
-	// Until the signature holds, the delivery id is only a claim; it is
-	// logged to tie the line to the host's delivery log, never trusted.
-	attrs := []slog.Attr{slog.String("provider", string(d.Provider)), slog.String("deliveryId", d.DeliveryID)}
 	var me *webhook.MalformedError
 	switch {
 	case errors.Is(err, webhook.ErrTooLarge):

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -340,24 +341,198 @@ func TestGitHubZeroAfterWithoutDeletedIsAPush(t *testing.T) {
 func TestReceiveOrder(t *testing.T) {
 	body := fixture(t, "github-push.json")
 	h := webhook.NewHeader(webhooktest.GitHubHeaders("push", deliverID, secret, body))
-	small := webhook.NewReceiver(webhook.WithMaxBodyBytes(len(body) - 1))
-	if _, _, err := small.Receive(h, body, [][]byte{secret}); !errors.Is(err, webhook.ErrTooLarge) {
-		t.Errorf("over the limit: %v, want ErrTooLarge", err)
+	b64 := base64.StdEncoding.EncodeToString(body)
+	keys := ring(git.GitHub, secret)
+	tests := []struct {
+		name    string
+		r       *webhook.Receiver
+		req     webhook.Request
+		wantErr error
+	}{
+		{"over the limit", webhook.NewReceiver(webhook.WithMaxBodyBytes(len(body) - 1)), webhook.Request{Header: h, Body: string(body)}, webhook.ErrTooLarge},
+		{"at the limit", webhook.NewReceiver(webhook.WithMaxBodyBytes(len(body))), webhook.Request{Header: h, Body: string(body)}, nil},
+		{"over the limit, base64", webhook.NewReceiver(webhook.WithMaxBodyBytes(len(body) - 1)), webhook.Request{Header: h, Body: b64, Base64: true}, webhook.ErrTooLarge},
+		{"at the limit, base64", webhook.NewReceiver(webhook.WithMaxBodyBytes(len(body))), webhook.Request{Header: h, Body: b64, Base64: true}, nil},
+		{"far over the limit, base64, not decoded", webhook.NewReceiver(webhook.WithMaxBodyBytes(10)), webhook.Request{Header: h, Body: "!!!!" + b64, Base64: true}, webhook.ErrTooLarge},
+		{"not base64", receiver(), webhook.Request{Header: h, Body: string(body), Base64: true}, webhook.ErrBadEncoding},
+		// A body that is not JSON but wrongly signed is unauthorized, not
+		// malformed: nothing is parsed before the signature holds.
+		{"bad signature and bad body", receiver(), webhook.Request{Header: h, Body: "{"}, webhook.ErrUnauthorized},
+		{"no provider", receiver(), webhook.Request{Header: webhook.Header{"content-type": "application/json"}, Body: string(body)}, webhook.ErrUnauthorized},
+		{"empty keyring", receiver(), webhook.Request{Header: h, Body: string(body)}, webhook.ErrUnauthorized},
 	}
-	exact := webhook.NewReceiver(webhook.WithMaxBodyBytes(len(body)))
-	if _, _, err := exact.Receive(h, body, [][]byte{secret}); err != nil {
-		t.Errorf("at the limit: %v", err)
-	}
-	// A body that is not JSON but wrongly signed is unauthorized, not
-	// malformed: nothing is parsed before the signature holds.
-	if _, _, err := receiver().Receive(h, []byte("{"), [][]byte{secret}); !errors.Is(err, webhook.ErrUnauthorized) {
-		t.Errorf("bad signature and bad body: %v, want ErrUnauthorized", err)
-	}
-	if _, _, err := receiver().Receive(webhook.Header{"content-type": "application/json"}, body, [][]byte{secret}); !errors.Is(err, webhook.ErrUnauthorized) {
-		t.Errorf("no provider: %v, want ErrUnauthorized", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := keys
+			if tt.name == "empty keyring" {
+				k = nil
+			}
+			d, err := tt.r.Receive(tt.req, k)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Receive = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && (d.Digest != sha256.Sum256(body) || len(d.Events) != 1) {
+				t.Errorf("delivery %+v: want one event and the digest of the decoded body", d)
+			}
+		})
 	}
 	if got := webhook.NewReceiver().MaxBodyBytes(); got != webhook.DefaultMaxBodyBytes {
 		t.Errorf("default MaxBodyBytes = %d", got)
+	}
+}
+
+// Each host's keys verify only that host's deliveries; a repository with a key
+// of its own accepts only that key; a GitLab signing secret is never a token
+// and a token never an HMAC key.
+func TestReceivePerHostKeys(t *testing.T) {
+	gh := fixture(t, "github-push.json")
+	ghAPI := bytes.ReplaceAll(gh, []byte(`"full_name": "acme/web"`), []byte(`"full_name": "acme/api"`))
+	gl := fixture(t, "gitlab-push.json")
+	bb := fixture(t, "bitbucket-cloud-push.json")
+	hostKey := []byte("github-host-key-0123456789")
+	repoKey := []byte("github-acme-web-key-0123456789")
+	glToken := []byte("gitlab-token-0123456789")
+	webOwn := webhook.Keyring{{Provider: git.GitHub, Secret: hostKey}, {Provider: git.GitHub, Repository: "Acme/Web", Secret: repoKey}}
+	tests := []struct {
+		name string
+		h    map[string]string
+		body []byte
+		keys webhook.Keyring
+		ok   bool
+	}{
+		{"github key, github push", webhooktest.GitHubHeaders("push", deliverID, hostKey, gh), gh, ring(git.GitHub, hostKey), true},
+		{"github key only, gitlab token delivery", webhooktest.GitLabTokenHeaders("Push Hook", deliverID, string(hostKey)), gl, ring(git.GitHub, hostKey), false},
+		{"github key only, gitlab signed delivery", webhooktest.GitLabSignedHeaders("Push Hook", deliverID, hostKey, now.Unix(), gl), gl, ring(git.GitHub, hostKey), false},
+		{"github key only, bitbucket delivery", webhooktest.BitbucketCloudHeaders("repo:push", deliverID, hostKey, bb), bb, ring(git.GitHub, hostKey), false},
+		{"gitlab token cannot sign a github push", webhooktest.GitHubHeaders("push", deliverID, glToken, gh), gh, ring(git.GitLab, glToken), false},
+		{"gitlab token as a token", webhooktest.GitLabTokenHeaders("Push Hook", deliverID, string(glToken)), gl, ring(git.GitLab, glToken), true},
+		{"gitlab token cannot sign the standard form", webhooktest.GitLabSignedHeaders("Push Hook", deliverID, glToken, now.Unix(), gl), gl, ring(git.GitLab, glToken), false},
+		{"gitlab signing secret signs", webhooktest.GitLabSignedHeaders("Push Hook", deliverID, signingToken, now.Unix(), gl), gl, ring(git.GitLab, signingToken), true},
+		{"gitlab signing secret is never a token", webhooktest.GitLabTokenHeaders("Push Hook", deliverID, string(signingToken)), gl, ring(git.GitLab, signingToken), false},
+		{"bitbucket key cannot sign a github push", webhooktest.GitHubHeaders("push", deliverID, hostKey, gh), gh, ring(git.Bitbucket, hostKey), false},
+		{"repository key, its repository", webhooktest.GitHubHeaders("push", deliverID, repoKey, gh), gh, webOwn, true},
+		{"host key, a repository with its own key", webhooktest.GitHubHeaders("push", deliverID, hostKey, gh), gh, webOwn, false},
+		{"repository key, another repository", webhooktest.GitHubHeaders("push", deliverID, repoKey, ghAPI), ghAPI, webOwn, false},
+		{"host key, another repository", webhooktest.GitHubHeaders("push", deliverID, hostKey, ghAPI), ghAPI, webOwn, true},
+		{"repository key of another host", webhooktest.GitHubHeaders("push", deliverID, repoKey, gh), gh,
+			webhook.Keyring{{Provider: git.GitHub, Secret: hostKey}, {Provider: git.GitLab, Repository: "acme/web", Secret: repoKey}}, false},
+		{"another host's repository key does not shadow the host key", webhooktest.GitHubHeaders("push", deliverID, hostKey, gh), gh,
+			webhook.Keyring{{Provider: git.GitHub, Secret: hostKey}, {Provider: git.GitLab, Repository: "acme/web", Secret: repoKey}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := receive(tt.h, tt.body, tt.keys)
+			switch {
+			case tt.ok && err != nil:
+				t.Fatalf("Receive = %v, want accepted", err)
+			case !tt.ok && !errors.Is(err, webhook.ErrUnauthorized):
+				t.Fatalf("Receive = %v, want ErrUnauthorized", err)
+			case !tt.ok && d.Events != nil:
+				t.Errorf("a refused delivery returned events: %+v", d.Events)
+			}
+		})
+	}
+}
+
+func TestParseKeyring(t *testing.T) {
+	const (
+		host   = "host-secret-0123456789"
+		token  = "gitlab-token-0123456789"
+		signed = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw7ozWmT3Pl/I="
+	)
+	tests := []struct {
+		name    string
+		value   string
+		want    webhook.Keyring
+		wantErr string
+		secret  string // must not appear in the error
+	}{
+		{name: "every host", value: `{"github":"` + host + `","gitlab":"` + signed + `","bitbucket":"` + host + `"}`,
+			want: webhook.Keyring{{Provider: git.Bitbucket, Secret: []byte(host)}, {Provider: git.GitHub, Secret: []byte(host)}, {Provider: git.GitLab, Secret: []byte(signed)}}},
+		{name: "gitlab token", value: `{"gitlab":"` + token + `"}`, want: webhook.Keyring{{Provider: git.GitLab, Secret: []byte(token)}}},
+		{name: "repository key", value: `{"github":"` + host + `","github:acme/web":"` + token + `"}`,
+			want: webhook.Keyring{{Provider: git.GitHub, Secret: []byte(host)}, {Provider: git.GitHub, Repository: "acme/web", Secret: []byte(token)}}},
+		{name: "gitlab subgroup key", value: `{"gitlab:acme/platform/worker":"` + token + `"}`,
+			want: webhook.Keyring{{Provider: git.GitLab, Repository: "acme/platform/worker", Secret: []byte(token)}}},
+		{name: "plain string", value: host, wantErr: "the value is not a JSON object of strings", secret: host},
+		{name: "JSON string", value: `"` + host + `"`, wantErr: "the value is not a JSON object of strings", secret: host},
+		{name: "number value", value: `{"github":12345678901234567890}`, wantErr: "not a JSON object of strings", secret: "12345678901234567890"},
+		{name: "empty object", value: `{}`, wantErr: "the object names no git host"},
+		{name: "unknown host", value: `{"gitea":"` + host + `"}`, wantErr: `key "gitea": the host must be github, gitlab or bitbucket`, secret: host},
+		{name: "host in another case", value: `{"GitHub":"` + host + `"}`, wantErr: `key "GitHub": the host must be`, secret: host},
+		{name: "short secret", value: `{"github":"short-secret"}`, wantErr: `key "github": the secret is shorter than 16 characters`, secret: "short-secret"},
+		{name: "empty secret", value: `{"bitbucket":""}`, wantErr: `key "bitbucket": the secret is shorter than 16 characters`},
+		{name: "repository without owner", value: `{"github:web":"` + host + `"}`, wantErr: `key "github:web": a repository key is HOST:owner/repo`, secret: host},
+		{name: "empty repository", value: `{"github:":"` + host + `"}`, wantErr: `a repository key is HOST:owner/repo`, secret: host},
+		{name: "signing secret not base64", value: `{"gitlab":"whsec_not!base64!at!all"}`, wantErr: `key "gitlab": a whsec_ signing secret must be base64`, secret: "not!base64!at!all"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := webhook.ParseKeyring([]byte(tt.value))
+			if tt.wantErr == "" {
+				if err != nil || !reflect.DeepEqual(got, tt.want) {
+					t.Fatalf("ParseKeyring = %+v, %v; want %+v", got, err, tt.want)
+				}
+				return
+			}
+			var ke *webhook.KeyringError
+			if !errors.As(err, &ke) || got != nil {
+				t.Fatalf("ParseKeyring = %+v, %v; want a *KeyringError", got, err)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), webhook.KeyringFormat) {
+				t.Errorf("error %q does not say %q and show the format", err, tt.wantErr)
+			}
+			if tt.secret != "" && strings.Contains(err.Error(), tt.secret) {
+				t.Errorf("error %q contains the secret", err)
+			}
+		})
+	}
+}
+
+// PushedAt is the time the host signed, never a header's.
+func TestReceivePushedAt(t *testing.T) {
+	gh := fixture(t, "github-push.json")
+	ghISO := bytes.Replace(gh, []byte(`"pushed_at": 1795776000`), []byte(`"pushed_at": "2026-11-27T10:40:00Z"`), 1)
+	ghNone := bytes.Replace(gh, []byte(`"pushed_at": 1795776000`), []byte(`"pushed_at": null`), 1)
+	ghJunk := bytes.Replace(gh, []byte(`"pushed_at": 1795776000`), []byte(`"pushed_at": "last tuesday"`), 1)
+	gl := fixture(t, "gitlab-push.json")
+	dc := fixture(t, "bitbucket-dc-push.json")
+	dcPlus10 := bytes.Replace(dc, []byte(`"date": "2026-11-26T10:00:05+0000"`), []byte(`"date": "2026-11-26T20:00:05+1000"`), 1)
+	dcColon := bytes.Replace(dc, []byte(`"date": "2026-11-26T10:00:05+0000"`), []byte(`"date": "2026-11-26T20:00:05+10:00"`), 1)
+	dcMillis := bytes.Replace(dc, []byte(`"date": "2026-11-26T10:00:05+0000"`), []byte(`"date": "2026-11-26T20:00:05.250+1000"`), 1)
+	bbc := fixture(t, "bitbucket-cloud-push.json")
+	dcAt := time.Date(2026, 11, 26, 10, 0, 5, 0, time.UTC)
+	tests := []struct {
+		name string
+		h    map[string]string
+		body []byte
+		want time.Time
+	}{
+		{"github Unix seconds", webhooktest.GitHubHeaders("push", deliverID, secret, gh), gh, time.Unix(1795776000, 0).UTC()},
+		{"github ISO string", webhooktest.GitHubHeaders("push", deliverID, secret, ghISO), ghISO, time.Unix(1795776000, 0).UTC()},
+		{"github null", webhooktest.GitHubHeaders("push", deliverID, secret, ghNone), ghNone, time.Time{}},
+		{"github not a time", webhooktest.GitHubHeaders("push", deliverID, secret, ghJunk), ghJunk, time.Time{}},
+		{"gitlab signed timestamp", webhooktest.GitLabSignedHeaders("Push Hook", deliverID, signingToken, now.Unix()-60, gl), gl, now.Add(-time.Minute).UTC()},
+		{"gitlab token form signs no time", webhooktest.GitLabTokenHeaders("Push Hook", deliverID, string(secret)), gl, time.Time{}},
+		{"gitlab token form ignores an unsigned timestamp", with(webhooktest.GitLabTokenHeaders("Push Hook", deliverID, string(secret)), "webhook-timestamp", strconv.FormatInt(now.Unix(), 10)), gl, time.Time{}},
+		{"bitbucket data center", webhooktest.BitbucketDCHeaders("repo:refs_changed", deliverID, secret, dc), dc, dcAt},
+		{"bitbucket data center +1000", webhooktest.BitbucketDCHeaders("repo:refs_changed", deliverID, secret, dcPlus10), dcPlus10, dcAt},
+		{"bitbucket data center +10:00", webhooktest.BitbucketDCHeaders("repo:refs_changed", deliverID, secret, dcColon), dcColon, dcAt},
+		{"bitbucket data center milliseconds", webhooktest.BitbucketDCHeaders("repo:refs_changed", deliverID, secret, dcMillis), dcMillis, dcAt.Add(250 * time.Millisecond)},
+		{"bitbucket cloud signs no time", webhooktest.BitbucketCloudHeaders("repo:push", deliverID, secret, bbc), bbc, time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := receive(tt.h, tt.body, every)
+			if err != nil {
+				t.Fatalf("Receive: %v", err)
+			}
+			for _, e := range d.Events {
+				if !e.PushedAt.Equal(tt.want) || e.PushedAt.Location() != time.UTC {
+					t.Errorf("PushedAt = %v, want %v (UTC)", e.PushedAt, tt.want)
+				}
+			}
+		})
 	}
 }
 
@@ -376,34 +551,40 @@ func TestNewHeaderKeepsLowerCaseMap(t *testing.T) {
 // Fuzz targets. Each asserts the security property, not only the absence of
 // a panic: a body that is not byte-for-byte the signed one is never accepted.
 
-func FuzzVerifyHexHMAC(f *testing.F) {
+// FuzzReceive: whatever the body (raw or claimed base64), a delivery is
+// accepted only when its decoded body is byte-for-byte the signed one, and an
+// accepted delivery carries that body's digest.
+func FuzzReceive(f *testing.F) {
 	signed := fixture(f, "github-push.json")
-	f.Add(signed, true)
-	f.Add(signed[:len(signed)-1], false)
-	f.Add(append(bytes.Clone(signed), '\n'), true)
-	f.Add([]byte{}, false)
-	ghSig := webhooktest.HexSignature(secret, signed)
-	f.Fuzz(func(t *testing.T, body []byte, github bool) {
-		var h webhook.Header
-		p := webhook.Bitbucket
+	b64 := base64.StdEncoding.EncodeToString(signed)
+	f.Add(signed, false, true)
+	f.Add(signed[:len(signed)-1], false, false)
+	f.Add(append(bytes.Clone(signed), '\n'), false, true)
+	f.Add([]byte(b64), true, true)
+	f.Add([]byte(b64+"="), true, false)
+	f.Add([]byte{}, false, false)
+	sig := webhooktest.HexSignature(secret, signed)
+	f.Fuzz(func(t *testing.T, body []byte, isBase64, github bool) {
+		h := webhook.Header{"x-event-key": "repo:push", "x-request-uuid": "d", "x-hub-signature": sig}
 		if github {
-			p = webhook.GitHub
-			h = webhook.Header{"x-github-event": "push", "x-github-delivery": "d", "x-hub-signature-256": ghSig}
-		} else {
-			h = webhook.Header{"x-event-key": "repo:push", "x-request-uuid": "d", "x-hub-signature": ghSig}
+			h = webhook.Header{"x-github-event": "push", "x-github-delivery": "d", "x-hub-signature-256": sig}
 		}
-		_, _, err := receiver().Receive(h, body, [][]byte{previous, secret})
-		if !bytes.Equal(body, signed) {
-			if !errors.Is(err, webhook.ErrUnauthorized) {
-				t.Fatalf("altered body (%d bytes) not refused: %v", len(body), err)
+		d, err := receiver().Receive(webhook.Request{Header: h, Body: string(body), Base64: isBase64}, every)
+		raw := body
+		if isBase64 {
+			raw, _ = base64.StdEncoding.DecodeString(string(body))
+		}
+		if !bytes.Equal(raw, signed) {
+			if err == nil {
+				t.Fatalf("altered body (%d bytes) accepted", len(body))
 			}
 			return
 		}
 		if errors.Is(err, webhook.ErrUnauthorized) {
 			t.Fatalf("signed body refused")
 		}
-		if err := receiver().Verify(p, h, body, [][]byte{secret}); err != nil {
-			t.Fatalf("Verify(signed) = %v", err)
+		if err == nil && d.Digest != sha256.Sum256(signed) {
+			t.Fatalf("digest %x is not the signed body's", d.Digest)
 		}
 	})
 }
@@ -418,13 +599,50 @@ func FuzzVerifyGitLabSigned(f *testing.F) {
 	f.Add(signed[1:], deliverID, strconv.FormatInt(ts, 10))
 	f.Fuzz(func(t *testing.T, body []byte, id, timestamp string) {
 		hh := with(h, "webhook-id", id, "webhook-timestamp", timestamp)
-		err := receiver().Verify(webhook.GitLab, webhook.Header(hh), body, [][]byte{secret, signingToken})
+		err := receiver().Verify(git.GitLab, webhook.Header(hh), body, ring(git.GitLab, secret, signingToken))
 		same := bytes.Equal(body, signed) && id == deliverID && timestamp == strconv.FormatInt(ts, 10)
 		if !same && err == nil {
 			t.Fatalf("altered delivery accepted: id=%q ts=%q body %d bytes", id, timestamp, len(body))
 		}
 		if same && err != nil {
 			t.Fatalf("signed delivery refused: %v", err)
+		}
+	})
+}
+
+// FuzzParseKeyring: a secret's value either parses into keys of known hosts,
+// each at least 16 bytes, or fails with a *KeyringError that shows the format
+// and none of the value's strings.
+func FuzzParseKeyring(f *testing.F) {
+	f.Add([]byte(`{"github":"s3cr3t-current-0123","gitlab":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw7ozWmT3Pl/I="}`))
+	f.Add([]byte(`{"github:acme/web":"s3cr3t-current-0123"}`))
+	f.Add([]byte(`s3cr3t-current-0123`))
+	f.Add([]byte(`{"gitea":"s3cr3t-current-0123"}`))
+	f.Add([]byte(`{"gitlab":"whsec_!!!!!!!!!!!!!!!!!"}`))
+	f.Fuzz(func(t *testing.T, value []byte) {
+		keys, err := webhook.ParseKeyring(value)
+		if err != nil {
+			var ke *webhook.KeyringError
+			if !errors.As(err, &ke) || !strings.Contains(err.Error(), webhook.KeyringFormat) {
+				t.Fatalf("error %v is not a *KeyringError showing the format", err)
+			}
+			var m map[string]string
+			if json.Unmarshal(value, &m) == nil {
+				for _, v := range m {
+					if len(v) >= 4 && strings.Contains(ke.Problem, v) {
+						t.Fatalf("error %q contains the secret %q", err, v)
+					}
+				}
+			}
+			return
+		}
+		if len(keys) == 0 {
+			t.Fatal("accepted a keyring without keys")
+		}
+		for _, k := range keys {
+			if !k.Provider.Valid() || len(k.Secret) < 16 || (k.Repository != "" && !strings.Contains(k.Repository, "/")) {
+				t.Fatalf("accepted key %+v", k)
+			}
 		}
 	})
 }
@@ -447,7 +665,7 @@ func FuzzParse(f *testing.F) {
 			"x-github-event": name, "x-gitlab-event": name, "x-event-key": name,
 			"x-github-delivery": "d", "idempotency-key": "d", "x-request-uuid": "d",
 		}
-		events, err := webhook.Parse(webhook.Provider(provider), h, body)
+		events, err := webhook.Parse(git.Provider(provider), h, body)
 		if err != nil {
 			if !errors.Is(err, webhook.ErrMalformed) {
 				t.Fatalf("error %v is not ErrMalformed", err)
@@ -457,7 +675,7 @@ func FuzzParse(f *testing.F) {
 		for _, e := range events {
 			switch e.Kind {
 			case webhook.KindPush, webhook.KindTagPush:
-				if e.Repository == "" || e.Ref == "" || len(e.Commit) < 40 {
+				if e.Repository == "" || e.Ref == "" || !git.ValidCommit(e.Commit) {
 					t.Fatalf("incomplete push accepted: %+v", e)
 				}
 			case webhook.KindBranchDelete, webhook.KindTagDelete, webhook.KindPing, webhook.KindOther:
@@ -473,13 +691,12 @@ func BenchmarkReceiveGitHubPush25KB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := webhook.NewHeader(webhooktest.GitHubHeaders("push", deliverID, secret, body))
+	req := webhook.Request{Header: webhook.NewHeader(webhooktest.GitHubHeaders("push", deliverID, secret, body)), Body: string(body)}
 	r := webhook.NewReceiver()
-	secrets := [][]byte{secret, previous}
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := r.Receive(h, body, secrets); err != nil {
+		if _, err := r.Receive(req, every); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -497,7 +714,7 @@ func TestNewHeaderJoinsNamesThatDifferInCase(t *testing.T) {
 		if got := h.Get("x-hub-signature-256"); !strings.Contains(got, ",") {
 			t.Fatalf("x-hub-signature-256 = %q, want both values joined", got)
 		}
-		if err := receiver().Verify(webhook.GitHub, h, body, [][]byte{secret}); !errors.Is(err, webhook.ErrUnauthorized) {
+		if err := receiver().Verify(git.GitHub, h, body, ring(git.GitHub, secret)); !errors.Is(err, webhook.ErrUnauthorized) {
 			t.Fatalf("Verify with a forged duplicate signature header = %v, want ErrUnauthorized", err)
 		}
 	}
