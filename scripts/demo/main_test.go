@@ -9,9 +9,12 @@ import (
 
 // The demo is part of the suite: what `make demo` prints is what this checks.
 func TestDemoDeploysThePushAndReportsEachStep(t *testing.T) {
-	var out bytes.Buffer
-	demo(t, &out, 2*time.Minute)
+	var out, logs bytes.Buffer
+	err := run(t.Context(), &out, &logs, 2*time.Minute)
 	report := out.String()
+	if err != nil {
+		t.Fatalf("the demo failed: %v\nits report:\n%s\nthe local services' logs:\n%s", err, report, logs.String())
+	}
 	for _, want := range []string{
 		"→ 401",
 		"executions of the deploy state machine: 0",
