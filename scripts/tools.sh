@@ -11,7 +11,7 @@
 # Where things end up:
 #   node_modules/.bin/          asl-validator, cdk, local-sfn, node (22, from the "node" package)
 #   .venv/bin/                  moto_server, cfn-lint (requirements.txt, --require-hashes)
-#   .tools/bin/aws-lambda-rie   Lambda Runtime Interface Emulator (version pinned by go.mod's tool directive)
+#   .tools/bin/aws-lambda-rie   Lambda Runtime Interface Emulator (pinned by scripts/tools/go.mod, a module of its own)
 #   initdb, pg_ctl              PATH or /usr/lib/postgresql/<v>/bin (apt-get install postgresql)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -137,15 +137,18 @@ elif need "PostgreSQL server (apt-get install postgresql)"; then
 	pg_bindir >/dev/null || die "initdb/pg_ctl not found after installing postgresql"
 fi
 
-# --- Lambda Runtime Interface Emulator (version from go.mod's tool directive) --
+# --- Lambda Runtime Interface Emulator (scripts/tools/go.mod's tool directive) --
+# A test tool, so it is built from a module of its own: its dependencies and Go
+# version floor stay out of the product's go.mod.
+tools_mod=$root/scripts/tools
 rie_pkg=github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
-rie_ver=$(go list -m -f '{{.Version}}' github.com/aws/aws-lambda-runtime-interface-emulator)
-rie_hash="$rie_ver-$(go env GOVERSION)"
+rie_ver=$(go -C "$tools_mod" list -m -f '{{.Version}}' github.com/aws/aws-lambda-runtime-interface-emulator)
+rie_hash="$rie_ver-$(go env GOVERSION)-$(hash_of "$tools_mod/go.mod" "$tools_mod/go.sum")"
 if stamp_ok rie "$rie_hash" && [[ -x .tools/bin/aws-lambda-rie ]]; then
 	:
 elif need "aws-lambda-rie (.tools/bin)"; then
 	log "building aws-lambda-rie $rie_ver"
-	CGO_ENABLED=0 go build -trimpath -o .tools/bin/aws-lambda-rie "$rie_pkg"
+	CGO_ENABLED=0 go -C "$tools_mod" build -trimpath -o "$root/.tools/bin/aws-lambda-rie" "$rie_pkg"
 	echo "$rie_hash" >"$stamps/rie"
 fi
 

@@ -10,12 +10,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,28 +30,46 @@ import (
 func main() {
 	timeout := flag.Duration("timeout", 3*time.Minute, "give up after this long")
 	flag.Parse()
-	out := os.Stdout
-	s := newSession(os.Stderr)
-	ok := s.run(func() { demo(s, out, *timeout) })
-	if !ok {
+	if err := run(context.Background(), os.Stdout, os.Stderr, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
 		fmt.Fprintln(os.Stderr, "demo: FAILED (the logs of the local services are above)")
 		os.Exit(1)
 	}
 }
 
-func demo(s testing.TB, out io.Writer, timeout time.Duration) {
+// run starts the local stack, tells the story on out, and stops the stack. When
+// the story fails, the local services' logs go to logs before the stack stops.
+func run(ctx context.Context, out, logs io.Writer, timeout time.Duration) (err error) {
 	begin := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	p := printer{w: out}
 
 	p.title("stepship demo — a git push deploys itself, on one machine, with no AWS account")
 	p.section("Starting the local stack (everything on 127.0.0.1)")
-	e := localenv.Start(s, localenv.WithProgress(func(step string, took time.Duration) {
+	e, err := localenv.Start(ctx, localenv.WithProgress(func(step string, took time.Duration) {
 		p.row("✓", step, took)
 	}))
+	if err != nil {
+		return fmt.Errorf("failed to start the local stack: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			fmt.Fprint(logs, e.LogReport())
+		}
+		if cerr := e.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("failed to stop the local stack: %w", cerr))
+		}
+	}()
+	return demo(ctx, e, p, begin)
+}
 
-	body := e.Fixture(s, "github-push.json")
+// demo is the story told against a running local stack.
+func demo(ctx context.Context, e *localenv.Env, p printer, begin time.Time) error {
+	body, err := e.Fixture("github-push.json")
+	if err != nil {
+		return err
+	}
 	var push struct {
 		Ref        string `json:"ref"`
 		After      string `json:"after"`
@@ -63,7 +81,7 @@ func demo(s testing.TB, out io.Writer, timeout time.Duration) {
 		} `json:"head_commit"`
 	}
 	if err := json.Unmarshal(body, &push); err != nil {
-		s.Fatalf("events/github-push.json: %v", err)
+		return fmt.Errorf("events/github-push.json: %w", err)
 	}
 	delivery := fmt.Sprintf("demo-%d", time.Now().UnixNano())
 
@@ -71,17 +89,17 @@ func demo(s testing.TB, out io.Writer, timeout time.Duration) {
 	forged := webhooktest.GitHubHeaders("push", delivery+"-forged", []byte("not the webhook secret"), body)
 	a, err := e.Post(ctx, forged, body)
 	if err != nil {
-		s.Fatalf("%v", err)
+		return err
 	}
 	if a.Status != 401 {
-		s.Fatalf("a forged push got %d %s, want 401", a.Status, a.Body)
+		return fmt.Errorf("a forged push got %d %s, want 401", a.Status, a.Body)
 	}
 	list, err := e.SFN.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(e.DeployStateMachineARN)})
 	if err != nil {
-		s.Fatalf("failed to list executions: %v", err)
+		return fmt.Errorf("failed to list executions: %w", err)
 	}
 	if len(list.Executions) != 0 {
-		s.Fatalf("a forged push started %d executions", len(list.Executions))
+		return fmt.Errorf("a forged push started %d executions", len(list.Executions))
 	}
 	p.line("→ %d %s; executions of the deploy state machine: %d", a.Status, strings.TrimSpace(a.Body), len(list.Executions))
 
@@ -91,10 +109,10 @@ func demo(s testing.TB, out io.Writer, timeout time.Duration) {
 	sent := time.Now()
 	a, err = e.Post(ctx, headers, body)
 	if err != nil {
-		s.Fatalf("%v", err)
+		return err
 	}
 	if a.Status != 202 || len(a.Executions) == 0 {
-		s.Fatalf("the signed push got %d %s, want 202 with an execution", a.Status, a.Body)
+		return fmt.Errorf("the signed push got %d %s, want 202 with an execution", a.Status, a.Body)
 	}
 	for _, x := range a.Executions {
 		p.line("→ %d Accepted in %s: deploy %s → %s", a.Status, ms(time.Since(sent)), x.Service, x.Environment)
@@ -104,11 +122,14 @@ func demo(s testing.TB, out io.Writer, timeout time.Duration) {
 	before := e.Seeded.TaskDefinition
 	arn := a.Executions[0].ExecutionArn
 	p.section("The deploy state machine (statemachines/deploy.asl.json), state by state")
-	final := follow(ctx, s, e, arn, p)
+	final, err := follow(ctx, e, arn, p)
+	if err != nil {
+		return err
+	}
 
 	after, err := world.Service(ctx, e.AWS, e.Spec)
 	if err != nil {
-		s.Fatalf("%v", err)
+		return err
 	}
 	p.section("Summary")
 	p.kv("service", fmt.Sprintf("%s in cluster %s (%s)", e.Spec.Service, e.Spec.Cluster, a.Executions[0].Environment))
@@ -117,16 +138,17 @@ func demo(s testing.TB, out io.Writer, timeout time.Duration) {
 	p.kv("execution", fmt.Sprintf("%s in %s", final.Status, ms(aws.ToTime(final.StopDate).Sub(aws.ToTime(final.StartDate)))))
 	p.kv("total", ms(time.Since(begin)))
 	if final.Status != sfntypes.ExecutionStatusSucceeded {
-		s.Fatalf("the deploy did not succeed: %s: %s", aws.ToString(final.Error), aws.ToString(final.Cause))
+		return fmt.Errorf("the deploy did not succeed: %s: %s", aws.ToString(final.Error), aws.ToString(final.Cause))
 	}
 	if want := e.Spec.Image[:strings.LastIndex(e.Spec.Image, ":")] + ":" + push.After; after.Images[e.Spec.Container] != want {
-		s.Fatalf("the service runs %s, want %s", after.Images[e.Spec.Container], want)
+		return fmt.Errorf("the service runs %s, want %s", after.Images[e.Spec.Container], want)
 	}
+	return nil
 }
 
 // follow prints each state of the execution as it finishes, reading the execution
 // history from the local Step Functions service, and returns the final description.
-func follow(ctx context.Context, s testing.TB, e *localenv.Env, arn string, p printer) *sfn.DescribeExecutionOutput {
+func follow(ctx context.Context, e *localenv.Env, arn string, p printer) (*sfn.DescribeExecutionOutput, error) {
 	type entered struct {
 		kind string
 		at   time.Time
@@ -139,11 +161,11 @@ func follow(ctx context.Context, s testing.TB, e *localenv.Env, arn string, p pr
 		// it holds every event.
 		desc, err := e.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 		if err != nil {
-			s.Fatalf("failed to describe the execution: %v", err)
+			return nil, fmt.Errorf("failed to describe the execution: %w", err)
 		}
 		hist, err := e.History(ctx, arn)
 		if err != nil {
-			s.Fatalf("%v", err)
+			return nil, err
 		}
 		for _, ev := range hist[printed:] {
 			printed++
@@ -182,11 +204,11 @@ func follow(ctx context.Context, s testing.TB, e *localenv.Env, arn string, p pr
 			}
 		}
 		if desc.Status != sfntypes.ExecutionStatusRunning && printed == len(hist) {
-			return desc
+			return desc, nil
 		}
 		select {
 		case <-ctx.Done():
-			s.Fatalf("the execution did not finish in time")
+			return nil, fmt.Errorf("the execution did not finish in time: %w", ctx.Err())
 		case <-time.After(25 * time.Millisecond):
 		}
 	}

@@ -1,20 +1,17 @@
-// Package harness starts the local services the integration tests run
-// against, each on 127.0.0.1 on a free port, each stopped by t.Cleanup (even
-// when the test fails) and, should the test binary die first, killed by the
-// kernel with it. Each process writes its log into the test's temporary
-// folder; the log is printed when the test failed.
+// Package harness is the test side of test/localsvc: each function starts a
+// local service for one test (or benchmark) and fails it when the service
+// does not come up, closes the service when the test ends (even when it
+// failed), and prints the service's log when the test failed. The types are
+// localsvc's.
 //
-//   - StartMoto / SharedMoto + MotoMain: the AWS emulator (moto server from
-//     .venv). Moto.Config gives an aws.Config for it; Moto.Env gives
-//     AWS_ENDPOINT_URL and friends for child processes.
-//   - StartPostgres: a throwaway PostgreSQL cluster (initdb + postgres from
-//     the OS packages), with DSN, Exec and CreateDatabase.
+//   - StartMoto / SharedMoto + MotoMain: the AWS emulator.
+//   - StartPostgres: a throwaway PostgreSQL cluster.
 //   - StartLambda: a built bootstrap under the Lambda Runtime Interface
-//     Emulator (.tools/bin/aws-lambda-rie), with URL and Invoke; Bootstrap
-//     and BuildFunctions build dist/local/NAME/bootstrap first.
-//   - RequireTool / ToolPath: the tools `make tools` installs; a missing tool
-//     fails the test (it never skips).
+//     Emulator; Bootstrap and BuildFunctions build dist/local/NAME/bootstrap
+//     first, once per test binary.
+//   - RequireTool: the tools `make tools` installs; a missing tool fails the
+//     test (it never skips).
 //
-// Nothing here reads the developer's AWS configuration or reaches beyond
-// the loopback address.
+// Commands and the local stack (test/localenv) use localsvc directly, so they
+// do not import testing.
 package harness

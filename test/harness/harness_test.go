@@ -17,6 +17,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/stepship/stepship/test/localsvc"
 )
 
 func TestMain(m *testing.M) {
@@ -29,7 +31,7 @@ func TestMain(m *testing.M) {
 
 func portClosed(t *testing.T, port int) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", hostPort(port), time.Second)
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(localsvc.Loopback, fmt.Sprint(port)), time.Second)
 	if err == nil {
 		c.Close()
 		t.Errorf("port %d still accepts connections after cleanup", port)
@@ -52,17 +54,17 @@ func TestMoto(t *testing.T) {
 		if err != nil || aws.ToString(got.SecretString) != "s3cret" {
 			t.Fatalf("GetSecretValue = %v, %v", got, err)
 		}
-		if !strings.Contains(aws.ToString(got.ARN), ":"+AccountID+":") {
-			t.Errorf("ARN %s is not in account %s", aws.ToString(got.ARN), AccountID)
+		if !strings.Contains(aws.ToString(got.ARN), ":"+localsvc.AccountID+":") {
+			t.Errorf("ARN %s is not in account %s", aws.ToString(got.ARN), localsvc.AccountID)
 		}
-		if err := m.Reset(); err != nil {
+		if err := m.Reset(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("harness/test")}); err == nil {
 			t.Fatal("the secret survived Reset")
 		}
 		env := m.Env()
-		if env["AWS_ENDPOINT_URL"] != m.Endpoint || env["AWS_REGION"] != Region {
+		if env["AWS_ENDPOINT_URL"] != m.Endpoint || env["AWS_REGION"] != localsvc.Region {
 			t.Errorf("Env() = %v", env)
 		}
 		if !strings.HasPrefix(m.Endpoint, "http://127.0.0.1:") {
@@ -98,15 +100,27 @@ func TestPostgres(t *testing.T) {
 	t.Run("start", func(t *testing.T) {
 		p := StartPostgres(t)
 		port, dir = p.Port, p.DataDir
-		if got := p.Exec(t, "select 40 + 2"); got != "42" {
+		ctx := t.Context()
+		exec := func(database, sql string) string {
+			t.Helper()
+			out, err := p.ExecIn(ctx, database, sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		if got := exec("postgres", "select 40 + 2"); got != "42" {
 			t.Fatalf("select 40 + 2 = %q", got)
 		}
-		dsn := p.CreateDatabase(t, "app")
+		dsn, err := p.CreateDatabase(ctx, "app")
+		if err != nil {
+			t.Fatal(err)
+		}
 		if want := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/app?sslmode=disable", p.Port); dsn != want {
 			t.Errorf("DSN = %s, want %s", dsn, want)
 		}
-		p.ExecIn(t, "app", "create table t (id int primary key); insert into t values (1)")
-		if got := p.ExecIn(t, "app", "select count(*) from t"); got != "1" {
+		exec("app", "create table t (id int primary key); insert into t values (1)")
+		if got := exec("app", "select count(*) from t"); got != "1" {
 			t.Errorf("count = %q", got)
 		}
 		if _, err := os.Stat(filepath.Join(p.SocketDir, fmt.Sprintf(".s.PGSQL.%d", p.Port))); err != nil {
@@ -157,7 +171,7 @@ func TestLambda(t *testing.T) {
 	if !t.Run("start", func(t *testing.T) {
 		l = StartLambda(t, bootstrap, map[string]string{"GREETING": "hi", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
 		proxyURL = l.URL()
-		if !strings.HasPrefix(l.URL(), "http://127.0.0.1:") || !strings.HasSuffix(l.URL(), InvocationsPath) {
+		if !strings.HasPrefix(l.URL(), "http://127.0.0.1:") || !strings.HasSuffix(l.URL(), localsvc.InvocationsPath) {
 			t.Errorf("URL() = %s", l.URL())
 		}
 
@@ -234,32 +248,8 @@ func TestLambda(t *testing.T) {
 		resp.Body.Close()
 		t.Errorf("the invoke proxy still answers after cleanup")
 	}
-	if !l.proc.exited() {
+	if l.Err() == nil {
 		t.Errorf("the emulator still runs after cleanup")
-	}
-}
-
-func TestParseFunctionError(t *testing.T) {
-	for _, tc := range []struct {
-		body string
-		want string
-	}{
-		{`{"errorMessage":"m","errorType":"T"}`, "T: m"},
-		{`{"errorType":"T","errorMessage":"m","stackTrace":[]}`, "T: m"},
-		{`{"errorType":"T","errorMessage":"m","extra":1}`, ""},
-		{`{"ok":true}`, ""},
-		{`"errorType"`, ""},
-		{`null`, ""},
-		{`{"errorType":""}`, ""},
-	} {
-		fe := ParseFunctionError([]byte(tc.body))
-		got := ""
-		if fe != nil {
-			got = fe.Error()
-		}
-		if got != tc.want {
-			t.Errorf("ParseFunctionError(%s) = %q, want %q", tc.body, got, tc.want)
-		}
 	}
 }
 
@@ -276,6 +266,8 @@ func (f *fakeTB) Skip(...any)                       { f.skip = true }
 func (f *fakeTB) Skipf(string, ...any)              { f.skip = true }
 func (f *fakeTB) SkipNow()                          { f.skip = true }
 
+// RequireTool fails (never skips) on a tool it cannot find; localsvc's tests
+// check that a missing tool's error names `make tools`.
 func TestRequireTool(t *testing.T) {
 	for _, name := range []string{"moto_server", "aws-lambda-rie", "initdb", "node", "asl-validator", "cfn-lint"} {
 		if p := RequireTool(t, name); !filepath.IsAbs(p) {
@@ -286,12 +278,5 @@ func TestRequireTool(t *testing.T) {
 	RequireTool(f, "no-such-tool")
 	if f.skip || !strings.Contains(f.failed, "unknown tool") {
 		t.Errorf("RequireTool of an unknown tool: failed %q, skipped %v", f.failed, f.skip)
-	}
-	toolPaths["missing-for-test"] = ".tools/bin/missing-for-test"
-	defer delete(toolPaths, "missing-for-test")
-	f = &fakeTB{TB: t}
-	RequireTool(f, "missing-for-test")
-	if f.skip || !strings.Contains(f.failed, "make tools") {
-		t.Errorf("RequireTool of a missing tool: failed %q, skipped %v; want a failure naming `make tools`", f.failed, f.skip)
 	}
 }

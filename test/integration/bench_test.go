@@ -12,7 +12,7 @@ import (
 
 	"github.com/stepship/stepship/shared/webhook/webhooktest"
 	"github.com/stepship/stepship/test/harness"
-	"github.com/stepship/stepship/test/localenv"
+	"github.com/stepship/stepship/test/localenv/localenvtest"
 )
 
 // BenchmarkWebhookColdStart measures the webhook function's cold start under the
@@ -23,8 +23,8 @@ import (
 //
 //	go test -run '^$' -bench WebhookColdStart -benchtime 10x ./test/integration/
 func BenchmarkWebhookColdStart(b *testing.B) {
-	e := localenv.Start(b)
-	body := e.Fixture(b, "github-ping.json")
+	e := localenvtest.StartT(b)
+	body := localenvtest.Fixture(b, e, "github-ping.json")
 	headers := webhooktest.GitHubHeaders("ping", "bench-ping", []byte(e.Spec.WebhookSecret), body)
 	req := events.LambdaFunctionURLRequest{
 		Headers: lower(headers),

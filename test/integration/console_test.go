@@ -13,16 +13,17 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/stepship/stepship/test/localenv"
+	"github.com/stepship/stepship/test/localenv/localenvtest"
 	"github.com/stepship/stepship/test/world"
 )
 
 // An engineer starts the deploy state machine from the console with the documented
 // input (events/deploy-input.json): a prebuilt image is checked in ECR first.
 func TestConsoleDeploy(t *testing.T) {
-	e := localenv.Start(t)
+	e := localenvtest.StartT(t)
 	ctx := context.Background()
 	var doc map[string]any
-	if err := json.Unmarshal(e.Fixture(t, "deploy-input.json"), &doc); err != nil {
+	if err := json.Unmarshal(localenvtest.Fixture(t, e, "deploy-input.json"), &doc); err != nil {
 		t.Fatal(err)
 	}
 	commit := doc["source"].(map[string]any)["commit"].(string)

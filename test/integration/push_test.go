@@ -17,13 +17,14 @@ import (
 
 	"github.com/stepship/stepship/shared/webhook/webhooktest"
 	"github.com/stepship/stepship/test/localenv"
+	"github.com/stepship/stepship/test/localenv/localenvtest"
 	"github.com/stepship/stepship/test/world"
 )
 
 const pushedCommit = "3f2a9c1e5b7d4f60812a3b4c5d6e7f8091a2b3c4" // events/github-push.json "after"
 
 func signedPush(t *testing.T, e *localenv.Env, delivery string) (map[string]string, []byte) {
-	body := e.Fixture(t, "github-push.json")
+	body := localenvtest.Fixture(t, e, "github-push.json")
 	return webhooktest.GitHubHeaders("push", delivery, []byte(e.Spec.WebhookSecret), body), body
 }
 
@@ -31,7 +32,7 @@ func signedPush(t *testing.T, e *localenv.Env, delivery string) (map[string]stri
 // (CodeBuild build of the commit, then the deploy function) → the ECS service runs
 // a new task-definition revision whose image is tagged with the commit.
 func TestSignedPushDeploysTheCommit(t *testing.T) {
-	e := localenv.Start(t)
+	e := localenvtest.StartT(t)
 	ctx := context.Background()
 	headers, body := signedPush(t, e, "72d3162e-cc78-11e3-81ab-4c9367dc0958")
 
@@ -100,7 +101,7 @@ func TestSignedPushDeploysTheCommit(t *testing.T) {
 
 // A wrong or missing signature gets 401 and starts nothing.
 func TestBadSignatureStartsNothing(t *testing.T) {
-	e := localenv.Start(t)
+	e := localenvtest.StartT(t)
 	ctx := context.Background()
 	headers, body := signedPush(t, e, "bad-signature-delivery")
 	tampered := withHeader(headers, "X-Hub-Signature-256", webhooktest.HexSignature([]byte("not the secret"), body))

@@ -2,17 +2,22 @@
 // emulator seeded with the demo's account (test/world), every function's built
 // bootstrap under the Lambda Runtime Interface Emulator, and the local Step
 // Functions service executing statemachines/*.asl.json. The integration tests
-// and `make demo` both start it, so the demo shows exactly what the tests prove.
+// (through localenvtest.StartT) and `make demo` both start it, so the demo
+// shows exactly what the tests prove.
+//
+// Start brings it all up and returns an *Env, or an error with nothing left
+// running; Close stops everything. The package does not import testing.
 package localenv
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -20,15 +25,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/stepship/stepship/test/harness"
+	"github.com/stepship/stepship/test/localsvc"
 	"github.com/stepship/stepship/test/sfnlocal/server"
 	"github.com/stepship/stepship/test/world"
 )
 
 // Names the local account uses, as the CDK stack would name them.
 const (
-	Region              = "us-east-1"
-	Account             = "123456789012"
+	Region              = localsvc.Region
+	Account             = localsvc.AccountID
 	DeployFunctionName  = "stepship-deploy"
 	DeployStateMachine  = "stepship-deploy"
 	WebhookFunctionName = "stepship-webhook"
@@ -39,16 +44,21 @@ type Env struct {
 	Root    string
 	Spec    world.Spec
 	Seeded  *world.Seeded
-	Moto    *harness.Moto
+	Moto    *localsvc.Moto
 	AWS     aws.Config // points at the AWS emulator
 	SFN     *sfn.Client
 	Server  *server.Server
-	Webhook *harness.Lambda
-	Deploy  *harness.Lambda
+	Webhook *localsvc.Lambda
+	Deploy  *localsvc.Lambda
 	// DeployStateMachineARN is the deploy state machine in the local service.
 	DeployStateMachineARN string
 	// WebhookEnv is the webhook function's environment (to start more copies).
 	WebhookEnv map[string]string
+
+	// stops undo each started part, in the order they were started.
+	stops []func() error
+	// logs are the services whose logs LogReport gives, in start order.
+	logs []interface{ LogReport() string }
 }
 
 // Option adjusts Start.
@@ -57,6 +67,8 @@ type Option func(*options)
 type options struct {
 	timeScale float64
 	progress  func(step string, took time.Duration)
+	functions string
+	logDir    string
 }
 
 // WithTimeScale divides every wait of the state machines (default 1000).
@@ -67,39 +79,70 @@ func WithProgress(f func(step string, took time.Duration)) Option {
 	return func(o *options) { o.progress = f }
 }
 
-// Start brings the local stepship up; everything stops when t's cleanups run.
-func Start(t testing.TB, opts ...Option) *Env {
-	t.Helper()
+// WithFunctions runs the bootstraps already built in dir (NAME/bootstrap, what
+// localsvc.BuildFunctions returns). Without it, Start builds them first.
+func WithFunctions(dir string) Option { return func(o *options) { o.functions = dir } }
+
+// WithLogDir writes every service's log into dir, which the caller owns, so
+// that the logs outlive Close. Without it, each service's log is removed by
+// Close: read LogReport before.
+func WithLogDir(dir string) Option { return func(o *options) { o.logDir = dir } }
+
+// Start brings the local stepship up. ctx bounds the start; the stack then
+// runs until Close. When a step fails, what was started is stopped again
+// and the error says which step failed.
+func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 	o := options{timeScale: 1000, progress: func(string, time.Duration) {}}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	ctx := context.Background()
-	e := &Env{Root: harness.MustRepoRoot(t), Spec: world.Demo()}
+	root, err := localsvc.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Root: root, Spec: world.Demo()}
+	defer func() {
+		if err == nil {
+			return
+		}
+		if logs := e.LogReport(); logs != "" {
+			err = fmt.Errorf("%w\nlogs of what was started:\n%s", err, logs)
+		}
+		err = errors.Join(err, e.Close())
+	}()
+	var svcOpts []localsvc.Option
+	if o.logDir != "" {
+		svcOpts = append(svcOpts, localsvc.WithLogDir(o.logDir))
+	}
 
 	step := time.Now()
-	e.Moto = harness.StartMoto(t)
+	if e.Moto, err = localsvc.StartMoto(ctx, svcOpts...); err != nil {
+		return nil, err
+	}
+	e.started(e.Moto.Close, e.Moto)
 	e.AWS = e.Moto.Config(ctx)
 	o.progress("AWS emulator (moto) on "+e.Moto.Endpoint, time.Since(step))
 
 	step = time.Now()
 	seeded, err := world.Seed(ctx, e.AWS, e.Spec)
 	if err != nil {
-		t.Fatalf("failed to seed the emulated account: %v", err)
+		return nil, fmt.Errorf("failed to seed the emulated account: %w", err)
 	}
 	e.Seeded = seeded
 	o.progress(fmt.Sprintf("seeded: ECS %s/%s on %s, webhook secret, CodeBuild %s, ECR %s",
 		e.Spec.Cluster, e.Spec.Service, TaskDefinitionName(seeded.TaskDefinition), e.Spec.BuildProject, e.Spec.ECRRepository), time.Since(step))
 
 	step = time.Now()
-	e.Deploy = harness.StartLambda(t, harness.Bootstrap(t, "deploy"), e.Moto.Env())
+	if o.functions == "" {
+		if o.functions, err = localsvc.BuildFunctions(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if e.Deploy, err = e.startFunction(ctx, o.functions, "deploy", e.Moto.Env(), svcOpts); err != nil {
+		return nil, err
+	}
 	o.progress("deploy function: built bootstrap under the Lambda runtime emulator", time.Since(step))
 
-	// The service integrations (CodeBuild, ECR, …) of the local Step Functions
-	// service reach the emulator through the SDK's standard variables.
-	for k, v := range e.Moto.Env() {
-		t.Setenv(k, v)
-	}
 	step = time.Now()
 	deployARN := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", Region, Account, DeployFunctionName)
 	s, err := server.NewFromConfig(ctx, &server.Config{
@@ -113,18 +156,16 @@ func Start(t testing.TB, opts ...Option) *Env {
 			RoleArn:                 fmt.Sprintf("arn:aws:iam::%s:role/stepship-deploy-state-machine", Account),
 		}},
 		Lambdas: map[string]string{DeployFunctionName: e.Deploy.URL()},
+		// The service integrations (CodeBuild, ECR, …) call the AWS emulator.
+		AWSConfig: &e.AWS,
 	})
 	if err != nil {
-		t.Fatalf("failed to configure the local Step Functions service: %v", err)
+		return nil, fmt.Errorf("failed to configure the local Step Functions service: %w", err)
 	}
-	if err := s.Listen("127.0.0.1:0"); err != nil {
-		t.Fatalf("failed to start the local Step Functions service: %v", err)
+	if err := s.Listen(localsvc.Loopback + ":0"); err != nil {
+		return nil, fmt.Errorf("failed to start the local Step Functions service: %w", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
+	e.started(func() error { return shutdown(s) }, nil)
 	e.Server = s
 	e.DeployStateMachineARN = s.StateMachineARN(DeployStateMachine)
 	e.SFN = sfn.NewFromConfig(e.AWS, func(o *sfn.Options) { o.BaseEndpoint = aws.String(s.URL()) })
@@ -137,19 +178,77 @@ func Start(t testing.TB, opts ...Option) *Env {
 	env["STEPSHIP_DEPLOY_STATE_MACHINE_ARN"] = e.DeployStateMachineARN
 	env["STEPSHIP_CATALOG"] = filepath.Join(e.Root, "catalog.yaml")
 	e.WebhookEnv = env
-	e.Webhook = harness.StartLambda(t, harness.Bootstrap(t, "webhook"), env)
+	if e.Webhook, err = e.startFunction(ctx, o.functions, "webhook", env, svcOpts); err != nil {
+		return nil, err
+	}
 	o.progress("webhook function: built bootstrap under the Lambda runtime emulator", time.Since(step))
-	return e
+	return e, nil
+}
+
+// startFunction runs the built bootstrap of functions/NAME from dist under the
+// Lambda runtime emulator.
+func (e *Env) startFunction(ctx context.Context, dist, name string, env map[string]string, opts []localsvc.Option) (*localsvc.Lambda, error) {
+	bootstrap, err := localsvc.Bootstrap(dist, name)
+	if err != nil {
+		return nil, err
+	}
+	fn, err := localsvc.StartLambda(ctx, bootstrap, env, opts...)
+	if err != nil {
+		return nil, err
+	}
+	e.started(fn.Close, fn)
+	return fn, nil
+}
+
+// started records a part of the stack: how to stop it, and its log (nil for
+// none).
+func (e *Env) started(stop func() error, log interface{ LogReport() string }) {
+	e.stops = append(e.stops, stop)
+	if log != nil {
+		e.logs = append(e.logs, log)
+	}
+}
+
+// shutdown stops the local Step Functions service, aborting running executions.
+func shutdown(s *server.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		return fmt.Errorf("failed to stop the local Step Functions service: %w", err)
+	}
+	return nil
+}
+
+// Close stops everything Start started, the last started first, and returns
+// what went wrong doing so. It is safe to call more than once.
+func (e *Env) Close() error {
+	var errs []error
+	for _, stop := range slices.Backward(e.stops) {
+		errs = append(errs, stop())
+	}
+	e.stops = nil
+	return errors.Join(errs...)
+}
+
+// LogReport is the end of every service's log (the webhook and deploy
+// functions under the runtime emulator, the AWS emulator), each between lines
+// naming it: what a failed test or demo prints.
+func (e *Env) LogReport() string {
+	var b strings.Builder
+	for _, l := range slices.Backward(e.logs) {
+		b.WriteString(l.LogReport())
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // Fixture reads events/NAME.
-func (e *Env) Fixture(t testing.TB, name string) []byte {
-	t.Helper()
+func (e *Env) Fixture(name string) ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(e.Root, "events", name))
 	if err != nil {
-		t.Fatalf("failed to read fixture: %v", err)
+		return nil, fmt.Errorf("failed to read fixture: %w", err)
 	}
-	return b
+	return b, nil
 }
 
 // Answer is the webhook function's HTTP answer.

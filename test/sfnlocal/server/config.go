@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/stepship/stepship/test/sfnlocal/asl"
@@ -45,6 +46,10 @@ type Config struct {
 	MockConfig *tasks.MockConfig `json:"-"`
 	// Functions binds function names to Go code (in-process handlers); Go API only.
 	Functions map[string]tasks.Function `json:"-"`
+	// AWSConfig is the SDK configuration of the service integrations; nil loads
+	// the default one from the environment. Go API only: it lets a process run
+	// the service against an emulator without changing its own environment.
+	AWSConfig *aws.Config `json:"-"`
 	// Dir is the directory relative paths are resolved against (set by LoadConfig).
 	Dir string `json:"-"`
 }
@@ -132,6 +137,22 @@ func (s *Server) Mocks() *tasks.Mocks {
 	return m
 }
 
+// awsConfig is the SDK configuration of the service integrations.
+func (c *Config) awsConfig(ctx context.Context) (aws.Config, error) {
+	if c.AWSConfig != nil {
+		return c.AWSConfig.Copy(), nil
+	}
+	var opts []func(*awsconfig.LoadOptions) error
+	if c.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(c.Region))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS SDK configuration for service integrations: %w", err)
+	}
+	return cfg, nil
+}
+
 // NewFromConfig builds a Server from a configuration: task bindings (emulator URLs,
 // in-process functions, AWS integrations, a mock layer in front of them all — always
 // present, so tests can Pin responses), the clock, and the state machines.
@@ -157,13 +178,9 @@ func NewFromConfig(ctx context.Context, c *Config) (*Server, error) {
 	}
 	var services *tasks.AWS
 	if c.AWSIntegrations == nil || *c.AWSIntegrations {
-		opts := []func(*awsconfig.LoadOptions) error{}
-		if c.Region != "" {
-			opts = append(opts, awsconfig.WithRegion(c.Region))
-		}
-		cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+		cfg, err := c.awsConfig(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("load AWS SDK configuration for service integrations: %w", err)
+			return nil, err
 		}
 		if cfg.Region == "" {
 			cfg.Region = DefaultRegion

@@ -1,9 +1,10 @@
-package harness
+package localsvc
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +15,6 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -36,8 +36,8 @@ type Lambda struct {
 
 	url   string // proxy invocations URL
 	rie   string // emulator base URL, behind the proxy
-	proc  *proc
 	proxy *http.Server
+	*proc
 }
 
 // FunctionError is a failed invocation: the function returned an error or
@@ -53,28 +53,13 @@ type FunctionError struct {
 func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
 
 // StartLambda runs bootstrapPath (a linux binary for this machine, e.g. from
-// Bootstrap(t, "deploy")) under aws-lambda-rie on free ports until the test
-// ends. env is the function's environment (on top of a minimal one with
-// region us-east-1, AWS_LAMBDA_FUNCTION_NAME = the bootstrap's folder name
-// and a 60 s AWS_LAMBDA_FUNCTION_TIMEOUT); pass Moto.Env() merged with the
-// function's own settings. The emulator's and the function's output is
-// printed if the test failed.
-func StartLambda(t testing.TB, bootstrapPath string, env map[string]string) *Lambda {
-	t.Helper()
-	l, err := startLambda(t.TempDir(), bootstrapPath, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = l.proxy.Shutdown(ctx)
-	})
-	cleanupProc(t, l.proc, syscall.SIGTERM, 5*time.Second)
-	return l
-}
-
-func startLambda(logDir, bootstrapPath string, env map[string]string) (*Lambda, error) {
+// Bootstrap) under aws-lambda-rie on free ports until Close. env is the
+// function's environment (on top of a minimal one with region us-east-1,
+// AWS_LAMBDA_FUNCTION_NAME = the bootstrap's folder name and a 60 s
+// AWS_LAMBDA_FUNCTION_TIMEOUT); pass Moto.Env() merged with the function's own
+// settings. ctx bounds the start; on failure nothing is left running.
+func StartLambda(ctx context.Context, bootstrapPath string, env map[string]string, opts ...Option) (*Lambda, error) {
+	o := newOptions(opts)
 	rie, err := ToolPath("aws-lambda-rie")
 	if err != nil {
 		return nil, err
@@ -85,7 +70,7 @@ func startLambda(logDir, bootstrapPath string, env map[string]string) (*Lambda, 
 	}
 	st, err := os.Stat(bootstrapPath)
 	if err != nil {
-		return nil, fmt.Errorf("bootstrap %s: %w (build it with harness.BuildFunctions or `make build-local`)", bootstrapPath, err)
+		return nil, fmt.Errorf("bootstrap %s: %w (build it with BuildFunctions or `make build-local`)", bootstrapPath, err)
 	}
 	if st.Mode()&0o111 == 0 {
 		return nil, fmt.Errorf("bootstrap %s is not executable", bootstrapPath)
@@ -103,7 +88,10 @@ func startLambda(logDir, bootstrapPath string, env map[string]string) (*Lambda, 
 	for k, v := range env {
 		fenv[k] = v
 	}
-	p, port, err := startWithPort(func(port int) procSpec {
+	for k, v := range o.env {
+		fenv[k] = v
+	}
+	p, port, err := o.start(ctx, "lambda-"+name, func(port int) procSpec {
 		// The emulator's runtime API (which the bootstrap polls) needs a
 		// port of its own too; its default, 9001, would clash between
 		// emulators.
@@ -112,7 +100,6 @@ func startLambda(logDir, bootstrapPath string, env map[string]string) (*Lambda, 
 			apiPort = port + 1
 		}
 		return procSpec{
-			name: "lambda-" + name,
 			argv: []string{rie,
 				"--runtime-interface-emulator-address", hostPort(port),
 				"--runtime-api-address", hostPort(apiPort),
@@ -120,18 +107,30 @@ func startLambda(logDir, bootstrapPath string, env map[string]string) (*Lambda, 
 			dir: filepath.Dir(bootstrapPath),
 			env: mergeEnv(baseEnv(), fenv),
 		}
-	}, logDir, rieStartTimeout, func(port int) func(context.Context) error {
+	}, rieStartTimeout, func(port int) func(context.Context) error {
 		return tcpReady(hostPort(port))
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failed to start function %s under the runtime emulator: %w", name, err)
 	}
 	l := &Lambda{Name: name, rie: "http://" + hostPort(port), proc: p}
 	if err := l.startProxy(); err != nil {
-		p.stop(syscall.SIGKILL, time.Second)
-		return nil, err
+		return nil, errors.Join(err, p.shutdown(syscall.SIGKILL, time.Second))
 	}
 	return l, nil
+}
+
+// Close stops the invoke proxy and the emulator (SIGTERM, then SIGKILL after
+// 5 s) and removes the log folder it created. It is safe to call more than
+// once.
+func (l *Lambda) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var errs []error
+	if err := l.proxy.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("failed to stop the invoke proxy of %s: %w", l.Name, err))
+	}
+	return errors.Join(append(errs, l.proc.shutdown(syscall.SIGTERM, 5*time.Second))...)
 }
 
 // startProxy serves the invocations path on a free port and forwards one
@@ -168,9 +167,6 @@ func (l *Lambda) startProxy() error {
 // body is the function's result or a FunctionError). Concurrent requests are
 // queued.
 func (l *Lambda) URL() string { return l.url }
-
-// Logs returns the emulator's and the function's output so far.
-func (l *Lambda) Logs() string { return l.proc.output() }
 
 // Invoke sends payload (raw JSON as []byte or json.RawMessage, anything else
 // is marshalled) and returns the response body. A function error (returned

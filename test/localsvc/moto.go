@@ -1,4 +1,4 @@
-package harness
+package localsvc
 
 import (
 	"context"
@@ -7,9 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,43 +33,14 @@ type Moto struct {
 	// Port is the server's TCP port.
 	Port int
 
-	proc *proc
+	*proc
 }
 
-// StartMoto starts a moto server of its own for this test (a few seconds) and
-// stops it when the test ends; its log is printed if the test failed. Tests
-// of one package can share one server instead: see SharedMoto and MotoMain.
-func StartMoto(t testing.TB, opts ...MotoOption) *Moto {
-	t.Helper()
-	var o motoOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	m, err := startMoto(t.TempDir(), o.env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cleanupProc(t, m.proc, syscall.SIGTERM, 5*time.Second)
-	return m
-}
-
-// MotoOption configures StartMoto.
-type MotoOption func(*motoOptions)
-
-type motoOptions struct{ env map[string]string }
-
-// WithMotoEnv sets an environment variable of the moto server process, e.g.
-// MOTO_ECS_SERVICE_RUNNING or MOTO_RDS_SNAPSHOT_LIMIT.
-func WithMotoEnv(key, value string) MotoOption {
-	return func(o *motoOptions) {
-		if o.env == nil {
-			o.env = map[string]string{}
-		}
-		o.env[key] = value
-	}
-}
-
-func startMoto(logDir string, env map[string]string) (*Moto, error) {
+// StartMoto starts a moto server (a few seconds) and returns once it
+// answers. ctx bounds the start; the server runs until Close. A server that
+// does not come up is stopped, and the error carries its log.
+func StartMoto(ctx context.Context, opts ...Option) (*Moto, error) {
+	o := newOptions(opts)
 	bin, err := ToolPath("moto_server")
 	if err != nil {
 		return nil, err
@@ -80,21 +49,24 @@ func startMoto(logDir string, env map[string]string) (*Moto, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, port, err := startWithPort(func(port int) procSpec {
+	p, port, err := o.start(ctx, "moto_server", func(port int) procSpec {
 		return procSpec{
-			name: "moto_server",
 			argv: []string{bin, "-H", Loopback, "-p", fmt.Sprint(port)},
 			dir:  root,
-			env:  mergeEnv(append(baseEnv(), "PYTHONUNBUFFERED=1"), env),
+			env:  mergeEnv(append(baseEnv(), "PYTHONUNBUFFERED=1"), o.env),
 		}
-	}, logDir, motoStartTimeout, func(port int) func(context.Context) error {
+	}, motoStartTimeout, func(port int) func(context.Context) error {
 		return httpReady(fmt.Sprintf("http://%s/moto-api/", hostPort(port)))
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failed to start the AWS emulator (moto): %w", err)
 	}
 	return &Moto{Endpoint: "http://" + hostPort(port), Port: port, proc: p}, nil
 }
+
+// Close stops the server (SIGTERM, then SIGKILL after 5 s) and removes the
+// log folder it created. It is safe to call more than once.
+func (m *Moto) Close() error { return m.proc.shutdown(syscall.SIGTERM, 5*time.Second) }
 
 // httpReady is a readiness check that succeeds once GET url answers 200.
 func httpReady(url string) func(ctx context.Context) error {
@@ -138,7 +110,7 @@ func (m *Moto) ConfigForRegion(ctx context.Context, region string) aws.Config {
 }
 
 // Env returns the environment variables that point an SDK in a child
-// process (a Lambda bootstrap, scripts/demo, a CLI) at this emulator:
+// process (a Lambda bootstrap, a CLI) at this emulator:
 // AWS_ENDPOINT_URL, the region, static credentials, and no shared config or
 // instance metadata lookups.
 func (m *Moto) Env() map[string]string {
@@ -160,8 +132,8 @@ func (m *Moto) Environ() []string { return envList(m.Env()) }
 
 // Reset wipes every service's state (POST /moto-api/reset). It keeps
 // /moto-api/config and state-manager settings.
-func (m *Moto) Reset() error {
-	return m.post(context.Background(), "/moto-api/reset", "")
+func (m *Moto) Reset(ctx context.Context) error {
+	return m.post(ctx, "/moto-api/reset", "")
 }
 
 // EnableStepFunctionsExecution switches on moto's own ASL interpreter
@@ -188,75 +160,4 @@ func (m *Moto) post(ctx context.Context, path, body string) error {
 		return fmt.Errorf("POST %s to moto: %s: %s", path, resp.Status, b)
 	}
 	return nil
-}
-
-// Logs returns moto's log so far.
-func (m *Moto) Logs() string { return m.proc.output() }
-
-var shared struct {
-	mu     sync.Mutex
-	moto   *Moto
-	err    error
-	logDir string
-}
-
-// SharedMoto returns the test binary's one shared moto server, starting it on
-// first use. State is shared by every test of the package: use unique names,
-// or call Reset in tests that don't run in parallel. When the test fails,
-// the part of moto's log written during it is printed. Use MotoMain in
-// TestMain to stop the server at the end (without it, the kernel kills it
-// when the test binary exits).
-func SharedMoto(t testing.TB) *Moto {
-	t.Helper()
-	shared.mu.Lock()
-	if shared.moto == nil && shared.err == nil {
-		shared.logDir, shared.err = os.MkdirTemp("", "stepship-moto-")
-		if shared.err == nil {
-			shared.moto, shared.err = startMoto(shared.logDir, nil)
-		}
-	}
-	m, err := shared.moto, shared.err
-	shared.mu.Unlock()
-	if err != nil {
-		t.Fatalf("starting the shared moto server: %v", err)
-	}
-	if m.proc.exited() {
-		t.Fatalf("the shared moto server has died (%s); log:\n%s", m.proc.describeExit(), m.proc.tail(0, logTailMax))
-	}
-	offset := m.proc.size()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("--- shared moto log during this test ---\n%s\n--- end of moto log ---", m.proc.tail(offset, logTailMax))
-		}
-	})
-	return m
-}
-
-// MotoMain runs the tests of a package that uses SharedMoto and then stops
-// the shared server and removes its log (printing the log's end first when
-// a test failed). Use it as:
-//
-//	func TestMain(m *testing.M) { os.Exit(harness.MotoMain(m)) }
-func MotoMain(m *testing.M) int {
-	code := m.Run()
-	StopSharedMoto(code != 0)
-	return code
-}
-
-// StopSharedMoto stops the shared moto server, if one was started, and
-// removes its log, printing the log's end to stderr first when printLog is
-// set. For a TestMain that does more than MotoMain.
-func StopSharedMoto(printLog bool) {
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	if shared.moto != nil {
-		shared.moto.proc.stop(syscall.SIGTERM, 5*time.Second)
-		if printLog {
-			fmt.Fprintf(os.Stderr, "--- end of the shared moto log ---\n%s\n", lastLines(shared.moto.proc.output(), 60))
-		}
-	}
-	if shared.logDir != "" {
-		os.RemoveAll(shared.logDir)
-	}
-	shared.moto, shared.err, shared.logDir = nil, nil, ""
 }

@@ -1,4 +1,4 @@
-package harness
+package localsvc
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -29,64 +28,56 @@ type Postgres struct {
 	SocketDir string // unix socket folder (for host=SocketDir)
 	DataDir   string
 
-	bin  string // folder of initdb, postgres, pg_isready, psql
-	proc *proc
+	bin string // folder of initdb, postgres, pg_isready, psql
+	*proc
 }
 
 // StartPostgres creates a cluster with initdb in a temporary folder and runs
-// the server on a free port until the test ends; then it stops the server
-// (fast shutdown) and removes the folder. As root, initdb and the server run
-// as the OS user "postgres" (initdb refuses root), falling back to "nobody".
-// Its log is printed if the test failed.
-func StartPostgres(t testing.TB) *Postgres {
-	t.Helper()
-	logDir := t.TempDir()
-	p, base, err := startPostgres(logDir)
-	if base != "" {
-		t.Cleanup(func() { os.RemoveAll(base) })
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered after the folder's removal, so it runs before it.
-	cleanupProc(t, p.proc, syscall.SIGINT, 20*time.Second)
-	return p
-}
-
-func startPostgres(logDir string) (*Postgres, string, error) {
+// the server on a free port until Close, which stops it (fast shutdown) and
+// removes the folder. As root, initdb and the server run as the OS user
+// "postgres" (initdb refuses root), falling back to "nobody". ctx bounds the
+// start; on failure everything started is stopped and removed again.
+func StartPostgres(ctx context.Context, opts ...Option) (_ *Postgres, err error) {
+	o := newOptions(opts)
 	bin, err := pgBinDir()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	cred, who, err := pgCredential()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	base, err := os.MkdirTemp("", "stepship-pg-")
 	if err != nil {
-		return nil, "", fmt.Errorf("creating the PostgreSQL folder: %w", err)
+		return nil, fmt.Errorf("failed to create the PostgreSQL folder: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(base)
+		}
+	}()
 	dataDir := filepath.Join(base, "data")
 	sockDir := filepath.Join(base, "sock")
 	if err := os.Mkdir(sockDir, 0o700); err != nil {
-		return nil, base, err
+		return nil, fmt.Errorf("failed to create the PostgreSQL socket folder: %w", err)
 	}
 	if cred != nil {
 		for _, d := range []string{base, sockDir} {
 			if err := os.Chown(d, int(cred.Uid), int(cred.Gid)); err != nil {
-				return nil, base, fmt.Errorf("handing %s to %s: %w", d, who, err)
+				return nil, fmt.Errorf("handing %s to %s: %w", d, who, err)
 			}
 		}
 	}
 	env := append(baseEnv(), "PGTZ=UTC")
+	env = mergeEnv(env, o.env)
 
 	// initdb: a one-shot process, its output kept for the error message.
-	initLog := filepath.Join(logDir, "initdb.log")
+	initLog := filepath.Join(base, "initdb.log")
 	lf, err := os.Create(initLog)
 	if err != nil {
-		return nil, base, err
+		return nil, fmt.Errorf("failed to create the initdb log: %w", err)
 	}
-	cmd := exec.Command(filepath.Join(bin, "initdb"), "-D", dataDir, "-U", "postgres",
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", dataDir, "-U", "postgres",
 		"--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync")
 	cmd.Dir = base
 	cmd.Env = env
@@ -96,14 +87,13 @@ func startPostgres(logDir string) (*Postgres, string, error) {
 	lf.Close()
 	if err != nil {
 		out, _ := os.ReadFile(initLog)
-		return nil, base, fmt.Errorf("initdb (as %s) in %s: %w\n%s", who, dataDir, err, out)
+		return nil, fmt.Errorf("initdb (as %s) in %s: %w\n%s", who, dataDir, err, out)
 	}
 
 	// The server runs in the foreground (not daemonized by pg_ctl) so that
-	// it dies with the test binary even when no cleanup runs.
-	p, port, err := startWithPort(func(port int) procSpec {
+	// it dies with this process even when nothing stops it.
+	p, port, err := o.start(ctx, "postgres", func(port int) procSpec {
 		return procSpec{
-			name: "postgres",
 			argv: []string{filepath.Join(bin, "postgres"), "-D", dataDir, "-p", strconv.Itoa(port),
 				"-k", sockDir, "-c", "listen_addresses=" + Loopback,
 				"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
@@ -113,7 +103,7 @@ func startPostgres(logDir string) (*Postgres, string, error) {
 			env:  env,
 			cred: cred,
 		}
-	}, logDir, pgStartTimeout, func(port int) func(context.Context) error {
+	}, pgStartTimeout, func(port int) func(context.Context) error {
 		return func(ctx context.Context) error {
 			c := exec.CommandContext(ctx, filepath.Join(bin, "pg_isready"), "-q", "-h", Loopback, "-p", strconv.Itoa(port), "-U", "postgres", "-d", "postgres", "-t", "1")
 			c.Env = env
@@ -124,13 +114,19 @@ func startPostgres(logDir string) (*Postgres, string, error) {
 		}
 	})
 	if err != nil {
-		return nil, base, err
+		return nil, fmt.Errorf("failed to start PostgreSQL: %w", err)
 	}
+	p.owned = append(p.owned, base)
 	return &Postgres{
 		Host: Loopback, Port: port, User: "postgres", Database: "postgres",
 		SocketDir: sockDir, DataDir: dataDir, bin: bin, proc: p,
-	}, base, nil
+	}, nil
 }
+
+// Close stops the server (fast shutdown: SIGINT, then SIGKILL after 20 s) and
+// removes its data and the log folder it created. It is safe to call more
+// than once.
+func (p *Postgres) Close() error { return p.proc.shutdown(syscall.SIGINT, 20*time.Second) }
 
 // pgCredential says which OS user runs initdb and the server: nil (this
 // process's user) unless running as root.
@@ -170,31 +166,27 @@ func (p *Postgres) DSNFor(database string) string {
 }
 
 // Exec runs SQL with psql (ON_ERROR_STOP) against the "postgres" database
-// and returns its unaligned, tuples-only output. It fails t on error.
-func (p *Postgres) Exec(t testing.TB, sql string) string {
-	t.Helper()
-	return p.ExecIn(t, p.Database, sql)
+// and returns its unaligned, tuples-only output.
+func (p *Postgres) Exec(ctx context.Context, sql string) (string, error) {
+	return p.ExecIn(ctx, p.Database, sql)
 }
 
 // ExecIn is Exec against another database.
-func (p *Postgres) ExecIn(t testing.TB, database, sql string) string {
-	t.Helper()
-	cmd := exec.Command(filepath.Join(p.bin, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+func (p *Postgres) ExecIn(ctx context.Context, database, sql string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(p.bin, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
 		"-h", Loopback, "-p", strconv.Itoa(p.Port), "-U", p.User, "-d", database, "-c", sql)
 	cmd.Env = append(baseEnv(), "PGCONNECT_TIMEOUT=10")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("psql %q on %s: %v\n%s", sql, database, err, out)
+		return "", fmt.Errorf("psql %q on %s: %w\n%s", sql, database, err, out)
 	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(string(out)), nil
 }
 
 // CreateDatabase creates a database and returns its DSN.
-func (p *Postgres) CreateDatabase(t testing.TB, name string) string {
-	t.Helper()
-	p.Exec(t, `CREATE DATABASE "`+strings.ReplaceAll(name, `"`, `""`)+`"`)
-	return p.DSNFor(name)
+func (p *Postgres) CreateDatabase(ctx context.Context, name string) (string, error) {
+	if _, err := p.Exec(ctx, `CREATE DATABASE "`+strings.ReplaceAll(name, `"`, `""`)+`"`); err != nil {
+		return "", fmt.Errorf("failed to create database %s: %w", name, err)
+	}
+	return p.DSNFor(name), nil
 }
-
-// Logs returns the server's log so far.
-func (p *Postgres) Logs() string { return p.proc.output() }

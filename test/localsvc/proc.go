@@ -1,7 +1,6 @@
-package harness
+package localsvc
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -23,7 +21,7 @@ const Loopback = "127.0.0.1"
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 // The port is released before returning, so a process started right after
-// may race with another test for it; the Start functions retry when the
+// may race with another one for it; the Start functions retry when the
 // process reports the address in use.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort(Loopback, "0"))
@@ -38,7 +36,10 @@ func hostPort(port int) string { return net.JoinHostPort(Loopback, strconv.Itoa(
 
 // proc is a child process whose output goes to a log file. It runs in its
 // own process group (stop signals reach its children too) and is killed by
-// the kernel if the test binary dies before its cleanup ran.
+// the kernel if this process dies before stopping it.
+//
+// Each service embeds it: Logs, LogReport, LogSize, LogsSince and Err are
+// the service's.
 type proc struct {
 	name    string
 	cmd     *exec.Cmd
@@ -47,10 +48,13 @@ type proc struct {
 	done    chan struct{} // closed once the process has exited
 	waitErr error
 	stopped sync.Once
+	// owned are the folders removed once the process has stopped (a log
+	// folder the service created, PostgreSQL's data).
+	owned []string
 }
 
 type procSpec struct {
-	name string
+	name string // set by options.start
 	argv []string
 	env  []string // the full environment; nil means a minimal one
 	dir  string
@@ -79,7 +83,7 @@ func startProc(spec procSpec, logDir string) (*proc, error) {
 		Pdeathsig:  syscall.SIGKILL,
 		Credential: spec.cred,
 	}
-	fmt.Fprintf(logFile, "# harness: %s\n", strings.Join(spec.argv, " "))
+	fmt.Fprintf(logFile, "# localsvc: %s\n", strings.Join(spec.argv, " "))
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s (%s): %w", spec.name, spec.argv[0], err)
@@ -142,8 +146,22 @@ func (p *proc) stop(sig syscall.Signal, grace time.Duration) {
 	})
 }
 
-// output returns the whole log so far.
-func (p *proc) output() string {
+// shutdown stops the process (see stop) and removes the folders it owns. It
+// is safe to call more than once.
+func (p *proc) shutdown(sig syscall.Signal, grace time.Duration) error {
+	p.stop(sig, grace)
+	var errs []error
+	for _, d := range p.owned {
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, fmt.Errorf("failed to remove the folder of %s: %w", p.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Logs returns the process's whole log so far (empty once Close removed a
+// log folder the service created itself).
+func (p *proc) Logs() string {
 	b, err := os.ReadFile(p.logPath)
 	if err != nil {
 		return fmt.Sprintf("(cannot read log %s: %v)", p.logPath, err)
@@ -151,8 +169,9 @@ func (p *proc) output() string {
 	return string(b)
 }
 
-// tail returns at most the last max bytes of the log, from offset on.
-func (p *proc) tail(offset int64, max int64) string {
+// LogsSince returns the log from offset (a LogSize taken earlier) on, at
+// most its last 32 KiB.
+func (p *proc) LogsSince(offset int64) string {
 	f, err := os.Open(p.logPath)
 	if err != nil {
 		return fmt.Sprintf("(cannot read log %s: %v)", p.logPath, err)
@@ -164,8 +183,8 @@ func (p *proc) tail(offset int64, max int64) string {
 	}
 	start := offset
 	prefix := ""
-	if st.Size()-start > max {
-		start = st.Size() - max
+	if st.Size()-start > logTailMax {
+		start = st.Size() - logTailMax
 		prefix = fmt.Sprintf("(… %d earlier bytes in %s)\n", start-offset, p.logPath)
 	}
 	if _, err := f.Seek(start, io.SeekStart); err != nil {
@@ -175,7 +194,8 @@ func (p *proc) tail(offset int64, max int64) string {
 	return prefix + string(b)
 }
 
-func (p *proc) size() int64 {
+// LogSize is the log's length so far, an offset for LogsSince.
+func (p *proc) LogSize() int64 {
 	st, err := os.Stat(p.logPath)
 	if err != nil {
 		return 0
@@ -183,7 +203,22 @@ func (p *proc) size() int64 {
 	return st.Size()
 }
 
-// logTailMax bounds how much of a process log is printed for a failed test.
+// LogReport is the end of the log (LogsSince(0)) between lines naming the
+// process and its command line: what a failed test or demo prints.
+func (p *proc) LogReport() string {
+	return fmt.Sprintf("--- log of %s (%s) ---\n%s\n--- end of log of %s ---", p.name, strings.Join(p.cmd.Args, " "), p.LogsSince(0), p.name)
+}
+
+// Err is nil while the process runs; once it has exited (or was stopped),
+// an error saying how it ended.
+func (p *proc) Err() error {
+	if !p.exited() {
+		return nil
+	}
+	return fmt.Errorf("%s %s", p.name, p.describeExit())
+}
+
+// logTailMax bounds how much of a process log LogsSince and LogReport give.
 const logTailMax = 32 << 10
 
 // describeExit says how the process ended, for error messages.
@@ -196,22 +231,23 @@ func (p *proc) describeExit() string {
 
 // addrInUse reports whether the log says the listen address was taken.
 func (p *proc) addrInUse() bool {
-	out := strings.ToLower(p.output())
+	out := strings.ToLower(p.Logs())
 	return strings.Contains(out, "address already in use") || strings.Contains(out, "could not bind")
 }
 
 // errNotReady is returned by readiness checks that should be retried.
 var errNotReady = errors.New("not ready")
 
-// waitReady polls check every 50 ms until it succeeds, the process exits or
-// the timeout passes.
-func (p *proc) waitReady(timeout time.Duration, check func(ctx context.Context) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+// waitReady polls check every 50 ms until it succeeds, the process exits,
+// the timeout passes or ctx is done.
+func (p *proc) waitReady(ctx context.Context, timeout time.Duration, check func(ctx context.Context) error) error {
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last error
 	for {
 		if p.exited() {
-			return fmt.Errorf("%s %s before it was ready; log:\n%s", p.name, p.describeExit(), p.tail(0, logTailMax))
+			return fmt.Errorf("%s %s before it was ready; log:\n%s", p.name, p.describeExit(), p.LogsSince(0))
 		}
 		cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
 		last = check(cctx)
@@ -221,7 +257,10 @@ func (p *proc) waitReady(timeout time.Duration, check func(ctx context.Context) 
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s not ready after %s (last check: %v); log:\n%s", p.name, timeout, last, p.tail(0, logTailMax))
+			if err := parent.Err(); err != nil {
+				return fmt.Errorf("gave up waiting for %s to be ready (last check: %v): %w", p.name, last, err)
+			}
+			return fmt.Errorf("%s not ready after %s (last check: %v); log:\n%s", p.name, timeout, last, p.LogsSince(0))
 		case <-p.done:
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -241,8 +280,9 @@ func tcpReady(addr string) func(ctx context.Context) error {
 }
 
 // startWithPort starts a process listening on a fresh free port, retrying
-// with another port (up to 3 times) when the port was taken meanwhile.
-func startWithPort(spec func(port int) procSpec, logDir string, timeout time.Duration, ready func(port int) func(context.Context) error) (*proc, int, error) {
+// with another port (up to 3 times) when the port was taken meanwhile. ctx
+// bounds the start only; the process runs until it is stopped.
+func startWithPort(ctx context.Context, spec func(port int) procSpec, logDir string, timeout time.Duration, ready func(port int) func(context.Context) error) (*proc, int, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		port, err := FreePort()
@@ -254,10 +294,10 @@ func startWithPort(spec func(port int) procSpec, logDir string, timeout time.Dur
 		if err != nil {
 			return nil, 0, err
 		}
-		if err := p.waitReady(timeout, ready(port)); err != nil {
+		if err := p.waitReady(ctx, timeout, ready(port)); err != nil {
 			p.stop(syscall.SIGKILL, time.Second)
 			lastErr = err
-			if p.addrInUse() {
+			if ctx.Err() == nil && p.addrInUse() {
 				continue
 			}
 			return nil, 0, err
@@ -267,15 +307,65 @@ func startWithPort(spec func(port int) procSpec, logDir string, timeout time.Dur
 	return nil, 0, lastErr
 }
 
-// cleanupProc registers the stop of p with t, printing its log (from offset
-// on) when the test failed.
-func cleanupProc(t testing.TB, p *proc, sig syscall.Signal, grace time.Duration) {
-	t.Cleanup(func() {
-		p.stop(sig, grace)
-		if t.Failed() {
-			t.Logf("--- log of %s (%s) ---\n%s\n--- end of log of %s ---", p.name, strings.Join(p.cmd.Args, " "), p.tail(0, logTailMax), p.name)
+// Option adjusts how StartMoto, StartPostgres and StartLambda start their
+// process.
+type Option func(*options)
+
+type options struct {
+	logDir string
+	env    map[string]string
+}
+
+// WithLogDir writes the process's log into dir, which the caller owns: the
+// log outlives Close. Without it, the service writes into a temporary
+// folder of its own and Close removes it.
+func WithLogDir(dir string) Option { return func(o *options) { o.logDir = dir } }
+
+// WithEnv sets an environment variable of the process, e.g. moto's
+// MOTO_ECS_SERVICE_RUNNING or MOTO_RDS_SNAPSHOT_LIMIT.
+func WithEnv(key, value string) Option {
+	return func(o *options) {
+		if o.env == nil {
+			o.env = map[string]string{}
 		}
-	})
+		o.env[key] = value
+	}
+}
+
+func newOptions(opts []Option) options {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// start starts the process of the service name on a free port (see startWithPort),
+// logging into the caller's folder or into a new temporary one that the
+// process owns (Close removes it).
+func (o options) start(ctx context.Context, name string, spec func(port int) procSpec, timeout time.Duration, ready func(port int) func(context.Context) error) (*proc, int, error) {
+	logDir := o.logDir
+	if logDir == "" {
+		dir, err := os.MkdirTemp("", "stepship-"+safeName(name)+"-")
+		if err != nil {
+			return nil, 0, fmt.Errorf("failed to create a log folder for %s: %w", name, err)
+		}
+		logDir = dir
+	}
+	named := func(port int) procSpec {
+		s := spec(port)
+		s.name = name
+		return s
+	}
+	p, port, err := startWithPort(ctx, named, logDir, timeout, ready)
+	if o.logDir == "" {
+		if err != nil {
+			os.RemoveAll(logDir)
+		} else {
+			p.owned = append(p.owned, logDir)
+		}
+	}
+	return p, port, err
 }
 
 // envList turns a map into KEY=VALUE lines, sorted, for exec.Cmd.Env.
@@ -299,13 +389,4 @@ func mergeEnv(base []string, extra map[string]string) []string {
 		m[k] = v
 	}
 	return envList(m)
-}
-
-// lastLines returns the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := bytes.Split([]byte(strings.TrimRight(s, "\n")), []byte("\n"))
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return string(bytes.Join(lines, []byte("\n")))
 }
