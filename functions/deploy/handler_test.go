@@ -14,7 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/payload"
+	"github.com/stepship/stepship/shared/taskerr"
 )
 
 // fakeECS is an in-memory ECS with one cluster, services and task-definition families.
@@ -34,13 +36,20 @@ func (f *fakeECS) DescribeServices(_ context.Context, in *ecs.DescribeServicesIn
 		return nil, &ecstypes.ClusterNotFoundException{Message: aws.String("Cluster not found.")}
 	}
 	out := &ecs.DescribeServicesOutput{}
-	for _, name := range in.Services {
+	for _, ref := range in.Services {
+		name := serviceName(ref)
 		if td, ok := f.services[name]; ok {
-			out.Services = append(out.Services, ecstypes.Service{ServiceName: aws.String(name), Status: aws.String("ACTIVE"), TaskDefinition: aws.String(td)})
+			out.Services = append(out.Services, ecstypes.Service{ServiceName: aws.String(name), ServiceArn: aws.String(serviceARN + name),
+				Status: aws.String("ACTIVE"), TaskDefinition: aws.String(td)})
 		}
 	}
 	return out, nil
 }
+
+// serviceARN prefixes a service name in cluster demo; ECS accepts either.
+const serviceARN = "arn:aws:ecs:us-east-1:123456789012:service/demo/"
+
+func serviceName(ref string) string { return strings.TrimPrefix(ref, serviceARN) }
 
 func (f *fakeECS) DescribeTaskDefinition(_ context.Context, in *ecs.DescribeTaskDefinitionInput, _ ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error) {
 	name := aws.ToString(in.TaskDefinition)
@@ -82,7 +91,7 @@ func (f *fakeECS) UpdateService(_ context.Context, in *ecs.UpdateServiceInput, _
 		return nil, f.updateErr
 	}
 	f.updates = append(f.updates, in)
-	f.services[aws.ToString(in.Service)] = aws.ToString(in.TaskDefinition)
+	f.services[serviceName(aws.ToString(in.Service))] = aws.ToString(in.TaskDefinition)
 	return &ecs.UpdateServiceOutput{}, nil
 }
 
@@ -94,7 +103,37 @@ func (f *fakeECS) latest(family string) string {
 	return "arn:aws:ecs:us-east-1:123456789012:task-definition/" + family + ":1"
 }
 
-const rev1 = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
+const (
+	rev1      = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
+	rev2      = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"
+	commit    = "3f2a9c1e5b7d4f60812a3b4c5d6e7f8091a2b3c4"
+	digest    = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	imageURI  = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web"
+	oldImage  = imageURI + "@sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+	taskRole  = "arn:aws:iam::123456789012:role/web-task"
+	execRole  = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
+	rolesLine = `roles: ["arn:aws:iam::123456789012:role/web-task", "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"]`
+)
+
+// testCatalog: service web in several environments, each pointing at what
+// the fake ECS has (or lacks).
+const testCatalog = `
+version: 1
+services:
+  - name: web
+    repository: {provider: github, name: acme/web}
+    image: ` + imageURI + `
+    build: {mode: prebuilt}
+    environments:
+      - {name: production, branches: [main], cluster: demo, service: web, container: web, ` + rolesLine + `}
+      - {name: by-arn, branches: [main], cluster: demo, service: "` + serviceARN + `web", container: web, ` + rolesLine + `}
+      - {name: prefix-roles, branches: [main], cluster: demo, service: web, container: web, roles: ["arn:aws:iam::123456789012:role/web-*", "arn:aws:iam::123456789012:role/ecs*"]}
+      - {name: no-roles, branches: [main], cluster: demo, service: web, container: web}
+      - {name: task-role-only, branches: [main], cluster: demo, service: web, container: web, roles: ["arn:aws:iam::123456789012:role/web-task"]}
+      - {name: lost-cluster, branches: [main], cluster: nope, service: web, container: web, ` + rolesLine + `}
+      - {name: lost-service, branches: [main], cluster: demo, service: api, container: web, ` + rolesLine + `}
+      - {name: lost-container, branches: [main], cluster: demo, service: web, container: worker, ` + rolesLine + `}
+`
 
 func newFake() *fakeECS {
 	return &fakeECS{
@@ -104,61 +143,97 @@ func newFake() *fakeECS {
 			Family:            aws.String("web"),
 			Cpu:               aws.String("256"),
 			Memory:            aws.String("512"),
+			TaskRoleArn:       aws.String(taskRole),
+			ExecutionRoleArn:  aws.String(execRole),
 			ContainerDefinitions: []ecstypes.ContainerDefinition{
-				{Name: aws.String("web"), Image: aws.String("registry.example/web:old"), Essential: aws.Bool(true)},
-				{Name: aws.String("sidecar"), Image: aws.String("registry.example/proxy:1.0")},
+				{Name: aws.String("web"), Image: aws.String(oldImage), Essential: aws.Bool(true)},
+				{Name: aws.String("sidecar"), Image: aws.String("public.ecr.aws/nginx/nginx:1.27")},
 			},
 		}},
 	}
 }
 
-func request(mutate func(*payload.DeployRequest)) payload.Invocation[payload.DeployRequest] {
-	r := payload.DeployRequest{
-		Service: "web", Environment: "production", Cluster: "demo", ECSService: "web", Container: "web",
-		Image: "registry.example/web:3f2a9c1", Build: payload.Build{Mode: payload.BuildPrebuilt, Repository: "web"}, Source: payload.Source{Commit: "3f2a9c1"},
+func newDeployer(t *testing.T, f *fakeECS) *Deployer {
+	t.Helper()
+	cat, err := catalog.Parse([]byte(testCatalog))
+	if err != nil {
+		t.Fatal(err)
 	}
+	d, err := NewDeployer(f, cat, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func request(mutate func(*payload.DeployInput)) payload.Invocation[payload.DeployInput] {
+	in := payload.DeployInput{Service: "web", Environment: "production", Commit: commit, ImageDigest: digest}
 	if mutate != nil {
-		mutate(&r)
+		mutate(&in)
 	}
-	return payload.Invocation[payload.DeployRequest]{ExecutionID: "arn:aws:states:us-east-1:123456789012:execution:deploy:x", Input: r}
+	return payload.Invocation[payload.DeployInput]{ExecutionID: "arn:aws:states:us-east-1:123456789012:execution:deploy:x", Input: in}
+}
+
+func env(name string) func(*payload.DeployInput) {
+	return func(in *payload.DeployInput) { in.Environment = name }
 }
 
 func TestDeployerHandle(t *testing.T) {
+	withImage := func(image string) func() *fakeECS {
+		return func() *fakeECS {
+			f := newFake()
+			f.taskDefs[rev1].ContainerDefinitions[0].Image = aws.String(image)
+			return f
+		}
+	}
 	tests := []struct {
 		name          string
 		fake          func() *fakeECS
-		req           payload.Invocation[payload.DeployRequest]
-		wantErrType   any
+		req           payload.Invocation[payload.DeployInput]
+		wantErrType   string // the Go type name: the Step Functions error
 		wantErrText   string
 		wantRegisters int
 		wantTaskDef   string
 	}{
-		{name: "registers a revision with the new image and updates the service", fake: newFake, req: request(nil), wantRegisters: 1, wantTaskDef: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"},
-		{name: "already on the image: registers nothing", fake: newFake, req: request(func(r *payload.DeployRequest) { r.Image = "registry.example/web:old" }), wantTaskDef: rev1},
-		{name: "missing fields are named", fake: newFake, req: request(func(r *payload.DeployRequest) { r.Cluster, r.Container = "", " " }), wantErrType: &InvalidDeployRequest{}, wantErrText: "cluster is required; container is required"},
-		{name: "unknown build mode", fake: newFake, req: request(func(r *payload.DeployRequest) { r.Build.Mode = "docker" }), wantErrType: &InvalidDeployRequest{}, wantErrText: `build.mode must be "codebuild" or "prebuilt", not "docker"`},
-		{name: "codebuild without project", fake: newFake, req: request(func(r *payload.DeployRequest) { r.Build = payload.Build{Mode: "codebuild"} }), wantErrType: &InvalidDeployRequest{}, wantErrText: "build.project is required"},
-		{name: "image without a tag", fake: newFake, req: request(func(r *payload.DeployRequest) { r.Image = "registry.example:5000/web" }), wantErrType: &InvalidDeployRequest{}, wantErrText: "has no tag or digest"},
-		{name: "unknown cluster", fake: newFake, req: request(func(r *payload.DeployRequest) { r.Cluster = "nope" }), wantErrType: &ServiceNotFound{}, wantErrText: `cluster "nope"`},
-		{name: "unknown service", fake: newFake, req: request(func(r *payload.DeployRequest) { r.ECSService = "api" }), wantErrType: &ServiceNotFound{}, wantErrText: `service "api"`},
-		{name: "unknown container", fake: newFake, req: request(func(r *payload.DeployRequest) { r.Container = "worker" }), wantErrType: &ContainerNotFound{}, wantErrText: `"worker"`},
-		{name: "register fails", fake: func() *fakeECS { f := newFake(); f.registerErr = errors.New("throttled"); return f }, req: request(nil), wantErrType: &ECSCallFailed{}, wantErrText: "failed to register a new revision of web: throttled"},
-		{name: "update fails after register", fake: func() *fakeECS { f := newFake(); f.updateErr = errors.New("boom"); return f }, req: request(nil), wantErrType: &ECSCallFailed{}, wantErrText: "failed to update service web", wantRegisters: 1},
+		{name: "registers a revision with the image by digest and updates the service", fake: newFake, req: request(nil), wantRegisters: 1, wantTaskDef: rev2},
+		{name: "service given as an ARN", fake: newFake, req: request(env("by-arn")), wantRegisters: 1, wantTaskDef: rev2},
+		{name: "roles allowed by prefix", fake: newFake, req: request(env("prefix-roles")), wantRegisters: 1, wantTaskDef: rev2},
+		{name: "already on the image: registers nothing", fake: withImage(imageURI + "@" + digest), req: request(nil), wantTaskDef: rev1},
+		{name: "same digest of another repository is not the image", fake: withImage("123456789012.dkr.ecr.us-east-1.amazonaws.com/other@" + digest), req: request(nil), wantRegisters: 1, wantTaskDef: rev2},
+		{name: "no roles listed", fake: newFake, req: request(env("no-roles")), wantErrType: "RoleNotAllowed", wantErrText: "uses role " + taskRole},
+		{name: "execution role not listed", fake: newFake, req: request(env("task-role-only")), wantErrType: "RoleNotAllowed", wantErrText: "uses role " + execRole},
+		{name: "no roles listed, none used", fake: func() *fakeECS {
+			f := newFake()
+			f.taskDefs[rev1].TaskRoleArn, f.taskDefs[rev1].ExecutionRoleArn = nil, nil
+			return f
+		}, req: request(env("no-roles")), wantRegisters: 1, wantTaskDef: rev2},
+		{name: "invalid digest", fake: newFake, req: request(func(in *payload.DeployInput) { in.ImageDigest = "latest" }), wantErrType: "InvalidDeployRequest", wantErrText: "imageDigest must be sha256: and 64 hex digits"},
+		{name: "invalid commit", fake: newFake, req: request(func(in *payload.DeployInput) { in.Commit = "main" }), wantErrType: "InvalidDeployRequest", wantErrText: "commit must be a full commit id"},
+		{name: "missing fields are named", fake: newFake, req: request(func(in *payload.DeployInput) { *in = payload.DeployInput{} }), wantErrType: "InvalidDeployRequest", wantErrText: "service is required; environment is required; commit is required; imageDigest must be"},
+		{name: "unknown service", fake: newFake, req: request(func(in *payload.DeployInput) { in.Service = "api" }), wantErrType: "UnknownTarget", wantErrText: `service "api" is not in the catalog`},
+		{name: "unknown environment", fake: newFake, req: request(env("staging")), wantErrType: "UnknownTarget", wantErrText: `service "web" has no environment "staging"`},
+		{name: "unknown cluster", fake: newFake, req: request(env("lost-cluster")), wantErrType: "ServiceNotFound", wantErrText: `cluster "nope"`},
+		{name: "unknown ECS service", fake: newFake, req: request(env("lost-service")), wantErrType: "ServiceNotFound", wantErrText: `service "api"`},
+		{name: "unknown container", fake: newFake, req: request(env("lost-container")), wantErrType: "ContainerNotFound", wantErrText: `"worker"`},
+		{name: "register fails", fake: func() *fakeECS { f := newFake(); f.registerErr = errors.New("throttled"); return f }, req: request(nil), wantErrType: "ECSCallFailed", wantErrText: "failed to register a new revision of web: throttled"},
+		{name: "update fails after register", fake: func() *fakeECS { f := newFake(); f.updateErr = errors.New("boom"); return f }, req: request(nil), wantErrType: "ECSCallFailed", wantErrText: "failed to update service web", wantRegisters: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := tt.fake()
-			d := NewDeployer(f, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+			d := newDeployer(t, f)
+			before := aws.ToString(f.taskDefs[rev1].ContainerDefinitions[0].Image)
 			got, err := d.Handle(context.Background(), tt.req)
 			if len(f.registered) != tt.wantRegisters {
 				t.Errorf("registered %d revisions, want %d", len(f.registered), tt.wantRegisters)
 			}
-			if tt.wantErrType != nil {
+			if tt.wantErrType != "" {
 				if err == nil {
-					t.Fatalf("got no error, want %T", tt.wantErrType)
+					t.Fatalf("got no error, want %s", tt.wantErrType)
 				}
-				if reflect.TypeOf(err) != reflect.TypeOf(tt.wantErrType) {
-					t.Fatalf("error type %T, want %T (the state machine catches by type name)", err, tt.wantErrType)
+				typ := reflect.TypeOf(err)
+				if typ.Kind() != reflect.Pointer || typ.Elem().Name() != tt.wantErrType || typ.Elem().PkgPath() != reflect.TypeFor[taskerr.ECSCallFailed]().PkgPath() {
+					t.Fatalf("error type %T, want *taskerr.%s (the state machine catches by type name)", err, tt.wantErrType)
 				}
 				if !strings.Contains(err.Error(), tt.wantErrText) {
 					t.Errorf("error %q does not contain %q", err, tt.wantErrText)
@@ -171,7 +246,7 @@ func TestDeployerHandle(t *testing.T) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			if got.TaskDefinition != tt.wantTaskDef || got.PreviousTaskDefinition != rev1 {
+			if got.TaskDefinition != tt.wantTaskDef || got.PreviousTaskDefinition != rev1 || got.Image != imageURI+"@"+digest {
 				t.Errorf("result %+v, want task definition %s from %s", got, tt.wantTaskDef, rev1)
 			}
 			if f.services["web"] != tt.wantTaskDef {
@@ -179,14 +254,17 @@ func TestDeployerHandle(t *testing.T) {
 			}
 			if tt.wantRegisters == 1 {
 				in := f.registered[0]
-				if aws.ToString(in.ContainerDefinitions[0].Image) != tt.req.Input.Image {
-					t.Errorf("new image %s", aws.ToString(in.ContainerDefinitions[0].Image))
+				if img := aws.ToString(in.ContainerDefinitions[0].Image); img != imageURI+"@"+digest {
+					t.Errorf("new image %s, want %s", img, imageURI+"@"+digest)
 				}
-				if aws.ToString(in.ContainerDefinitions[1].Image) != "registry.example/proxy:1.0" || aws.ToString(in.Cpu) != "256" || len(in.Tags) != 1 {
+				if aws.ToString(in.ContainerDefinitions[1].Image) != "public.ecr.aws/nginx/nginx:1.27" || aws.ToString(in.Cpu) != "256" || len(in.Tags) != 1 {
 					t.Errorf("other fields not carried over: %+v", in)
 				}
-				if aws.ToString(f.taskDefs[rev1].ContainerDefinitions[0].Image) != "registry.example/web:old" {
+				if aws.ToString(f.taskDefs[rev1].ContainerDefinitions[0].Image) != before {
 					t.Errorf("the old revision was modified in place")
+				}
+				if u := f.updates[0]; aws.ToString(u.Cluster) != "demo" || aws.ToString(u.TaskDefinition) != rev2 {
+					t.Errorf("UpdateService(%s, %s), want cluster demo to %s", aws.ToString(u.Cluster), aws.ToString(u.TaskDefinition), rev2)
 				}
 			}
 		})
@@ -251,7 +329,7 @@ func fillNonZero(v reflect.Value) {
 func TestDeployerRetryAfterFailedUpdate(t *testing.T) {
 	f := newFake()
 	f.updateErr = errors.New("throttled")
-	d := NewDeployer(f, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	d := newDeployer(t, f)
 	if _, err := d.Handle(context.Background(), request(nil)); err == nil {
 		t.Fatal("first attempt: got no error")
 	}
@@ -260,13 +338,14 @@ func TestDeployerRetryAfterFailedUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	const rev2 = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"
 	if len(f.registered) != 1 || got.TaskDefinition != rev2 || f.services["web"] != rev2 {
 		t.Errorf("registered %d revisions, result %s, service on %s; want 1, %s, %s", len(f.registered), got.TaskDefinition, f.services["web"], rev2, rev2)
 	}
 
 	// A different image after that registers a new revision.
-	got, err = d.Handle(context.Background(), request(func(r *payload.DeployRequest) { r.Image = "registry.example/web:4b5c6d7" }))
+	got, err = d.Handle(context.Background(), request(func(in *payload.DeployInput) {
+		in.ImageDigest = "sha256:" + strings.Repeat("4b", 32)
+	}))
 	if err != nil || len(f.registered) != 2 || got.TaskDefinition == rev2 {
 		t.Errorf("new image: err %v, %d revisions, result %s", err, len(f.registered), got.TaskDefinition)
 	}
@@ -277,7 +356,7 @@ func TestDeployerRetryAfterFailedUpdate(t *testing.T) {
 func TestDeployerDropsReservedTags(t *testing.T) {
 	f := newFake()
 	f.extraTags = []ecstypes.Tag{{Key: aws.String("aws:cloudformation:stack-name"), Value: aws.String("web")}, {Key: aws.String("AWS:x"), Value: aws.String("y")}}
-	d := NewDeployer(f, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	d := newDeployer(t, f)
 	if _, err := d.Handle(context.Background(), request(nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -298,9 +377,27 @@ func TestDeployerDropsReservedTags(t *testing.T) {
 func TestDeployerRegistersWhenTheFamilyCannotBeDescribed(t *testing.T) {
 	f := newFake()
 	f.familyErr = errors.New("ClientException: Unable to describe task definition.")
-	d := NewDeployer(f, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	d := newDeployer(t, f)
 	got, err := d.Handle(context.Background(), request(nil))
 	if err != nil || len(f.registered) != 1 || f.services["web"] != got.TaskDefinition {
 		t.Errorf("err %v, %d revisions registered, service on %s, result %s", err, len(f.registered), f.services["web"], got.TaskDefinition)
+	}
+}
+
+func TestNewDeployerChecksItsArguments(t *testing.T) {
+	cat, _ := catalog.Parse([]byte(testCatalog))
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	for name, args := range map[string]struct {
+		ecs ecsAPI
+		cat *catalog.Catalog
+		log *slog.Logger
+	}{
+		"no client":  {nil, cat, log},
+		"no catalog": {newFake(), nil, log},
+		"no logger":  {newFake(), cat, nil},
+	} {
+		if _, err := NewDeployer(args.ecs, args.cat, args.log); err == nil {
+			t.Errorf("%s: NewDeployer succeeded", name)
+		}
 	}
 }

@@ -66,10 +66,12 @@ func run(ctx context.Context, out, logs io.Writer, timeout time.Duration) (err e
 
 // demo is the story told against a running local stack.
 func demo(ctx context.Context, e *localenv.Env, p printer, begin time.Time) error {
-	body, err := e.Fixture("github-push.json")
+	fixture, err := e.Fixture("github-push.json")
 	if err != nil {
 		return err
 	}
+	// Pushed now: a push older than the replay window deploys nothing.
+	body := webhooktest.WithPushedAt(fixture, time.Now())
 	var push struct {
 		Ref        string `json:"ref"`
 		After      string `json:"after"`
@@ -105,7 +107,12 @@ func demo(ctx context.Context, e *localenv.Env, p printer, begin time.Time) erro
 
 	p.section(fmt.Sprintf("A signed GitHub push: %s %s @ %s", push.Repository.FullName, push.Ref, push.After[:7]))
 	p.line("  %q", firstLine(push.HeadCommit.Message))
-	headers := webhooktest.GitHubHeaders("push", delivery, []byte(e.Spec.WebhookSecret), body)
+	// The emulator's CodeBuild runs no buildspec: put the image the build pushes.
+	digest, err := world.PushImage(ctx, e.AWS, e.Spec, push.After)
+	if err != nil {
+		return err
+	}
+	headers := webhooktest.GitHubHeaders("push", delivery, []byte(e.Spec.GitHubSecret), body)
 	sent := time.Now()
 	a, err = e.Post(ctx, headers, body)
 	if err != nil {
@@ -116,11 +123,11 @@ func demo(ctx context.Context, e *localenv.Env, p printer, begin time.Time) erro
 	}
 	for _, x := range a.Executions {
 		p.line("→ %d Accepted in %s: deploy %s → %s", a.Status, ms(time.Since(sent)), x.Service, x.Environment)
-		p.line("  execution %s", x.ExecutionArn)
+		p.line("  execution %s", x.ExecutionARN)
 	}
 
 	before := e.Seeded.TaskDefinition
-	arn := a.Executions[0].ExecutionArn
+	arn := a.Executions[0].ExecutionARN
 	p.section("The deploy state machine (statemachines/deploy.asl.json), state by state")
 	final, err := follow(ctx, e, arn, p)
 	if err != nil {
@@ -140,7 +147,7 @@ func demo(ctx context.Context, e *localenv.Env, p printer, begin time.Time) erro
 	if final.Status != sfntypes.ExecutionStatusSucceeded {
 		return fmt.Errorf("the deploy did not succeed: %s: %s", aws.ToString(final.Error), aws.ToString(final.Cause))
 	}
-	if want := e.Spec.Image[:strings.LastIndex(e.Spec.Image, ":")] + ":" + push.After; after.Images[e.Spec.Container] != want {
+	if want := e.Spec.Image[:strings.LastIndex(e.Spec.Image, ":")] + "@" + digest; after.Images[e.Spec.Container] != want {
 		return fmt.Errorf("the service runs %s, want %s", after.Images[e.Spec.Container], want)
 	}
 	return nil
@@ -217,13 +224,17 @@ func follow(ctx context.Context, e *localenv.Env, arn string, p printer) (*sfn.D
 // outcome says in a few words what a Task state produced.
 func outcome(state, output string) string {
 	var o struct {
-		BuildResult *struct {
+		Target *struct {
+			Cluster    string `json:"cluster"`
+			ECSService string `json:"ecsService"`
+		} `json:"target"`
+		Build *struct {
 			ID     string `json:"id"`
 			Status string `json:"status"`
-		} `json:"buildResult"`
-		ImageCheck *struct {
+		} `json:"build"`
+		Image *struct {
 			Digest string `json:"digest"`
-		} `json:"imageCheck"`
+		} `json:"image"`
 		Deployment *struct {
 			PreviousTaskDefinition string `json:"previousTaskDefinition"`
 			TaskDefinition         string `json:"taskDefinition"`
@@ -233,10 +244,12 @@ func outcome(state, output string) string {
 	switch {
 	case state == "Deploy" && o.Deployment != nil:
 		return fmt.Sprintf("registered %s, service updated from %s", localenv.TaskDefinitionName(o.Deployment.TaskDefinition), localenv.TaskDefinitionName(o.Deployment.PreviousTaskDefinition))
-	case state == "Build" && o.BuildResult != nil:
-		return fmt.Sprintf("CodeBuild %s: %s", o.BuildResult.ID, o.BuildResult.Status)
-	case state == "CheckImage" && o.ImageCheck != nil:
-		return "image found: " + o.ImageCheck.Digest
+	case state == "Resolve" && o.Target != nil:
+		return fmt.Sprintf("catalog: ECS %s/%s", o.Target.Cluster, o.Target.ECSService)
+	case state == "Build" && o.Build != nil:
+		return fmt.Sprintf("CodeBuild %s: %s", o.Build.ID, o.Build.Status)
+	case state == "CheckImage" && o.Image != nil:
+		return "image found: " + o.Image.Digest[:19] + "…"
 	}
 	return "succeeded"
 }

@@ -20,12 +20,14 @@ func TestDemoDeploysThePushAndReportsEachStep(t *testing.T) {
 		"→ 401",
 		"executions of the deploy state machine: 0",
 		"→ 202 Accepted",
-		"ValidateInput  Choice",
+		"Resolve        Task",
+		"catalog: ECS stepship-demo/web",
 		"Build          Task",
+		"CheckImage     Task",
 		"Deploy         Task",
 		"registered web:2, service updated from web:1",
 		"revision   web:1 → web:2",
-		"image      123456789012.dkr.ecr.us-east-1.amazonaws.com/web:3f2a9c1e5b7d4f60812a3b4c5d6e7f8091a2b3c4",
+		"image      123456789012.dkr.ecr.us-east-1.amazonaws.com/web@sha256:",
 		"execution  SUCCEEDED",
 	} {
 		if !strings.Contains(report, want) {

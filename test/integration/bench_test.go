@@ -25,7 +25,7 @@ import (
 func BenchmarkWebhookColdStart(b *testing.B) {
 	e := localenvtest.StartT(b)
 	body := localenvtest.Fixture(b, e, "github-ping.json")
-	headers := webhooktest.GitHubHeaders("ping", "bench-ping", []byte(e.Spec.WebhookSecret), body)
+	headers := webhooktest.GitHubHeaders("ping", "bench-ping", []byte(e.Spec.GitHubSecret), body)
 	req := events.LambdaFunctionURLRequest{
 		Headers: lower(headers),
 		Body:    string(body),

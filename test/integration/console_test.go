@@ -18,7 +18,8 @@ import (
 )
 
 // An engineer starts the deploy state machine from the console with the documented
-// input (events/deploy-input.json): a prebuilt image is checked in ECR first.
+// input (events/deploy-input.json): service, environment, commit. Everything else
+// comes from the catalog; an input that names a target changes nothing.
 func TestConsoleDeploy(t *testing.T) {
 	e := localenvtest.StartT(t)
 	ctx := context.Background()
@@ -26,7 +27,8 @@ func TestConsoleDeploy(t *testing.T) {
 	if err := json.Unmarshal(localenvtest.Fixture(t, e, "deploy-input.json"), &doc); err != nil {
 		t.Fatal(err)
 	}
-	commit := doc["source"].(map[string]any)["commit"].(string)
+	commit := doc["commit"].(string)
+	refused := []string{"Resolve", "RequestRefused"}
 
 	tests := []struct {
 		name       string
@@ -39,43 +41,48 @@ func TestConsoleDeploy(t *testing.T) {
 		wantRev    int32
 	}{
 		{
-			name: "the image's tag is not in ECR", wantStatus: sfntypes.ExecutionStatusFailed,
+			name: "the commit's image is not in the catalog's repository", wantStatus: sfntypes.ExecutionStatusFailed,
 			wantError: "ImageNotFound", wantCause: "no image tagged " + commit + " in ECR repository web",
-			wantPath: []string{"ValidateInput", "BuildMode", "CheckImage", "ImageNotFound"}, wantRev: 1,
+			wantPath: []string{"Resolve", "BuildMode", "Build", "CheckImage", "ImageNotFound"}, wantRev: 1,
 		},
 		{
-			name: "a missing field fails before anything runs", edit: func(d map[string]any) { delete(d, "cluster") },
-			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "InvalidDeployRequest", wantCause: "needs the strings service, environment, cluster",
-			wantPath: []string{"ValidateInput", "InvalidInput"}, wantRev: 1,
+			name: "a missing field fails before anything runs", edit: func(d map[string]any) { delete(d, "commit") },
+			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "InvalidDeployRequest", wantCause: "commit is required",
+			wantPath: refused, wantRev: 1,
 		},
 		{
-			name: "an empty field is named by the deploy function", edit: func(d map[string]any) { d["container"] = " " }, pushImage: true,
-			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "InvalidDeployRequest", wantCause: "container is required",
-			wantPath: []string{"ValidateInput", "BuildMode", "CheckImage", "Deploy", "DeployFailed"}, wantRev: 1,
+			name: "a cluster in the input is refused", edit: func(d map[string]any) { d["cluster"] = "prod-payments" }, pushImage: true,
+			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "InvalidDeployRequest", wantCause: `field \"cluster\" is not allowed`,
+			wantPath: refused, wantRev: 1,
 		},
 		{
-			name: "an unknown build mode", edit: func(d map[string]any) { d["build"] = map[string]any{"mode": "docker"} },
-			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "InvalidDeployRequest", wantCause: "build.mode must be",
-			wantPath: []string{"ValidateInput", "BuildMode", "InvalidBuildMode"}, wantRev: 1,
+			name: "an image in the input is refused", edit: func(d map[string]any) { d["image"] = "docker.io/anyone/anything:latest" }, pushImage: true,
+			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "InvalidDeployRequest", wantCause: `field \"image\" is not allowed`,
+			wantPath: refused, wantRev: 1,
 		},
 		{
-			name: "an unknown service", edit: func(d map[string]any) { d["ecsService"] = "api" }, pushImage: true,
-			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "ServiceNotFound", wantCause: `ECS service \"api\" not found`,
-			wantPath: []string{"ValidateInput", "BuildMode", "CheckImage", "Deploy", "DeployFailed"}, wantRev: 1,
+			name: "a build project in the input is refused", edit: func(d map[string]any) { d["build"] = map[string]any{"mode": "codebuild", "project": "prod-admin"} }, pushImage: true,
+			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "InvalidDeployRequest", wantCause: `field \"build\" is not allowed`,
+			wantPath: refused, wantRev: 1,
 		},
 		{
-			name: "the image exists: deployed", pushImage: true, wantStatus: sfntypes.ExecutionStatusSucceeded,
-			wantPath: []string{"ValidateInput", "BuildMode", "CheckImage", "Deploy", "Deployed"}, wantRev: 2,
+			name: "a service the catalog does not have", edit: func(d map[string]any) { d["service"] = "api" }, pushImage: true,
+			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "UnknownTarget", wantCause: `service \"api\" is not in the catalog`,
+			wantPath: refused, wantRev: 1,
+		},
+		{
+			name: "the image exists: deployed by digest", pushImage: true, wantStatus: sfntypes.ExecutionStatusSucceeded,
+			wantPath: []string{"Resolve", "BuildMode", "Build", "CheckImage", "Deploy", "Deployed"}, wantRev: 2,
 		},
 	}
-	pushed := false
+	var digest string
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.pushImage && !pushed {
-				if err := world.PushImage(ctx, e.AWS, e.Spec, commit); err != nil {
+			if tt.pushImage && digest == "" {
+				var err error
+				if digest, err = world.PushImage(ctx, e.AWS, e.Spec, commit); err != nil {
 					t.Fatal(err)
 				}
-				pushed = true
 			}
 			in := clone(t, doc)
 			if tt.edit != nil {
@@ -110,6 +117,9 @@ func TestConsoleDeploy(t *testing.T) {
 			}
 			if svc.Revision != tt.wantRev {
 				t.Errorf("service on revision %d, want %d", svc.Revision, tt.wantRev)
+			}
+			if tt.wantRev == 2 && svc.Images["web"] != "123456789012.dkr.ecr.us-east-1.amazonaws.com/web@"+digest {
+				t.Errorf("service runs %q, want the image by digest %s", svc.Images["web"], digest)
 			}
 		})
 	}

@@ -23,18 +23,25 @@ import (
 
 const pushedCommit = "3f2a9c1e5b7d4f60812a3b4c5d6e7f8091a2b3c4" // events/github-push.json "after"
 
+// signedPush is events/github-push.json pushed now, signed as GitHub signs it.
 func signedPush(t *testing.T, e *localenv.Env, delivery string) (map[string]string, []byte) {
-	body := localenvtest.Fixture(t, e, "github-push.json")
-	return webhooktest.GitHubHeaders("push", delivery, []byte(e.Spec.WebhookSecret), body), body
+	body := webhooktest.WithPushedAt(localenvtest.Fixture(t, e, "github-push.json"), time.Now())
+	return webhooktest.GitHubHeaders("push", delivery, []byte(e.Spec.GitHubSecret), body), body
 }
 
 // A signed GitHub push deploys the pushed commit: webhook → deploy state machine
-// (CodeBuild build of the commit, then the deploy function) → the ECS service runs
-// a new task-definition revision whose image is tagged with the commit.
+// (resolve from the catalog, CodeBuild build of the commit, the image's digest
+// from ECR, then the deploy function) → the ECS service runs a new
+// task-definition revision whose image is the commit's, by digest.
 func TestSignedPushDeploysTheCommit(t *testing.T) {
 	e := localenvtest.StartT(t)
 	ctx := context.Background()
 	headers, body := signedPush(t, e, "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+	// The emulator's CodeBuild runs no buildspec: put the image the build pushes.
+	digest, err := world.PushImage(ctx, e.AWS, e.Spec, pushedCommit)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	a, err := e.Post(ctx, headers, body)
 	if err != nil {
@@ -44,22 +51,22 @@ func TestSignedPushDeploysTheCommit(t *testing.T) {
 		t.Fatalf("answer %d %s, want 202 with one execution", a.Status, a.Body)
 	}
 	x := a.Executions[0]
-	if x.Service != "web" || x.Environment != "production" || !strings.HasPrefix(x.ExecutionArn, "arn:aws:states:us-east-1:123456789012:execution:"+localenv.DeployStateMachine+":") {
+	if x.Service != "web" || x.Environment != "production" || !strings.HasPrefix(x.ExecutionARN, "arn:aws:states:us-east-1:123456789012:execution:"+localenv.DeployStateMachine+":") {
 		t.Fatalf("execution %+v", x)
 	}
 
-	out, err := e.WaitExecution(ctx, x.ExecutionArn, time.Minute)
+	out, err := e.WaitExecution(ctx, x.ExecutionARN, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out.Status != sfntypes.ExecutionStatusSucceeded {
 		t.Fatalf("execution %s: %s %s\nwebhook logs:\n%s\ndeploy logs:\n%s", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), e.Webhook.Logs(), e.Deploy.Logs())
 	}
-	hist, err := e.History(ctx, x.ExecutionArn)
+	hist, err := e.History(ctx, x.ExecutionARN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := localenv.StatePath(hist), []string{"ValidateInput", "BuildMode", "Build", "Deploy", "Deployed"}; !slices.Equal(got, want) {
+	if got, want := localenv.StatePath(hist), []string{"Resolve", "BuildMode", "Build", "CheckImage", "Deploy", "Deployed"}; !slices.Equal(got, want) {
 		t.Errorf("path %v, want %v", got, want)
 	}
 
@@ -67,7 +74,7 @@ func TestSignedPushDeploysTheCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantImage := "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:" + pushedCommit
+	wantImage := "123456789012.dkr.ecr.us-east-1.amazonaws.com/web@" + digest
 	if svc.Revision != 2 || svc.Images["web"] != wantImage {
 		t.Fatalf("service runs %s (revision %d) with image %q, want revision 2 with %q", svc.TaskDefinition, svc.Revision, svc.Images["web"], wantImage)
 	}
@@ -77,24 +84,39 @@ func TestSignedPushDeploysTheCommit(t *testing.T) {
 			PreviousTaskDefinition string `json:"previousTaskDefinition"`
 			TaskDefinition         string `json:"taskDefinition"`
 		} `json:"deployment"`
-		BuildResult struct {
+		Build struct {
 			Status string `json:"status"`
-		} `json:"buildResult"`
+		} `json:"build"`
 	}
 	if err := json.Unmarshal([]byte(aws.ToString(out.Output)), &result); err != nil {
 		t.Fatalf("output %s: %v", aws.ToString(out.Output), err)
 	}
-	if result.Deployment.PreviousTaskDefinition != e.Seeded.TaskDefinition || result.Deployment.TaskDefinition != svc.TaskDefinition || result.BuildResult.Status != "SUCCEEDED" {
+	if result.Deployment.PreviousTaskDefinition != e.Seeded.TaskDefinition || result.Deployment.TaskDefinition != svc.TaskDefinition || result.Build.Status != "SUCCEEDED" {
 		t.Errorf("output %s", aws.ToString(out.Output))
 	}
 
-	// A redelivery of the same delivery starts nothing new and names the same execution.
-	again, err := e.Post(ctx, headers, body)
+	// A redelivery of the same delivery, and a replay of the same signed body
+	// under a new delivery id, start nothing new and name the same execution.
+	replayed := withHeader(headers, "X-GitHub-Delivery", "0b1c2d3e-replayed-under-a-new-id")
+	for name, h := range map[string]map[string]string{"redelivery": headers, "replay under a new delivery id": replayed} {
+		again, err := e.Post(ctx, h, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Status != 202 || len(again.Executions) != 1 || again.Executions[0].ExecutionARN != x.ExecutionARN {
+			t.Fatalf("%s answered %d %s, want 202 with %s", name, again.Status, again.Body, x.ExecutionARN)
+		}
+	}
+	assertExecutions(t, e, 1)
+
+	// A captured push re-sent after the replay window starts nothing.
+	old := webhooktest.WithPushedAt(localenvtest.Fixture(t, e, "github-push.json"), time.Now().Add(-2*time.Hour))
+	late, err := e.Post(ctx, webhooktest.GitHubHeaders("push", "late-replay", []byte(e.Spec.GitHubSecret), old), old)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Status != 202 || len(again.Executions) != 1 || again.Executions[0].ExecutionArn != x.ExecutionArn {
-		t.Fatalf("redelivery answered %d %s, want 202 with %s", again.Status, again.Body, x.ExecutionArn)
+	if late.Status != 202 || len(late.Executions) != 0 || !strings.Contains(late.Reason, "older than the replay window") {
+		t.Fatalf("an old push answered %d %s, want 202 refusing it", late.Status, late.Body)
 	}
 	assertExecutions(t, e, 1)
 }
@@ -115,6 +137,8 @@ func TestBadSignatureStartsNothing(t *testing.T) {
 		"no signature":      {missing, body},
 		"body altered":      {headers, altered},
 		"signature of SHA1": {withHeader(missing, "X-Hub-Signature", "sha1="+strings.Repeat("0", 40)), body},
+		// The GitLab form of the same secret: the keyring has no gitlab key.
+		"gitlab token": {webhooktest.GitLabTokenHeaders("Push Hook", "gl-1", e.Spec.GitHubSecret), localenvtest.Fixture(t, e, "gitlab-push.json")},
 	} {
 		t.Run(name, func(t *testing.T) {
 			a, err := e.Post(ctx, tc.headers, tc.body)

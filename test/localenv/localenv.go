@@ -27,6 +27,9 @@ import (
 
 	"github.com/stepship/stepship/test/localsvc"
 	"github.com/stepship/stepship/test/sfnlocal/server"
+	"github.com/stepship/stepship/shared/config"
+	"github.com/stepship/stepship/shared/intake"
+	"github.com/stepship/stepship/statemachines"
 	"github.com/stepship/stepship/test/world"
 )
 
@@ -35,6 +38,7 @@ const (
 	Region              = localsvc.Region
 	Account             = localsvc.AccountID
 	DeployFunctionName  = "stepship-deploy"
+	ResolveFunctionName = "stepship-resolve"
 	DeployStateMachine  = "stepship-deploy"
 	WebhookFunctionName = "stepship-webhook"
 )
@@ -50,6 +54,7 @@ type Env struct {
 	Server  *server.Server
 	Webhook *localsvc.Lambda
 	Deploy  *localsvc.Lambda
+	Resolve *localsvc.Lambda
 	// DeployStateMachineARN is the deploy state machine in the local service.
 	DeployStateMachineARN string
 	// WebhookEnv is the webhook function's environment (to start more copies).
@@ -71,7 +76,13 @@ type options struct {
 	logDir    string
 }
 
-// WithTimeScale divides every wait of the state machines (default 1000).
+// DefaultTimeScale divides every wait and timeout of the state machines: a
+// 2-second retry takes 0.1 s, a 30-second Task timeout allows 1.5 s — ample for
+// a call to the emulator even on a loaded machine, where a larger scale would
+// time real calls out.
+const DefaultTimeScale = 20
+
+// WithTimeScale divides every wait of the state machines (default DefaultTimeScale).
 func WithTimeScale(f float64) Option { return func(o *options) { o.timeScale = f } }
 
 // WithProgress reports each start-up step when it is done.
@@ -92,7 +103,7 @@ func WithLogDir(dir string) Option { return func(o *options) { o.logDir = dir } 
 // runs until Close. When a step fails, what was started is stopped again
 // and the error says which step failed.
 func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
-	o := options{timeScale: 1000, progress: func(string, time.Duration) {}}
+	o := options{timeScale: DefaultTimeScale, progress: func(string, time.Duration) {}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -138,24 +149,33 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 			return nil, err
 		}
 	}
-	if e.Deploy, err = e.startFunction(ctx, o.functions, "deploy", e.Moto.Env(), svcOpts); err != nil {
+	// Every function reads the catalog, as its package carries it in Lambda.
+	fnEnv := e.Moto.Env()
+	fnEnv[config.EnvCatalog] = filepath.Join(e.Root, config.CatalogFileName)
+	if e.Resolve, err = e.startFunction(ctx, o.functions, "resolve", fnEnv, svcOpts); err != nil {
 		return nil, err
 	}
-	o.progress("deploy function: built bootstrap under the Lambda runtime emulator", time.Since(step))
+	if e.Deploy, err = e.startFunction(ctx, o.functions, "deploy", fnEnv, svcOpts); err != nil {
+		return nil, err
+	}
+	o.progress("resolve and deploy functions: built bootstraps under the Lambda runtime emulator", time.Since(step))
 
 	step = time.Now()
-	deployARN := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", Region, Account, DeployFunctionName)
+	fnARN := func(name string) string { return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", Region, Account, name) }
 	s, err := server.NewFromConfig(ctx, &server.Config{
 		Region:    Region,
 		Account:   Account,
 		TimeScale: o.timeScale,
 		StateMachines: []server.MachineConfig{{
 			Name:                    DeployStateMachine,
-			File:                    filepath.Join(e.Root, "statemachines", "deploy.asl.json"),
-			DefinitionSubstitutions: map[string]string{"DeployFunctionArn": deployARN},
+			File:                    filepath.Join(e.Root, statemachines.File(statemachines.Deploy)),
+			DefinitionSubstitutions: map[string]string{
+				statemachines.FunctionPlaceholder("resolve"): fnARN(ResolveFunctionName),
+				statemachines.FunctionPlaceholder("deploy"):  fnARN(DeployFunctionName),
+			},
 			RoleArn:                 fmt.Sprintf("arn:aws:iam::%s:role/stepship-deploy-state-machine", Account),
 		}},
-		Lambdas: map[string]string{DeployFunctionName: e.Deploy.URL()},
+		Lambdas: map[string]string{DeployFunctionName: e.Deploy.URL(), ResolveFunctionName: e.Resolve.URL()},
 		// The service integrations (CodeBuild, ECR, …) call the AWS emulator.
 		AWSConfig: &e.AWS,
 	})
@@ -174,9 +194,9 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 	step = time.Now()
 	env := e.Moto.Env()
 	env["AWS_ENDPOINT_URL_SFN"] = s.URL()
-	env["STEPSHIP_WEBHOOK_SECRET_ARN"] = seeded.SecretARN
-	env["STEPSHIP_DEPLOY_STATE_MACHINE_ARN"] = e.DeployStateMachineARN
-	env["STEPSHIP_CATALOG"] = filepath.Join(e.Root, "catalog.yaml")
+	env[config.EnvWebhookSecretARN] = seeded.SecretARN
+	env[config.EnvDeployStateMachineARN] = e.DeployStateMachineARN
+	env[config.EnvCatalog] = filepath.Join(e.Root, config.CatalogFileName)
 	e.WebhookEnv = env
 	if e.Webhook, err = e.startFunction(ctx, o.functions, "webhook", env, svcOpts); err != nil {
 		return nil, err
@@ -251,17 +271,12 @@ func (e *Env) Fixture(name string) ([]byte, error) {
 	return b, nil
 }
 
-// Answer is the webhook function's HTTP answer.
+// Answer is the webhook function's HTTP answer: its status, its raw body and
+// the body decoded (shared/intake's Answer).
 type Answer struct {
 	Status int
 	Body   string
-	// Executions are the deploys the answer names.
-	Executions []struct {
-		Service      string `json:"service"`
-		Environment  string `json:"environment"`
-		ExecutionArn string `json:"executionArn"`
-	} `json:"executions"`
-	Reason string `json:"reason"`
+	intake.Answer
 }
 
 // Post sends a webhook delivery to the webhook function exactly as a Lambda

@@ -30,6 +30,7 @@ type Spec struct {
 	Image         string // image of revision 1
 	SecretName    string // Secrets Manager name of the webhook secret
 	WebhookSecret string // its value: a keyring (shared/webhook.ParseKeyring)
+	GitHubSecret  string // the keyring's github key: what the demo's pushes are signed with
 	BuildProject  string // CodeBuild project that builds the image
 	ECRRepository string // ECR repository of the image
 	Repository    string // git repository (owner/name)
@@ -46,6 +47,7 @@ func Demo() Spec {
 		Image:         "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v1",
 		SecretName:    "stepship/webhook",
 		WebhookSecret: `{"github": "It's a Secret to Everybody"}`,
+		GitHubSecret:  "It's a Secret to Everybody",
 		BuildProject:  "web-build",
 		ECRRepository: "web",
 		Repository:    "acme/web",

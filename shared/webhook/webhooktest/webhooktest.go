@@ -9,8 +9,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // HexSignature returns "sha256=" + hex HMAC-SHA256(secret, body): GitHub's
@@ -124,4 +126,14 @@ func PadGitHubPush(push []byte, size int) ([]byte, error) {
 		}
 		commits = append(commits, seed[i%len(seed)])
 	}
+}
+
+// pushedAtRE matches GitHub's push-payload repository.pushed_at (Unix seconds).
+var pushedAtRE = regexp.MustCompile(`"pushed_at":\s*[0-9]+`)
+
+// WithPushedAt returns a GitHub push payload whose repository.pushed_at is at:
+// the fixtures carry a fixed time, which the replay window refuses once it is
+// old. Sign the result, not the fixture.
+func WithPushedAt(push []byte, at time.Time) []byte {
+	return pushedAtRE.ReplaceAll(push, []byte(`"pushed_at": `+strconv.FormatInt(at.Unix(), 10)))
 }
