@@ -93,9 +93,9 @@ func testProps(dir, dist string) *StepshipStackProps {
 		StackProps: awscdk.StackProps{
 			Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("us-east-1")},
 		},
-		DistDir:                dist,
-		CatalogFile:            filepath.Join("testdata", "catalog.yaml"),
-		StagingDir:             filepath.Join(dir, "staging"),
+		DistDir:     dist,
+		CatalogFile: filepath.Join("testdata", "catalog.yaml"),
+		StagingDir:  filepath.Join(dir, "staging"),
 	}
 }
 
@@ -387,11 +387,11 @@ func TestAMissingOrWrongCatalogFailsTheSynth(t *testing.T) {
 		catalog string // file content; empty: no file
 		want    []string
 	}{
-		"missing":            {"", []string{"no-such-catalog.yaml"}},
-		"a typo":             {"version: 1\nservices:\n  - name: web\n    repo: {}\n", []string{"services[web]", `unknown field "repo"`}},
-		"not ECR":            {strings.Replace(readFile(t, "testdata/catalog.yaml"), "123456789012.dkr.ecr.us-east-1.amazonaws.com/web", "ghcr.io/acme/web", 1), []string{"services[web].image", "ECR"}},
-		"another region":     {strings.Replace(readFile(t, "testdata/catalog.yaml"), "dkr.ecr.us-east-1.amazonaws.com/web", "dkr.ecr.eu-west-1.amazonaws.com/web", 1), []string{"services[web].image", "eu-west-1"}},
-		"a wildcard role":    {strings.Replace(readFile(t, "testdata/catalog.yaml"), "role/web-task", "role/*", 1), []string{"roles[0]"}},
+		"missing":         {"", []string{"no-such-catalog.yaml"}},
+		"a typo":          {"version: 1\nservices:\n  - name: web\n    repo: {}\n", []string{"services[web]", `unknown field "repo"`}},
+		"not ECR":         {strings.Replace(readFile(t, "testdata/catalog.yaml"), "123456789012.dkr.ecr.us-east-1.amazonaws.com/web", "ghcr.io/acme/web", 1), []string{"services[web].image", "ECR"}},
+		"another region":  {strings.Replace(readFile(t, "testdata/catalog.yaml"), "dkr.ecr.us-east-1.amazonaws.com/web", "dkr.ecr.eu-west-1.amazonaws.com/web", 1), []string{"services[web].image", "eu-west-1"}},
+		"a wildcard role": {strings.Replace(readFile(t, "testdata/catalog.yaml"), "role/web-task", "role/*", 1), []string{"roles[0]"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			// GIVEN a catalog that is missing or wrong

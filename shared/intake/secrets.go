@@ -48,7 +48,7 @@ type SecretCache struct {
 	overlap  time.Duration
 	now      func() time.Time
 
-	mu      sync.Mutex
+	mu         sync.Mutex
 	keys       webhook.Keyring
 	currentLen int       // keys[:currentLen] are the current version's
 	fetched    time.Time // when keys were read

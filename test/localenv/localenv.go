@@ -25,11 +25,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/stepship/stepship/test/localsvc"
-	"github.com/stepship/stepship/test/sfnlocal/server"
 	"github.com/stepship/stepship/shared/config"
 	"github.com/stepship/stepship/shared/intake"
 	"github.com/stepship/stepship/statemachines"
+	"github.com/stepship/stepship/test/localsvc"
+	"github.com/stepship/stepship/test/sfnlocal/server"
 	"github.com/stepship/stepship/test/world"
 )
 
@@ -161,19 +161,21 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 	o.progress("resolve and deploy functions: built bootstraps under the Lambda runtime emulator", time.Since(step))
 
 	step = time.Now()
-	fnARN := func(name string) string { return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", Region, Account, name) }
+	fnARN := func(name string) string {
+		return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", Region, Account, name)
+	}
 	s, err := server.NewFromConfig(ctx, &server.Config{
 		Region:    Region,
 		Account:   Account,
 		TimeScale: o.timeScale,
 		StateMachines: []server.MachineConfig{{
-			Name:                    DeployStateMachine,
-			File:                    filepath.Join(e.Root, statemachines.File(statemachines.Deploy)),
+			Name: DeployStateMachine,
+			File: filepath.Join(e.Root, statemachines.File(statemachines.Deploy)),
 			DefinitionSubstitutions: map[string]string{
 				statemachines.FunctionPlaceholder("resolve"): fnARN(ResolveFunctionName),
 				statemachines.FunctionPlaceholder("deploy"):  fnARN(DeployFunctionName),
 			},
-			RoleArn:                 fmt.Sprintf("arn:aws:iam::%s:role/stepship-deploy-state-machine", Account),
+			RoleArn: fmt.Sprintf("arn:aws:iam::%s:role/stepship-deploy-state-machine", Account),
 		}},
 		Lambdas: map[string]string{DeployFunctionName: e.Deploy.URL(), ResolveFunctionName: e.Resolve.URL()},
 		// The service integrations (CodeBuild, ECR, …) call the AWS emulator.
