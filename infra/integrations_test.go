@@ -13,14 +13,7 @@ func TestDeployStateMachineRoleFollowsTheIntegrationsOfItsDefinition(t *testing.
 	// GIVEN a stack built from testdata/integrations.asl.json: a DynamoDB putItem
 	// on ${TableName}, a CodeBuild .sync task, an ECR SDK task inside a Parallel
 	// branch, and lambda:invoke of the deploy function
-	app, dir, err := newTestApp(t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dist, err := fakeDist(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	app, dir, dist := newTestStack(t)
 	p := testProps(dir, dist)
 	p.DeployStateMachineFile = filepath.Join("testdata", "integrations.asl.json")
 	s, err := NewStepshipStack(app, "Integrations", p)
@@ -87,14 +80,7 @@ func TestIntegrationsThatHaveNoPermissionsFailTheSynth(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			// GIVEN a definition with that Task resource
-			app, dir, err := newTestApp(t.Name())
-			if err != nil {
-				t.Fatal(err)
-			}
-			dist, err := fakeDist(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			app, dir, dist := newTestStack(t)
 			asl := filepath.Join(dir, "x.asl.json")
 			body := fmt.Sprintf(`{"StartAt":"A","States":{"A":{"Type":"Task","Resource":%q,"End":true}}}`, resource)
 			if err := os.WriteFile(asl, []byte(body), 0o644); err != nil {
@@ -104,7 +90,7 @@ func TestIntegrationsThatHaveNoPermissionsFailTheSynth(t *testing.T) {
 			p.DeployStateMachineFile = asl
 
 			// WHEN the stack is built
-			_, err = NewStepshipStack(app, "X", p)
+			_, err := NewStepshipStack(app, "X", p)
 
 			// THEN it fails naming the resource
 			if err == nil || !strings.Contains(err.Error(), resource) {
@@ -117,19 +103,12 @@ func TestIntegrationsThatHaveNoPermissionsFailTheSynth(t *testing.T) {
 func TestTheRealDeployDefinitionBuilds(t *testing.T) {
 	// GIVEN the repo's statemachines/deploy.asl.json
 	real := filepath.Join("..", "statemachines", "deploy.asl.json")
-	app, dir, err := newTestApp(t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dist, err := fakeDist(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	app, dir, dist := newTestStack(t)
 	p := testProps(dir, dist)
 	p.DeployStateMachineFile = real
 
 	// WHEN the stack is built from it
-	_, err = NewStepshipStack(app, "Real", p)
+	_, err := NewStepshipStack(app, "Real", p)
 
 	// THEN every placeholder and integration in it is known to the stack
 	if err != nil {

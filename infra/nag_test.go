@@ -12,14 +12,7 @@ import (
 
 func TestCdkNagAwsSolutionsFindsNothingUnsuppressed(t *testing.T) {
 	// GIVEN the stack, as main.go builds it, with cdk-nag's AwsSolutions checks
-	app, dir, err := newTestApp(t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dist, err := fakeDist(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	app, dir, dist := newTestStack(t)
 	s, err := NewStepshipStack(app, "Stepship", testProps(dir, dist))
 	if err != nil {
 		t.Fatal(err)

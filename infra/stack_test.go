@@ -88,6 +88,21 @@ func newTestApp(name string) (awscdk.App, string, error) {
 	return app, dir, nil
 }
 
+// newTestStack returns a fresh app, its directory and a fake dist inside it,
+// for a test that builds a stack of its own.
+func newTestStack(t *testing.T) (awscdk.App, string, string) {
+	t.Helper()
+	app, dir, err := newTestApp(t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist, err := fakeDist(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app, dir, dist
+}
+
 func testProps(dir, dist string) *StepshipStackProps {
 	return &StepshipStackProps{
 		StackProps: awscdk.StackProps{
@@ -277,14 +292,7 @@ func TestDeployStateMachineSubstitutesTheDeployFunctionArn(t *testing.T) {
 
 func TestDeployStateMachineRejectsAnUnknownPlaceholder(t *testing.T) {
 	// GIVEN an ASL file with a placeholder no function provides
-	app, dir, err := newTestApp(t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dist, err := fakeDist(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	app, dir, dist := newTestStack(t)
 	asl := filepath.Join(dir, "typo.asl.json")
 	if err := os.WriteFile(asl, []byte(`{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"${DeplyFunctionArn}","End":true}}}`), 0o644); err != nil {
 		t.Fatal(err)
@@ -293,7 +301,7 @@ func TestDeployStateMachineRejectsAnUnknownPlaceholder(t *testing.T) {
 	p.DeployStateMachineFile = asl
 
 	// WHEN the stack is built
-	_, err = NewStepshipStack(app, "Typo", p)
+	_, err := NewStepshipStack(app, "Typo", p)
 
 	// THEN it fails naming the placeholder and the known ones
 	if err == nil || !strings.Contains(err.Error(), "${DeplyFunctionArn}") || !strings.Contains(err.Error(), "${DeployFunctionArn}") {
@@ -395,14 +403,7 @@ func TestAMissingOrWrongCatalogFailsTheSynth(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			// GIVEN a catalog that is missing or wrong
-			app, dir, err := newTestApp(t.Name())
-			if err != nil {
-				t.Fatal(err)
-			}
-			dist, err := fakeDist(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			app, dir, dist := newTestStack(t)
 			p := testProps(dir, dist)
 			p.CatalogFile = filepath.Join(dir, "no-such-catalog.yaml")
 			if tc.catalog != "" {
@@ -413,7 +414,7 @@ func TestAMissingOrWrongCatalogFailsTheSynth(t *testing.T) {
 			}
 
 			// WHEN the stack is built
-			_, err = NewStepshipStack(app, "BadCatalog", p)
+			_, err := NewStepshipStack(app, "BadCatalog", p)
 
 			// THEN it fails, naming the entry and the field
 			for _, w := range tc.want {

@@ -155,10 +155,15 @@ func (r DeployRequest) Validate() error {
 			problems = append(problems, "source.repository is required and source fields are at most 512 bytes")
 		}
 	}
-	if len(problems) > 0 {
-		return &InvalidRequestError{Problems: problems}
+	return invalid(problems)
+}
+
+// invalid is nil without problems, else an *InvalidRequestError listing them.
+func invalid(problems []string) error {
+	if len(problems) == 0 {
+		return nil
 	}
-	return nil
+	return &InvalidRequestError{Problems: problems}
 }
 
 // DeployInput is what the deploy state machine sends the deploy function: the
@@ -184,10 +189,7 @@ func (d DeployInput) Validate() error {
 	if !digestRE.MatchString(d.ImageDigest) {
 		problems = append(problems, "imageDigest must be sha256: and 64 hex digits")
 	}
-	if len(problems) > 0 {
-		return &InvalidRequestError{Problems: problems}
-	}
-	return nil
+	return invalid(problems)
 }
 
 // DeployResult is the deploy function's output.

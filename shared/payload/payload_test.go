@@ -122,9 +122,10 @@ func TestDecodeDeployRequest(t *testing.T) {
 }
 
 // Every target field is refused by name, even with an otherwise valid input,
-// and the value given is never echoed.
+// and the value given is never echoed. The list is written out here, not
+// read from TargetFields, so that dropping one from it fails this test.
 func TestDecodeRefusesEveryTargetField(t *testing.T) {
-	for _, field := range TargetFields {
+	for _, field := range []string{"cluster", "ecsService", "container", "image", "build", "target", "imageDigest", "taskDefinition", "role", "database"} {
 		t.Run(field, func(t *testing.T) {
 			raw := `{"service":"web","environment":"production","commit":"` + commit + `","` + field + `":"VALUE-GIVEN"}`
 			_, err := DecodeDeployRequest([]byte(raw))
