@@ -56,10 +56,10 @@ func TestLoadExampleCatalog(t *testing.T) {
 		Repository:  Repository{Provider: git.GitHub, Name: "acme/web"},
 		Image: Image{URI: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web", RegistryID: "123456789012",
 			Region: "us-east-1", Repository: "web"},
-		Build:       Build{Mode: BuildCodeBuild, Project: "web-build"},
-		Cluster:     "stepship-demo",
-		ECSService:  "web",
-		Container:   "web",
+		Build:      Build{Mode: BuildCodeBuild, Project: "web-build"},
+		Cluster:    "stepship-demo",
+		ECSService: "web",
+		Container:  "web",
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Match = %+v, want %+v", got, want)

@@ -65,49 +65,23 @@ services:
     image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web
     build: {mode: codebuild, project: web-build}
     environments:
-      - name: production
-        branches: [main]
-        tags: ["v*"]
-        cluster: stepship-demo
-        service: web
-        container: web
-      - name: staging
-        branches: [main]
-        cluster: stepship-staging
-        service: web
-        container: web
+      - {name: production, branches: [main], tags: ["v*"], cluster: stepship-demo, service: web, container: web}
+      - {name: staging, branches: [main], cluster: stepship-staging, service: web, container: web}
   - name: web-gl
     repository: {provider: gitlab, name: acme/web}
     image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web
     build: {mode: prebuilt}
-    environments:
-      - name: production
-        branches: [main]
-        tags: ["v*"]
-        cluster: stepship-demo
-        service: web
-        container: web
+    environments: [{name: production, branches: [main], tags: ["v*"], cluster: stepship-demo, service: web, container: web}]
   - name: web-bb
     repository: {provider: bitbucket, name: acme/web}
     image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web
     build: {mode: prebuilt}
-    environments:
-      - name: production
-        branches: [main]
-        cluster: stepship-demo
-        service: web
-        container: web
+    environments: [{name: production, branches: [main], cluster: stepship-demo, service: web, container: web}]
   - name: web-dc
     repository: {provider: bitbucket, name: PLAT/web}
     image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web
     build: {mode: prebuilt}
-    environments:
-      - name: production
-        branches: [main]
-        tags: ["release-*"]
-        cluster: stepship-demo
-        service: web
-        container: web
+    environments: [{name: production, branches: [main], tags: ["release-*"], cluster: stepship-demo, service: web, container: web}]
 `
 
 // staticKeys is a KeySource with a fixed keyring.
@@ -554,15 +528,15 @@ func TestRefusals(t *testing.T) {
 		{"at the limit, base64", b64(post(signed, body)), nil, []Option{WithMaxBodyBytes(len(body))}, 202, "executions"},
 		{"bad base64", func() events.LambdaFunctionURLRequest { r := post(signed, body); r.IsBase64Encoded = true; return r }(), nil, nil, 400, "base64"},
 		{"no provider", post(map[string]string{"content-type": "application/json"}, body), nil, nil, 401, `{"error":"unauthorized"}`},
-		{"missing signature", post(with(signed, "x-hub-signature-256", ""), body), nil, nil, 401, `{"error":"unauthorized"}`},
-		{"SHA-1 signature only", post(with(signed, "x-hub-signature-256", "", "x-hub-signature", "sha1=0123456789abcdef0123456789abcdef01234567"), body), nil, nil, 401, `{"error":"unauthorized"}`},
+		{"missing signature", post(webhooktest.With(signed, "x-hub-signature-256", ""), body), nil, nil, 401, `{"error":"unauthorized"}`},
+		{"SHA-1 signature only", post(webhooktest.With(signed, "x-hub-signature-256", "", "x-hub-signature", "sha1=0123456789abcdef0123456789abcdef01234567"), body), nil, nil, 401, `{"error":"unauthorized"}`},
 		{"wrong secret", post(webhooktest.GitHubHeaders("push", delivery, []byte("guess"), body), body), nil, nil, 401, `{"error":"unauthorized"}`},
 		{"altered body", post(signed, bytes.Replace(body, []byte("refs/heads/main"), []byte("refs/heads/mail"), 1)), nil, nil, 401, `{"error":"unauthorized"}`},
 		{"gitlab delivery, github key only", post(webhooktest.GitLabTokenHeaders("Push Hook", delivery, string(secret)), gl), githubOnly, nil, 401, `{"error":"unauthorized"}`},
 		{"github key only, github push", post(signed, body), githubOnly, nil, 202, "executions"},
 		{"header names in any case", post(upperKeys(signed), body), nil, nil, 202, "executions"},
 		{"signed but not JSON", post(webhooktest.GitHubHeaders("push", delivery, secret, []byte("nope")), []byte("nope")), nil, nil, 400, "malformed: body is not the expected JSON"},
-		{"signed, missing delivery id", post(with(signed, "x-github-delivery", ""), body), nil, nil, 400, "malformed: X-GitHub-Delivery header missing"},
+		{"signed, missing delivery id", post(webhooktest.With(signed, "x-github-delivery", ""), body), nil, nil, 400, "malformed: X-GitHub-Delivery header missing"},
 		{"keys unavailable", post(signed, body), staticKeys{err: errors.New("failed to read the AWSCURRENT value of secret x: throttled")}, nil, 503, "temporarily unavailable"},
 	}
 	for _, tt := range tests {
@@ -587,7 +561,7 @@ func TestLogsCarryDeliveryIDButNoSecret(t *testing.T) {
 	body := fixture(t, "github-push.json")
 	h := webhooktest.GitHubHeaders("push", delivery, secret, body)
 	hs.do(t, post(h, body))
-	hs.do(t, post(with(h, "x-hub-signature-256", webhooktest.HexSignature([]byte("guess"), body)), body))
+	hs.do(t, post(webhooktest.With(h, "x-hub-signature-256", webhooktest.HexSignature([]byte("guess"), body)), body))
 	get := post(h, body)
 	get.RequestContext.HTTP.Method = "GET"
 	hs.do(t, get)
@@ -684,21 +658,6 @@ func TestNewChecksItsArguments(t *testing.T) {
 			}
 		})
 	}
-}
-
-func with(h map[string]string, kv ...string) map[string]string {
-	out := make(map[string]string, len(h))
-	for k, v := range h {
-		out[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == "" {
-			delete(out, kv[i])
-		} else {
-			out[kv[i]] = kv[i+1]
-		}
-	}
-	return out
 }
 
 func upperKeys(h map[string]string) map[string]string {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -82,21 +83,6 @@ func TestGitHubDocumentedVector(t *testing.T) {
 	}
 }
 
-func with(h map[string]string, kv ...string) map[string]string {
-	out := make(map[string]string, len(h)+len(kv)/2)
-	for k, v := range h {
-		out[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == "" {
-			delete(out, kv[i])
-		} else {
-			out[kv[i]] = kv[i+1]
-		}
-	}
-	return out
-}
-
 func TestVerify(t *testing.T) {
 	body := fixture(t, "github-push.json")
 	gh := webhooktest.GitHubHeaders("push", deliverID, secret, body)
@@ -121,34 +107,34 @@ func TestVerify(t *testing.T) {
 		{"github altered body", gh, append(bytes.Clone(body), ' '), both, false},
 		{"github no secrets", gh, body, nil, false},
 		{"github empty secret is ignored", webhooktest.GitHubHeaders("push", deliverID, []byte{}, body), body, [][]byte{{}}, false},
-		{"github missing signature", with(gh, "x-hub-signature-256", ""), body, both, false},
-		{"github SHA-1 only is never accepted", with(gh, "x-hub-signature-256", "", "x-hub-signature", sha1), body, both, false},
-		{"github upper-case hex", with(gh, "x-hub-signature-256", "sha256="+upperHex(gh["x-hub-signature-256"][7:])), body, both, true},
-		{"github truncated signature", with(gh, "x-hub-signature-256", gh["x-hub-signature-256"][:40]), body, both, false},
-		{"github no prefix", with(gh, "x-hub-signature-256", gh["x-hub-signature-256"][7:]), body, both, false},
-		{"github not hex", with(gh, "x-hub-signature-256", "sha256="+string(bytes.Repeat([]byte("zz"), 32))), body, both, false},
+		{"github missing signature", webhooktest.With(gh, "x-hub-signature-256", ""), body, both, false},
+		{"github SHA-1 only is never accepted", webhooktest.With(gh, "x-hub-signature-256", "", "x-hub-signature", sha1), body, both, false},
+		{"github upper-case hex", webhooktest.With(gh, "x-hub-signature-256", "sha256="+upperHex(gh["x-hub-signature-256"][7:])), body, both, true},
+		{"github truncated signature", webhooktest.With(gh, "x-hub-signature-256", gh["x-hub-signature-256"][:40]), body, both, false},
+		{"github no prefix", webhooktest.With(gh, "x-hub-signature-256", gh["x-hub-signature-256"][7:]), body, both, false},
+		{"github not hex", webhooktest.With(gh, "x-hub-signature-256", "sha256="+string(bytes.Repeat([]byte("zz"), 32))), body, both, false},
 		{"bitbucket cloud", bbc, body, both, true},
 		{"bitbucket data center", bbdc, body, both, true},
-		{"bitbucket sha1 refused", with(bbc, "x-hub-signature", sha1), body, both, false},
+		{"bitbucket sha1 refused", webhooktest.With(bbc, "x-hub-signature", sha1), body, both, false},
 		{"bitbucket wrong secret", webhooktest.BitbucketCloudHeaders("repo:push", deliverID, []byte("nope"), body), body, both, false},
 		{"gitlab token", glToken, body, both, true},
-		{"gitlab previous token", with(glToken, "x-gitlab-token", string(previous)), body, both, true},
-		{"gitlab wrong token", with(glToken, "x-gitlab-token", "s3cr3t"), body, both, false},
-		{"gitlab missing token", with(glToken, "x-gitlab-token", ""), body, both, false},
+		{"gitlab previous token", webhooktest.With(glToken, "x-gitlab-token", string(previous)), body, both, true},
+		{"gitlab wrong token", webhooktest.With(glToken, "x-gitlab-token", "s3cr3t"), body, both, false},
+		{"gitlab missing token", webhooktest.With(glToken, "x-gitlab-token", ""), body, both, false},
 		{"gitlab signed", glSigned, body, [][]byte{secret, signingToken}, true},
 		{"gitlab signed altered body", glSigned, body[1:], [][]byte{signingToken}, false},
-		{"gitlab signed wrong id", with(glSigned, "webhook-id", "other"), body, [][]byte{signingToken}, false},
-		{"gitlab signed missing id", with(glSigned, "webhook-id", ""), body, [][]byte{signingToken}, false},
-		{"gitlab signed missing timestamp", with(glSigned, "webhook-timestamp", ""), body, [][]byte{signingToken}, false},
+		{"gitlab signed wrong id", webhooktest.With(glSigned, "webhook-id", "other"), body, [][]byte{signingToken}, false},
+		{"gitlab signed missing id", webhooktest.With(glSigned, "webhook-id", ""), body, [][]byte{signingToken}, false},
+		{"gitlab signed missing timestamp", webhooktest.With(glSigned, "webhook-timestamp", ""), body, [][]byte{signingToken}, false},
 		{"gitlab signed 5 minutes old", webhooktest.GitLabSignedHeaders("Push Hook", deliverID, signingToken, ts-300, body), body, [][]byte{signingToken}, true},
 		{"gitlab signed too old", webhooktest.GitLabSignedHeaders("Push Hook", deliverID, signingToken, ts-301, body), body, [][]byte{signingToken}, false},
 		{"gitlab signed from the future", webhooktest.GitLabSignedHeaders("Push Hook", deliverID, signingToken, ts+301, body), body, [][]byte{signingToken}, false},
-		{"gitlab signed timestamp not a number", with(glSigned, "webhook-timestamp", "17957808x0"), body, [][]byte{signingToken}, false},
-		{"gitlab signed several signatures, one valid", with(glSigned, "webhook-signature", "v1,AAAA v1a,xyz "+glSigned["webhook-signature"]), body, [][]byte{signingToken}, true},
-		{"gitlab signed other version only", with(glSigned, "webhook-signature", "v2,"+glSigned["webhook-signature"][3:]), body, [][]byte{signingToken}, false},
-		{"gitlab signed ignores a valid token", with(glSigned, "x-gitlab-token", string(secret)), body[1:], [][]byte{secret, signingToken}, false},
+		{"gitlab signed timestamp not a number", webhooktest.With(glSigned, "webhook-timestamp", "17957808x0"), body, [][]byte{signingToken}, false},
+		{"gitlab signed several signatures, one valid", webhooktest.With(glSigned, "webhook-signature", "v1,AAAA v1a,xyz "+glSigned["webhook-signature"]), body, [][]byte{signingToken}, true},
+		{"gitlab signed other version only", webhooktest.With(glSigned, "webhook-signature", "v2,"+glSigned["webhook-signature"][3:]), body, [][]byte{signingToken}, false},
+		{"gitlab signed ignores a valid token", webhooktest.With(glSigned, "x-gitlab-token", string(secret)), body[1:], [][]byte{secret, signingToken}, false},
 		{"gitlab signed with a token is never accepted", webhooktest.GitLabSignedHeaders("Push Hook", deliverID, secret, ts, body), body, [][]byte{secret}, false},
-		{"gitlab signing secret sent as a token is never accepted", with(glToken, "x-gitlab-token", string(signingToken)), body, [][]byte{signingToken}, false},
+		{"gitlab signing secret sent as a token is never accepted", webhooktest.With(glToken, "x-gitlab-token", string(signingToken)), body, [][]byte{signingToken}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -430,6 +416,14 @@ func TestReceivePerHostKeys(t *testing.T) {
 			case !tt.ok && d.Events != nil:
 				t.Errorf("a refused delivery returned events: %+v", d.Events)
 			}
+			// Keys of other hosts are not even tried: Verify alone refuses.
+			h := webhook.NewHeader(tt.h)
+			p, _ := webhook.Detect(h)
+			if !slices.ContainsFunc(tt.keys, func(k webhook.Key) bool { return k.Provider == p }) {
+				if err := receiver().Verify(p, h, tt.body, tt.keys); !errors.Is(err, webhook.ErrUnauthorized) {
+					t.Errorf("Verify with no %s key = %v, want ErrUnauthorized", p, err)
+				}
+			}
 		})
 	}
 }
@@ -514,7 +508,7 @@ func TestReceivePushedAt(t *testing.T) {
 		{"github not a time", webhooktest.GitHubHeaders("push", deliverID, secret, ghJunk), ghJunk, time.Time{}},
 		{"gitlab signed timestamp", webhooktest.GitLabSignedHeaders("Push Hook", deliverID, signingToken, now.Unix()-60, gl), gl, now.Add(-time.Minute).UTC()},
 		{"gitlab token form signs no time", webhooktest.GitLabTokenHeaders("Push Hook", deliverID, string(secret)), gl, time.Time{}},
-		{"gitlab token form ignores an unsigned timestamp", with(webhooktest.GitLabTokenHeaders("Push Hook", deliverID, string(secret)), "webhook-timestamp", strconv.FormatInt(now.Unix(), 10)), gl, time.Time{}},
+		{"gitlab token form ignores an unsigned timestamp", webhooktest.With(webhooktest.GitLabTokenHeaders("Push Hook", deliverID, string(secret)), "webhook-timestamp", strconv.FormatInt(now.Unix(), 10)), gl, time.Time{}},
 		{"bitbucket data center", webhooktest.BitbucketDCHeaders("repo:refs_changed", deliverID, secret, dc), dc, dcAt},
 		{"bitbucket data center +1000", webhooktest.BitbucketDCHeaders("repo:refs_changed", deliverID, secret, dcPlus10), dcPlus10, dcAt},
 		{"bitbucket data center +10:00", webhooktest.BitbucketDCHeaders("repo:refs_changed", deliverID, secret, dcColon), dcColon, dcAt},
@@ -598,7 +592,7 @@ func FuzzVerifyGitLabSigned(f *testing.F) {
 	f.Add(signed, deliverID, strconv.FormatInt(ts+1, 10))
 	f.Add(signed[1:], deliverID, strconv.FormatInt(ts, 10))
 	f.Fuzz(func(t *testing.T, body []byte, id, timestamp string) {
-		hh := with(h, "webhook-id", id, "webhook-timestamp", timestamp)
+		hh := webhooktest.With(h, "webhook-id", id, "webhook-timestamp", timestamp)
 		err := receiver().Verify(git.GitLab, webhook.Header(hh), body, ring(git.GitLab, secret, signingToken))
 		same := bytes.Equal(body, signed) && id == deliverID && timestamp == strconv.FormatInt(ts, 10)
 		if !same && err == nil {
@@ -708,7 +702,7 @@ func BenchmarkReceiveGitHubPush25KB(b *testing.B) {
 func TestNewHeaderJoinsNamesThatDifferInCase(t *testing.T) {
 	body := fixture(t, "github-push.json")
 	valid := webhooktest.GitHubHeaders("push", deliverID, secret, body)
-	forged := with(valid, "X-Hub-Signature-256", webhooktest.HexSignature([]byte("guess"), body))
+	forged := webhooktest.With(valid, "X-Hub-Signature-256", webhooktest.HexSignature([]byte("guess"), body))
 	for range 64 {
 		h := webhook.NewHeader(forged)
 		if got := h.Get("x-hub-signature-256"); !strings.Contains(got, ",") {

@@ -102,6 +102,24 @@ func BitbucketDCHeaders(eventKey, requestID string, secret, body []byte) map[str
 	}
 }
 
+// With returns a copy of headers h with each name of kv set to the value
+// after it, or removed when that value is empty: a delivery with one header
+// changed, added or missing.
+func With(h map[string]string, kv ...string) map[string]string {
+	out := make(map[string]string, len(h)+len(kv)/2)
+	for k, v := range h {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			delete(out, kv[i])
+		} else {
+			out[kv[i]] = kv[i+1]
+		}
+	}
+	return out
+}
+
 // PadGitHubPush returns a GitHub push payload of at least size bytes: push
 // with its commits list repeated (GitHub lists up to 20 commits, each with
 // its changed files). It fails when push is not a push payload.
