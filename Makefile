@@ -7,7 +7,7 @@ SHELL := /bin/bash
 # Project-local tools first: node 22 (node_modules/.bin), aws-lambda-rie (.tools/bin).
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: help tools build build-local lint test fuzz bench synth demo clean distclean
+.PHONY: help tools build build-local lint test fuzz bench mutate synth demo clean distclean
 
 help:
 	@echo "make demo         run the deploy story locally (installs what it needs)"
@@ -18,6 +18,7 @@ help:
 	@echo "make lint         gofmt, go vet, asl-validator on statemachines/*.asl.json"
 	@echo "make fuzz         every fuzz target for FUZZTIME (default 10s)"
 	@echo "make bench        benchmarks"
+	@echo "make mutate       mutation testing of functions/ and shared/ (tens of minutes; not in make test)"
 	@echo "make synth        CloudFormation templates from infra/ (offline)"
 	@echo "make clean        remove build outputs (make distclean: installed tools too)"
 
@@ -41,6 +42,9 @@ fuzz:
 
 bench: tools build-local
 	go test -run '^$$' -bench . -benchmem ./...
+
+mutate:
+	@bash scripts/mutate.sh
 
 synth: tools
 	@bash scripts/synth.sh
