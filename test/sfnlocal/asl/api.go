@@ -164,7 +164,9 @@ func WithClock(c Clock) Option { return func(r *Runner) { r.clock = c } }
 //	func (sm *StateMachine) Definition() json.RawMessage
 //	func (sm *StateMachine) StateNames() []string
 //	func (e *Execution) Info() ExecutionInfo     // with the defaults Start filled in
-//	const ErrNameAll, ErrNameTaskFailed, …       // the States.* error names the runner raises
+//
+// The States.* error names the runner matches and raises are in package errname;
+// history event types are the EventType constants (history.go).
 //
 // History details: for "MapStateStarted" events Index holds the number of items
 // (the API's mapStateStartedEventDetails.length); for Map iteration events it is

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // parallelAttempt runs every branch on the (InputPath, Parameters) input at once;
@@ -99,7 +101,7 @@ func (x *Execution) mapAttempt(ctx context.Context, f *frame, st *state, raw any
 }
 
 func failedEvent(typ, name string, err error) HistoryEvent {
-	ev := HistoryEvent{Type: typ, StateName: name, Error: ErrNameRuntime, Cause: err.Error()}
+	ev := HistoryEvent{Type: typ, StateName: name, Error: errname.Runtime, Cause: err.Error()}
 	var sf *stateFailure
 	if errors.As(err, &sf) {
 		ev.Error, ev.Cause = sf.name, sf.cause

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // History event types, as the Step Functions API's HistoryEventType names them.
@@ -37,7 +39,7 @@ func (x *Execution) record(f *frame, ev HistoryEvent) {
 	full := len(x.events) == maxHistoryEvents
 	x.mu.Unlock()
 	if full {
-		x.cancel(&endCause{status: StatusFailed, name: ErrNameRuntime,
+		x.cancel(&endCause{status: StatusFailed, name: errname.Runtime,
 			cause: fmt.Sprintf("the execution history reached the quota of %d events", maxHistoryEvents)})
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"math"
 
 	"github.com/ohler55/ojg/oj"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // maxPayload is Step Functions' quota on a state's input, output and result.
@@ -50,7 +52,7 @@ func mustEncode(v any) json.RawMessage {
 // checkSize fails with States.DataLimitExceeded when a payload exceeds the quota.
 func checkSize(b []byte, what string) error {
 	if len(b) > maxPayload {
-		return fail(ErrNameDataLimit, fmt.Sprintf("the %s of %d bytes exceeds the maximum of %d bytes", what, len(b), maxPayload))
+		return fail(errname.DataLimitExceeded, fmt.Sprintf("the %s of %d bytes exceeds the maximum of %d bytes", what, len(b), maxPayload))
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // retrier is one entry of a state's Retry field.
@@ -153,12 +155,12 @@ func compileErrorEquals(raw json.RawMessage, field string, last bool) ([]string,
 		if n == "" {
 			return nil, defErr(field, "error names must not be empty")
 		}
-		if n == ErrNameAll {
+		if n == errname.All {
 			if len(names) != 1 {
-				return nil, defErr(field, "States.ALL must appear alone")
+				return nil, defErr(field, errname.All+" must appear alone")
 			}
 			if !last {
-				return nil, defErr(field, "States.ALL must appear in the last retrier or catcher")
+				return nil, defErr(field, errname.All+" must appear in the last retrier or catcher")
 			}
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // Runner executes state machines: Task states go to its TaskInvoker, time goes
@@ -128,7 +130,7 @@ func (r *Runner) Start(ctx context.Context, sm *StateMachine, input json.RawMess
 		d := seconds(sm.TimeoutSeconds)
 		go func() {
 			if r.clock.Sleep(xctx, d) == nil {
-				cancel(&endCause{status: StatusTimedOut, name: ErrNameTimeout, cause: fmt.Sprintf("the execution ran longer than its TimeoutSeconds of %d", sm.TimeoutSeconds)})
+				cancel(&endCause{status: StatusTimedOut, name: errname.Timeout, cause: fmt.Sprintf("the execution ran longer than its TimeoutSeconds of %d", sm.TimeoutSeconds)})
 			}
 		}()
 	}
@@ -215,7 +217,7 @@ func (x *Execution) run(f *frame) {
 		ev.Error, ev.Cause = end.name, end.cause
 		st.Status, st.Error, st.Cause = end.status, end.name, end.cause
 	default:
-		name, cause := ErrNameRuntime, err.Error()
+		name, cause := errname.Runtime, err.Error()
 		var sf *stateFailure
 		if errors.As(err, &sf) {
 			name, cause = sf.name, sf.cause
@@ -343,7 +345,7 @@ func (x *Execution) outputFrom(st *state, raw, result any, sc *stateCtx) (any, e
 		out = raw
 	case st.resultPath != nil:
 		if out, err = st.resultPath.set(raw, result); err != nil {
-			return nil, fail(ErrNameResultPathMatchFailure, fmt.Sprintf("unable to apply ResultPath %s to the state input: %v", st.resultPath.src, err))
+			return nil, fail(errname.ResultPathMatchFailure, fmt.Sprintf("unable to apply ResultPath %s to the state input: %v", st.resultPath.src, err))
 		}
 	}
 	return x.outputPath(st, out, sc)

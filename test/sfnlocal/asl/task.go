@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 var (
@@ -101,7 +103,7 @@ func (x *Execution) invoke(ctx context.Context, f *frame, st *state, in json.Raw
 		defer x.r.closeToken(token)
 	}
 	if x.r.invoker == nil {
-		return nil, x.taskFailed(f, st, fail(ErrNameTaskFailed, "no TaskInvoker is configured for resource "+st.resource))
+		return nil, x.taskFailed(f, st, fail(errname.TaskFailed, "no TaskInvoker is configured for resource "+st.resource))
 	}
 	task := Task{
 		Resource:  st.resource,
@@ -183,11 +185,11 @@ func invokerFailure(err error) *stateFailure {
 	if errors.As(err, &tf) {
 		name := tf.Name
 		if name == "" {
-			name = ErrNameTaskFailed
+			name = errname.TaskFailed
 		}
 		return fail(name, tf.Cause)
 	}
-	return fail(ErrNameTaskFailed, err.Error())
+	return fail(errname.TaskFailed, err.Error())
 }
 
 func (x *Execution) taskFailed(f *frame, st *state, sf *stateFailure) error {
@@ -201,9 +203,9 @@ func (x *Execution) taskInterrupted(ctx, tctx context.Context, f *frame, st *sta
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sf := fail(ErrNameTimeout, "the task did not complete within its TimeoutSeconds")
+	sf := fail(errname.Timeout, "the task did not complete within its TimeoutSeconds")
 	if errors.Is(context.Cause(tctx), errHeartbeatTimeout) {
-		sf = fail(ErrNameHeartbeatTimeout, "the task sent no heartbeat within its HeartbeatSeconds")
+		sf = fail(errname.HeartbeatTimeout, "the task sent no heartbeat within its HeartbeatSeconds")
 	}
 	x.record(f, HistoryEvent{Type: st.taskEvent("TimedOut"), StateName: st.name, Resource: st.resource, Error: sf.name, Cause: sf.cause})
 	return sf
@@ -319,7 +321,7 @@ func (r *Runner) SendTaskFailure(token, errName, cause string) error {
 		return err
 	}
 	if errName == "" {
-		errName = ErrNameTaskFailed
+		errName = errname.TaskFailed
 	}
 	tw.result <- taskResult{failed: true, name: errName, cause: cause}
 	return nil

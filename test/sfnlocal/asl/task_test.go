@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // blocking never answers until its context ends.
@@ -19,10 +21,10 @@ func TestTaskTimeout(t *testing.T) {
 	tests := []struct {
 		name, state, input, wantErr string
 	}{
-		{"TimeoutSeconds", `"TimeoutSeconds":5`, `{}`, ErrNameTimeout},
-		{"TimeoutSecondsPath", `"TimeoutSecondsPath":"$.t"`, `{"t":5}`, ErrNameTimeout},
+		{"TimeoutSeconds", `"TimeoutSeconds":5`, `{}`, errname.Timeout},
+		{"TimeoutSecondsPath", `"TimeoutSecondsPath":"$.t"`, `{"t":5}`, errname.Timeout},
 		{"caught by States.Timeout", `"TimeoutSeconds":5,"Catch":[{"ErrorEquals":["States.Timeout"],"Next":"OK"}]`, `{}`, ""},
-		{"not caught by States.TaskFailed", `"TimeoutSeconds":5,"Catch":[{"ErrorEquals":["States.TaskFailed"],"Next":"OK"}]`, `{}`, ErrNameTimeout},
+		{"not caught by States.TaskFailed", `"TimeoutSeconds":5,"Catch":[{"ErrorEquals":["States.TaskFailed"],"Next":"OK"}]`, `{}`, errname.Timeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,7 +139,7 @@ func TestWaitForTaskToken(t *testing.T) {
 		r, x, tasks := tokenRunner(t, tokenDef, NewScaledClock(1000)) // 60 s heartbeat → 60 ms
 		task := <-tasks
 		st := waitDone(t, x)
-		if st.Status != StatusFailed || st.Error != ErrNameHeartbeatTimeout {
+		if st.Status != StatusFailed || st.Error != errname.HeartbeatTimeout {
 			t.Fatalf("status %s error %s, want States.HeartbeatTimeout", st.Status, st.Error)
 		}
 		if err := r.SendTaskSuccess(task.TaskToken, json.RawMessage(`{}`)); !errors.Is(err, ErrTaskTimedOut) {
@@ -175,7 +177,7 @@ func TestWaitForTaskToken(t *testing.T) {
 func TestInvokerErrors(t *testing.T) {
 	t.Run("no invoker", func(t *testing.T) {
 		_, st := runWith(t, NewRunner(), chain("T", `"T":{"Type":"Task","Resource":"x","End":true}`), `{}`)
-		if st.Status != StatusFailed || st.Error != ErrNameTaskFailed {
+		if st.Status != StatusFailed || st.Error != errname.TaskFailed {
 			t.Fatalf("status %s %s", st.Status, st.Error)
 		}
 	})
@@ -184,7 +186,7 @@ func TestInvokerErrors(t *testing.T) {
 			"x": func(context.Context, Task, int) (json.RawMessage, error) { return json.RawMessage(`{`), nil },
 		}}
 		_, st := runDef(t, chain("T", `"T":{"Type":"Task","Resource":"x","End":true}`), `{}`, tasks)
-		if st.Status != StatusFailed || st.Error != ErrNameRuntime {
+		if st.Status != StatusFailed || st.Error != errname.Runtime {
 			t.Fatalf("status %s %s", st.Status, st.Error)
 		}
 	})
@@ -202,7 +204,7 @@ func TestInvokerErrors(t *testing.T) {
 			"x": func(context.Context, Task, int) (json.RawMessage, error) { panic("oops") },
 		}}
 		_, st := runDef(t, chain("T", `"T":{"Type":"Task","Resource":"x","End":true}`), `{}`, tasks)
-		if st.Status != StatusFailed || st.Error != ErrNameTaskFailed {
+		if st.Status != StatusFailed || st.Error != errname.TaskFailed {
 			t.Fatalf("status %s %s", st.Status, st.Error)
 		}
 	})

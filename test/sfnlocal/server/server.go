@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stepship/stepship/test/sfnlocal/asl"
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // DefaultAccount is the account id in ARNs when Options.Account is empty.
@@ -186,7 +187,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		select {
 		case <-ex.Done():
 		default:
-			ex.Stop("States.Aborted", "the local Step Functions service shut down")
+			ex.Stop(errname.Aborted, "the local Step Functions service shut down")
 		}
 	}
 	s.cancel()

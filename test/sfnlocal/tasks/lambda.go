@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stepship/stepship/test/sfnlocal/asl"
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // Result is the outcome of one Lambda invocation, as the Lambda Invoke API reports it.
@@ -368,7 +369,7 @@ func (l *Lambda) InvokeTask(ctx context.Context, task asl.Task) (json.RawMessage
 	switch action {
 	case "lambda:invoke", "lambda:invoke.waitForTaskToken":
 	default:
-		return nil, &asl.TaskFailure{Name: "States.Runtime", Cause: fmt.Sprintf("unsupported Lambda resource %q", task.Resource)}
+		return nil, &asl.TaskFailure{Name: errname.Runtime, Cause: fmt.Sprintf("unsupported Lambda resource %q", task.Resource)}
 	}
 	var p struct {
 		FunctionName   string
@@ -377,7 +378,7 @@ func (l *Lambda) InvokeTask(ctx context.Context, task asl.Task) (json.RawMessage
 		InvocationType string
 	}
 	if err := json.Unmarshal(task.Input, &p); err != nil || p.FunctionName == "" {
-		return nil, &asl.TaskFailure{Name: "States.Runtime", Cause: fmt.Sprintf("state %q: lambda:invoke needs Parameters with a FunctionName (got %s)", task.StateName, truncate(string(task.Input), 256))}
+		return nil, &asl.TaskFailure{Name: errname.Runtime, Cause: fmt.Sprintf("state %q: lambda:invoke needs Parameters with a FunctionName (got %s)", task.StateName, truncate(string(task.Input), 256))}
 	}
 	payload := []byte(p.Payload)
 	if len(payload) == 0 {
