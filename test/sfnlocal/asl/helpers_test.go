@@ -114,7 +114,7 @@ func jsonEqual(t testing.TB, got json.RawMessage, want string) bool {
 func eventTypes(x *Execution) []string {
 	var out []string
 	for _, e := range x.History() {
-		out = append(out, e.Type)
+		out = append(out, string(e.Type))
 	}
 	return out
 }

@@ -125,7 +125,7 @@ func (r *Runner) Start(ctx context.Context, sm *StateMachine, input json.RawMess
 	}
 	x.state = ExecutionState{Info: info, Status: StatusRunning, Input: x.input, StartTime: info.StartTime}
 	f := &frame{}
-	x.record(f, HistoryEvent{Type: evExecutionStarted, Input: x.input})
+	x.record(f, HistoryEvent{Type: EventExecutionStarted, Input: x.input})
 	if sm.TimeoutSeconds > 0 {
 		d := seconds(sm.TimeoutSeconds)
 		go func() {
@@ -203,16 +203,16 @@ func (x *Execution) run(f *frame) {
 	st := ExecutionState{}
 	switch {
 	case err == nil:
-		ev.Type, ev.Output = evExecutionSucceeded, output
+		ev.Type, ev.Output = EventExecutionSucceeded, output
 		st.Status, st.Output = StatusSucceeded, output
 	case end != nil:
 		switch end.status {
 		case StatusTimedOut:
-			ev.Type = evExecutionTimedOut
+			ev.Type = EventExecutionTimedOut
 		case StatusFailed:
-			ev.Type = evExecutionFailed
+			ev.Type = EventExecutionFailed
 		default:
-			ev.Type = evExecutionAborted
+			ev.Type = EventExecutionAborted
 		}
 		ev.Error, ev.Cause = end.name, end.cause
 		st.Status, st.Error, st.Cause = end.status, end.name, end.cause
@@ -222,7 +222,7 @@ func (x *Execution) run(f *frame) {
 		if errors.As(err, &sf) {
 			name, cause = sf.name, sf.cause
 		}
-		ev.Type, ev.Error, ev.Cause = evExecutionFailed, name, cause
+		ev.Type, ev.Error, ev.Cause = EventExecutionFailed, name, cause
 		st.Status, st.Error, st.Cause = StatusFailed, name, cause
 	}
 	// The final event and the final status appear together to concurrent readers.
@@ -264,7 +264,7 @@ func (x *Execution) runState(ctx context.Context, f *frame, st *state, raw any, 
 	if rawJSON == nil {
 		rawJSON = mustEncode(raw)
 	}
-	x.record(f, stateEvent(st.typ, "StateEntered", st.name, rawJSON))
+	x.record(f, HistoryEvent{Type: stateEvents[st.typ].entered, StateName: st.name, Input: rawJSON})
 	var (
 		out  any
 		next = st.next
@@ -290,9 +290,8 @@ func (x *Execution) runState(ctx context.Context, f *frame, st *state, raw any, 
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			switch st.typ {
-			case "Task", "Wait", "Parallel", "Map":
-				x.record(f, HistoryEvent{Type: st.typ + "StateAborted", StateName: st.name})
+			if typ := stateEvents[st.typ].aborted; typ != "" {
+				x.record(f, HistoryEvent{Type: typ, StateName: st.name})
 			}
 			return nil, nil, "", ctx.Err()
 		}
@@ -302,7 +301,7 @@ func (x *Execution) runState(ctx context.Context, f *frame, st *state, raw any, 
 	if err := checkSize(output, "output of state "+quote(st.name)); err != nil {
 		return nil, nil, "", err
 	}
-	x.record(f, stateEvent(st.typ, "StateExited", st.name, output))
+	x.record(f, HistoryEvent{Type: stateEvents[st.typ].exited, StateName: st.name, Output: output})
 	return out, output, next, nil
 }
 

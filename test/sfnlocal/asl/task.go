@@ -85,7 +85,7 @@ func secondsAt(p *path, field string, data any, sc *stateCtx) (int64, error) {
 // resources, waits for SendTaskSuccess or SendTaskFailure, enforcing the timeout
 // and heartbeat (both in seconds, 0 for none).
 func (x *Execution) invoke(ctx context.Context, f *frame, st *state, in json.RawMessage, token string, timeout, heartbeat int64) (any, error) {
-	x.record(f, HistoryEvent{Type: st.taskEvent("Scheduled"), StateName: st.name, Resource: st.resource, Input: in,
+	x.record(f, HistoryEvent{Type: st.taskEvents().scheduled, StateName: st.name, Resource: st.resource, Input: in,
 		TimeoutSeconds: timeout, HeartbeatSeconds: heartbeat})
 	tctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -96,7 +96,7 @@ func (x *Execution) invoke(ctx context.Context, f *frame, st *state, in json.Raw
 			}
 		}()
 	}
-	x.record(f, HistoryEvent{Type: st.taskEvent("Started"), StateName: st.name, Resource: st.resource})
+	x.record(f, HistoryEvent{Type: st.taskEvents().started, StateName: st.name, Resource: st.resource})
 	var tw *taskWait
 	if token != "" {
 		tw = x.r.register(token, x)
@@ -145,7 +145,7 @@ func (x *Execution) invoke(ctx context.Context, f *frame, st *state, in json.Raw
 		if !json.Valid(submitted) {
 			submitted = json.RawMessage(`null`)
 		}
-		x.record(f, HistoryEvent{Type: evTaskSubmitted, StateName: st.name, Resource: st.resource, Output: submitted})
+		x.record(f, HistoryEvent{Type: EventTaskSubmitted, StateName: st.name, Resource: st.resource, Output: submitted})
 		if heartbeat > 0 {
 			go x.watchHeartbeat(tctx, cancel, tw, seconds(heartbeat))
 		}
@@ -167,7 +167,7 @@ func (x *Execution) invoke(ctx context.Context, f *frame, st *state, in json.Raw
 	if err != nil {
 		return nil, x.taskFailed(f, st, runtimeErr(fmt.Sprintf("the task result is not valid JSON: %v", err)))
 	}
-	x.record(f, HistoryEvent{Type: st.taskEvent("Succeeded"), StateName: st.name, Resource: st.resource, Output: out})
+	x.record(f, HistoryEvent{Type: st.taskEvents().succeeded, StateName: st.name, Resource: st.resource, Output: out})
 	return v, nil
 }
 
@@ -193,7 +193,7 @@ func invokerFailure(err error) *stateFailure {
 }
 
 func (x *Execution) taskFailed(f *frame, st *state, sf *stateFailure) error {
-	x.record(f, HistoryEvent{Type: st.taskEvent("Failed"), StateName: st.name, Resource: st.resource, Error: sf.name, Cause: sf.cause})
+	x.record(f, HistoryEvent{Type: st.taskEvents().failed, StateName: st.name, Resource: st.resource, Error: sf.name, Cause: sf.cause})
 	return sf
 }
 
@@ -207,7 +207,7 @@ func (x *Execution) taskInterrupted(ctx, tctx context.Context, f *frame, st *sta
 	if errors.Is(context.Cause(tctx), errHeartbeatTimeout) {
 		sf = fail(errname.HeartbeatTimeout, "the task sent no heartbeat within its HeartbeatSeconds")
 	}
-	x.record(f, HistoryEvent{Type: st.taskEvent("TimedOut"), StateName: st.name, Resource: st.resource, Error: sf.name, Cause: sf.cause})
+	x.record(f, HistoryEvent{Type: st.taskEvents().timedOut, StateName: st.name, Resource: st.resource, Error: sf.name, Cause: sf.cause})
 	return sf
 }
 

@@ -44,25 +44,26 @@ func (s *Server) historyEvent(e *execution, ev asl.HistoryEvent, includeData boo
 		}
 		return d
 	}
-	t := ev.Type
-	switch {
-	case t == "ExecutionStarted":
+	switch ev.Type {
+	case asl.EventExecutionStarted:
 		out["executionStartedEventDetails"] = map[string]any{
 			"input": data(ev.Input), "inputDetails": details, "roleArn": e.machineCopy.roleArn,
 		}
-	case t == "ExecutionSucceeded":
+	case asl.EventExecutionSucceeded:
 		out["executionSucceededEventDetails"] = map[string]any{"output": data(ev.Output), "outputDetails": details}
-	case t == "ExecutionFailed":
+	case asl.EventExecutionFailed:
 		out["executionFailedEventDetails"] = errCause()
-	case t == "ExecutionAborted":
+	case asl.EventExecutionAborted:
 		out["executionAbortedEventDetails"] = errCause()
-	case t == "ExecutionTimedOut":
+	case asl.EventExecutionTimedOut:
 		out["executionTimedOutEventDetails"] = errCause()
-	case strings.HasSuffix(t, "StateEntered"):
+	case asl.EventPassStateEntered, asl.EventTaskStateEntered, asl.EventChoiceStateEntered, asl.EventWaitStateEntered,
+		asl.EventSucceedStateEntered, asl.EventFailStateEntered, asl.EventParallelStateEntered, asl.EventMapStateEntered:
 		out["stateEnteredEventDetails"] = map[string]any{"name": ev.StateName, "input": data(ev.Input), "inputDetails": details}
-	case strings.HasSuffix(t, "StateExited"):
+	case asl.EventPassStateExited, asl.EventTaskStateExited, asl.EventChoiceStateExited, asl.EventWaitStateExited,
+		asl.EventSucceedStateExited, asl.EventParallelStateExited, asl.EventMapStateExited:
 		out["stateExitedEventDetails"] = map[string]any{"name": ev.StateName, "output": data(ev.Output), "outputDetails": details}
-	case t == "TaskScheduled":
+	case asl.EventTaskScheduled:
 		d := task(map[string]any{"region": e.region, "parameters": data(ev.Input)})
 		if ev.TimeoutSeconds > 0 {
 			d["timeoutInSeconds"] = ev.TimeoutSeconds
@@ -71,41 +72,40 @@ func (s *Server) historyEvent(e *execution, ev asl.HistoryEvent, includeData boo
 			d["heartbeatInSeconds"] = ev.HeartbeatSeconds
 		}
 		out["taskScheduledEventDetails"] = d
-	case t == "TaskStarted":
+	case asl.EventTaskStarted:
 		out["taskStartedEventDetails"] = task(nil)
-	case t == "TaskSubmitted":
+	case asl.EventTaskSubmitted:
 		out["taskSubmittedEventDetails"] = task(map[string]any{"output": data(ev.Output), "outputDetails": details})
-	case t == "TaskSucceeded":
+	case asl.EventTaskSucceeded:
 		out["taskSucceededEventDetails"] = task(map[string]any{"output": data(ev.Output), "outputDetails": details})
-	case t == "TaskFailed":
+	case asl.EventTaskFailed:
 		out["taskFailedEventDetails"] = task(errCause())
-	case t == "TaskTimedOut":
+	case asl.EventTaskTimedOut:
 		out["taskTimedOutEventDetails"] = task(errCause())
-	case t == "TaskStartFailed":
+	case asl.EventTaskStartFailed:
 		out["taskStartFailedEventDetails"] = task(errCause())
-	case t == "TaskSubmitFailed":
+	case asl.EventTaskSubmitFailed:
 		out["taskSubmitFailedEventDetails"] = task(errCause())
-	case t == "LambdaFunctionScheduled":
+	case asl.EventLambdaFunctionScheduled:
 		d := map[string]any{"resource": ev.Resource, "input": data(ev.Input), "inputDetails": details}
 		if ev.TimeoutSeconds > 0 {
 			d["timeoutInSeconds"] = ev.TimeoutSeconds
 		}
 		out["lambdaFunctionScheduledEventDetails"] = d
-	case t == "LambdaFunctionSucceeded":
+	case asl.EventLambdaFunctionSucceeded:
 		out["lambdaFunctionSucceededEventDetails"] = map[string]any{"output": data(ev.Output), "outputDetails": details}
-	case t == "LambdaFunctionFailed":
+	case asl.EventLambdaFunctionFailed:
 		out["lambdaFunctionFailedEventDetails"] = errCause()
-	case t == "LambdaFunctionTimedOut":
+	case asl.EventLambdaFunctionTimedOut:
 		out["lambdaFunctionTimedOutEventDetails"] = errCause()
-	case t == "LambdaFunctionScheduleFailed":
+	case asl.EventLambdaFunctionScheduleFailed:
 		out["lambdaFunctionScheduleFailedEventDetails"] = errCause()
-	case t == "LambdaFunctionStartFailed":
+	case asl.EventLambdaFunctionStartFailed:
 		out["lambdaFunctionStartFailedEventDetails"] = errCause()
-	case t == "MapStateStarted":
+	case asl.EventMapStateStarted:
 		out["mapStateStartedEventDetails"] = map[string]any{"length": ev.Index}
-	case strings.HasPrefix(t, "MapIteration"):
-		key := "mapIteration" + strings.TrimPrefix(t, "MapIteration") + "EventDetails"
-		out[key] = map[string]any{"name": ev.StateName, "index": ev.Index}
+	case asl.EventMapIterationStarted, asl.EventMapIterationSucceeded, asl.EventMapIterationFailed, asl.EventMapIterationAborted:
+		out[mapIterationDetails[ev.Type]] = map[string]any{"name": ev.StateName, "index": ev.Index}
 	}
 	for k, v := range out {
 		if d, ok := v.(map[string]any); ok && strings.HasSuffix(k, "EventDetails") {
@@ -117,6 +117,14 @@ func (s *Server) historyEvent(e *execution, ev asl.HistoryEvent, includeData boo
 		}
 	}
 	return out
+}
+
+// mapIterationDetails names the details member of each Map iteration event.
+var mapIterationDetails = map[asl.EventType]string{
+	asl.EventMapIterationStarted:   "mapIterationStartedEventDetails",
+	asl.EventMapIterationSucceeded: "mapIterationSucceededEventDetails",
+	asl.EventMapIterationFailed:    "mapIterationFailedEventDetails",
+	asl.EventMapIterationAborted:   "mapIterationAbortedEventDetails",
 }
 
 // splitResource gives the API's resourceType and resource for a Task's Resource:
