@@ -135,33 +135,6 @@ func TestWaitForTaskToken(t *testing.T) {
 			t.Errorf("heartbeat: %v", err)
 		}
 	})
-	t.Run("heartbeat timeout", func(t *testing.T) {
-		r, x, tasks := tokenRunner(t, tokenDef, NewScaledClock(1000)) // 60 s heartbeat → 60 ms
-		task := <-tasks
-		st := waitDone(t, x)
-		if st.Status != StatusFailed || st.Error != errname.HeartbeatTimeout {
-			t.Fatalf("status %s error %s, want States.HeartbeatTimeout", st.Status, st.Error)
-		}
-		if err := r.SendTaskSuccess(task.TaskToken, json.RawMessage(`{}`)); !errors.Is(err, ErrTaskTimedOut) {
-			t.Errorf("success after timeout: %v, want ErrTaskTimedOut", err)
-		}
-	})
-	t.Run("heartbeats keep it alive", func(t *testing.T) {
-		r, x, tasks := tokenRunner(t, tokenDef, NewScaledClock(1000)) // heartbeat window 60 ms
-		task := <-tasks
-		for i := 0; i < 6; i++ {
-			time.Sleep(25 * time.Millisecond)
-			if err := r.SendTaskHeartbeat(task.TaskToken); err != nil {
-				t.Fatalf("heartbeat %d: %v", i, err)
-			}
-		}
-		if err := r.SendTaskSuccess(task.TaskToken, json.RawMessage(`1`)); err != nil {
-			t.Fatal(err)
-		}
-		if st := waitDone(t, x); st.Status != StatusSucceeded {
-			t.Fatalf("status %s %s", st.Status, st.Error)
-		}
-	})
 	t.Run("invoker answers before returning", func(t *testing.T) {
 		var r *Runner
 		r = NewRunner(WithInvoker(TaskInvokerFunc(func(ctx context.Context, task Task) (json.RawMessage, error) {
@@ -172,6 +145,59 @@ func TestWaitForTaskToken(t *testing.T) {
 			t.Fatalf("status %s output %s error %s %s", st.Status, st.Output, st.Error, st.Cause)
 		}
 	})
+}
+
+// The heartbeat tests run on a manualClock: tokenDef's 60 s HeartbeatSeconds
+// window only moves when the test advances the clock, so they do not depend on
+// the machine's speed.
+
+func TestHeartbeatsKeepTaskAlive(t *testing.T) {
+	clock := newManualClock()
+	r, x, tasks := tokenRunner(t, tokenDef, clock)
+	task := <-tasks
+	clock.awaitSleep(t, 60*time.Second) // the heartbeat watch is armed
+	// Six heartbeats 50 s apart: 300 s in all, five times the window, and never
+	// 60 s without one.
+	for i := range 6 {
+		clock.Advance(50 * time.Second)
+		if err := r.SendTaskHeartbeat(task.TaskToken); err != nil {
+			t.Fatalf("heartbeat %d: %v", i, err)
+		}
+		clock.awaitSleep(t, 60*time.Second) // the watch restarted from this heartbeat
+	}
+	if st := x.Snapshot(); st.Status != StatusRunning {
+		t.Fatalf("after 300 s with heartbeats: status %s %s, want RUNNING", st.Status, st.Error)
+	}
+	if err := r.SendTaskSuccess(task.TaskToken, json.RawMessage(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitDone(t, x); st.Status != StatusSucceeded {
+		t.Fatalf("status %s %s", st.Status, st.Error)
+	}
+}
+
+func TestHeartbeatTimeout(t *testing.T) {
+	clock := newManualClock()
+	r, x, tasks := tokenRunner(t, tokenDef, clock)
+	task := <-tasks
+	clock.awaitSleep(t, 60*time.Second)
+	clock.Advance(30 * time.Second)
+	if err := r.SendTaskHeartbeat(task.TaskToken); err != nil {
+		t.Fatal(err)
+	}
+	clock.awaitSleep(t, 60*time.Second) // restarted at 30 s
+	clock.Advance(59 * time.Second)
+	if st := x.Snapshot(); st.Status != StatusRunning {
+		t.Fatalf("59 s after a heartbeat (89 s after the start): status %s %s, want RUNNING", st.Status, st.Error)
+	}
+	clock.Advance(time.Second)
+	st := waitDone(t, x)
+	if st.Status != StatusFailed || st.Error != errname.HeartbeatTimeout {
+		t.Fatalf("status %s error %s, want States.HeartbeatTimeout", st.Status, st.Error)
+	}
+	if err := r.SendTaskSuccess(task.TaskToken, json.RawMessage(`{}`)); !errors.Is(err, ErrTaskTimedOut) {
+		t.Errorf("success after timeout: %v, want ErrTaskTimedOut", err)
+	}
 }
 
 func TestInvokerErrors(t *testing.T) {
