@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"time"
 
 	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
@@ -30,15 +29,15 @@ type catcher struct {
 
 // delay is the wait before retry number n (0 for the first retry):
 // IntervalSeconds × BackoffRate^n, capped by MaxDelaySeconds, then with FULL jitter
-// a uniformly random duration up to that.
-func (r *retrier) delay(n int) time.Duration {
+// a uniformly random duration up to that: random() (in [0, 1)) times it.
+func (r *retrier) delay(n int, random func() float64) time.Duration {
 	d := r.interval * math.Pow(r.backoffRate, float64(n))
 	if r.maxDelay > 0 && d > r.maxDelay {
 		d = r.maxDelay
 	}
 	d = min(d, 1e9) // before the jitter: +Inf × 0 would be NaN
 	if r.fullJitter {
-		d *= rand.Float64()
+		d *= random()
 	}
 	return time.Duration(d * float64(time.Second))
 }

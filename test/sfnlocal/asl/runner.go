@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ import (
 type Runner struct {
 	invoker TaskInvoker
 	clock   Clock
+	random  func() float64 // in [0, 1), for FULL retry jitter; tests set it
 
 	mu          sync.Mutex
 	tokens      map[string]*taskWait // open tokens
@@ -43,6 +45,9 @@ func NewRunner(opts ...Option) *Runner {
 	}
 	if r.clock == nil {
 		r.clock = realClock{}
+	}
+	if r.random == nil {
+		r.random = rand.Float64
 	}
 	return r
 }

@@ -133,7 +133,7 @@ func (x *Execution) withRetryCatch(ctx context.Context, st *state, raw any, sc *
 			return nil, "", err
 		}
 		if i := matchRetrier(st.retry, sf.name); i >= 0 && counts[i] < st.retry[i].maxAttempts {
-			d := st.retry[i].delay(counts[i])
+			d := st.retry[i].delay(counts[i], x.r.random)
 			counts[i]++
 			sc.retryCount++
 			sc.changed()
