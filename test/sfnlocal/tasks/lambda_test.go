@@ -55,11 +55,17 @@ func task(resource, state, input string) asl.Task {
 		Execution: asl.ExecutionInfo{ARN: "arn:aws:states:us-east-1:123456789012:execution:deploy:e1", Name: "e1", StateMachineName: "deploy"}}
 }
 
-func TestErrorNamingInProcessAndRIE(t *testing.T) {
+// TestErrorNamingInProcessAndOverHTTP checks the Error and Cause of every kind of
+// handler failure, for a handler run in-process and for the same in-process
+// handler reached over HTTP through the RIE client (fakeRIE). Both sides run
+// InProcess, so it tests the naming and the client's decoding, not the real
+// emulator: TestSameErrorsUnderTheRuntimeEmulator (rie_test.go) compares
+// in-process with a built function under aws-lambda-rie.
+func TestErrorNamingInProcessAndOverHTTP(t *testing.T) {
 	srv, _ := fakeRIE(t, handler)
 	bindings := map[string]*Lambda{
 		"in-process": NewLambda().Bind("deploy", InProcess(handler)),
-		"rie":        NewLambda().Bind("deploy", NewRIE(srv.URL)),
+		"over-http":  NewLambda().Bind("deploy", NewRIE(srv.URL)),
 	}
 	cases := []struct{ mode, name, message string }{
 		{"pointer", "DeployError", "deploy of api failed"},
