@@ -21,13 +21,19 @@ func (x *Execution) parallelAttempt(ctx context.Context, f *frame, st *state, ra
 	results, err := x.fanOut(ctx, f, len(st.branches), 0, func(bctx context.Context, bf *frame, i int) (any, error) {
 		return x.runMachine(bctx, bf, st.branches[i], effective)
 	})
+	return x.fannedIn(ctx, f, st, raw, sc, results, err, EventParallelStateSucceeded, EventParallelStateFailed)
+}
+
+// fannedIn ends a Parallel or Map attempt: its failed event (unless the
+// execution is stopping) and error, or its succeeded event and output.
+func (x *Execution) fannedIn(ctx context.Context, f *frame, st *state, raw any, sc *stateCtx, results []any, err error, succeeded, failed EventType) (any, error) {
 	if err != nil {
 		if ctx.Err() == nil {
-			x.record(f, failedEvent(EventParallelStateFailed, st.name, err))
+			x.record(f, failedEvent(failed, st.name, err))
 		}
 		return nil, err
 	}
-	x.record(f, HistoryEvent{Type: EventParallelStateSucceeded, StateName: st.name})
+	x.record(f, HistoryEvent{Type: succeeded, StateName: st.name})
 	return x.outputFrom(st, raw, results, sc)
 }
 
@@ -90,14 +96,7 @@ func (x *Execution) mapAttempt(ctx context.Context, f *frame, st *state, raw any
 		}
 		return out, err
 	})
-	if err != nil {
-		if ctx.Err() == nil {
-			x.record(f, failedEvent(EventMapStateFailed, st.name, err))
-		}
-		return nil, err
-	}
-	x.record(f, HistoryEvent{Type: EventMapStateSucceeded, StateName: st.name})
-	return x.outputFrom(st, raw, results, sc)
+	return x.fannedIn(ctx, f, st, raw, sc, results, err, EventMapStateSucceeded, EventMapStateFailed)
 }
 
 func failedEvent(typ EventType, name string, err error) HistoryEvent {

@@ -2,6 +2,7 @@ package asl
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,24 +103,12 @@ func compareNumbers(a, b any) (int, bool) {
 	ai, aok := a.(int64)
 	bi, bok := b.(int64)
 	if aok && bok {
-		switch {
-		case ai < bi:
-			return -1, true
-		case ai > bi:
-			return 1, true
-		}
-		return 0, true
+		return cmp.Compare(ai, bi), true
 	}
 	af, ok1 := toFloat(a)
 	bf, ok2 := toFloat(b)
 	if !ok1 || !ok2 {
 		return 0, false
 	}
-	switch {
-	case af < bf:
-		return -1, true
-	case af > bf:
-		return 1, true
-	}
-	return 0, true
+	return cmp.Compare(af, bf), true
 }

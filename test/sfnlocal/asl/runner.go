@@ -312,17 +312,24 @@ func (x *Execution) runState(ctx context.Context, f *frame, st *state, raw any, 
 
 // effectiveInput applies InputPath to the state input.
 func (x *Execution) effectiveInput(st *state, raw any, sc *stateCtx) (any, error) {
+	return selectPath("InputPath", "the input ", st.inputNull, st.inputPath, raw, sc)
+}
+
+// selectPath applies an InputPath or OutputPath (field) to v: null gives {}, no
+// path v itself; a path that selects nothing is a States.Runtime error that
+// names v (described by what).
+func selectPath(field, what string, null bool, p *path, v any, sc *stateCtx) (any, error) {
 	switch {
-	case st.inputNull:
+	case null:
 		return map[string]any{}, nil
-	case st.inputPath != nil:
-		v, err := st.inputPath.get(raw, sc)
+	case p != nil:
+		got, err := p.get(v, sc)
 		if err != nil {
-			return nil, runtimeErr(fmt.Sprintf("invalid path %s specified for InputPath: no results in the input %s", st.inputPath.src, truncate(mustEncode(raw))))
+			return nil, runtimeErr(fmt.Sprintf("invalid path %s specified for %s: no results in %s%s", p.src, field, what, truncate(mustEncode(v))))
 		}
-		return v, nil
+		return got, nil
 	}
-	return raw, nil
+	return v, nil
 }
 
 // parametersInput applies InputPath, then Parameters.
@@ -357,17 +364,7 @@ func (x *Execution) outputFrom(st *state, raw, result any, sc *stateCtx) (any, e
 
 // outputPath applies OutputPath.
 func (x *Execution) outputPath(st *state, out any, sc *stateCtx) (any, error) {
-	switch {
-	case st.outputNull:
-		return map[string]any{}, nil
-	case st.outputPath != nil:
-		v, err := st.outputPath.get(out, sc)
-		if err != nil {
-			return nil, runtimeErr(fmt.Sprintf("invalid path %s specified for OutputPath: no results in %s", st.outputPath.src, truncate(mustEncode(out))))
-		}
-		return v, nil
-	}
-	return out, nil
+	return selectPath("OutputPath", "", st.outputNull, st.outputPath, out, sc)
 }
 
 // inputOutput is the Succeed state: InputPath, then OutputPath.

@@ -51,12 +51,6 @@ func (s *Server) historyEvent(e *execution, ev asl.HistoryEvent, includeData boo
 		}
 	case asl.EventExecutionSucceeded:
 		out["executionSucceededEventDetails"] = map[string]any{"output": data(ev.Output), "outputDetails": details}
-	case asl.EventExecutionFailed:
-		out["executionFailedEventDetails"] = errCause()
-	case asl.EventExecutionAborted:
-		out["executionAbortedEventDetails"] = errCause()
-	case asl.EventExecutionTimedOut:
-		out["executionTimedOutEventDetails"] = errCause()
 	case asl.EventPassStateEntered, asl.EventTaskStateEntered, asl.EventChoiceStateEntered, asl.EventWaitStateEntered,
 		asl.EventSucceedStateEntered, asl.EventFailStateEntered, asl.EventParallelStateEntered, asl.EventMapStateEntered:
 		out["stateEnteredEventDetails"] = map[string]any{"name": ev.StateName, "input": data(ev.Input), "inputDetails": details}
@@ -78,14 +72,6 @@ func (s *Server) historyEvent(e *execution, ev asl.HistoryEvent, includeData boo
 		out["taskSubmittedEventDetails"] = task(map[string]any{"output": data(ev.Output), "outputDetails": details})
 	case asl.EventTaskSucceeded:
 		out["taskSucceededEventDetails"] = task(map[string]any{"output": data(ev.Output), "outputDetails": details})
-	case asl.EventTaskFailed:
-		out["taskFailedEventDetails"] = task(errCause())
-	case asl.EventTaskTimedOut:
-		out["taskTimedOutEventDetails"] = task(errCause())
-	case asl.EventTaskStartFailed:
-		out["taskStartFailedEventDetails"] = task(errCause())
-	case asl.EventTaskSubmitFailed:
-		out["taskSubmitFailedEventDetails"] = task(errCause())
 	case asl.EventLambdaFunctionScheduled:
 		d := map[string]any{"resource": ev.Resource, "input": data(ev.Input), "inputDetails": details}
 		if ev.TimeoutSeconds > 0 {
@@ -94,18 +80,16 @@ func (s *Server) historyEvent(e *execution, ev asl.HistoryEvent, includeData boo
 		out["lambdaFunctionScheduledEventDetails"] = d
 	case asl.EventLambdaFunctionSucceeded:
 		out["lambdaFunctionSucceededEventDetails"] = map[string]any{"output": data(ev.Output), "outputDetails": details}
-	case asl.EventLambdaFunctionFailed:
-		out["lambdaFunctionFailedEventDetails"] = errCause()
-	case asl.EventLambdaFunctionTimedOut:
-		out["lambdaFunctionTimedOutEventDetails"] = errCause()
-	case asl.EventLambdaFunctionScheduleFailed:
-		out["lambdaFunctionScheduleFailedEventDetails"] = errCause()
-	case asl.EventLambdaFunctionStartFailed:
-		out["lambdaFunctionStartFailedEventDetails"] = errCause()
 	case asl.EventMapStateStarted:
 		out["mapStateStartedEventDetails"] = map[string]any{"length": ev.Index}
-	case asl.EventMapIterationStarted, asl.EventMapIterationSucceeded, asl.EventMapIterationFailed, asl.EventMapIterationAborted:
-		out[mapIterationDetails[ev.Type]] = map[string]any{"name": ev.StateName, "index": ev.Index}
+	default:
+		if key, ok := errorDetails[ev.Type]; ok {
+			out[key] = errCause()
+		} else if key, ok := taskErrorDetails[ev.Type]; ok {
+			out[key] = task(errCause())
+		} else if key, ok := mapIterationDetails[ev.Type]; ok {
+			out[key] = map[string]any{"name": ev.StateName, "index": ev.Index}
+		}
 	}
 	for k, v := range out {
 		if d, ok := v.(map[string]any); ok && strings.HasSuffix(k, "EventDetails") {
@@ -117,6 +101,27 @@ func (s *Server) historyEvent(e *execution, ev asl.HistoryEvent, includeData boo
 		}
 	}
 	return out
+}
+
+// errorDetails names the details member of the events whose details are the
+// error and cause alone.
+var errorDetails = map[asl.EventType]string{
+	asl.EventExecutionFailed:              "executionFailedEventDetails",
+	asl.EventExecutionAborted:             "executionAbortedEventDetails",
+	asl.EventExecutionTimedOut:            "executionTimedOutEventDetails",
+	asl.EventLambdaFunctionFailed:         "lambdaFunctionFailedEventDetails",
+	asl.EventLambdaFunctionTimedOut:       "lambdaFunctionTimedOutEventDetails",
+	asl.EventLambdaFunctionScheduleFailed: "lambdaFunctionScheduleFailedEventDetails",
+	asl.EventLambdaFunctionStartFailed:    "lambdaFunctionStartFailedEventDetails",
+}
+
+// taskErrorDetails names the details member of the task events whose details are
+// the resource, the error and the cause.
+var taskErrorDetails = map[asl.EventType]string{
+	asl.EventTaskFailed:       "taskFailedEventDetails",
+	asl.EventTaskTimedOut:     "taskTimedOutEventDetails",
+	asl.EventTaskStartFailed:  "taskStartFailedEventDetails",
+	asl.EventTaskSubmitFailed: "taskSubmitFailedEventDetails",
 }
 
 // mapIterationDetails names the details member of each Map iteration event.
@@ -144,9 +149,7 @@ func splitResource(r string) (string, string) {
 }
 
 func (s *Server) getExecutionHistory(in listIn) (any, error) {
-	s.mu.Lock()
-	e, err := s.execution(in.ExecutionArn)
-	s.mu.Unlock()
+	e, err := s.lookupExecution(in.ExecutionArn)
 	if err != nil {
 		return nil, err
 	}

@@ -203,7 +203,7 @@ func (s *Server) CreateStateMachine(name, definition, roleArn string) (string, e
 	_, exists := s.machines[arn]
 	s.mu.Unlock()
 	if !exists {
-		_, err := s.createStateMachine(s.opts.Region, createSMIn{Name: name, Definition: definition, RoleArn: roleArn})
+		_, err := s.createStateMachine(s.opts.Region, createSMIn{Name: name, smSettings: smSettings{Definition: definition, RoleArn: roleArn}})
 		if err == nil {
 			return arn, nil
 		}
@@ -211,7 +211,7 @@ func (s *Server) CreateStateMachine(name, definition, roleArn string) (string, e
 			return "", err
 		}
 	}
-	if _, err := s.updateStateMachine(updateSMIn{StateMachineArn: arn, Definition: definition, RoleArn: roleArn}); err != nil {
+	if _, err := s.updateStateMachine(updateSMIn{StateMachineArn: arn, smSettings: smSettings{Definition: definition, RoleArn: roleArn}}); err != nil {
 		return "", err
 	}
 	return arn, nil

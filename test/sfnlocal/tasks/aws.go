@@ -514,20 +514,33 @@ func messageText(raw json.RawMessage) (*string, error) {
 	return &t, nil
 }
 
-func (a *AWS) publish(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
+// withMessage decodes Parameters into the SDK input in (strictly), except for the
+// message member, which may be any JSON value (see messageText) and is returned.
+func withMessage(input json.RawMessage, member, api string, in any) (*string, error) {
 	var p map[string]json.RawMessage
 	if err := json.Unmarshal(input, &p); err != nil {
-		return nil, badParameters("SNS Publish", err)
+		return nil, badParameters(api, err)
 	}
-	msg, err := messageText(p["Message"])
+	msg, err := messageText(p[member])
 	if err != nil {
-		return nil, badParameters("SNS Publish", err)
+		return nil, badParameters(api, err)
 	}
-	delete(p, "Message")
-	rest, _ := json.Marshal(p)
+	delete(p, member)
+	rest, err := json.Marshal(p)
+	if err != nil {
+		return nil, badParameters(api, err)
+	}
+	if err := strictUnmarshal(rest, in); err != nil {
+		return nil, badParameters(api, err)
+	}
+	return msg, nil
+}
+
+func (a *AWS) publish(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
 	var in sns.PublishInput
-	if err := strictUnmarshal(rest, &in); err != nil {
-		return nil, badParameters("SNS Publish", err)
+	msg, err := withMessage(input, "Message", "SNS Publish", &in)
+	if err != nil {
+		return nil, err
 	}
 	in.Message = msg
 	out, err := a.sns.Publish(ctx, &in)
@@ -543,19 +556,10 @@ func (a *AWS) publish(ctx context.Context, input json.RawMessage) (json.RawMessa
 }
 
 func (a *AWS) sendMessage(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
-	var p map[string]json.RawMessage
-	if err := json.Unmarshal(input, &p); err != nil {
-		return nil, badParameters("SQS SendMessage", err)
-	}
-	body, err := messageText(p["MessageBody"])
-	if err != nil {
-		return nil, badParameters("SQS SendMessage", err)
-	}
-	delete(p, "MessageBody")
-	rest, _ := json.Marshal(p)
 	var in sqs.SendMessageInput
-	if err := strictUnmarshal(rest, &in); err != nil {
-		return nil, badParameters("SQS SendMessage", err)
+	body, err := withMessage(input, "MessageBody", "SQS SendMessage", &in)
+	if err != nil {
+		return nil, err
 	}
 	in.MessageBody = body
 	out, err := a.sqs.SendMessage(ctx, &in)
