@@ -9,17 +9,16 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stepship/stepship/test/sfnlocal/tasks"
 )
 
 // InvocationsPath is the Lambda Invoke API path the runtime emulator serves.
-const InvocationsPath = "/2015-03-31/functions/function/invocations"
+const InvocationsPath = tasks.InvocationsPath
 
 const rieStartTimeout = 30 * time.Second
 
@@ -41,16 +40,9 @@ type Lambda struct {
 }
 
 // FunctionError is a failed invocation: the function returned an error or
-// crashed. The emulator answers such an invocation with HTTP 200 and this in
-// the body; Invoke recognizes it. Type is what Step Functions would see as
-// the Error (for aws-lambda-go, the Go type name of the returned error).
-type FunctionError struct {
-	Type       string          `json:"errorType"`
-	Message    string          `json:"errorMessage"`
-	StackTrace json.RawMessage `json:"stackTrace,omitempty"`
-}
-
-func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
+// crashed (tasks.FunctionError, where the local Step Functions service decodes
+// it too).
+type FunctionError = tasks.FunctionError
 
 // StartLambda runs bootstrapPath (a linux binary for this machine, e.g. from
 // Bootstrap) under aws-lambda-rie on free ports until Close. env is the
@@ -140,22 +132,14 @@ func (l *Lambda) startProxy() error {
 	if err != nil {
 		return fmt.Errorf("listening for the %s invoke proxy: %w", l.Name, err)
 	}
-	target, _ := url.Parse(l.rie)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		msg := fmt.Sprintf("runtime emulator of %s unreachable: %v", l.Name, err)
+	unreachable := func(err error) string {
 		if l.proc.exited() {
-			msg = fmt.Sprintf("runtime emulator of %s has exited (%s)", l.Name, l.proc.describeExit())
+			return fmt.Sprintf("runtime emulator of %s has exited (%s)", l.Name, l.proc.describeExit())
 		}
-		http.Error(w, msg, http.StatusBadGateway)
+		return fmt.Sprintf("runtime emulator of %s unreachable: %v", l.Name, err)
 	}
-	var mu sync.Mutex
 	l.proxy = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			defer mu.Unlock()
-			rp.ServeHTTP(w, r)
-		}),
+		Handler:           tasks.Proxy(tasks.NewRIE(l.rie), unreachable),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() { _ = l.proxy.Serve(ln) }()
@@ -215,27 +199,6 @@ func (l *Lambda) Invoke(ctx context.Context, payload any) (body []byte, funcErr 
 	return body, nil, nil
 }
 
-// ParseFunctionError recognizes the body of a failed invocation: a JSON
-// object whose only members are errorType, errorMessage and stackTrace, with
-// errorType set. It returns nil for anything else.
-func ParseFunctionError(body []byte) *FunctionError {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil
-	}
-	if _, ok := m["errorType"]; !ok {
-		return nil
-	}
-	for k := range m {
-		switch k {
-		case "errorType", "errorMessage", "stackTrace":
-		default:
-			return nil
-		}
-	}
-	var fe FunctionError
-	if err := json.Unmarshal(body, &fe); err != nil || fe.Type == "" {
-		return nil
-	}
-	return &fe
-}
+// ParseFunctionError recognizes the body of a failed invocation
+// (tasks.ParseFunctionError); nil for anything else.
+func ParseFunctionError(body []byte) *FunctionError { return tasks.ParseFunctionError(body) }

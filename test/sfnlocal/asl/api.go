@@ -96,16 +96,14 @@ const (
 	StatusAborted   Status = "ABORTED"
 )
 
-// HistoryEvent is one entry of an execution's history. Type uses the Step Functions
-// API's HistoryEventType values ("ExecutionStarted", "TaskStateEntered",
-// "TaskScheduled", "TaskSucceeded", "TaskFailed", "TaskStateExited",
-// "PassStateEntered", "WaitStateExited", "MapIterationStarted", "ExecutionSucceeded", …)
-// so that the server can map it one to one.
+// HistoryEvent is one entry of an execution's history. Type is one of the
+// EventType constants, the Step Functions API's HistoryEventType values, so that
+// the server can map it one to one.
 type HistoryEvent struct {
 	ID              int64
 	PreviousEventID int64
 	Timestamp       time.Time
-	Type            string
+	Type            EventType
 	StateName       string          // for state entered/exited events
 	Resource        string          // for task events
 	Input           json.RawMessage // for entered, started, scheduled events
@@ -164,7 +162,9 @@ func WithClock(c Clock) Option { return func(r *Runner) { r.clock = c } }
 //	func (sm *StateMachine) Definition() json.RawMessage
 //	func (sm *StateMachine) StateNames() []string
 //	func (e *Execution) Info() ExecutionInfo     // with the defaults Start filled in
-//	const ErrNameAll, ErrNameTaskFailed, …       // the States.* error names the runner raises
+//
+// The States.* error names the runner matches and raises are in package errname;
+// history event types are the EventType constants (history.go).
 //
 // History details: for "MapStateStarted" events Index holds the number of items
 // (the API's mapStateStartedEventDetails.length); for Map iteration events it is

@@ -80,7 +80,7 @@ func TestDeployLike(t *testing.T) {
 	}
 	entered := 0
 	for _, e := range x.History() {
-		if strings.HasSuffix(e.Type, "StateEntered") {
+		if strings.HasSuffix(string(e.Type), "StateEntered") {
 			entered++
 		}
 	}

@@ -3,6 +3,8 @@ package asl
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 func TestChoiceRules(t *testing.T) {
@@ -93,7 +95,7 @@ func TestChoiceRules(t *testing.T) {
 			got, err := r.eval(doc, sc)
 			if tt.runtimeErr {
 				sf, ok := err.(*stateFailure)
-				if !ok || sf.name != ErrNameRuntime {
+				if !ok || sf.name != errname.Runtime {
 					t.Fatalf("eval error = %v, want States.Runtime", err)
 				}
 				return

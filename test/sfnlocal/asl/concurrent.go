@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // parallelAttempt runs every branch on the (InputPath, Parameters) input at once;
@@ -15,17 +17,23 @@ func (x *Execution) parallelAttempt(ctx context.Context, f *frame, st *state, ra
 	if err != nil {
 		return nil, err
 	}
-	x.record(f, HistoryEvent{Type: "ParallelStateStarted", StateName: st.name})
+	x.record(f, HistoryEvent{Type: EventParallelStateStarted, StateName: st.name})
 	results, err := x.fanOut(ctx, f, len(st.branches), 0, func(bctx context.Context, bf *frame, i int) (any, error) {
 		return x.runMachine(bctx, bf, st.branches[i], effective)
 	})
+	return x.fannedIn(ctx, f, st, raw, sc, results, err, EventParallelStateSucceeded, EventParallelStateFailed)
+}
+
+// fannedIn ends a Parallel or Map attempt: its failed event (unless the
+// execution is stopping) and error, or its succeeded event and output.
+func (x *Execution) fannedIn(ctx context.Context, f *frame, st *state, raw any, sc *stateCtx, results []any, err error, succeeded, failed EventType) (any, error) {
 	if err != nil {
 		if ctx.Err() == nil {
-			x.record(f, failedEvent("ParallelStateFailed", st.name, err))
+			x.record(f, failedEvent(failed, st.name, err))
 		}
 		return nil, err
 	}
-	x.record(f, HistoryEvent{Type: "ParallelStateSucceeded", StateName: st.name})
+	x.record(f, HistoryEvent{Type: succeeded, StateName: st.name})
 	return x.outputFrom(st, raw, results, sc)
 }
 
@@ -64,7 +72,7 @@ func (x *Execution) mapAttempt(ctx context.Context, f *frame, st *state, raw any
 	if limit == 0 || limit > maxInlineConcurrency {
 		limit = maxInlineConcurrency
 	}
-	x.record(f, HistoryEvent{Type: "MapStateStarted", StateName: st.name, Index: len(arr)})
+	x.record(f, HistoryEvent{Type: EventMapStateStarted, StateName: st.name, Index: len(arr)})
 	results, err := x.fanOut(ctx, f, len(arr), int(limit), func(ictx context.Context, bf *frame, i int) (any, error) {
 		item := arr[i]
 		if st.itemSelector != nil {
@@ -74,32 +82,25 @@ func (x *Execution) mapAttempt(ctx context.Context, f *frame, st *state, raw any
 				return nil, err
 			}
 		}
-		x.record(bf, HistoryEvent{Type: evMapIterationStarted, StateName: st.name, Index: i})
+		x.record(bf, HistoryEvent{Type: EventMapIterationStarted, StateName: st.name, Index: i})
 		out, err := x.runMachine(ictx, bf, st.iterator, item)
 		switch {
 		case err == nil:
-			x.record(bf, HistoryEvent{Type: evMapIterationSucceeded, StateName: st.name, Index: i})
+			x.record(bf, HistoryEvent{Type: EventMapIterationSucceeded, StateName: st.name, Index: i})
 		case ictx.Err() != nil:
-			x.record(bf, HistoryEvent{Type: evMapIterationAborted, StateName: st.name, Index: i})
+			x.record(bf, HistoryEvent{Type: EventMapIterationAborted, StateName: st.name, Index: i})
 		default:
-			ev := failedEvent(evMapIterationFailed, st.name, err)
+			ev := failedEvent(EventMapIterationFailed, st.name, err)
 			ev.Index = i
 			x.record(bf, ev)
 		}
 		return out, err
 	})
-	if err != nil {
-		if ctx.Err() == nil {
-			x.record(f, failedEvent("MapStateFailed", st.name, err))
-		}
-		return nil, err
-	}
-	x.record(f, HistoryEvent{Type: "MapStateSucceeded", StateName: st.name})
-	return x.outputFrom(st, raw, results, sc)
+	return x.fannedIn(ctx, f, st, raw, sc, results, err, EventMapStateSucceeded, EventMapStateFailed)
 }
 
-func failedEvent(typ, name string, err error) HistoryEvent {
-	ev := HistoryEvent{Type: typ, StateName: name, Error: ErrNameRuntime, Cause: err.Error()}
+func failedEvent(typ EventType, name string, err error) HistoryEvent {
+	ev := HistoryEvent{Type: typ, StateName: name, Error: errname.Runtime, Cause: err.Error()}
 	var sf *stateFailure
 	if errors.As(err, &sf) {
 		ev.Error, ev.Cause = sf.name, sf.cause

@@ -3,6 +3,8 @@ package asl
 import (
 	"encoding/json"
 	"errors"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // Errors returned by SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat. They
@@ -21,20 +23,6 @@ var (
 	// valid JSON or exceeds the 256 KiB payload quota (the API's
 	// InvalidExecutionInput).
 	ErrInvalidInput = errors.New("invalid execution input")
-)
-
-// Error names of the Amazon States Language used by the runner.
-const (
-	ErrNameAll              = "States.ALL"
-	ErrNameTaskFailed       = "States.TaskFailed"
-	ErrNameTimeout          = "States.Timeout"
-	ErrNameHeartbeatTimeout = "States.HeartbeatTimeout"
-	ErrNameRuntime          = "States.Runtime"
-	ErrNameDataLimit        = "States.DataLimitExceeded"
-	ErrNameNoChoiceMatched  = "States.NoChoiceMatched"
-	// ErrNameResultPathMatchFailure: a ResultPath cannot be applied to the state's
-	// input (e.g. "$.x" on a string). Catchable, unlike States.Runtime.
-	ErrNameResultPathMatchFailure = "States.ResultPathMatchFailure"
 )
 
 // DefinitionError reports an invalid state machine definition. State names the state
@@ -74,12 +62,12 @@ func (f *stateFailure) Error() string { return f.name + ": " + f.cause }
 
 func fail(name, cause string) *stateFailure { return &stateFailure{name: name, cause: cause} }
 
-func runtimeErr(cause string) *stateFailure { return fail(ErrNameRuntime, cause) }
+func runtimeErr(cause string) *stateFailure { return fail(errname.Runtime, cause) }
 
 // terminalError reports whether an error name can never be retried or caught:
 // States.Runtime and States.DataLimitExceeded always fail the execution.
 func terminalError(name string) bool {
-	return name == ErrNameRuntime || name == ErrNameDataLimit
+	return name == errname.Runtime || name == errname.DataLimitExceeded
 }
 
 // errorMatches reports whether the ErrorEquals entry pattern matches the error name.
@@ -92,12 +80,12 @@ func errorMatches(pattern, name string) bool {
 		return false
 	}
 	switch pattern {
-	case ErrNameAll:
+	case errname.All:
 		return true
-	case ErrNameTaskFailed:
-		return name != ErrNameTimeout && name != ErrNameHeartbeatTimeout
-	case ErrNameTimeout:
-		return name == ErrNameTimeout || name == ErrNameHeartbeatTimeout
+	case errname.TaskFailed:
+		return name != errname.Timeout && name != errname.HeartbeatTimeout
+	case errname.Timeout:
+		return name == errname.Timeout || name == errname.HeartbeatTimeout
 	}
 	return pattern == name
 }

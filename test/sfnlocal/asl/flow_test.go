@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 func TestWaitState(t *testing.T) {
@@ -79,7 +81,7 @@ func TestChoiceState(t *testing.T) {
 	t.Run("no match, no Default", func(t *testing.T) {
 		def := chain("C", `"C":{"Type":"Choice","Choices":[{"Variable":"$.v","IsNull":true,"Next":"S"}]},"S":{"Type":"Succeed"}`)
 		_, st := runDef(t, def, `{"v":1}`, nil)
-		if st.Status != StatusFailed || st.Error != ErrNameNoChoiceMatched {
+		if st.Status != StatusFailed || st.Error != errname.NoChoiceMatched {
 			t.Fatalf("status %s error %s", st.Status, st.Error)
 		}
 	})
@@ -106,7 +108,7 @@ func TestFailState(t *testing.T) {
 			}
 			x, st := runDef(t, chain("F", `"F":{"Type":"Fail"`+sep+tt.state+`}`), tt.input, nil)
 			if tt.runtime {
-				if st.Error != ErrNameRuntime {
+				if st.Error != errname.Runtime {
 					t.Fatalf("error %s, want States.Runtime", st.Error)
 				}
 				return
@@ -355,7 +357,7 @@ func TestStop(t *testing.T) {
 func TestExecutionTimeout(t *testing.T) {
 	def := `{"TimeoutSeconds":60,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}`
 	x, st := runWith(t, NewRunner(WithClock(NewScaledClock(1000))), def, `{}`)
-	if st.Status != StatusTimedOut || st.Error != ErrNameTimeout {
+	if st.Status != StatusTimedOut || st.Error != errname.Timeout {
 		t.Fatalf("status %s error %s", st.Status, st.Error)
 	}
 	if types := eventTypes(x); types[len(types)-1] != "ExecutionTimedOut" || !slices.Contains(types, "WaitStateAborted") {
@@ -437,7 +439,7 @@ func TestHistory(t *testing.T) {
 func TestHistoryQuota(t *testing.T) {
 	def := chain("A", `"A":{"Type":"Pass","Next":"B"},"B":{"Type":"Pass","Next":"A"}`)
 	x, st := runDef(t, def, `{}`, nil)
-	if st.Status != StatusFailed || st.Error != ErrNameRuntime || !strings.Contains(st.Cause, "25000") {
+	if st.Status != StatusFailed || st.Error != errname.Runtime || !strings.Contains(st.Cause, "25000") {
 		t.Fatalf("status %s error %s cause %s", st.Status, st.Error, st.Cause)
 	}
 	if n := len(x.History()); n < maxHistoryEvents || n > maxHistoryEvents+2 {

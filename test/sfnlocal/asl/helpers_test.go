@@ -30,6 +30,94 @@ func (c *instantClock) recorded() []time.Duration {
 	return append([]time.Duration(nil), c.sleeps...)
 }
 
+// manualClock is a clock that moves only when the test calls Advance: Sleep
+// blocks until Advance has moved the clock to its deadline (or ctx ends). With it
+// a test about durations does not depend on how fast the machine runs.
+type manualClock struct {
+	mu       sync.Mutex
+	now      time.Time
+	sleepers map[*sleeper]struct{}
+	changed  chan struct{} // closed (and replaced) whenever sleepers change
+}
+
+type sleeper struct {
+	from, until time.Time
+	wake        chan struct{}
+}
+
+func newManualClock() *manualClock {
+	return &manualClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), sleepers: map[*sleeper]struct{}{}, changed: make(chan struct{})}
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	c.mu.Lock()
+	s := &sleeper{from: c.now, until: c.now.Add(d), wake: make(chan struct{})}
+	c.sleepers[s] = struct{}{}
+	c.signalLocked()
+	c.mu.Unlock()
+	select {
+	case <-s.wake:
+		return nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.sleepers, s)
+		c.signalLocked()
+		c.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+func (c *manualClock) signalLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// Advance moves the clock by d and wakes every Sleep whose deadline it reached.
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	for s := range c.sleepers {
+		if !s.until.After(c.now) {
+			delete(c.sleepers, s)
+			close(s.wake)
+		}
+	}
+	c.signalLocked()
+}
+
+// awaitSleep blocks until a Sleep of d that started at the clock's current time
+// is pending: the interpreter has armed that timer and an Advance will reach it.
+func (c *manualClock) awaitSleep(t *testing.T, d time.Duration) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		c.mu.Lock()
+		for s := range c.sleepers {
+			if s.from.Equal(c.now) && s.until.Equal(c.now.Add(d)) {
+				c.mu.Unlock()
+				return
+			}
+		}
+		changed := c.changed
+		c.mu.Unlock()
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("no Sleep(%v) started at %v", d, c.Now())
+		}
+	}
+}
+
 // fakeTasks answers Task states by resource name (the part after the last ':').
 type fakeTasks struct {
 	mu    sync.Mutex
@@ -114,7 +202,7 @@ func jsonEqual(t testing.TB, got json.RawMessage, want string) bool {
 func eventTypes(x *Execution) []string {
 	var out []string
 	for _, e := range x.History() {
-		out = append(out, e.Type)
+		out = append(out, string(e.Type))
 	}
 	return out
 }

@@ -1,25 +1,96 @@
 package asl
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
-// History event types, as the Step Functions API's HistoryEventType names them.
+// EventType is the type of a history event, with the Step Functions API's
+// HistoryEventType values. The interpreter records these and the API server maps
+// them to the API's event details, so both use the constants below.
+type EventType string
+
+// The history event types this interpreter records (and a few the API defines for
+// task failures it reports the same way).
 const (
-	evExecutionStarted   = "ExecutionStarted"
-	evExecutionSucceeded = "ExecutionSucceeded"
-	evExecutionFailed    = "ExecutionFailed"
-	evExecutionAborted   = "ExecutionAborted"
-	evExecutionTimedOut  = "ExecutionTimedOut"
+	EventExecutionStarted   EventType = "ExecutionStarted"
+	EventExecutionSucceeded EventType = "ExecutionSucceeded"
+	EventExecutionFailed    EventType = "ExecutionFailed"
+	EventExecutionAborted   EventType = "ExecutionAborted"
+	EventExecutionTimedOut  EventType = "ExecutionTimedOut"
 
-	evTaskSubmitted = "TaskSubmitted"
+	EventPassStateEntered     EventType = "PassStateEntered"
+	EventPassStateExited      EventType = "PassStateExited"
+	EventTaskStateEntered     EventType = "TaskStateEntered"
+	EventTaskStateExited      EventType = "TaskStateExited"
+	EventTaskStateAborted     EventType = "TaskStateAborted"
+	EventChoiceStateEntered   EventType = "ChoiceStateEntered"
+	EventChoiceStateExited    EventType = "ChoiceStateExited"
+	EventWaitStateEntered     EventType = "WaitStateEntered"
+	EventWaitStateExited      EventType = "WaitStateExited"
+	EventWaitStateAborted     EventType = "WaitStateAborted"
+	EventSucceedStateEntered  EventType = "SucceedStateEntered"
+	EventSucceedStateExited   EventType = "SucceedStateExited"
+	EventFailStateEntered     EventType = "FailStateEntered"
+	EventParallelStateEntered EventType = "ParallelStateEntered"
+	EventParallelStateExited  EventType = "ParallelStateExited"
+	EventParallelStateAborted EventType = "ParallelStateAborted"
+	EventMapStateEntered      EventType = "MapStateEntered"
+	EventMapStateExited       EventType = "MapStateExited"
+	EventMapStateAborted      EventType = "MapStateAborted"
 
-	evMapIterationStarted   = "MapIterationStarted"
-	evMapIterationSucceeded = "MapIterationSucceeded"
-	evMapIterationFailed    = "MapIterationFailed"
-	evMapIterationAborted   = "MapIterationAborted"
+	EventParallelStateStarted   EventType = "ParallelStateStarted"
+	EventParallelStateSucceeded EventType = "ParallelStateSucceeded"
+	EventParallelStateFailed    EventType = "ParallelStateFailed"
+	EventMapStateStarted        EventType = "MapStateStarted"
+	EventMapStateSucceeded      EventType = "MapStateSucceeded"
+	EventMapStateFailed         EventType = "MapStateFailed"
+	EventMapIterationStarted    EventType = "MapIterationStarted"
+	EventMapIterationSucceeded  EventType = "MapIterationSucceeded"
+	EventMapIterationFailed     EventType = "MapIterationFailed"
+	EventMapIterationAborted    EventType = "MapIterationAborted"
+
+	EventTaskScheduled                EventType = "TaskScheduled"
+	EventTaskStarted                  EventType = "TaskStarted"
+	EventTaskSubmitted                EventType = "TaskSubmitted"
+	EventTaskSucceeded                EventType = "TaskSucceeded"
+	EventTaskFailed                   EventType = "TaskFailed"
+	EventTaskTimedOut                 EventType = "TaskTimedOut"
+	EventTaskStartFailed              EventType = "TaskStartFailed"
+	EventTaskSubmitFailed             EventType = "TaskSubmitFailed"
+	EventLambdaFunctionScheduled      EventType = "LambdaFunctionScheduled"
+	EventLambdaFunctionStarted        EventType = "LambdaFunctionStarted"
+	EventLambdaFunctionSucceeded      EventType = "LambdaFunctionSucceeded"
+	EventLambdaFunctionFailed         EventType = "LambdaFunctionFailed"
+	EventLambdaFunctionTimedOut       EventType = "LambdaFunctionTimedOut"
+	EventLambdaFunctionScheduleFailed EventType = "LambdaFunctionScheduleFailed"
+	EventLambdaFunctionStartFailed    EventType = "LambdaFunctionStartFailed"
+)
+
+// stateEventTypes are the entered, exited and aborted events of one state type
+// (empty where the API has none: a Fail state never exits, only states that wait
+// can be aborted).
+type stateEventTypes struct{ entered, exited, aborted EventType }
+
+var stateEvents = map[string]stateEventTypes{
+	"Pass":     {EventPassStateEntered, EventPassStateExited, ""},
+	"Task":     {EventTaskStateEntered, EventTaskStateExited, EventTaskStateAborted},
+	"Choice":   {EventChoiceStateEntered, EventChoiceStateExited, ""},
+	"Wait":     {EventWaitStateEntered, EventWaitStateExited, EventWaitStateAborted},
+	"Succeed":  {EventSucceedStateEntered, EventSucceedStateExited, ""},
+	"Fail":     {EventFailStateEntered, "", ""},
+	"Parallel": {EventParallelStateEntered, EventParallelStateExited, EventParallelStateAborted},
+	"Map":      {EventMapStateEntered, EventMapStateExited, EventMapStateAborted},
+}
+
+// taskEventTypes are the events of one invocation of a Task state's resource.
+type taskEventTypes struct{ scheduled, started, succeeded, failed, timedOut EventType }
+
+var (
+	serviceTaskEvents = taskEventTypes{EventTaskScheduled, EventTaskStarted, EventTaskSucceeded, EventTaskFailed, EventTaskTimedOut}
+	lambdaTaskEvents  = taskEventTypes{EventLambdaFunctionScheduled, EventLambdaFunctionStarted, EventLambdaFunctionSucceeded, EventLambdaFunctionFailed, EventLambdaFunctionTimedOut}
 )
 
 // frame tracks one thread of control (the execution, or one Parallel branch or Map
@@ -37,7 +108,7 @@ func (x *Execution) record(f *frame, ev HistoryEvent) {
 	full := len(x.events) == maxHistoryEvents
 	x.mu.Unlock()
 	if full {
-		x.cancel(&endCause{status: StatusFailed, name: ErrNameRuntime,
+		x.cancel(&endCause{status: StatusFailed, name: errname.Runtime,
 			cause: fmt.Sprintf("the execution history reached the quota of %d events", maxHistoryEvents)})
 	}
 }
@@ -68,26 +139,15 @@ func (e *Execution) History() []HistoryEvent {
 	return out
 }
 
-func stateEvent(typ, suffix, name string, payload json.RawMessage) HistoryEvent {
-	ev := HistoryEvent{Type: typ + suffix, StateName: name}
-	switch suffix {
-	case "StateEntered", "StateStarted":
-		ev.Input = payload
-	default:
-		ev.Output = payload
-	}
-	return ev
-}
-
-// taskEvent names a Task state's scheduled/started/succeeded/failed/timed-out
-// event as Step Functions does: a Resource that is a Lambda function ARN (the
-// legacy direct integration) records LambdaFunction… events, every other
+// taskEvents are a Task state's scheduled/started/succeeded/failed/timed-out
+// event types as Step Functions names them: a Resource that is a Lambda function
+// ARN (the legacy direct integration) records LambdaFunction… events, every other
 // resource (service integrations, arn:aws:states:::lambda:invoke) Task… events.
-func (st *state) taskEvent(what string) string {
+func (st *state) taskEvents() taskEventTypes {
 	if st.directLambda {
-		return "LambdaFunction" + what
+		return lambdaTaskEvents
 	}
-	return "Task" + what
+	return serviceTaskEvents
 }
 
 // isLambdaFunctionARN reports whether a Task resource is a Lambda function ARN,

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // TestInputOutputProcessing covers InputPath → Parameters → task → ResultSelector →
@@ -54,13 +56,13 @@ func TestInputOutputProcessing(t *testing.T) {
 func TestResultPathMatchFailure(t *testing.T) {
 	state := `"S":{"Type":"Task","Resource":"echo","ResultPath":"$.a.b","End":true}`
 	_, st := runDef(t, chain("S", state), `{"a":"s"}`, &fakeTasks{})
-	if st.Status != StatusFailed || st.Error != ErrNameResultPathMatchFailure {
-		t.Fatalf("status %s error %s (%s), want FAILED %s", st.Status, st.Error, st.Cause, ErrNameResultPathMatchFailure)
+	if st.Status != StatusFailed || st.Error != errname.ResultPathMatchFailure {
+		t.Fatalf("status %s error %s (%s), want FAILED %s", st.Status, st.Error, st.Cause, errname.ResultPathMatchFailure)
 	}
 	caught := `"S":{"Type":"Task","Resource":"echo","ResultPath":"$.a.b","Catch":[{"ErrorEquals":["States.ALL"],"Next":"Caught"}],"End":true},"Caught":{"Type":"Succeed"}`
 	_, st = runDef(t, chain("S", caught), `{"a":"s"}`, &fakeTasks{})
 	if st.Status != StatusSucceeded {
-		t.Fatalf("status %s error %s: States.ALL must catch %s", st.Status, st.Error, ErrNameResultPathMatchFailure)
+		t.Fatalf("status %s error %s: States.ALL must catch %s", st.Status, st.Error, errname.ResultPathMatchFailure)
 	}
 }
 
@@ -89,14 +91,14 @@ func TestRuntimeErrors(t *testing.T) {
 			def := chain("S", `"S":{`+tt.state+`,"End":true}`+caught)
 			tasks := &fakeTasks{}
 			x, st := runDef(t, def, tt.input, tasks)
-			if st.Status != StatusFailed || st.Error != ErrNameRuntime {
+			if st.Status != StatusFailed || st.Error != errname.Runtime {
 				t.Fatalf("status %s error %s (%s), want FAILED States.Runtime", st.Status, st.Error, st.Cause)
 			}
 			if tasks.count("echo") > 1 {
 				t.Errorf("the task ran %d times: States.Runtime must not be retried", tasks.count("echo"))
 			}
 			h := x.History()
-			if last := h[len(h)-1]; last.Type != "ExecutionFailed" || last.Error != ErrNameRuntime {
+			if last := h[len(h)-1]; last.Type != "ExecutionFailed" || last.Error != errname.Runtime {
 				t.Errorf("last event %+v", last)
 			}
 		})
@@ -115,7 +117,7 @@ func TestDataLimitExceeded(t *testing.T) {
 	}}
 	def := chain("T", `"T":{"Type":"Task","Resource":"big","Catch":[{"ErrorEquals":["States.ALL"],"Next":"C"}],"End":true},"C":{"Type":"Succeed"}`)
 	_, st := runDef(t, def, `{}`, tasks)
-	if st.Status != StatusFailed || st.Error != ErrNameDataLimit {
+	if st.Status != StatusFailed || st.Error != errname.DataLimitExceeded {
 		t.Fatalf("status %s error %s, want FAILED States.DataLimitExceeded", st.Status, st.Error)
 	}
 

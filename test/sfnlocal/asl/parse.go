@@ -436,6 +436,14 @@ func parseState(name string, raw json.RawMessage) (*state, error) {
 	return st, nil
 }
 
+// optionalRefPath compiles the reference path in field k; nil when f has no k.
+func optionalRefPath(f fields, k string) (*path, error) {
+	if !f.has(k) {
+		return nil, nil
+	}
+	return pathField(f, k, true)
+}
+
 func pathField(f fields, k string, ref bool) (*path, error) {
 	s, err := f.str(k)
 	if err != nil {
@@ -502,15 +510,11 @@ func parseTask(st *state, f fields) error {
 	if st.timeout > 0 && st.heartbeat > 0 && st.heartbeat >= st.timeout {
 		return defErr("HeartbeatSeconds", "must be smaller than TimeoutSeconds")
 	}
-	if f.has("TimeoutSecondsPath") {
-		if st.timeoutPath, err = pathField(f, "TimeoutSecondsPath", true); err != nil {
-			return err
-		}
+	if st.timeoutPath, err = optionalRefPath(f, "TimeoutSecondsPath"); err != nil {
+		return err
 	}
-	if f.has("HeartbeatSecondsPath") {
-		if st.heartbeatPath, err = pathField(f, "HeartbeatSecondsPath", true); err != nil {
-			return err
-		}
+	if st.heartbeatPath, err = optionalRefPath(f, "HeartbeatSecondsPath"); err != nil {
+		return err
 	}
 	return nil
 }
@@ -628,10 +632,8 @@ func parseMap(st *state, f fields) error {
 	if st.iterator, err = parseMachine(body, st.name, field+"."); err != nil {
 		return err
 	}
-	if f.has("ItemsPath") {
-		if st.itemsPath, err = pathField(f, "ItemsPath", true); err != nil {
-			return err
-		}
+	if st.itemsPath, err = optionalRefPath(f, "ItemsPath"); err != nil {
+		return err
 	}
 	if f.has("MaxConcurrency") && f.has("MaxConcurrencyPath") {
 		return defErr("MaxConcurrencyPath", "cannot be used together with MaxConcurrency")
@@ -641,10 +643,8 @@ func parseMap(st *state, f fields) error {
 			return err
 		}
 	}
-	if f.has("MaxConcurrencyPath") {
-		if st.maxConcurrencyPath, err = pathField(f, "MaxConcurrencyPath", true); err != nil {
-			return err
-		}
+	if st.maxConcurrencyPath, err = optionalRefPath(f, "MaxConcurrencyPath"); err != nil {
+		return err
 	}
 	return nil
 }

@@ -2,12 +2,15 @@ package asl
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 
 	"github.com/ohler55/ojg/oj"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // maxPayload is Step Functions' quota on a state's input, output and result.
@@ -50,7 +53,7 @@ func mustEncode(v any) json.RawMessage {
 // checkSize fails with States.DataLimitExceeded when a payload exceeds the quota.
 func checkSize(b []byte, what string) error {
 	if len(b) > maxPayload {
-		return fail(ErrNameDataLimit, fmt.Sprintf("the %s of %d bytes exceeds the maximum of %d bytes", what, len(b), maxPayload))
+		return fail(errname.DataLimitExceeded, fmt.Sprintf("the %s of %d bytes exceeds the maximum of %d bytes", what, len(b), maxPayload))
 	}
 	return nil
 }
@@ -100,24 +103,12 @@ func compareNumbers(a, b any) (int, bool) {
 	ai, aok := a.(int64)
 	bi, bok := b.(int64)
 	if aok && bok {
-		switch {
-		case ai < bi:
-			return -1, true
-		case ai > bi:
-			return 1, true
-		}
-		return 0, true
+		return cmp.Compare(ai, bi), true
 	}
 	af, ok1 := toFloat(a)
 	bf, ok2 := toFloat(b)
 	if !ok1 || !ok2 {
 		return 0, false
 	}
-	switch {
-	case af < bf:
-		return -1, true
-	case af > bf:
-		return 1, true
-	}
-	return 0, true
+	return cmp.Compare(af, bf), true
 }

@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"time"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // retrier is one entry of a state's Retry field.
@@ -28,15 +29,15 @@ type catcher struct {
 
 // delay is the wait before retry number n (0 for the first retry):
 // IntervalSeconds × BackoffRate^n, capped by MaxDelaySeconds, then with FULL jitter
-// a uniformly random duration up to that.
-func (r *retrier) delay(n int) time.Duration {
+// a uniformly random duration up to that: random() (in [0, 1)) times it.
+func (r *retrier) delay(n int, random func() float64) time.Duration {
 	d := r.interval * math.Pow(r.backoffRate, float64(n))
 	if r.maxDelay > 0 && d > r.maxDelay {
 		d = r.maxDelay
 	}
 	d = min(d, 1e9) // before the jitter: +Inf × 0 would be NaN
 	if r.fullJitter {
-		d *= rand.Float64()
+		d *= random()
 	}
 	return time.Duration(d * float64(time.Second))
 }
@@ -153,12 +154,12 @@ func compileErrorEquals(raw json.RawMessage, field string, last bool) ([]string,
 		if n == "" {
 			return nil, defErr(field, "error names must not be empty")
 		}
-		if n == ErrNameAll {
+		if n == errname.All {
 			if len(names) != 1 {
-				return nil, defErr(field, "States.ALL must appear alone")
+				return nil, defErr(field, errname.All+" must appear alone")
 			}
 			if !last {
-				return nil, defErr(field, "States.ALL must appear in the last retrier or catcher")
+				return nil, defErr(field, errname.All+" must appear in the last retrier or catcher")
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -68,12 +69,54 @@ func TestRetry(t *testing.T) {
 	}
 }
 
+// TestRetryJitterFull: with JitterStrategy FULL each wait is the computed interval
+// times a value of the runner's random source (uniform in [0, 1)); the test fixes
+// those values, so ignoring the jitter gives the un-jittered 10 s, 20 s, 40 s.
 func TestRetryJitterFull(t *testing.T) {
-	r := &retrier{interval: 10, backoffRate: 2, maxAttempts: 3, fullJitter: true}
-	for i := 0; i < 100; i++ {
-		if d := r.delay(1); d < 0 || d > 20*time.Second {
+	tests := []struct {
+		name   string
+		jitter string
+		want   []time.Duration
+	}{
+		{"FULL", `"FULL"`, []time.Duration{2500 * time.Millisecond, 0, 39960 * time.Millisecond}},
+		{"NONE", `"NONE"`, []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){"f": failing("E", 0)}}
+			clock := &instantClock{}
+			r := NewRunner(WithInvoker(tasks), WithClock(clock))
+			values := []float64{0.25, 0, 0.999}
+			r.random = func() float64 {
+				v := values[0]
+				values = values[1:]
+				return v
+			}
+			def := chain("T", `"T":{"Type":"Task","Resource":"f","Retry":[{"ErrorEquals":["E"],"IntervalSeconds":10,"BackoffRate":2,"MaxAttempts":3,"JitterStrategy":`+tt.jitter+`}],"End":true}`)
+			runWith(t, r, def, `{}`)
+			if got := clock.recorded(); !slices.Equal(got, tt.want) {
+				t.Errorf("retry waits %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// MaxDelaySeconds caps the interval before the jitter scales it.
+	capped := &retrier{interval: 10, backoffRate: 2, maxDelay: 15, fullJitter: true}
+	if d := capped.delay(3, func() float64 { return 0.5 }); d != 7500*time.Millisecond {
+		t.Errorf("capped jittered delay %v, want 7.5s", d)
+	}
+	// The default source spreads the delays over [0, interval].
+	dflt := NewRunner().random
+	r := &retrier{interval: 10, backoffRate: 2, fullJitter: true}
+	below := false
+	for range 100 {
+		d := r.delay(1, dflt)
+		if d < 0 || d > 20*time.Second {
 			t.Fatalf("delay %v outside [0, 20s]", d)
 		}
+		below = below || d < 20*time.Second
+	}
+	if !below {
+		t.Error("100 delays with FULL jitter were all the full 20 s")
 	}
 }
 

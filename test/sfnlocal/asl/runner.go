@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // Runner executes state machines: Task states go to its TaskInvoker, time goes
@@ -20,6 +23,7 @@ import (
 type Runner struct {
 	invoker TaskInvoker
 	clock   Clock
+	random  func() float64 // in [0, 1), for FULL retry jitter; tests set it
 
 	mu          sync.Mutex
 	tokens      map[string]*taskWait // open tokens
@@ -41,6 +45,9 @@ func NewRunner(opts ...Option) *Runner {
 	}
 	if r.clock == nil {
 		r.clock = realClock{}
+	}
+	if r.random == nil {
+		r.random = rand.Float64
 	}
 	return r
 }
@@ -123,12 +130,12 @@ func (r *Runner) Start(ctx context.Context, sm *StateMachine, input json.RawMess
 	}
 	x.state = ExecutionState{Info: info, Status: StatusRunning, Input: x.input, StartTime: info.StartTime}
 	f := &frame{}
-	x.record(f, HistoryEvent{Type: evExecutionStarted, Input: x.input})
+	x.record(f, HistoryEvent{Type: EventExecutionStarted, Input: x.input})
 	if sm.TimeoutSeconds > 0 {
 		d := seconds(sm.TimeoutSeconds)
 		go func() {
 			if r.clock.Sleep(xctx, d) == nil {
-				cancel(&endCause{status: StatusTimedOut, name: ErrNameTimeout, cause: fmt.Sprintf("the execution ran longer than its TimeoutSeconds of %d", sm.TimeoutSeconds)})
+				cancel(&endCause{status: StatusTimedOut, name: errname.Timeout, cause: fmt.Sprintf("the execution ran longer than its TimeoutSeconds of %d", sm.TimeoutSeconds)})
 			}
 		}()
 	}
@@ -201,26 +208,26 @@ func (x *Execution) run(f *frame) {
 	st := ExecutionState{}
 	switch {
 	case err == nil:
-		ev.Type, ev.Output = evExecutionSucceeded, output
+		ev.Type, ev.Output = EventExecutionSucceeded, output
 		st.Status, st.Output = StatusSucceeded, output
 	case end != nil:
 		switch end.status {
 		case StatusTimedOut:
-			ev.Type = evExecutionTimedOut
+			ev.Type = EventExecutionTimedOut
 		case StatusFailed:
-			ev.Type = evExecutionFailed
+			ev.Type = EventExecutionFailed
 		default:
-			ev.Type = evExecutionAborted
+			ev.Type = EventExecutionAborted
 		}
 		ev.Error, ev.Cause = end.name, end.cause
 		st.Status, st.Error, st.Cause = end.status, end.name, end.cause
 	default:
-		name, cause := ErrNameRuntime, err.Error()
+		name, cause := errname.Runtime, err.Error()
 		var sf *stateFailure
 		if errors.As(err, &sf) {
 			name, cause = sf.name, sf.cause
 		}
-		ev.Type, ev.Error, ev.Cause = evExecutionFailed, name, cause
+		ev.Type, ev.Error, ev.Cause = EventExecutionFailed, name, cause
 		st.Status, st.Error, st.Cause = StatusFailed, name, cause
 	}
 	// The final event and the final status appear together to concurrent readers.
@@ -262,7 +269,7 @@ func (x *Execution) runState(ctx context.Context, f *frame, st *state, raw any, 
 	if rawJSON == nil {
 		rawJSON = mustEncode(raw)
 	}
-	x.record(f, stateEvent(st.typ, "StateEntered", st.name, rawJSON))
+	x.record(f, HistoryEvent{Type: stateEvents[st.typ].entered, StateName: st.name, Input: rawJSON})
 	var (
 		out  any
 		next = st.next
@@ -288,9 +295,8 @@ func (x *Execution) runState(ctx context.Context, f *frame, st *state, raw any, 
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			switch st.typ {
-			case "Task", "Wait", "Parallel", "Map":
-				x.record(f, HistoryEvent{Type: st.typ + "StateAborted", StateName: st.name})
+			if typ := stateEvents[st.typ].aborted; typ != "" {
+				x.record(f, HistoryEvent{Type: typ, StateName: st.name})
 			}
 			return nil, nil, "", ctx.Err()
 		}
@@ -300,23 +306,30 @@ func (x *Execution) runState(ctx context.Context, f *frame, st *state, raw any, 
 	if err := checkSize(output, "output of state "+quote(st.name)); err != nil {
 		return nil, nil, "", err
 	}
-	x.record(f, stateEvent(st.typ, "StateExited", st.name, output))
+	x.record(f, HistoryEvent{Type: stateEvents[st.typ].exited, StateName: st.name, Output: output})
 	return out, output, next, nil
 }
 
 // effectiveInput applies InputPath to the state input.
 func (x *Execution) effectiveInput(st *state, raw any, sc *stateCtx) (any, error) {
+	return selectPath("InputPath", "the input ", st.inputNull, st.inputPath, raw, sc)
+}
+
+// selectPath applies an InputPath or OutputPath (field) to v: null gives {}, no
+// path v itself; a path that selects nothing is a States.Runtime error that
+// names v (described by what).
+func selectPath(field, what string, null bool, p *path, v any, sc *stateCtx) (any, error) {
 	switch {
-	case st.inputNull:
+	case null:
 		return map[string]any{}, nil
-	case st.inputPath != nil:
-		v, err := st.inputPath.get(raw, sc)
+	case p != nil:
+		got, err := p.get(v, sc)
 		if err != nil {
-			return nil, runtimeErr(fmt.Sprintf("invalid path %s specified for InputPath: no results in the input %s", st.inputPath.src, truncate(mustEncode(raw))))
+			return nil, runtimeErr(fmt.Sprintf("invalid path %s specified for %s: no results in %s%s", p.src, field, what, truncate(mustEncode(v))))
 		}
-		return v, nil
+		return got, nil
 	}
-	return raw, nil
+	return v, nil
 }
 
 // parametersInput applies InputPath, then Parameters.
@@ -343,7 +356,7 @@ func (x *Execution) outputFrom(st *state, raw, result any, sc *stateCtx) (any, e
 		out = raw
 	case st.resultPath != nil:
 		if out, err = st.resultPath.set(raw, result); err != nil {
-			return nil, fail(ErrNameResultPathMatchFailure, fmt.Sprintf("unable to apply ResultPath %s to the state input: %v", st.resultPath.src, err))
+			return nil, fail(errname.ResultPathMatchFailure, fmt.Sprintf("unable to apply ResultPath %s to the state input: %v", st.resultPath.src, err))
 		}
 	}
 	return x.outputPath(st, out, sc)
@@ -351,17 +364,7 @@ func (x *Execution) outputFrom(st *state, raw, result any, sc *stateCtx) (any, e
 
 // outputPath applies OutputPath.
 func (x *Execution) outputPath(st *state, out any, sc *stateCtx) (any, error) {
-	switch {
-	case st.outputNull:
-		return map[string]any{}, nil
-	case st.outputPath != nil:
-		v, err := st.outputPath.get(out, sc)
-		if err != nil {
-			return nil, runtimeErr(fmt.Sprintf("invalid path %s specified for OutputPath: no results in %s", st.outputPath.src, truncate(mustEncode(out))))
-		}
-		return v, nil
-	}
-	return out, nil
+	return selectPath("OutputPath", "", st.outputNull, st.outputPath, out, sc)
 }
 
 // inputOutput is the Succeed state: InputPath, then OutputPath.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // runPass: InputPath → Parameters → Result → ResultPath → OutputPath.
@@ -38,7 +40,7 @@ func (x *Execution) runChoice(st *state, raw any, sc *stateCtx) (any, string, er
 		}
 	}
 	if next == "" {
-		return nil, "", fail(ErrNameNoChoiceMatched, fmt.Sprintf("no Choice rule of state %s matched the input and there is no Default", quote(st.name)))
+		return nil, "", fail(errname.NoChoiceMatched, fmt.Sprintf("no Choice rule of state %s matched the input and there is no Default", quote(st.name)))
 	}
 	out, err := x.outputPath(st, data, sc)
 	return out, next, err
@@ -131,7 +133,7 @@ func (x *Execution) withRetryCatch(ctx context.Context, st *state, raw any, sc *
 			return nil, "", err
 		}
 		if i := matchRetrier(st.retry, sf.name); i >= 0 && counts[i] < st.retry[i].maxAttempts {
-			d := st.retry[i].delay(counts[i])
+			d := st.retry[i].delay(counts[i], x.r.random)
 			counts[i]++
 			sc.retryCount++
 			sc.changed()
@@ -153,7 +155,7 @@ func (x *Execution) withRetryCatch(ctx context.Context, st *state, raw any, sc *
 			}
 			out, err := c.resultPath.set(raw, errOut)
 			if err != nil {
-				return nil, "", fail(ErrNameResultPathMatchFailure, fmt.Sprintf("unable to apply the Catch ResultPath %s to the state input: %v", c.resultPath.src, err))
+				return nil, "", fail(errname.ResultPathMatchFailure, fmt.Sprintf("unable to apply the Catch ResultPath %s to the state input: %v", c.resultPath.src, err))
 			}
 			return out, c.next, nil
 		}

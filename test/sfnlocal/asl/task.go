@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 var (
@@ -83,7 +85,7 @@ func secondsAt(p *path, field string, data any, sc *stateCtx) (int64, error) {
 // resources, waits for SendTaskSuccess or SendTaskFailure, enforcing the timeout
 // and heartbeat (both in seconds, 0 for none).
 func (x *Execution) invoke(ctx context.Context, f *frame, st *state, in json.RawMessage, token string, timeout, heartbeat int64) (any, error) {
-	x.record(f, HistoryEvent{Type: st.taskEvent("Scheduled"), StateName: st.name, Resource: st.resource, Input: in,
+	x.record(f, HistoryEvent{Type: st.taskEvents().scheduled, StateName: st.name, Resource: st.resource, Input: in,
 		TimeoutSeconds: timeout, HeartbeatSeconds: heartbeat})
 	tctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -94,14 +96,14 @@ func (x *Execution) invoke(ctx context.Context, f *frame, st *state, in json.Raw
 			}
 		}()
 	}
-	x.record(f, HistoryEvent{Type: st.taskEvent("Started"), StateName: st.name, Resource: st.resource})
+	x.record(f, HistoryEvent{Type: st.taskEvents().started, StateName: st.name, Resource: st.resource})
 	var tw *taskWait
 	if token != "" {
 		tw = x.r.register(token, x)
 		defer x.r.closeToken(token)
 	}
 	if x.r.invoker == nil {
-		return nil, x.taskFailed(f, st, fail(ErrNameTaskFailed, "no TaskInvoker is configured for resource "+st.resource))
+		return nil, x.taskFailed(f, st, fail(errname.TaskFailed, "no TaskInvoker is configured for resource "+st.resource))
 	}
 	task := Task{
 		Resource:  st.resource,
@@ -143,7 +145,7 @@ func (x *Execution) invoke(ctx context.Context, f *frame, st *state, in json.Raw
 		if !json.Valid(submitted) {
 			submitted = json.RawMessage(`null`)
 		}
-		x.record(f, HistoryEvent{Type: evTaskSubmitted, StateName: st.name, Resource: st.resource, Output: submitted})
+		x.record(f, HistoryEvent{Type: EventTaskSubmitted, StateName: st.name, Resource: st.resource, Output: submitted})
 		if heartbeat > 0 {
 			go x.watchHeartbeat(tctx, cancel, tw, seconds(heartbeat))
 		}
@@ -165,7 +167,7 @@ func (x *Execution) invoke(ctx context.Context, f *frame, st *state, in json.Raw
 	if err != nil {
 		return nil, x.taskFailed(f, st, runtimeErr(fmt.Sprintf("the task result is not valid JSON: %v", err)))
 	}
-	x.record(f, HistoryEvent{Type: st.taskEvent("Succeeded"), StateName: st.name, Resource: st.resource, Output: out})
+	x.record(f, HistoryEvent{Type: st.taskEvents().succeeded, StateName: st.name, Resource: st.resource, Output: out})
 	return v, nil
 }
 
@@ -183,15 +185,15 @@ func invokerFailure(err error) *stateFailure {
 	if errors.As(err, &tf) {
 		name := tf.Name
 		if name == "" {
-			name = ErrNameTaskFailed
+			name = errname.TaskFailed
 		}
 		return fail(name, tf.Cause)
 	}
-	return fail(ErrNameTaskFailed, err.Error())
+	return fail(errname.TaskFailed, err.Error())
 }
 
 func (x *Execution) taskFailed(f *frame, st *state, sf *stateFailure) error {
-	x.record(f, HistoryEvent{Type: st.taskEvent("Failed"), StateName: st.name, Resource: st.resource, Error: sf.name, Cause: sf.cause})
+	x.record(f, HistoryEvent{Type: st.taskEvents().failed, StateName: st.name, Resource: st.resource, Error: sf.name, Cause: sf.cause})
 	return sf
 }
 
@@ -201,11 +203,11 @@ func (x *Execution) taskInterrupted(ctx, tctx context.Context, f *frame, st *sta
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sf := fail(ErrNameTimeout, "the task did not complete within its TimeoutSeconds")
+	sf := fail(errname.Timeout, "the task did not complete within its TimeoutSeconds")
 	if errors.Is(context.Cause(tctx), errHeartbeatTimeout) {
-		sf = fail(ErrNameHeartbeatTimeout, "the task sent no heartbeat within its HeartbeatSeconds")
+		sf = fail(errname.HeartbeatTimeout, "the task sent no heartbeat within its HeartbeatSeconds")
 	}
-	x.record(f, HistoryEvent{Type: st.taskEvent("TimedOut"), StateName: st.name, Resource: st.resource, Error: sf.name, Cause: sf.cause})
+	x.record(f, HistoryEvent{Type: st.taskEvents().timedOut, StateName: st.name, Resource: st.resource, Error: sf.name, Cause: sf.cause})
 	return sf
 }
 
@@ -319,7 +321,7 @@ func (r *Runner) SendTaskFailure(token, errName, cause string) error {
 		return err
 	}
 	if errName == "" {
-		errName = ErrNameTaskFailed
+		errName = errname.TaskFailed
 	}
 	tw.result <- taskResult{failed: true, name: errName, cause: cause}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // blocking never answers until its context ends.
@@ -19,10 +21,10 @@ func TestTaskTimeout(t *testing.T) {
 	tests := []struct {
 		name, state, input, wantErr string
 	}{
-		{"TimeoutSeconds", `"TimeoutSeconds":5`, `{}`, ErrNameTimeout},
-		{"TimeoutSecondsPath", `"TimeoutSecondsPath":"$.t"`, `{"t":5}`, ErrNameTimeout},
+		{"TimeoutSeconds", `"TimeoutSeconds":5`, `{}`, errname.Timeout},
+		{"TimeoutSecondsPath", `"TimeoutSecondsPath":"$.t"`, `{"t":5}`, errname.Timeout},
 		{"caught by States.Timeout", `"TimeoutSeconds":5,"Catch":[{"ErrorEquals":["States.Timeout"],"Next":"OK"}]`, `{}`, ""},
-		{"not caught by States.TaskFailed", `"TimeoutSeconds":5,"Catch":[{"ErrorEquals":["States.TaskFailed"],"Next":"OK"}]`, `{}`, ErrNameTimeout},
+		{"not caught by States.TaskFailed", `"TimeoutSeconds":5,"Catch":[{"ErrorEquals":["States.TaskFailed"],"Next":"OK"}]`, `{}`, errname.Timeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,33 +135,6 @@ func TestWaitForTaskToken(t *testing.T) {
 			t.Errorf("heartbeat: %v", err)
 		}
 	})
-	t.Run("heartbeat timeout", func(t *testing.T) {
-		r, x, tasks := tokenRunner(t, tokenDef, NewScaledClock(1000)) // 60 s heartbeat → 60 ms
-		task := <-tasks
-		st := waitDone(t, x)
-		if st.Status != StatusFailed || st.Error != ErrNameHeartbeatTimeout {
-			t.Fatalf("status %s error %s, want States.HeartbeatTimeout", st.Status, st.Error)
-		}
-		if err := r.SendTaskSuccess(task.TaskToken, json.RawMessage(`{}`)); !errors.Is(err, ErrTaskTimedOut) {
-			t.Errorf("success after timeout: %v, want ErrTaskTimedOut", err)
-		}
-	})
-	t.Run("heartbeats keep it alive", func(t *testing.T) {
-		r, x, tasks := tokenRunner(t, tokenDef, NewScaledClock(1000)) // heartbeat window 60 ms
-		task := <-tasks
-		for i := 0; i < 6; i++ {
-			time.Sleep(25 * time.Millisecond)
-			if err := r.SendTaskHeartbeat(task.TaskToken); err != nil {
-				t.Fatalf("heartbeat %d: %v", i, err)
-			}
-		}
-		if err := r.SendTaskSuccess(task.TaskToken, json.RawMessage(`1`)); err != nil {
-			t.Fatal(err)
-		}
-		if st := waitDone(t, x); st.Status != StatusSucceeded {
-			t.Fatalf("status %s %s", st.Status, st.Error)
-		}
-	})
 	t.Run("invoker answers before returning", func(t *testing.T) {
 		var r *Runner
 		r = NewRunner(WithInvoker(TaskInvokerFunc(func(ctx context.Context, task Task) (json.RawMessage, error) {
@@ -172,10 +147,63 @@ func TestWaitForTaskToken(t *testing.T) {
 	})
 }
 
+// The heartbeat tests run on a manualClock: tokenDef's 60 s HeartbeatSeconds
+// window only moves when the test advances the clock, so they do not depend on
+// the machine's speed.
+
+func TestHeartbeatsKeepTaskAlive(t *testing.T) {
+	clock := newManualClock()
+	r, x, tasks := tokenRunner(t, tokenDef, clock)
+	task := <-tasks
+	clock.awaitSleep(t, 60*time.Second) // the heartbeat watch is armed
+	// Six heartbeats 50 s apart: 300 s in all, five times the window, and never
+	// 60 s without one.
+	for i := range 6 {
+		clock.Advance(50 * time.Second)
+		if err := r.SendTaskHeartbeat(task.TaskToken); err != nil {
+			t.Fatalf("heartbeat %d: %v", i, err)
+		}
+		clock.awaitSleep(t, 60*time.Second) // the watch restarted from this heartbeat
+	}
+	if st := x.Snapshot(); st.Status != StatusRunning {
+		t.Fatalf("after 300 s with heartbeats: status %s %s, want RUNNING", st.Status, st.Error)
+	}
+	if err := r.SendTaskSuccess(task.TaskToken, json.RawMessage(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitDone(t, x); st.Status != StatusSucceeded {
+		t.Fatalf("status %s %s", st.Status, st.Error)
+	}
+}
+
+func TestHeartbeatTimeout(t *testing.T) {
+	clock := newManualClock()
+	r, x, tasks := tokenRunner(t, tokenDef, clock)
+	task := <-tasks
+	clock.awaitSleep(t, 60*time.Second)
+	clock.Advance(30 * time.Second)
+	if err := r.SendTaskHeartbeat(task.TaskToken); err != nil {
+		t.Fatal(err)
+	}
+	clock.awaitSleep(t, 60*time.Second) // restarted at 30 s
+	clock.Advance(59 * time.Second)
+	if st := x.Snapshot(); st.Status != StatusRunning {
+		t.Fatalf("59 s after a heartbeat (89 s after the start): status %s %s, want RUNNING", st.Status, st.Error)
+	}
+	clock.Advance(time.Second)
+	st := waitDone(t, x)
+	if st.Status != StatusFailed || st.Error != errname.HeartbeatTimeout {
+		t.Fatalf("status %s error %s, want States.HeartbeatTimeout", st.Status, st.Error)
+	}
+	if err := r.SendTaskSuccess(task.TaskToken, json.RawMessage(`{}`)); !errors.Is(err, ErrTaskTimedOut) {
+		t.Errorf("success after timeout: %v, want ErrTaskTimedOut", err)
+	}
+}
+
 func TestInvokerErrors(t *testing.T) {
 	t.Run("no invoker", func(t *testing.T) {
 		_, st := runWith(t, NewRunner(), chain("T", `"T":{"Type":"Task","Resource":"x","End":true}`), `{}`)
-		if st.Status != StatusFailed || st.Error != ErrNameTaskFailed {
+		if st.Status != StatusFailed || st.Error != errname.TaskFailed {
 			t.Fatalf("status %s %s", st.Status, st.Error)
 		}
 	})
@@ -184,7 +212,7 @@ func TestInvokerErrors(t *testing.T) {
 			"x": func(context.Context, Task, int) (json.RawMessage, error) { return json.RawMessage(`{`), nil },
 		}}
 		_, st := runDef(t, chain("T", `"T":{"Type":"Task","Resource":"x","End":true}`), `{}`, tasks)
-		if st.Status != StatusFailed || st.Error != ErrNameRuntime {
+		if st.Status != StatusFailed || st.Error != errname.Runtime {
 			t.Fatalf("status %s %s", st.Status, st.Error)
 		}
 	})
@@ -202,7 +230,7 @@ func TestInvokerErrors(t *testing.T) {
 			"x": func(context.Context, Task, int) (json.RawMessage, error) { panic("oops") },
 		}}
 		_, st := runDef(t, chain("T", `"T":{"Type":"Task","Resource":"x","End":true}`), `{}`, tasks)
-		if st.Status != StatusFailed || st.Error != ErrNameTaskFailed {
+		if st.Status != StatusFailed || st.Error != errname.TaskFailed {
 			t.Fatalf("status %s %s", st.Status, st.Error)
 		}
 	})

@@ -8,13 +8,12 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/codebuild"
-	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/stepship/stepship/test/harness"
+	"github.com/stepship/stepship/test/sfnlocal/internal/motofixture"
 	"github.com/stepship/stepship/test/sfnlocal/server"
 	"github.com/stepship/stepship/test/sfnlocal/tasks"
 )
@@ -52,14 +51,7 @@ func TestDeployStateMachineOnMoto(t *testing.T) {
 	cfg := moto.Config(ctx)
 	c := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = aws.String(s.URL()) })
 
-	cb := codebuild.NewFromConfig(cfg)
-	if _, err := cb.CreateProject(ctx, &codebuild.CreateProjectInput{
-		Name:        aws.String("web-build"),
-		Source:      &cbtypes.ProjectSource{Type: cbtypes.SourceTypeS3, Location: aws.String("sources/web.zip")},
-		Artifacts:   &cbtypes.ProjectArtifacts{Type: cbtypes.ArtifactsTypeNoArtifacts},
-		Environment: &cbtypes.ProjectEnvironment{Type: cbtypes.EnvironmentTypeLinuxContainer, Image: aws.String("aws/codebuild/standard:7.0"), ComputeType: cbtypes.ComputeTypeBuildGeneral1Small},
-		ServiceRole: aws.String("arn:aws:iam::123456789012:role/codebuild"),
-	}); err != nil {
+	if err := motofixture.CodeBuildProject(ctx, cfg, "web-build"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ecr.NewFromConfig(cfg).CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("web")}); err != nil {

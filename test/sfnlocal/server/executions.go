@@ -94,6 +94,13 @@ func (s *Server) startExecution(_ string, in startIn) (any, error) {
 	return map[string]any{"executionArn": arn, "startDate": epoch(start)}, nil
 }
 
+// lookupExecution is execution under s.mu.
+func (s *Server) lookupExecution(arn string) (*execution, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.execution(arn)
+}
+
 // execution finds an execution by ARN (caller holds s.mu).
 func (s *Server) execution(arn string) (*execution, error) {
 	if arn == "" {
@@ -125,9 +132,7 @@ func (s *Server) summary(e *execution, st asl.ExecutionState) map[string]any {
 }
 
 func (s *Server) describeExecution(in arnIn) (any, error) {
-	s.mu.Lock()
-	e, err := s.execution(in.ExecutionArn)
-	s.mu.Unlock()
+	e, err := s.lookupExecution(in.ExecutionArn)
 	if err != nil {
 		return nil, err
 	}
@@ -224,9 +229,7 @@ func (s *Server) stopExecution(in stopIn) (any, error) {
 	if len(in.Cause) > 32768 {
 		return nil, errf(codeValidation, "cause must be at most 32768 characters")
 	}
-	s.mu.Lock()
-	e, err := s.execution(in.ExecutionArn)
-	s.mu.Unlock()
+	e, err := s.lookupExecution(in.ExecutionArn)
 	if err != nil {
 		return nil, err
 	}

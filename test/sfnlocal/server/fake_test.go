@@ -46,7 +46,7 @@ type fakeExec struct {
 	events []asl.HistoryEvent
 }
 
-func (e *fakeExec) add(typ string, mod func(*asl.HistoryEvent)) {
+func (e *fakeExec) add(typ asl.EventType, mod func(*asl.HistoryEvent)) {
 	ev := asl.HistoryEvent{ID: int64(len(e.events) + 1), PreviousEventID: int64(len(e.events)), Timestamp: time.Now(), Type: typ}
 	if mod != nil {
 		mod(&ev)

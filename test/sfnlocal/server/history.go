@@ -44,25 +44,20 @@ func (s *Server) historyEvent(e *execution, ev asl.HistoryEvent, includeData boo
 		}
 		return d
 	}
-	t := ev.Type
-	switch {
-	case t == "ExecutionStarted":
+	switch ev.Type {
+	case asl.EventExecutionStarted:
 		out["executionStartedEventDetails"] = map[string]any{
 			"input": data(ev.Input), "inputDetails": details, "roleArn": e.machineCopy.roleArn,
 		}
-	case t == "ExecutionSucceeded":
+	case asl.EventExecutionSucceeded:
 		out["executionSucceededEventDetails"] = map[string]any{"output": data(ev.Output), "outputDetails": details}
-	case t == "ExecutionFailed":
-		out["executionFailedEventDetails"] = errCause()
-	case t == "ExecutionAborted":
-		out["executionAbortedEventDetails"] = errCause()
-	case t == "ExecutionTimedOut":
-		out["executionTimedOutEventDetails"] = errCause()
-	case strings.HasSuffix(t, "StateEntered"):
+	case asl.EventPassStateEntered, asl.EventTaskStateEntered, asl.EventChoiceStateEntered, asl.EventWaitStateEntered,
+		asl.EventSucceedStateEntered, asl.EventFailStateEntered, asl.EventParallelStateEntered, asl.EventMapStateEntered:
 		out["stateEnteredEventDetails"] = map[string]any{"name": ev.StateName, "input": data(ev.Input), "inputDetails": details}
-	case strings.HasSuffix(t, "StateExited"):
+	case asl.EventPassStateExited, asl.EventTaskStateExited, asl.EventChoiceStateExited, asl.EventWaitStateExited,
+		asl.EventSucceedStateExited, asl.EventParallelStateExited, asl.EventMapStateExited:
 		out["stateExitedEventDetails"] = map[string]any{"name": ev.StateName, "output": data(ev.Output), "outputDetails": details}
-	case t == "TaskScheduled":
+	case asl.EventTaskScheduled:
 		d := task(map[string]any{"region": e.region, "parameters": data(ev.Input)})
 		if ev.TimeoutSeconds > 0 {
 			d["timeoutInSeconds"] = ev.TimeoutSeconds
@@ -71,41 +66,30 @@ func (s *Server) historyEvent(e *execution, ev asl.HistoryEvent, includeData boo
 			d["heartbeatInSeconds"] = ev.HeartbeatSeconds
 		}
 		out["taskScheduledEventDetails"] = d
-	case t == "TaskStarted":
+	case asl.EventTaskStarted:
 		out["taskStartedEventDetails"] = task(nil)
-	case t == "TaskSubmitted":
+	case asl.EventTaskSubmitted:
 		out["taskSubmittedEventDetails"] = task(map[string]any{"output": data(ev.Output), "outputDetails": details})
-	case t == "TaskSucceeded":
+	case asl.EventTaskSucceeded:
 		out["taskSucceededEventDetails"] = task(map[string]any{"output": data(ev.Output), "outputDetails": details})
-	case t == "TaskFailed":
-		out["taskFailedEventDetails"] = task(errCause())
-	case t == "TaskTimedOut":
-		out["taskTimedOutEventDetails"] = task(errCause())
-	case t == "TaskStartFailed":
-		out["taskStartFailedEventDetails"] = task(errCause())
-	case t == "TaskSubmitFailed":
-		out["taskSubmitFailedEventDetails"] = task(errCause())
-	case t == "LambdaFunctionScheduled":
+	case asl.EventLambdaFunctionScheduled:
 		d := map[string]any{"resource": ev.Resource, "input": data(ev.Input), "inputDetails": details}
 		if ev.TimeoutSeconds > 0 {
 			d["timeoutInSeconds"] = ev.TimeoutSeconds
 		}
 		out["lambdaFunctionScheduledEventDetails"] = d
-	case t == "LambdaFunctionSucceeded":
+	case asl.EventLambdaFunctionSucceeded:
 		out["lambdaFunctionSucceededEventDetails"] = map[string]any{"output": data(ev.Output), "outputDetails": details}
-	case t == "LambdaFunctionFailed":
-		out["lambdaFunctionFailedEventDetails"] = errCause()
-	case t == "LambdaFunctionTimedOut":
-		out["lambdaFunctionTimedOutEventDetails"] = errCause()
-	case t == "LambdaFunctionScheduleFailed":
-		out["lambdaFunctionScheduleFailedEventDetails"] = errCause()
-	case t == "LambdaFunctionStartFailed":
-		out["lambdaFunctionStartFailedEventDetails"] = errCause()
-	case t == "MapStateStarted":
+	case asl.EventMapStateStarted:
 		out["mapStateStartedEventDetails"] = map[string]any{"length": ev.Index}
-	case strings.HasPrefix(t, "MapIteration"):
-		key := "mapIteration" + strings.TrimPrefix(t, "MapIteration") + "EventDetails"
-		out[key] = map[string]any{"name": ev.StateName, "index": ev.Index}
+	default:
+		if key, ok := errorDetails[ev.Type]; ok {
+			out[key] = errCause()
+		} else if key, ok := taskErrorDetails[ev.Type]; ok {
+			out[key] = task(errCause())
+		} else if key, ok := mapIterationDetails[ev.Type]; ok {
+			out[key] = map[string]any{"name": ev.StateName, "index": ev.Index}
+		}
 	}
 	for k, v := range out {
 		if d, ok := v.(map[string]any); ok && strings.HasSuffix(k, "EventDetails") {
@@ -117,6 +101,35 @@ func (s *Server) historyEvent(e *execution, ev asl.HistoryEvent, includeData boo
 		}
 	}
 	return out
+}
+
+// errorDetails names the details member of the events whose details are the
+// error and cause alone.
+var errorDetails = map[asl.EventType]string{
+	asl.EventExecutionFailed:              "executionFailedEventDetails",
+	asl.EventExecutionAborted:             "executionAbortedEventDetails",
+	asl.EventExecutionTimedOut:            "executionTimedOutEventDetails",
+	asl.EventLambdaFunctionFailed:         "lambdaFunctionFailedEventDetails",
+	asl.EventLambdaFunctionTimedOut:       "lambdaFunctionTimedOutEventDetails",
+	asl.EventLambdaFunctionScheduleFailed: "lambdaFunctionScheduleFailedEventDetails",
+	asl.EventLambdaFunctionStartFailed:    "lambdaFunctionStartFailedEventDetails",
+}
+
+// taskErrorDetails names the details member of the task events whose details are
+// the resource, the error and the cause.
+var taskErrorDetails = map[asl.EventType]string{
+	asl.EventTaskFailed:       "taskFailedEventDetails",
+	asl.EventTaskTimedOut:     "taskTimedOutEventDetails",
+	asl.EventTaskStartFailed:  "taskStartFailedEventDetails",
+	asl.EventTaskSubmitFailed: "taskSubmitFailedEventDetails",
+}
+
+// mapIterationDetails names the details member of each Map iteration event.
+var mapIterationDetails = map[asl.EventType]string{
+	asl.EventMapIterationStarted:   "mapIterationStartedEventDetails",
+	asl.EventMapIterationSucceeded: "mapIterationSucceededEventDetails",
+	asl.EventMapIterationFailed:    "mapIterationFailedEventDetails",
+	asl.EventMapIterationAborted:   "mapIterationAbortedEventDetails",
 }
 
 // splitResource gives the API's resourceType and resource for a Task's Resource:
@@ -136,9 +149,7 @@ func splitResource(r string) (string, string) {
 }
 
 func (s *Server) getExecutionHistory(in listIn) (any, error) {
-	s.mu.Lock()
-	e, err := s.execution(in.ExecutionArn)
-	s.mu.Unlock()
+	e, err := s.lookupExecution(in.ExecutionArn)
 	if err != nil {
 		return nil, err
 	}

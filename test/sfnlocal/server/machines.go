@@ -9,14 +9,19 @@ import (
 	"strings"
 )
 
-type createSMIn struct {
-	Name                 string          `json:"name"`
+// smSettings are the members CreateStateMachine and UpdateStateMachine share.
+type smSettings struct {
 	Definition           string          `json:"definition"`
 	RoleArn              string          `json:"roleArn"`
-	Type                 string          `json:"type"`
-	Description          string          `json:"description"`
 	LoggingConfiguration json.RawMessage `json:"loggingConfiguration"`
 	TracingConfiguration json.RawMessage `json:"tracingConfiguration"`
+}
+
+type createSMIn struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Description string `json:"description"`
+	smSettings
 }
 
 func (s *Server) parseDefinition(def string) (Machine, error) {
@@ -97,11 +102,8 @@ func (s *Server) machine(arn string) (*stateMachine, error) {
 }
 
 type updateSMIn struct {
-	StateMachineArn      string          `json:"stateMachineArn"`
-	Definition           string          `json:"definition"`
-	RoleArn              string          `json:"roleArn"`
-	LoggingConfiguration json.RawMessage `json:"loggingConfiguration"`
-	TracingConfiguration json.RawMessage `json:"tracingConfiguration"`
+	StateMachineArn string `json:"stateMachineArn"`
+	smSettings
 }
 
 func (s *Server) updateStateMachine(in updateSMIn) (any, error) {

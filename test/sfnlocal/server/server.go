@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stepship/stepship/test/sfnlocal/asl"
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // DefaultAccount is the account id in ARNs when Options.Account is empty.
@@ -186,7 +187,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		select {
 		case <-ex.Done():
 		default:
-			ex.Stop("States.Aborted", "the local Step Functions service shut down")
+			ex.Stop(errname.Aborted, "the local Step Functions service shut down")
 		}
 	}
 	s.cancel()
@@ -202,7 +203,7 @@ func (s *Server) CreateStateMachine(name, definition, roleArn string) (string, e
 	_, exists := s.machines[arn]
 	s.mu.Unlock()
 	if !exists {
-		_, err := s.createStateMachine(s.opts.Region, createSMIn{Name: name, Definition: definition, RoleArn: roleArn})
+		_, err := s.createStateMachine(s.opts.Region, createSMIn{Name: name, smSettings: smSettings{Definition: definition, RoleArn: roleArn}})
 		if err == nil {
 			return arn, nil
 		}
@@ -210,7 +211,7 @@ func (s *Server) CreateStateMachine(name, definition, roleArn string) (string, e
 			return "", err
 		}
 	}
-	if _, err := s.updateStateMachine(updateSMIn{StateMachineArn: arn, Definition: definition, RoleArn: roleArn}); err != nil {
+	if _, err := s.updateStateMachine(updateSMIn{StateMachineArn: arn, smSettings: smSettings{Definition: definition, RoleArn: roleArn}}); err != nil {
 		return "", err
 	}
 	return arn, nil

@@ -28,6 +28,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stepship/stepship/test/sfnlocal/asl"
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // AWS runs Step Functions' service integrations through the AWS SDK. All clients are
@@ -149,11 +150,11 @@ func (a *AWS) InvokeTask(ctx context.Context, task asl.Task) (json.RawMessage, e
 }
 
 func unsupported(task asl.Task) error {
-	return &asl.TaskFailure{Name: "States.Runtime", Cause: fmt.Sprintf("state %q: the local Step Functions service does not support resource %q", task.StateName, task.Resource)}
+	return &asl.TaskFailure{Name: errname.Runtime, Cause: fmt.Sprintf("state %q: the local Step Functions service does not support resource %q", task.StateName, task.Resource)}
 }
 
 func badParameters(service string, err error) error {
-	return &asl.TaskFailure{Name: "States.Runtime", Cause: fmt.Sprintf("the Parameters do not fit the %s API: %v", service, err)}
+	return &asl.TaskFailure{Name: errname.Runtime, Cause: fmt.Sprintf("the Parameters do not fit the %s API: %v", service, err)}
 }
 
 // serviceFailure names an SDK error as Step Functions does: "SERVICE.ErrorCode", with
@@ -333,7 +334,7 @@ func (a *AWS) runTask(ctx context.Context, input json.RawMessage, sync bool, tas
 		return nil, serviceFailure("ECS", err)
 	}
 	if len(desc.Tasks) == 0 {
-		return nil, &asl.TaskFailure{Name: "States.TaskFailed", Cause: "ECS DescribeTasks returned no task for " + strings.Join(arns, ", ")}
+		return nil, &asl.TaskFailure{Name: errname.TaskFailed, Cause: "ECS DescribeTasks returned no task for " + strings.Join(arns, ", ")}
 	}
 	t := desc.Tasks[0]
 	b, err := json.Marshal(Shape(t))
@@ -341,7 +342,7 @@ func (a *AWS) runTask(ctx context.Context, input json.RawMessage, sync bool, tas
 		return nil, err
 	}
 	if failed(t) {
-		return nil, &asl.TaskFailure{Name: "States.TaskFailed", Cause: string(b)}
+		return nil, &asl.TaskFailure{Name: errname.TaskFailed, Cause: string(b)}
 	}
 	return b, nil
 }
@@ -458,7 +459,7 @@ func (a *AWS) startBuild(ctx context.Context, input json.RawMessage, sync bool) 
 		return nil, serviceFailure("CodeBuild", err)
 	}
 	if out.Build == nil {
-		return nil, &asl.TaskFailure{Name: "States.TaskFailed", Cause: "CodeBuild StartBuild returned no build"}
+		return nil, &asl.TaskFailure{Name: errname.TaskFailed, Cause: "CodeBuild StartBuild returned no build"}
 	}
 	if !sync {
 		b, _ := json.Marshal(map[string]any{"Build": Shape(out.Build)})
@@ -481,7 +482,7 @@ func (a *AWS) startBuild(ctx context.Context, input json.RawMessage, sync bool) 
 			return nil, serviceFailure("CodeBuild", err)
 		}
 		if len(got.Builds) == 0 {
-			return nil, &asl.TaskFailure{Name: "States.TaskFailed", Cause: "CodeBuild build " + id + " not found"}
+			return nil, &asl.TaskFailure{Name: errname.TaskFailed, Cause: "CodeBuild build " + id + " not found"}
 		}
 		build = &got.Builds[0]
 	}
@@ -490,7 +491,7 @@ func (a *AWS) startBuild(ctx context.Context, input json.RawMessage, sync bool) 
 		return nil, err
 	}
 	if build.BuildStatus != cbtypes.StatusTypeSucceeded {
-		return nil, &asl.TaskFailure{Name: "States.TaskFailed", Cause: string(b)}
+		return nil, &asl.TaskFailure{Name: errname.TaskFailed, Cause: string(b)}
 	}
 	return b, nil
 }
@@ -513,20 +514,33 @@ func messageText(raw json.RawMessage) (*string, error) {
 	return &t, nil
 }
 
-func (a *AWS) publish(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
+// withMessage decodes Parameters into the SDK input in (strictly), except for the
+// message member, which may be any JSON value (see messageText) and is returned.
+func withMessage(input json.RawMessage, member, api string, in any) (*string, error) {
 	var p map[string]json.RawMessage
 	if err := json.Unmarshal(input, &p); err != nil {
-		return nil, badParameters("SNS Publish", err)
+		return nil, badParameters(api, err)
 	}
-	msg, err := messageText(p["Message"])
+	msg, err := messageText(p[member])
 	if err != nil {
-		return nil, badParameters("SNS Publish", err)
+		return nil, badParameters(api, err)
 	}
-	delete(p, "Message")
-	rest, _ := json.Marshal(p)
+	delete(p, member)
+	rest, err := json.Marshal(p)
+	if err != nil {
+		return nil, badParameters(api, err)
+	}
+	if err := strictUnmarshal(rest, in); err != nil {
+		return nil, badParameters(api, err)
+	}
+	return msg, nil
+}
+
+func (a *AWS) publish(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
 	var in sns.PublishInput
-	if err := strictUnmarshal(rest, &in); err != nil {
-		return nil, badParameters("SNS Publish", err)
+	msg, err := withMessage(input, "Message", "SNS Publish", &in)
+	if err != nil {
+		return nil, err
 	}
 	in.Message = msg
 	out, err := a.sns.Publish(ctx, &in)
@@ -542,19 +556,10 @@ func (a *AWS) publish(ctx context.Context, input json.RawMessage) (json.RawMessa
 }
 
 func (a *AWS) sendMessage(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
-	var p map[string]json.RawMessage
-	if err := json.Unmarshal(input, &p); err != nil {
-		return nil, badParameters("SQS SendMessage", err)
-	}
-	body, err := messageText(p["MessageBody"])
-	if err != nil {
-		return nil, badParameters("SQS SendMessage", err)
-	}
-	delete(p, "MessageBody")
-	rest, _ := json.Marshal(p)
 	var in sqs.SendMessageInput
-	if err := strictUnmarshal(rest, &in); err != nil {
-		return nil, badParameters("SQS SendMessage", err)
+	body, err := withMessage(input, "MessageBody", "SQS SendMessage", &in)
+	if err != nil {
+		return nil, err
 	}
 	in.MessageBody = body
 	out, err := a.sqs.SendMessage(ctx, &in)

@@ -25,6 +25,8 @@ type fakeAWS struct {
 	requests map[string][]string // target → bodies
 	describe int
 	exitCode int
+	// buildStatus is the status BatchGetBuilds reports (default SUCCEEDED).
+	buildStatus string
 }
 
 func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -41,7 +43,11 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.requests[target] = append(f.requests[target], string(body))
 	f.describe += map[bool]int{true: 1}[strings.HasSuffix(target, ".DescribeTasks")]
 	n := f.describe
+	buildStatus := f.buildStatus
 	f.mu.Unlock()
+	if buildStatus == "" {
+		buildStatus = "SUCCEEDED"
+	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-RequestId", "req-1")
 	switch target {
@@ -68,7 +74,7 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "CodeBuild_20161006.StartBuild":
 		_, _ = w.Write([]byte(`{"build":{"id":"p:1","buildStatus":"IN_PROGRESS","startTime":"2026-11-26T11:00:00.123456Z","currentPhase":"QUEUED"}}`))
 	case "CodeBuild_20161006.BatchGetBuilds":
-		_, _ = w.Write([]byte(`{"builds":[{"id":"p:1","buildStatus":"SUCCEEDED","buildComplete":true,"startTime":"2026-11-26T11:00:00.123456+00:00","endTime":"2026-11-26 11:05:00","phases":[{"phaseType":"BUILD","startTime":"2026-11-26T11:01:00Z"}]}]}`))
+		_, _ = w.Write([]byte(`{"builds":[{"id":"p:1","buildStatus":"` + buildStatus + `","buildComplete":true,"startTime":"2026-11-26T11:00:00.123456+00:00","endTime":"2026-11-26 11:05:00","phases":[{"phaseType":"BUILD","startTime":"2026-11-26T11:01:00Z"}]}]}`))
 	case "AmazonEC2ContainerRegistry_V20150921.DescribeImages":
 		if strings.Contains(string(body), `"missing"`) {
 			w.WriteHeader(http.StatusBadRequest)
@@ -215,6 +221,29 @@ func TestCodeBuildSyncToleratesISOTimestamps(t *testing.T) {
 	}
 	if err := json.Unmarshal(out, &o); err != nil || o.Build.BuildStatus != "SUCCEEDED" || o.Build.StartTime != at(11, 0, 0)+123 || o.Build.EndTime != at(11, 5, 0) || o.Build.Phases[0].StartTime != at(11, 1, 0) {
 		t.Fatalf("startBuild.sync output %s", out)
+	}
+}
+
+// TestCodeBuildSyncFailedBuild: a build that ends in any status but SUCCEEDED
+// fails the task with States.TaskFailed and the build as cause, as Step Functions
+// does (moto only ever reports successful builds, so the fake AWS answers here).
+func TestCodeBuildSyncFailedBuild(t *testing.T) {
+	for _, status := range []string{"FAILED", "FAULT", "STOPPED", "TIMED_OUT"} {
+		t.Run(status, func(t *testing.T) {
+			f, a := newFakeAWS(t)
+			f.buildStatus = status
+			out, err := a.InvokeTask(context.Background(), task("arn:aws:states:::codebuild:startBuild.sync", "Build", `{"ProjectName":"p"}`))
+			var tf *asl.TaskFailure
+			if !errors.As(err, &tf) {
+				t.Fatalf("a %s build: output %s, error %v; want a TaskFailure", status, out, err)
+			}
+			var cause struct {
+				Build struct{ Id, BuildStatus string }
+			}
+			if tf.Name != "States.TaskFailed" || json.Unmarshal([]byte(tf.Cause), &cause) != nil || cause.Build.BuildStatus != status || cause.Build.Id != "p:1" {
+				t.Errorf("a %s build: Error %q, Cause %s; want States.TaskFailed with the build", status, tf.Name, tf.Cause)
+			}
+		})
 	}
 }
 

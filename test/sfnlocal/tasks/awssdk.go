@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/stepship/stepship/test/sfnlocal/asl"
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // sdkService is one service reachable as arn:aws:states:::aws-sdk:SERVICE:action.
@@ -60,7 +61,7 @@ func (a *AWS) awsSDK(ctx context.Context, task asl.Task, service, action string,
 	opName := string(unicode.ToUpper(rune(action[0]))) + action[1:]
 	m := reflect.ValueOf(svc.client).MethodByName(opName)
 	if !m.IsValid() {
-		return nil, &asl.TaskFailure{Name: "States.Runtime", Cause: fmt.Sprintf("state %q: the %s API has no action %q", task.StateName, service, action)}
+		return nil, &asl.TaskFailure{Name: errname.Runtime, Cause: fmt.Sprintf("state %q: the %s API has no action %q", task.StateName, service, action)}
 	}
 	mt := m.Type()
 	if mt.NumIn() != 3 || !mt.IsVariadic() || mt.In(1).Kind() != reflect.Pointer || mt.NumOut() != 2 {

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/codebuild"
-	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/stepship/stepship/test/harness"
 	"github.com/stepship/stepship/test/sfnlocal/asl"
+	"github.com/stepship/stepship/test/sfnlocal/internal/motofixture"
 	"github.com/stepship/stepship/test/sfnlocal/tasks"
 )
 
@@ -89,14 +88,7 @@ func TestIntegrationsAgainstMoto(t *testing.T) {
 	}
 
 	// CodeBuild: startBuild.sync, despite moto's ISO timestamps.
-	cb := codebuild.NewFromConfig(cfg)
-	if _, err := cb.CreateProject(ctx, &codebuild.CreateProjectInput{
-		Name:        aws.String("app"),
-		Source:      &cbtypes.ProjectSource{Type: cbtypes.SourceTypeS3, Location: aws.String("sources/app.zip")},
-		Artifacts:   &cbtypes.ProjectArtifacts{Type: cbtypes.ArtifactsTypeNoArtifacts},
-		Environment: &cbtypes.ProjectEnvironment{Type: cbtypes.EnvironmentTypeLinuxContainer, Image: aws.String("aws/codebuild/standard:7.0"), ComputeType: cbtypes.ComputeTypeBuildGeneral1Small},
-		ServiceRole: aws.String("arn:aws:iam::123456789012:role/codebuild"),
-	}); err != nil {
+	if err := motofixture.CodeBuildProject(ctx, cfg, "app"); err != nil {
 		t.Fatal(err)
 	}
 	out, err = call(t, a, "arn:aws:states:::codebuild:startBuild.sync", `{"ProjectName":"app","SourceVersion":"abc123"}`)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stepship/stepship/test/sfnlocal/asl"
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // Result is the outcome of one Lambda invocation, as the Lambda Invoke API reports it.
@@ -39,129 +39,6 @@ type Result struct {
 // not be made (the function's own failures are Result.FunctionError).
 type Function interface {
 	Invoke(ctx context.Context, payload []byte) (Result, error)
-}
-
-// RIE invokes a function running under the Lambda Runtime Interface Emulator. Calls
-// to one emulator (one URL) are serialized, even across RIE values: the emulator's
-// default mode crashes on two concurrent invocations. A call whose context ends
-// returns at once, but the emulator stays reserved until its invocation finishes.
-type RIE struct {
-	// URL is the emulator's base URL ("http://127.0.0.1:9001") or its full
-	// invocation URL (".../2015-03-31/functions/function/invocations").
-	URL    string
-	Client *http.Client // default: no timeout beyond Lambda's 15 minutes
-}
-
-// NewRIE returns a Function that invokes the emulator at url.
-func NewRIE(url string) *RIE { return &RIE{URL: url} }
-
-var (
-	rieMu    sync.Mutex
-	rieSlots = map[string]chan struct{}{}
-)
-
-// slot is the semaphore serializing calls to one emulator.
-func slot(url string) chan struct{} {
-	rieMu.Lock()
-	defer rieMu.Unlock()
-	s, ok := rieSlots[url]
-	if !ok {
-		s = make(chan struct{}, 1)
-		rieSlots[url] = s
-	}
-	return s
-}
-
-func (r *RIE) invocationURL() string {
-	u := strings.TrimRight(r.URL, "/")
-	if strings.Contains(u, "/2015-03-31/functions/") {
-		return u
-	}
-	return u + "/2015-03-31/functions/function/invocations"
-}
-
-// Invoke implements Function.
-func (r *RIE) Invoke(ctx context.Context, payload []byte) (Result, error) {
-	url := r.invocationURL()
-	sem := slot(url)
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
-		return Result{}, context.Cause(ctx)
-	}
-	type outcome struct {
-		res Result
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		defer func() { <-sem }()
-		res, err := r.do(context.WithoutCancel(ctx), url, payload)
-		done <- outcome{res, err}
-	}()
-	select {
-	case o := <-done:
-		return o.res, o.err
-	case <-ctx.Done():
-		return Result{}, context.Cause(ctx)
-	}
-}
-
-func (r *RIE) do(ctx context.Context, url string, payload []byte) (Result, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
-	if err != nil {
-		return Result{}, fmt.Errorf("build request to the Lambda runtime emulator: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	c := r.Client
-	if c == nil {
-		c = &http.Client{Timeout: 16 * time.Minute}
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return Result{}, fmt.Errorf("invoke the Lambda runtime emulator at %s: %w", r.URL, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 7<<20))
-	if err != nil {
-		return Result{}, fmt.Errorf("read the Lambda runtime emulator's response: %w", err)
-	}
-	res := Result{Payload: body, RequestID: resp.Header.Get("X-Amzn-Requestid")}
-	if res.ExecutedVersion = resp.Header.Get("X-Amz-Executed-Version"); res.ExecutedVersion == "" {
-		res.ExecutedVersion = "$LATEST"
-	}
-	res.FunctionError = resp.Header.Get("X-Amz-Function-Error")
-	if res.FunctionError == "" && isErrorObject(body) {
-		// The emulator answers a failed invocation with 200 and the error in the body.
-		res.FunctionError = "Unhandled"
-	}
-	if resp.StatusCode/100 != 2 && res.FunctionError == "" {
-		return Result{}, fmt.Errorf("the Lambda runtime emulator at %s answered %s: %s", r.URL, resp.Status, truncate(string(body), 512))
-	}
-	return res, nil
-}
-
-// isErrorObject reports whether body is a Lambda error object: a JSON object with
-// errorType and errorMessage and nothing but the fields runtimes put there.
-func isErrorObject(body []byte) bool {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(body, &m) != nil {
-		return false
-	}
-	if _, ok := m["errorType"]; !ok {
-		return false
-	}
-	if _, ok := m["errorMessage"]; !ok {
-		return false
-	}
-	for k := range m {
-		switch k {
-		case "errorType", "errorMessage", "stackTrace", "cause", "requestId":
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // Handler runs a Go Lambda handler in-process: anything aws-lambda-go's
@@ -320,13 +197,9 @@ func (l *Lambda) invoke(ctx context.Context, function, qualifier string, payload
 // failure turns a function error into the task error Step Functions reports: the
 // errorType as Error, the error object as Cause.
 func failure(res Result) error {
-	var e struct {
-		ErrorType string `json:"errorType"`
-	}
-	_ = json.Unmarshal(res.Payload, &e)
-	name := e.ErrorType
-	if name == "" {
-		name = "Lambda.Unknown"
+	name := "Lambda.Unknown"
+	if fe := decodeFunctionError(res.Payload); fe != nil {
+		name = fe.Type
 	}
 	cause := res.Payload
 	var b bytes.Buffer
@@ -368,7 +241,7 @@ func (l *Lambda) InvokeTask(ctx context.Context, task asl.Task) (json.RawMessage
 	switch action {
 	case "lambda:invoke", "lambda:invoke.waitForTaskToken":
 	default:
-		return nil, &asl.TaskFailure{Name: "States.Runtime", Cause: fmt.Sprintf("unsupported Lambda resource %q", task.Resource)}
+		return nil, &asl.TaskFailure{Name: errname.Runtime, Cause: fmt.Sprintf("unsupported Lambda resource %q", task.Resource)}
 	}
 	var p struct {
 		FunctionName   string
@@ -377,7 +250,7 @@ func (l *Lambda) InvokeTask(ctx context.Context, task asl.Task) (json.RawMessage
 		InvocationType string
 	}
 	if err := json.Unmarshal(task.Input, &p); err != nil || p.FunctionName == "" {
-		return nil, &asl.TaskFailure{Name: "States.Runtime", Cause: fmt.Sprintf("state %q: lambda:invoke needs Parameters with a FunctionName (got %s)", task.StateName, truncate(string(task.Input), 256))}
+		return nil, &asl.TaskFailure{Name: errname.Runtime, Cause: fmt.Sprintf("state %q: lambda:invoke needs Parameters with a FunctionName (got %s)", task.StateName, truncate(string(task.Input), 256))}
 	}
 	payload := []byte(p.Payload)
 	if len(payload) == 0 {

@@ -55,11 +55,17 @@ func task(resource, state, input string) asl.Task {
 		Execution: asl.ExecutionInfo{ARN: "arn:aws:states:us-east-1:123456789012:execution:deploy:e1", Name: "e1", StateMachineName: "deploy"}}
 }
 
-func TestErrorNamingInProcessAndRIE(t *testing.T) {
+// TestErrorNamingInProcessAndOverHTTP checks the Error and Cause of every kind of
+// handler failure, for a handler run in-process and for the same in-process
+// handler reached over HTTP through the RIE client (fakeRIE). Both sides run
+// InProcess, so it tests the naming and the client's decoding, not the real
+// emulator: TestSameErrorsUnderTheRuntimeEmulator (rie_test.go) compares
+// in-process with a built function under aws-lambda-rie.
+func TestErrorNamingInProcessAndOverHTTP(t *testing.T) {
 	srv, _ := fakeRIE(t, handler)
 	bindings := map[string]*Lambda{
 		"in-process": NewLambda().Bind("deploy", InProcess(handler)),
-		"rie":        NewLambda().Bind("deploy", NewRIE(srv.URL)),
+		"over-http":  NewLambda().Bind("deploy", NewRIE(srv.URL)),
 	}
 	cases := []struct{ mode, name, message string }{
 		{"pointer", "DeployError", "deploy of api failed"},
@@ -176,6 +182,92 @@ func TestRIEFunctionErrorHeaderAndFailures(t *testing.T) {
 	_, err = NewLambda().Bind("f", NewRIE("http://127.0.0.1:1")).InvokeTask(context.Background(), task("arn:aws:lambda:us-east-1:1:function:f", "S", `{}`))
 	if !errors.As(err, &tf) || tf.Name != "Lambda.ServiceException" {
 		t.Fatalf("emulator down: %v", err)
+	}
+}
+
+func TestParseFunctionError(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{`{"errorMessage":"m","errorType":"T"}`, "T: m"},
+		{`{"errorType":"T","errorMessage":"m","stackTrace":[]}`, "T: m"},
+		{`{"errorType":"Error","errorMessage":"m","trace":["at x"]}`, "Error: m"},           // Node.js
+		{`{"errorType":"E","errorMessage":"m","requestId":"r","stackTrace":["f"]}`, "E: m"}, // Python
+		{`{"errorType":"Runtime.ExitError","errorMessage":"RequestId: r Error: exit status 2"}`, "Runtime.ExitError: RequestId: r Error: exit status 2"},
+		{`{"errorType":"T"}`, "T: "},
+		{`{"errorType":"T","errorMessage":"m","extra":1}`, ""},
+		{`{"errorType":"","errorMessage":"m"}`, ""},
+		{`{"errorType":1,"errorMessage":"m"}`, ""},
+		{`{"ok":true}`, ""},
+		{`"errorType"`, ""},
+		{`null`, ""},
+		{`not json`, ""},
+	} {
+		got := ""
+		if fe := ParseFunctionError([]byte(tc.body)); fe != nil {
+			got = fe.Error()
+		}
+		if got != tc.want {
+			t.Errorf("ParseFunctionError(%s) = %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}
+
+// TestProxy drives the emulator proxy the way another process would: raw HTTP,
+// concurrently, against a fake emulator that fails the test on overlapping calls.
+func TestProxy(t *testing.T) {
+	emu, calls := fakeRIE(t, handler)
+	proxy := httptest.NewServer(Proxy(NewRIE(emu.URL), nil))
+	defer proxy.Close()
+	post := func(path, body string) (*http.Response, string) {
+		t.Helper()
+		resp, err := http.Post(proxy.URL+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Go(func() {
+			resp, err := http.Post(proxy.URL+InvocationsPath, "application/json", strings.NewReader(fmt.Sprintf(`{"service":"s%d"}`, i)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK || string(b) != fmt.Sprintf(`{"deployed":"s%d"}`, i) {
+				t.Errorf("call %d: %s %s", i, resp.Status, b)
+			}
+		})
+	}
+	wg.Wait()
+	if calls.Load() != 6 {
+		t.Errorf("the emulator saw %d calls, want 6", calls.Load())
+	}
+
+	resp, body := post(InvocationsPath, `{"service":"api","mode":"pointer"}`)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Amz-Function-Error") != "Unhandled" {
+		t.Errorf("function error: %s, X-Amz-Function-Error %q", resp.Status, resp.Header.Get("X-Amz-Function-Error"))
+	}
+	if fe := ParseFunctionError([]byte(body)); fe == nil || fe.Type != "DeployError" {
+		t.Errorf("function error body %s", body)
+	}
+	if resp, _ := post("/other", `{}`); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("another path: %s, want 404", resp.Status)
+	}
+
+	down := httptest.NewServer(Proxy(NewRIE("http://127.0.0.1:1"), func(err error) string { return "emulator gone: " + err.Error() }))
+	defer down.Close()
+	resp, err := http.Post(down.URL+InvocationsPath, "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadGateway || !strings.HasPrefix(string(b), "emulator gone: ") {
+		t.Errorf("emulator down: %s %s", resp.Status, b)
 	}
 }
 

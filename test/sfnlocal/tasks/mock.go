@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/stepship/stepship/test/sfnlocal/asl"
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // MockConfig is a mock configuration file: Step Functions Local's format
@@ -277,7 +278,7 @@ func (m *Mocks) InvokeTask(ctx context.Context, task asl.Task) (json.RawMessage,
 	switch {
 	case !ok || r.Invoke:
 		if m.Next == nil {
-			return nil, &asl.TaskFailure{Name: "States.Runtime", Cause: fmt.Sprintf("no mocked response and no binding for state %q (resource %q)", task.StateName, task.Resource)}
+			return nil, &asl.TaskFailure{Name: errname.Runtime, Cause: fmt.Sprintf("no mocked response and no binding for state %q (resource %q)", task.StateName, task.Resource)}
 		}
 		return m.Next.InvokeTask(ctx, task)
 	case r.Throw != nil:

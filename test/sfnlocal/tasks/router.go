@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/stepship/stepship/test/sfnlocal/asl"
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // Router dispatches a task to the first route whose pattern matches its Resource.
@@ -70,7 +71,7 @@ func (r *Router) Lookup(resource string) asl.TaskInvoker {
 func (r *Router) InvokeTask(ctx context.Context, task asl.Task) (json.RawMessage, error) {
 	inv := r.Lookup(task.Resource)
 	if inv == nil {
-		return nil, &asl.TaskFailure{Name: "States.Runtime", Cause: fmt.Sprintf("the local Step Functions service has no binding for resource %q (state %q)", task.Resource, task.StateName)}
+		return nil, &asl.TaskFailure{Name: errname.Runtime, Cause: fmt.Sprintf("the local Step Functions service has no binding for resource %q (state %q)", task.Resource, task.StateName)}
 	}
 	return inv.InvokeTask(ctx, task)
 }

@@ -23,6 +23,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // Resolver evaluates a path argument: "$…" against the state input, "$$…"
@@ -35,7 +37,7 @@ type Resolver func(path string) (any, error)
 func Eval(expr string, resolve func(path string) (any, error)) (any, error) {
 	c, err := Parse(expr)
 	if err != nil {
-		return nil, &Error{Name: ErrIntrinsicFailure, Cause: err.Error(), Err: err}
+		return nil, &Error{Name: errname.IntrinsicFailure, Cause: err.Error(), Err: err}
 	}
 	return c.Eval(resolve)
 }
@@ -52,7 +54,7 @@ func (c *Call) Eval(resolve func(path string) (any, error)) (any, error) {
 	}
 	spec := functions[c.Name]
 	if spec == nil {
-		return nil, &Error{Name: ErrIntrinsicFailure, Cause: fmt.Sprintf("unknown intrinsic function %q", c.Name)}
+		return nil, &Error{Name: errname.IntrinsicFailure, Cause: fmt.Sprintf("unknown intrinsic function %q", c.Name)}
 	}
 	if n := len(args); n < spec.minArgs || (spec.maxArgs >= 0 && n > spec.maxArgs) {
 		return nil, c.fail("it takes %s, got %d", spec.arity(), n)
@@ -82,7 +84,7 @@ func (a Arg) eval(resolve func(string) (any, error)) (any, error) {
 		return a.Call.Eval(resolve)
 	case ArgPath:
 		if resolve == nil {
-			return nil, &Error{Name: ErrRuntime, Cause: fmt.Sprintf("the path %s cannot be resolved: no input", a.Str)}
+			return nil, &Error{Name: errname.Runtime, Cause: fmt.Sprintf("the path %s cannot be resolved: no input", a.Str)}
 		}
 		v, err := resolve(a.Str)
 		if err != nil {
@@ -90,18 +92,18 @@ func (a Arg) eval(resolve func(string) (any, error)) (any, error) {
 			if errors.As(err, &ie) {
 				return nil, err
 			}
-			return nil, &Error{Name: ErrRuntime, Cause: fmt.Sprintf("The JsonPath argument for the field %s could not be resolved: %v", a.Str, err), Err: err}
+			return nil, &Error{Name: errname.Runtime, Cause: fmt.Sprintf("The JsonPath argument for the field %s could not be resolved: %v", a.Str, err), Err: err}
 		}
 		return normalize(v)
 	}
-	return nil, &Error{Name: ErrIntrinsicFailure, Cause: fmt.Sprintf("invalid argument kind %d", a.Kind)}
+	return nil, &Error{Name: errname.IntrinsicFailure, Cause: fmt.Sprintf("invalid argument kind %d", a.Kind)}
 }
 
 // fail returns a States.Runtime error naming the invocation, worded like the
 // cause Step Functions gives.
 func (c *Call) fail(format string, args ...any) *Error {
 	return &Error{
-		Name:  ErrRuntime,
+		Name:  errname.Runtime,
 		Cause: fmt.Sprintf("The function '%s' had the following error: %s", c.String(), fmt.Sprintf(format, args...)),
 	}
 }
@@ -114,7 +116,7 @@ func normalize(v any) (any, error) {
 	case json.Number:
 		f, err := x.Float64()
 		if err != nil {
-			return nil, &Error{Name: ErrRuntime, Cause: fmt.Sprintf("number %s is out of range", x)}
+			return nil, &Error{Name: errname.Runtime, Cause: fmt.Sprintf("number %s is out of range", x)}
 		}
 		return f, nil
 	case int:
@@ -148,18 +150,18 @@ func normalize(v any) (any, error) {
 	case json.RawMessage:
 		var out any
 		if err := json.Unmarshal(x, &out); err != nil {
-			return nil, &Error{Name: ErrRuntime, Cause: "invalid JSON: " + err.Error()}
+			return nil, &Error{Name: errname.Runtime, Cause: "invalid JSON: " + err.Error()}
 		}
 		return out, nil
 	default:
 		// Anything else: round-trip through encoding/json.
 		b, err := json.Marshal(x)
 		if err != nil {
-			return nil, &Error{Name: ErrRuntime, Cause: fmt.Sprintf("value of type %T is not JSON: %v", v, err)}
+			return nil, &Error{Name: errname.Runtime, Cause: fmt.Sprintf("value of type %T is not JSON: %v", v, err)}
 		}
 		var out any
 		if err := json.Unmarshal(b, &out); err != nil {
-			return nil, &Error{Name: ErrRuntime, Cause: err.Error()}
+			return nil, &Error{Name: errname.Runtime, Cause: err.Error()}
 		}
 		return out, nil
 	}

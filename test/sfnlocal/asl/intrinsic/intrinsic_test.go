@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
 // testInput is the state input the test resolver reads "$…" paths from;
@@ -225,73 +227,73 @@ func TestEvalErrors(t *testing.T) {
 		cause string // substring of the cause
 	}{
 		// syntax problems reaching Eval
-		{`States.Nope(1)`, ErrIntrinsicFailure, "unknown intrinsic function"},
-		{`States.Format('x'`, ErrIntrinsicFailure, "missing ')'"},
-		{`States.Format('open \n escape')`, ErrIntrinsicFailure, "open escape backslash"},
-		{`States.Format()`, ErrIntrinsicFailure, "at least 1 argument"},
-		{`States.MathAdd(1, 2, 3)`, ErrIntrinsicFailure, "exactly 2 arguments"},
-		{`States.UUID(1)`, ErrIntrinsicFailure, "exactly 0 arguments"},
-		{`States.JsonToString('{}')`, ErrIntrinsicFailure, "must be a path"},
+		{`States.Nope(1)`, errname.IntrinsicFailure, "unknown intrinsic function"},
+		{`States.Format('x'`, errname.IntrinsicFailure, "missing ')'"},
+		{`States.Format('open \n escape')`, errname.IntrinsicFailure, "open escape backslash"},
+		{`States.Format()`, errname.IntrinsicFailure, "at least 1 argument"},
+		{`States.MathAdd(1, 2, 3)`, errname.IntrinsicFailure, "exactly 2 arguments"},
+		{`States.UUID(1)`, errname.IntrinsicFailure, "exactly 0 arguments"},
+		{`States.JsonToString('{}')`, errname.IntrinsicFailure, "must be a path"},
 		// paths that do not resolve
-		{`States.Format('{}', $.missing)`, ErrRuntime, "$.missing"},
-		{`States.Array($$.Nope)`, ErrRuntime, "$$.Nope"},
+		{`States.Format('{}', $.missing)`, errname.Runtime, "$.missing"},
+		{`States.Array($$.Nope)`, errname.Runtime, "$$.Nope"},
 		// States.Format
-		{`States.Format('{} {}', 'a')`, ErrRuntime, "2 placeholders ({}) but 1 value"},
-		{`States.Format('{}', 'a', 'b')`, ErrRuntime, "1 placeholder ({}) but 2 values"},
-		{`States.Format(1)`, ErrRuntime, "argument 1 must be a string"},
-		{`States.Format('\{\}', 'a')`, ErrRuntime, "0 placeholders"},
+		{`States.Format('{} {}', 'a')`, errname.Runtime, "2 placeholders ({}) but 1 value"},
+		{`States.Format('{}', 'a', 'b')`, errname.Runtime, "1 placeholder ({}) but 2 values"},
+		{`States.Format(1)`, errname.Runtime, "argument 1 must be a string"},
+		{`States.Format('\{\}', 'a')`, errname.Runtime, "0 placeholders"},
 		// States.StringToJson
-		{`States.StringToJson($.badJson)`, ErrRuntime, "not valid JSON"},
-		{`States.StringToJson('{} {}')`, ErrRuntime, "not valid JSON"},
-		{`States.StringToJson(1)`, ErrRuntime, "must be a string"},
+		{`States.StringToJson($.badJson)`, errname.Runtime, "not valid JSON"},
+		{`States.StringToJson('{} {}')`, errname.Runtime, "not valid JSON"},
+		{`States.StringToJson(1)`, errname.Runtime, "must be a string"},
 		// States.ArrayPartition
-		{`States.ArrayPartition($.inputArray, 0)`, ErrRuntime, "positive integer"},
-		{`States.ArrayPartition($.inputArray, -1)`, ErrRuntime, "positive integer"},
-		{`States.ArrayPartition($.inputArray, 1.5)`, ErrRuntime, "must be an integer"},
-		{`States.ArrayPartition($.name, 2)`, ErrRuntime, "argument 1 must be an array, got string"},
+		{`States.ArrayPartition($.inputArray, 0)`, errname.Runtime, "positive integer"},
+		{`States.ArrayPartition($.inputArray, -1)`, errname.Runtime, "positive integer"},
+		{`States.ArrayPartition($.inputArray, 1.5)`, errname.Runtime, "must be an integer"},
+		{`States.ArrayPartition($.name, 2)`, errname.Runtime, "argument 1 must be an array, got string"},
 		// States.ArrayContains
-		{`States.ArrayContains($.unescapedJson, 1)`, ErrRuntime, "must be an array, got object"},
+		{`States.ArrayContains($.unescapedJson, 1)`, errname.Runtime, "must be an array, got object"},
 		// States.ArrayRange
-		{`States.ArrayRange(1, 9, 0)`, ErrRuntime, "must not be zero"},
-		{`States.ArrayRange(1.5, 9, 1)`, ErrRuntime, "must be an integer"},
-		{`States.ArrayRange(0, 1000, 1)`, ErrRuntime, "1001 items"},
-		{`States.ArrayRange('1', 9, 1)`, ErrRuntime, "must be a number"},
+		{`States.ArrayRange(1, 9, 0)`, errname.Runtime, "must not be zero"},
+		{`States.ArrayRange(1.5, 9, 1)`, errname.Runtime, "must be an integer"},
+		{`States.ArrayRange(0, 1000, 1)`, errname.Runtime, "1001 items"},
+		{`States.ArrayRange('1', 9, 1)`, errname.Runtime, "must be a number"},
 		// States.ArrayGetItem
-		{`States.ArrayGetItem($.inputArray, 9)`, ErrRuntime, "out of bounds"},
-		{`States.ArrayGetItem($.inputArray, -1)`, ErrRuntime, "out of bounds"},
-		{`States.ArrayGetItem($.inputArray, 0.5)`, ErrRuntime, "must be an integer"},
-		{`States.ArrayGetItem($.unescapedJson, 0)`, ErrRuntime, "must be an array"},
+		{`States.ArrayGetItem($.inputArray, 9)`, errname.Runtime, "out of bounds"},
+		{`States.ArrayGetItem($.inputArray, -1)`, errname.Runtime, "out of bounds"},
+		{`States.ArrayGetItem($.inputArray, 0.5)`, errname.Runtime, "must be an integer"},
+		{`States.ArrayGetItem($.unescapedJson, 0)`, errname.Runtime, "must be an array"},
 		// States.ArrayLength / ArrayUnique
-		{`States.ArrayLength($.name)`, ErrRuntime, "must be an array"},
-		{`States.ArrayUnique(null)`, ErrRuntime, "must be an array, got null"},
+		{`States.ArrayLength($.name)`, errname.Runtime, "must be an array"},
+		{`States.ArrayUnique(null)`, errname.Runtime, "must be an array, got null"},
 		// States.Base64Encode / Decode
-		{`States.Base64Encode($.long)`, ErrRuntime, "10001 characters"},
-		{`States.Base64Encode($.Id)`, ErrRuntime, "must be a string"},
-		{`States.Base64Decode('not base64!')`, ErrRuntime, "not valid Base64"},
-		{`States.Base64Decode('/w==')`, ErrRuntime, "not valid UTF-8"},
-		{`States.Base64Decode($.long)`, ErrRuntime, "10001 characters"},
+		{`States.Base64Encode($.long)`, errname.Runtime, "10001 characters"},
+		{`States.Base64Encode($.Id)`, errname.Runtime, "must be a string"},
+		{`States.Base64Decode('not base64!')`, errname.Runtime, "not valid Base64"},
+		{`States.Base64Decode('/w==')`, errname.Runtime, "not valid UTF-8"},
+		{`States.Base64Decode($.long)`, errname.Runtime, "10001 characters"},
 		// States.Hash
-		{`States.Hash('x', 'SHA-3')`, ErrRuntime, "unsupported hash algorithm"},
-		{`States.Hash('x', 'sha-1')`, ErrRuntime, "unsupported hash algorithm"},
-		{`States.Hash($.long, 'MD5')`, ErrRuntime, "10001 characters"},
-		{`States.Hash($.Id, 'MD5')`, ErrRuntime, "must be a string"},
+		{`States.Hash('x', 'SHA-3')`, errname.Runtime, "unsupported hash algorithm"},
+		{`States.Hash('x', 'sha-1')`, errname.Runtime, "unsupported hash algorithm"},
+		{`States.Hash($.long, 'MD5')`, errname.Runtime, "10001 characters"},
+		{`States.Hash($.Id, 'MD5')`, errname.Runtime, "must be a string"},
 		// States.JsonMerge
-		{`States.JsonMerge($.json1, $.json2, true)`, ErrRuntime, "deep merge is not supported"},
-		{`States.JsonMerge($.json1, $.inputArray, false)`, ErrRuntime, "argument 2 must be an object"},
-		{`States.JsonMerge($.json1, $.json2, 'false')`, ErrRuntime, "argument 3 must be a boolean"},
+		{`States.JsonMerge($.json1, $.json2, true)`, errname.Runtime, "deep merge is not supported"},
+		{`States.JsonMerge($.json1, $.inputArray, false)`, errname.Runtime, "argument 2 must be an object"},
+		{`States.JsonMerge($.json1, $.json2, 'false')`, errname.Runtime, "argument 3 must be a boolean"},
 		// States.MathRandom
-		{`States.MathRandom(5, 5)`, ErrRuntime, "must be greater than the start"},
-		{`States.MathRandom('1', 5)`, ErrRuntime, "must be a number"},
-		{`States.MathRandom(1, 5, 'seed')`, ErrRuntime, "must be a number"},
+		{`States.MathRandom(5, 5)`, errname.Runtime, "must be greater than the start"},
+		{`States.MathRandom('1', 5)`, errname.Runtime, "must be a number"},
+		{`States.MathRandom(1, 5, 'seed')`, errname.Runtime, "must be a number"},
 		// States.MathAdd
-		{`States.MathAdd($.big, 1)`, ErrRuntime, "outside the range"},
-		{`States.MathAdd('1', 1)`, ErrRuntime, "must be a number"},
-		{`States.MathAdd(1, $.t)`, ErrRuntime, "argument 2 must be a number, got boolean"},
+		{`States.MathAdd($.big, 1)`, errname.Runtime, "outside the range"},
+		{`States.MathAdd('1', 1)`, errname.Runtime, "must be a number"},
+		{`States.MathAdd(1, $.t)`, errname.Runtime, "argument 2 must be a number, got boolean"},
 		// States.StringSplit
-		{`States.StringSplit($.Id, ',')`, ErrRuntime, "must be a string"},
-		{`States.StringSplit('a', '')`, ErrRuntime, "must not be empty"},
+		{`States.StringSplit($.Id, ',')`, errname.Runtime, "must be a string"},
+		{`States.StringSplit('a', '')`, errname.Runtime, "must not be empty"},
 		// errors in nested calls propagate unchanged
-		{`States.Array(States.ArrayGetItem($.inputArray, 100))`, ErrRuntime, "States.ArrayGetItem($.inputArray, 100)"},
+		{`States.Array(States.ArrayGetItem($.inputArray, 100))`, errname.Runtime, "States.ArrayGetItem($.inputArray, 100)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {

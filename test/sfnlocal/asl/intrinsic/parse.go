@@ -38,12 +38,6 @@ import (
 	"strings"
 )
 
-// Error names used by this package.
-const (
-	ErrRuntime          = "States.Runtime"
-	ErrIntrinsicFailure = "States.IntrinsicFailure"
-)
-
 // MaxNesting is how many intrinsic functions may be nested inside one field
 // (AWS documents a limit of 10 nested functions).
 const MaxNesting = 10
