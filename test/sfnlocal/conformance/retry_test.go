@@ -217,7 +217,7 @@ func (i *timedInvoker) InvokeTask(ctx context.Context, task asl.Task) (json.RawM
 func scheduledTimes(exe *asl.Execution, start time.Time) []time.Duration {
 	var out []time.Duration
 	for _, ev := range exe.History() {
-		if strings.HasSuffix(ev.Type, "Scheduled") {
+		if strings.HasSuffix(string(ev.Type), "Scheduled") {
 			out = append(out, ev.Timestamp.Sub(start))
 		}
 	}
