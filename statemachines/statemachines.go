@@ -51,9 +51,10 @@ func Definition(name string) ([]byte, error) {
 // state's input and output, and a task's result: 256 KiB.
 const MaxPayloadBytes = 256 * 1024
 
-// placeholderRE matches a definitionSubstitutions placeholder: ${Name}, Name
-// being letters and digits starting with a capital letter.
-var placeholderRE = regexp.MustCompile(`\$\{([A-Z][A-Za-z0-9]*)\}`)
+// placeholderRE matches a definitionSubstitutions placeholder: ${Key}, the
+// key made of letters, digits and _ . : - (what Step Functions accepts as a
+// substitution key). Which keys stepship fills is Known's business.
+var placeholderRE = regexp.MustCompile(`\$\{([A-Za-z0-9_.:-]+)\}`)
 
 // Placeholder kinds. A placeholder is ${NAMEFunctionArn} (a stepship
 // function, e.g. ${DeployFunctionArn}) or one of the stack's resources

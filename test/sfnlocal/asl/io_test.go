@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stepship/stepship/statemachines"
 	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
@@ -106,7 +107,7 @@ func TestRuntimeErrors(t *testing.T) {
 }
 
 func TestDataLimitExceeded(t *testing.T) {
-	big := make([]byte, maxPayload)
+	big := make([]byte, statemachines.MaxPayloadBytes)
 	for i := range big {
 		big[i] = 'x'
 	}

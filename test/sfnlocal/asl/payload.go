@@ -10,11 +10,9 @@ import (
 
 	"github.com/ohler55/ojg/oj"
 
+	"github.com/stepship/stepship/statemachines"
 	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
-
-// maxPayload is Step Functions' quota on a state's input, output and result.
-const maxPayload = 256 * 1024
 
 // decodeJSON decodes one JSON document into map[string]any, []any, string, bool,
 // nil, int64, float64 (json.Number for integers beyond int64).
@@ -52,8 +50,8 @@ func mustEncode(v any) json.RawMessage {
 
 // checkSize fails with States.DataLimitExceeded when a payload exceeds the quota.
 func checkSize(b []byte, what string) error {
-	if len(b) > maxPayload {
-		return fail(errname.DataLimitExceeded, fmt.Sprintf("the %s of %d bytes exceeds the maximum of %d bytes", what, len(b), maxPayload))
+	if len(b) > statemachines.MaxPayloadBytes {
+		return fail(errname.DataLimitExceeded, fmt.Sprintf("the %s of %d bytes exceeds the maximum of %d bytes", what, len(b), statemachines.MaxPayloadBytes))
 	}
 	return nil
 }

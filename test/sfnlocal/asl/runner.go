@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/stepship/stepship/statemachines"
 	"github.com/stepship/stepship/test/sfnlocal/asl/errname"
 )
 
@@ -104,8 +104,8 @@ func (r *Runner) Start(ctx context.Context, sm *StateMachine, input json.RawMess
 	if len(bytes.TrimSpace(input)) == 0 {
 		input = json.RawMessage(`{}`)
 	}
-	if len(input) > maxPayload {
-		return nil, fmt.Errorf("start execution: input of %d bytes exceeds the maximum of %d bytes: %w", len(input), maxPayload, ErrInvalidInput)
+	if len(input) > statemachines.MaxPayloadBytes {
+		return nil, fmt.Errorf("start execution: input of %d bytes exceeds the maximum of %d bytes: %w", len(input), statemachines.MaxPayloadBytes, ErrInvalidInput)
 	}
 	v, err := decodeJSON(input)
 	if err != nil {
@@ -377,8 +377,8 @@ func (x *Execution) inputOutput(st *state, raw any, sc *stateCtx) (any, error) {
 }
 
 func executionARN(info ExecutionInfo) string {
-	if i := strings.Index(info.StateMachineARN, ":stateMachine:"); i >= 0 {
-		return info.StateMachineARN[:i] + ":execution:" + info.StateMachineARN[i+len(":stateMachine:"):] + ":" + info.Name
+	if arn, err := statemachines.ExecutionARN(info.StateMachineARN, info.Name); err == nil {
+		return arn
 	}
 	sm := info.StateMachineName
 	if sm == "" {

@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/stepship/stepship/statemachines"
 	"github.com/stepship/stepship/test/sfnlocal/asl"
 	"github.com/stepship/stepship/test/sfnlocal/tasks"
 )
@@ -82,25 +81,15 @@ func LoadConfig(path string) (*Config, error) {
 	return &c, nil
 }
 
-var placeholder = regexp.MustCompile(`\$\{[A-Za-z0-9_.:-]+\}`)
-
-// Substitute replaces ${Key} in definition with subs[Key] and fails on a
-// placeholder that has no substitution.
+// Substitute replaces ${Key} in definition with subs[Key], as Step Functions
+// does with definitionSubstitutions, and fails on a placeholder that has no
+// substitution (the grammar is statemachines', shared with the CDK app).
 func Substitute(definition string, subs map[string]string) (string, error) {
-	keys := make([]string, 0, len(subs))
-	for k := range subs {
-		keys = append(keys, k)
+	out, err := statemachines.Substitute([]byte(definition), subs)
+	if err != nil {
+		return "", fmt.Errorf("the definition uses a placeholder that definitionSubstitutions does not fill: %w", err)
 	}
-	sort.Strings(keys)
-	pairs := make([]string, 0, 2*len(keys))
-	for _, k := range keys {
-		pairs = append(pairs, "${"+k+"}", subs[k])
-	}
-	out := strings.NewReplacer(pairs...).Replace(definition)
-	if m := placeholder.FindString(out); m != "" {
-		return "", fmt.Errorf("the definition uses %s but definitionSubstitutions has no value for it", m)
-	}
-	return out, nil
+	return string(out), nil
 }
 
 func (c *Config) path(p string) string {

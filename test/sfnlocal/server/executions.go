@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/stepship/stepship/statemachines"
 	"github.com/stepship/stepship/test/sfnlocal/asl"
 )
 
@@ -40,8 +41,8 @@ func (s *Server) startExecution(_ string, in startIn) (any, error) {
 	if in.Input != nil {
 		input = *in.Input
 	}
-	if len(input) > MaxPayload {
-		return nil, errf(codeInvalidExecutionInput, "Invalid State Machine Execution Input: the input is %d bytes, above the limit of %d bytes", len(input), MaxPayload)
+	if len(input) > statemachines.MaxPayloadBytes {
+		return nil, errf(codeInvalidExecutionInput, "Invalid State Machine Execution Input: the input is %d bytes, above the limit of %d bytes", len(input), statemachines.MaxPayloadBytes)
 	}
 	key, ok := compactJSON(input)
 	if !ok || !utf8.ValidString(input) {
@@ -55,7 +56,10 @@ func (s *Server) startExecution(_ string, in startIn) (any, error) {
 		return nil, err
 	}
 	region, account, _, _, _ := arnParts(sm.arn)
-	arn := "arn:aws:states:" + region + ":" + account + ":execution:" + sm.name + ":" + name
+	arn, err := statemachines.ExecutionARN(sm.arn, name)
+	if err != nil {
+		return nil, errf(codeInvalidArn, "Invalid Arn: %v", err)
+	}
 	if sm.typ == "EXPRESS" {
 		arn = "arn:aws:states:" + region + ":" + account + ":express:" + sm.name + ":" + name + ":" + uuid.NewString()
 	}
@@ -283,8 +287,8 @@ func (s *Server) sendTaskSuccess(in taskIn) (any, error) {
 	if in.Output == nil {
 		return nil, errf(codeValidation, "output is required")
 	}
-	if len(*in.Output) > MaxPayload || !json.Valid([]byte(*in.Output)) {
-		return nil, errf(codeInvalidOutput, "Invalid Output: the output must be valid JSON of at most %d bytes", MaxPayload)
+	if len(*in.Output) > statemachines.MaxPayloadBytes || !json.Valid([]byte(*in.Output)) {
+		return nil, errf(codeInvalidOutput, "Invalid Output: the output must be valid JSON of at most %d bytes", statemachines.MaxPayloadBytes)
 	}
 	return map[string]any{}, taskError(s.engine.SendTaskSuccess(in.TaskToken, json.RawMessage(*in.Output)), in.TaskToken)
 }

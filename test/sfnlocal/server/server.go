@@ -31,9 +31,6 @@ const DefaultAccount = "123456789012"
 // and Options.Region is empty.
 const DefaultRegion = "us-east-1"
 
-// MaxPayload is the Step Functions payload limit (256 KiB).
-const MaxPayload = 256 * 1024
-
 // Options configure a Server.
 type Options struct {
 	// Region is the default region (requests name theirs in the SigV4 scope).

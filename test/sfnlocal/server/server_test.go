@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/stepship/stepship/statemachines"
 )
 
 const (
@@ -188,7 +190,7 @@ func TestErrors(t *testing.T) {
 			return err
 		}, new(*types.InvalidExecutionInput)},
 		{"InvalidExecutionInput too large", func() error {
-			big := `{"a":"` + strings.Repeat("x", MaxPayload) + `"}`
+			big := `{"a":"` + strings.Repeat("x", statemachines.MaxPayloadBytes) + `"}`
 			_, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &arn, Input: &big})
 			return err
 		}, new(*types.InvalidExecutionInput)},
