@@ -1,4 +1,4 @@
-package statemachines
+package statemachines_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stepship/stepship/statemachines"
 	"github.com/stepship/stepship/test/sfnlocal/asl"
 )
 
@@ -145,8 +146,8 @@ type edge struct{ from, to string }
 // and the edges taken.
 func run(t *testing.T, sc scenario) (asl.ExecutionState, []string, []edge) {
 	t.Helper()
-	d := machineOf(t, Deploy)
-	sm, err := asl.Parse(substituted(t, Deploy))
+	d := machineOf(t, statemachines.Deploy)
+	sm, err := asl.Parse(substituted(t, statemachines.Deploy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +257,7 @@ func TestDeployEveryPathIsTaken(t *testing.T) {
 		}
 	}
 	var missing []string
-	for _, e := range possibleEdges(machineOf(t, Deploy)) {
+	for _, e := range possibleEdges(machineOf(t, statemachines.Deploy)) {
 		if !taken[e] {
 			missing = append(missing, e.from+" → "+e.to)
 		}

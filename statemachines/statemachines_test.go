@@ -1,4 +1,4 @@
-package statemachines
+package statemachines_test
 
 import (
 	"encoding/json"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stepship/stepship/statemachines"
 	"github.com/stepship/stepship/test/harness"
 	"github.com/stepship/stepship/test/sfnlocal/asl"
 )
@@ -14,22 +15,22 @@ import (
 // filled the way the CDK app fills it: functions by ARN, resources by name.
 func substituted(t *testing.T, name string) []byte {
 	t.Helper()
-	raw, err := Definition(name)
+	raw, err := statemachines.Definition(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	values := map[string]string{}
-	for _, p := range Placeholders(raw) {
-		if !Known(p) {
-			t.Errorf("%s: placeholder ${%s} is neither ${NameFunctionArn} nor one of %v: infra cannot fill it", name, p, Resources)
+	for _, p := range statemachines.Placeholders(raw) {
+		if !statemachines.Known(p) {
+			t.Errorf("%s: placeholder ${%s} is neither ${NameFunctionArn} nor one of %v: infra cannot fill it", name, p, statemachines.Resources)
 		}
-		if fn, ok := FunctionOf(p); ok {
+		if fn, ok := statemachines.FunctionOf(p); ok {
 			values[p] = "arn:aws:lambda:us-east-1:123456789012:function:" + strings.ToLower(fn)
 		} else {
 			values[p] = "stepship-" + p
 		}
 	}
-	def, err := Substitute(raw, values)
+	def, err := statemachines.Substitute(raw, values)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func substituted(t *testing.T, name string) []byte {
 
 func TestEveryFilePassesASLValidator(t *testing.T) {
 	validator := harness.RequireTool(t, "asl-validator")
-	for _, name := range Names() {
+	for _, name := range statemachines.Names() {
 		t.Run(name, func(t *testing.T) {
 			out, err := exec.Command(validator, "--json-path", name+".asl.json").CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "is valid") {
@@ -49,7 +50,7 @@ func TestEveryFilePassesASLValidator(t *testing.T) {
 }
 
 func TestEveryFileParsesInTheLocalInterpreter(t *testing.T) {
-	for _, name := range Names() {
+	for _, name := range statemachines.Names() {
 		t.Run(name, func(t *testing.T) {
 			if _, err := asl.Parse(substituted(t, name)); err != nil {
 				t.Fatal(err)
@@ -62,7 +63,7 @@ func TestEveryFileParsesInTheLocalInterpreter(t *testing.T) {
 // call or a throttled API never leaves an execution running forever or failing on
 // the first transient error.
 func TestEveryTaskHasATimeoutAndARetryAndTheMachineATimeout(t *testing.T) {
-	for _, name := range Names() {
+	for _, name := range statemachines.Names() {
 		t.Run(name, func(t *testing.T) {
 			m := machineOf(t, name)
 			if m.TimeoutSeconds <= 0 {
@@ -85,34 +86,34 @@ func TestEveryTaskHasATimeoutAndARetryAndTheMachineATimeout(t *testing.T) {
 
 func TestSubstitute(t *testing.T) {
 	def := []byte(`{"a":"${DeployFunctionArn}","b":"${TableName}","c":"${DeployFunctionArn}"}`)
-	if got := Placeholders(def); strings.Join(got, ",") != "DeployFunctionArn,TableName" {
+	if got := statemachines.Placeholders(def); strings.Join(got, ",") != "DeployFunctionArn,TableName" {
 		t.Errorf("Placeholders = %v", got)
 	}
-	out, err := Substitute(def, map[string]string{"DeployFunctionArn": "arn:x", "TableName": "t"})
+	out, err := statemachines.Substitute(def, map[string]string{"DeployFunctionArn": "arn:x", "TableName": "t"})
 	if err != nil || string(out) != `{"a":"arn:x","b":"t","c":"arn:x"}` {
 		t.Errorf("Substitute = %s, %v", out, err)
 	}
-	if _, err := Substitute(def, map[string]string{"TableName": "t"}); err == nil || !strings.Contains(err.Error(), "${DeployFunctionArn}") {
+	if _, err := statemachines.Substitute(def, map[string]string{"TableName": "t"}); err == nil || !strings.Contains(err.Error(), "${DeployFunctionArn}") {
 		t.Errorf("a missing value must be named: %v", err)
 	}
 	for in, want := range map[string]string{"deploy": "DeployFunctionArn", "dr-verify": "DrVerifyFunctionArn"} {
-		if got := FunctionPlaceholder(in); got != want {
-			t.Errorf("FunctionPlaceholder(%q) = %q, want %q", in, got, want)
+		if got := statemachines.FunctionPlaceholder(in); got != want {
+			t.Errorf("statemachines.FunctionPlaceholder(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if Known("Bucket") || !Known(TableName) || !Known("ResolveFunctionArn") || Known("FunctionArn") {
+	if statemachines.Known("Bucket") || !statemachines.Known(statemachines.TableName) || !statemachines.Known("ResolveFunctionArn") || statemachines.Known("FunctionArn") {
 		t.Error("Known accepts only functions and listed resources")
 	}
 }
 
 func TestExecutionARN(t *testing.T) {
-	got, err := ExecutionARN("arn:aws:states:eu-west-1:123456789012:stateMachine:stepship-deploy", "web-1")
+	got, err := statemachines.ExecutionARN("arn:aws:states:eu-west-1:123456789012:stateMachine:stepship-deploy", "web-1")
 	if err != nil || got != "arn:aws:states:eu-west-1:123456789012:execution:stepship-deploy:web-1" {
 		t.Errorf("ExecutionARN = %q, %v", got, err)
 	}
 	for _, bad := range []string{"", "arn:aws:lambda:us-east-1:123456789012:function:x", "arn:aws:states:us-east-1:123456789012:stateMachine:"} {
-		if _, err := ExecutionARN(bad, "x"); err == nil {
-			t.Errorf("ExecutionARN(%q) accepted", bad)
+		if _, err := statemachines.ExecutionARN(bad, "x"); err == nil {
+			t.Errorf("statemachines.ExecutionARN(%q) accepted", bad)
 		}
 	}
 }
@@ -146,7 +147,7 @@ type state struct {
 
 func machineOf(t *testing.T, name string) definition {
 	t.Helper()
-	raw, err := Definition(name)
+	raw, err := statemachines.Definition(name)
 	if err != nil {
 		t.Fatal(err)
 	}

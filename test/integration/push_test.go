@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/stepship/stepship/shared/config"
 	"github.com/stepship/stepship/shared/webhook/webhooktest"
 	"github.com/stepship/stepship/test/localenv"
 	"github.com/stepship/stepship/test/localenv/localenvtest"
@@ -186,5 +188,45 @@ func assertExecutions(t *testing.T, e *localenv.Env, want int) {
 	}
 	if len(out.Executions) != want {
 		t.Fatalf("%d executions of the deploy state machine, want %d", len(out.Executions), want)
+	}
+}
+
+// After a rotation, the previous secret verifies only for the overlap: a leaked
+// secret, rotated out, stops working — measured on the built webhook function
+// against the emulator's Secrets Manager version stages.
+func TestRotatedOutSecretStopsVerifying(t *testing.T) {
+	e := localenvtest.StartT(t)
+	ctx := context.Background()
+	const fresh = "a brand-new secret, after the leak"
+	if _, err := secretsmanager.NewFromConfig(e.AWS).PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:     aws.String(e.Seeded.SecretARN),
+		SecretString: aws.String(`{"github": "` + fresh + `"}`),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rotated := time.Now()
+	const overlap = 3 * time.Second
+	fn, err := e.StartWebhook(ctx, map[string]string{config.EnvSecretOverlap: overlap.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := localenvtest.Fixture(t, e, "github-ping.json")
+	post := func(secret string) int {
+		t.Helper()
+		a, err := localenv.PostTo(ctx, fn, webhooktest.GitHubHeaders("ping", "rotation-ping", []byte(secret), ping), ping)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Status
+	}
+	if got := post(e.Spec.GitHubSecret); got != 200 || time.Since(rotated) >= overlap {
+		t.Fatalf("within the overlap the previous secret got %d (after %s), want 200", got, time.Since(rotated))
+	}
+	time.Sleep(time.Until(rotated.Add(overlap + time.Second)))
+	if got := post(e.Spec.GitHubSecret); got != 401 {
+		t.Errorf("after the overlap the previous secret got %d, want 401", got)
+	}
+	if got := post(fresh); got != 200 {
+		t.Errorf("the current secret got %d, want 200", got)
 	}
 }

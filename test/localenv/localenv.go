@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,6 +60,9 @@ type Env struct {
 	DeployStateMachineARN string
 	// WebhookEnv is the webhook function's environment (to start more copies).
 	WebhookEnv map[string]string
+
+	functions string            // the built functions (dist/local)
+	svcOpts   []localsvc.Option // how services are started (log folder)
 
 	// stops undo each started part, in the order they were started.
 	stops []func() error
@@ -125,6 +129,7 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 	if o.logDir != "" {
 		svcOpts = append(svcOpts, localsvc.WithLogDir(o.logDir))
 	}
+	e.svcOpts = svcOpts
 
 	step := time.Now()
 	if e.Moto, err = localsvc.StartMoto(ctx, svcOpts...); err != nil {
@@ -152,6 +157,7 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 	// Every function reads the catalog, as its package carries it in Lambda.
 	fnEnv := e.Moto.Env()
 	fnEnv[config.EnvCatalog] = filepath.Join(e.Root, config.CatalogFileName)
+	e.functions = o.functions
 	if e.Resolve, err = e.startFunction(ctx, o.functions, "resolve", fnEnv, svcOpts); err != nil {
 		return nil, err
 	}
@@ -222,6 +228,15 @@ func (e *Env) startFunction(ctx context.Context, dist, name string, env map[stri
 	return fn, nil
 }
 
+// StartWebhook starts another copy of the webhook function, its environment
+// WebhookEnv with the given variables changed (for example a shorter
+// STEPSHIP_SECRET_OVERLAP). It stops with the stack.
+func (e *Env) StartWebhook(ctx context.Context, changes map[string]string) (*localsvc.Lambda, error) {
+	env := maps.Clone(e.WebhookEnv)
+	maps.Copy(env, changes)
+	return e.startFunction(ctx, e.functions, "webhook", env, e.svcOpts)
+}
+
 // started records a part of the stack: how to stop it, and its log (nil for
 // none).
 func (e *Env) started(stop func() error, log interface{ LogReport() string }) {
@@ -284,6 +299,11 @@ type Answer struct {
 // Post sends a webhook delivery to the webhook function exactly as a Lambda
 // Function URL would: a POST with the raw body and the host's headers.
 func (e *Env) Post(ctx context.Context, headers map[string]string, body []byte) (Answer, error) {
+	return PostTo(ctx, e.Webhook, headers, body)
+}
+
+// PostTo is Post to a given copy of the webhook function.
+func PostTo(ctx context.Context, webhook *localsvc.Lambda, headers map[string]string, body []byte) (Answer, error) {
 	h := map[string]string{"content-type": "application/json", "user-agent": "GitHub-Hookshot/stepship-demo"}
 	for k, v := range headers {
 		h[strings.ToLower(k)] = v
@@ -298,7 +318,7 @@ func (e *Env) Post(ctx context.Context, headers map[string]string, body []byte) 
 			TimeEpoch: time.Now().UnixMilli(),
 		},
 	}
-	out, ferr, err := e.Webhook.Invoke(ctx, req)
+	out, ferr, err := webhook.Invoke(ctx, req)
 	if err != nil {
 		return Answer{}, fmt.Errorf("failed to invoke the webhook function: %w", err)
 	}

@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/stepship/stepship/statemachines"
 	"github.com/stepship/stepship/test/harness"
 	"github.com/stepship/stepship/test/sfnlocal/internal/motofixture"
 	"github.com/stepship/stepship/test/sfnlocal/server"
@@ -19,7 +19,8 @@ import (
 )
 
 // TestDeployStateMachineOnMoto runs statemachines/deploy.asl.json on the local service:
-// service integrations against the AWS emulator, the deploy function in-process (a fake).
+// service integrations (CodeBuild .sync, ECR) against the AWS emulator, the resolve and
+// deploy functions in-process (fakes).
 func TestDeployStateMachineOnMoto(t *testing.T) {
 	moto := harness.StartMoto(t)
 	for k, v := range moto.Env() {
@@ -27,17 +28,29 @@ func TestDeployStateMachineOnMoto(t *testing.T) {
 	}
 	ctx := context.Background()
 
+	const fn = "arn:aws:lambda:us-east-1:123456789012:function:"
 	var deployed []string
 	s, err := server.NewFromConfig(ctx, &server.Config{
-		TimeScale: 1000,
+		// Task timeouts are scaled too: 20 leaves a 30 s ECR timeout 1.5 s for a
+		// real call to the emulator.
+		TimeScale: 20,
 		StateMachines: []server.MachineConfig{{
-			Name: "deploy", File: "../../../statemachines/deploy.asl.json",
-			DefinitionSubstitutions: map[string]string{"DeployFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:stepship-deploy"},
+			Name: "deploy", File: "../../../" + statemachines.File(statemachines.Deploy),
+			DefinitionSubstitutions: map[string]string{
+				statemachines.FunctionPlaceholder("resolve"): fn + "stepship-resolve",
+				statemachines.FunctionPlaceholder("deploy"):  fn + "stepship-deploy",
+			},
 		}},
 		Functions: map[string]tasks.Function{
+			"stepship-resolve": tasks.InProcess(func(ctx context.Context, in json.RawMessage) (map[string]any, error) {
+				return map[string]any{
+					"image": map[string]any{"registryId": "123456789012", "repository": "web", "uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/web"},
+					"build": map[string]any{"mode": "codebuild", "project": "web-build"},
+				}, nil
+			}),
 			"stepship-deploy": tasks.InProcess(func(ctx context.Context, in json.RawMessage) (map[string]any, error) {
 				deployed = append(deployed, string(in))
-				return map[string]any{"taskDefinitionRevision": 2}, nil
+				return map[string]any{"taskDefinition": "web:2"}, nil
 			}),
 		},
 	})
@@ -54,32 +67,33 @@ func TestDeployStateMachineOnMoto(t *testing.T) {
 	if err := motofixture.CodeBuildProject(ctx, cfg, "web-build"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ecr.NewFromConfig(cfg).CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("web")}); err != nil {
+	ecrc := ecr.NewFromConfig(cfg)
+	if _, err := ecrc.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("web")}); err != nil {
+		t.Fatal(err)
+	}
+	const built, missing = "9fceb02d0ae598e95dc970b74767f19372d61af8", "1111111111111111111111111111111111111111"
+	manifest := `{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","layers":[]}`
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	if _, err := ecrc.PutImage(ctx, &ecr.PutImageInput{RepositoryName: aws.String("web"), ImageManifest: aws.String(manifest),
+		ImageManifestMediaType: aws.String("application/vnd.docker.distribution.manifest.v2+json"), ImageTag: aws.String(built), ImageDigest: aws.String(digest)}); err != nil {
 		t.Fatal(err)
 	}
 
-	base, err := os.ReadFile("../../../events/deploy-input.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func(name string, edit func(map[string]any)) *sfn.DescribeExecutionOutput {
-		var in map[string]any
-		_ = json.Unmarshal(base, &in)
-		edit(in)
-		b, _ := json.Marshal(in)
+	run := func(name, commit string) *sfn.DescribeExecutionOutput {
 		arn := s.StateMachineARN("deploy")
-		ex, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &arn, Name: aws.String(name), Input: aws.String(string(b))})
+		in := `{"service":"web","environment":"production","commit":"` + commit + `"}`
+		ex, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &arn, Name: aws.String(name), Input: aws.String(in)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return waitDone(t, c, ex.ExecutionArn)
 	}
-	d := run("codebuild", func(in map[string]any) { in["build"] = map[string]any{"mode": "codebuild", "project": "web-build"} })
-	if d.Status != types.ExecutionStatusSucceeded || len(deployed) != 1 || !strings.Contains(deployed[0], `"buildResult"`) {
+	d := run("built", built)
+	if d.Status != types.ExecutionStatusSucceeded || len(deployed) != 1 || !strings.Contains(deployed[0], `"imageDigest":"`+digest+`"`) {
 		t.Fatalf("codebuild path: %s %s %s; deploy got %v", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), deployed)
 	}
-	d = run("prebuilt-missing", func(in map[string]any) {})
+	d = run("not-pushed", missing)
 	if d.Status != types.ExecutionStatusFailed || aws.ToString(d.Error) != "ImageNotFound" {
-		t.Fatalf("prebuilt without image: %s %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+		t.Fatalf("a build that pushed no image: %s %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
 	}
 }
