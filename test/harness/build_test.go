@@ -1,7 +1,9 @@
 package harness
 
 import (
+	"archive/zip"
 	"bytes"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -86,5 +88,44 @@ func TestBuildIsReproducible(t *testing.T) {
 	}
 	if zips == 0 || locals == 0 {
 		t.Errorf("expected NAME/NAME.zip and local/NAME/bootstrap files, got %d zips and %d local bootstraps", zips, locals)
+	}
+	zipsAreWhatLambdaRuns(t, fa)
+}
+
+// zipsAreWhatLambdaRuns checks that each NAME/NAME.zip holds exactly what the
+// function needs in Lambda: its bootstrap (executable, the same bytes as
+// NAME/bootstrap) and the catalog every function reads at start.
+func zipsAreWhatLambdaRuns(t *testing.T, dist map[string][]byte) {
+	t.Helper()
+	catalog, err := os.ReadFile(filepath.Join(MustRepoRoot(t), "catalog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range dist {
+		if !strings.HasSuffix(name, ".zip") {
+			continue
+		}
+		z, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want := map[string][]byte{"bootstrap": dist[filepath.Join(filepath.Dir(name), "bootstrap")], "catalog.yaml": catalog}
+		if len(z.File) != len(want) {
+			t.Errorf("%s holds %d files, want bootstrap and catalog.yaml", name, len(z.File))
+		}
+		for _, f := range z.File {
+			rc, err := f.Open()
+			if err != nil {
+				t.Fatalf("%s: %s: %v", name, f.Name, err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(got, want[f.Name]) {
+				t.Errorf("%s: %s is not the expected file (%v)", name, f.Name, err)
+			}
+			if f.Name == "bootstrap" && f.Mode().Perm()&0o111 == 0 {
+				t.Errorf("%s: bootstrap is not executable (%v)", name, f.Mode())
+			}
+		}
 	}
 }
