@@ -25,11 +25,12 @@ CGO_ENABLED=0 go -C "$mod" build -trimpath -o "$bin" github.com/go-gremlins/grem
 
 pkgs=("$@")
 if ((${#pkgs[@]} == 0)); then
-	# Every package with code of its own (test helpers such as webhooktest are
-	# measured through the packages that use them, not on their own).
+	# Every package with code of its own (test helpers, packages named like
+	# webhooktest, are measured through the packages that use them, not on
+	# their own).
 	while IFS= read -r dir; do
 		pkgs+=("./$dir")
-	done < <(go list -f '{{if .GoFiles}}{{.Dir}}{{end}}' ./functions/... ./shared/... | sed "s#^$root/##" | grep -v 'test$')
+	done < <(go list -f '{{if .GoFiles}}{{.Dir}}{{end}}' ./functions/... ./shared/... | sed "s#^$root/##" | grep -Ev '(^|/)[^/]*test$')
 fi
 
 fail=0
@@ -44,12 +45,18 @@ for pkg in "${pkgs[@]}"; do
 	done < <(go list -f '{{.Dir}}' "$pkg/..." | sed "s#^$root/##" | grep -vx "${pkg#./}" || true)
 	rm -f "$out"
 	"$bin" unleash --workers 2 --timeout-coefficient 3 "${excludes[@]}" -o "$out" "$pkg" >"$root/.tools/mutate/$name.log" 2>&1 || true
-	read -r killed lived uncovered < <(python3 - "$out" <<'PY'
+	read -r killed lived uncovered < <(python3 - "$out" "$root/.tools/mutate/$name.log" <<'PY'
 import json, sys
 try:
     d = json.load(open(sys.argv[1]))
 except Exception:
-    print(-1, -1, -1); sys.exit()
+    # A package without a single mutant (only types and constants) gets no
+    # report: gremlins says so and writes no JSON.
+    if "No results to report" in open(sys.argv[2]).read():
+        print(0, 0, 0)
+    else:
+        print(-1, -1, -1)
+    sys.exit()
 print(d.get("mutants_killed", 0), d.get("mutants_lived", 0), d.get("mutants_not_covered", 0))
 PY
 )
@@ -66,7 +73,7 @@ print(f'{e:.1f} {c:.1f} {int(e>=$min_efficacy and c>=$min_coverage)}')")
 	printf '%-28s %7d %6d %12d %9s%% %8s%%\n' "${pkg#./}" "$killed" "$lived" "$uncovered" "$eff" "$cov"
 	if ((ok == 0)); then
 		fail=1
-		grep -E '^ *(LIVED|NOT COVERED)' "$root/.tools/mutate/$name.log" | sed 's/^/    /' | head -20
+		grep -E '^ *(LIVED|NOT COVERED)' "$root/.tools/mutate/$name.log" | sed 's/^/    /' || true
 	fi
 done
 if ((fail)); then

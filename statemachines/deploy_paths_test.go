@@ -32,6 +32,13 @@ type reply struct {
 
 func ok(out string) reply           { return reply{out: out} }
 func fail(name, cause string) reply { return reply{err: name, text: cause} }
+
+// resolved is what the resolve function returns for web in production: the
+// request as checked and the target (it replaces the state).
+func resolved(mode string) string {
+	return `{"request":{"service":"web","environment":"production","commit":"` + commit + `"},"target":` + target(mode) + `}`
+}
+
 func target(mode string) string {
 	build := `{"mode":"prebuilt"}`
 	if mode == "codebuild" {
@@ -61,13 +68,13 @@ type scenario struct {
 var deployScenarios = []scenario{
 	{
 		name:   "codebuild: build, check, deploy",
-		script: map[string][]reply{"Resolve": {ok(target("codebuild"))}, "Build": {ok(build)}, "CheckImage": {ok(images)}, "Deploy": {ok(deployed)}},
+		script: map[string][]reply{"Resolve": {ok(resolved("codebuild"))}, "Build": {ok(build)}, "CheckImage": {ok(images)}, "Deploy": {ok(deployed)}},
 		path:   []string{"Resolve", "BuildMode", "Build", "CheckImage", "Deploy", "Deployed"},
 		status: asl.StatusSucceeded,
 	},
 	{
 		name:   "prebuilt: check, deploy",
-		script: map[string][]reply{"Resolve": {ok(target("prebuilt"))}, "CheckImage": {ok(images)}, "Deploy": {ok(deployed)}},
+		script: map[string][]reply{"Resolve": {ok(resolved("prebuilt"))}, "CheckImage": {ok(images)}, "Deploy": {ok(deployed)}},
 		path:   []string{"Resolve", "BuildMode", "CheckImage", "Deploy", "Deployed"},
 		status: asl.StatusSucceeded,
 	},
@@ -91,49 +98,49 @@ var deployScenarios = []scenario{
 	},
 	{
 		name:   "resolve throttled once, then deploys",
-		script: map[string][]reply{"Resolve": {fail("Lambda.TooManyRequestsException", "Rate exceeded"), ok(target("prebuilt"))}, "CheckImage": {ok(images)}, "Deploy": {ok(deployed)}},
+		script: map[string][]reply{"Resolve": {fail("Lambda.TooManyRequestsException", "Rate exceeded"), ok(resolved("prebuilt"))}, "CheckImage": {ok(images)}, "Deploy": {ok(deployed)}},
 		path:   []string{"Resolve", "BuildMode", "CheckImage", "Deploy", "Deployed"},
 		status: asl.StatusSucceeded,
 	},
 	{
 		name:   "the build fails",
-		script: map[string][]reply{"Resolve": {ok(target("codebuild"))}, "Build": {fail("States.TaskFailed", `{"BuildStatus":"FAILED"}`)}},
+		script: map[string][]reply{"Resolve": {ok(resolved("codebuild"))}, "Build": {fail("States.TaskFailed", `{"BuildStatus":"FAILED"}`)}},
 		path:   []string{"Resolve", "BuildMode", "Build", "BuildFailed"},
 		status: asl.StatusFailed, errName: "BuildFailed", cause: []string{"the build of commit " + commit + " failed (States.TaskFailed)", "FAILED", "nothing was deployed"},
 	},
 	{
 		name:   "CodeBuild throttles once, then builds",
-		script: map[string][]reply{"Resolve": {ok(target("codebuild"))}, "Build": {fail("CodeBuild.AccountLimitExceededException", "limit"), ok(build)}, "CheckImage": {ok(images)}, "Deploy": {ok(deployed)}},
+		script: map[string][]reply{"Resolve": {ok(resolved("codebuild"))}, "Build": {fail("CodeBuild.AccountLimitExceededException", "limit"), ok(build)}, "CheckImage": {ok(images)}, "Deploy": {ok(deployed)}},
 		path:   []string{"Resolve", "BuildMode", "Build", "CheckImage", "Deploy", "Deployed"},
 		status: asl.StatusSucceeded,
 	},
 	{
 		name:   "the commit's image is not in the repository",
-		script: map[string][]reply{"Resolve": {ok(target("prebuilt"))}, "CheckImage": {fail("Ecr.ImageNotFoundException", "The image with imageId {imageTag:"+commit+"} does not exist")}},
+		script: map[string][]reply{"Resolve": {ok(resolved("prebuilt"))}, "CheckImage": {fail("Ecr.ImageNotFoundException", "The image with imageId {imageTag:"+commit+"} does not exist")}},
 		path:   []string{"Resolve", "BuildMode", "CheckImage", "ImageNotFound"},
 		status: asl.StatusFailed, errName: "ImageNotFound", cause: []string{"no image tagged " + commit + " in ECR repository web (registry 123456789012)"},
 	},
 	{
 		name:   "the catalog's repository does not exist",
-		script: map[string][]reply{"Resolve": {ok(target("prebuilt"))}, "CheckImage": {fail("Ecr.RepositoryNotFoundException", "The repository with name 'web' does not exist")}},
+		script: map[string][]reply{"Resolve": {ok(resolved("prebuilt"))}, "CheckImage": {fail("Ecr.RepositoryNotFoundException", "The repository with name 'web' does not exist")}},
 		path:   []string{"Resolve", "BuildMode", "CheckImage", "ImageNotFound"},
 		status: asl.StatusFailed, errName: "ImageNotFound", cause: []string{"'web' does not exist"},
 	},
 	{
 		name:   "ECR keeps failing",
-		script: map[string][]reply{"Resolve": {ok(target("prebuilt"))}, "CheckImage": {fail("Ecr.ServerException", "internal error")}},
+		script: map[string][]reply{"Resolve": {ok(resolved("prebuilt"))}, "CheckImage": {fail("Ecr.ServerException", "internal error")}},
 		path:   []string{"Resolve", "BuildMode", "CheckImage", "ImageCheckFailed"},
 		status: asl.StatusFailed, errName: "ImageCheckFailed", cause: []string{"Ecr.ServerException", "nothing was deployed"},
 	},
 	{
 		name:   "an ECS call fails once, then the deploy succeeds",
-		script: map[string][]reply{"Resolve": {ok(target("prebuilt"))}, "CheckImage": {ok(images)}, "Deploy": {fail("ECSCallFailed", "throttled"), ok(deployed)}},
+		script: map[string][]reply{"Resolve": {ok(resolved("prebuilt"))}, "CheckImage": {ok(images)}, "Deploy": {fail("ECSCallFailed", "throttled"), ok(deployed)}},
 		path:   []string{"Resolve", "BuildMode", "CheckImage", "Deploy", "Deployed"},
 		status: asl.StatusSucceeded,
 	},
 	{
 		name:   "the ECS service is not there",
-		script: map[string][]reply{"Resolve": {ok(target("prebuilt"))}, "CheckImage": {ok(images)}, "Deploy": {fail("ServiceNotFound", `ECS service "web" not found`)}},
+		script: map[string][]reply{"Resolve": {ok(resolved("prebuilt"))}, "CheckImage": {ok(images)}, "Deploy": {fail("ServiceNotFound", `ECS service "web" not found`)}},
 		path:   []string{"Resolve", "BuildMode", "CheckImage", "Deploy", "DeployFailed"},
 		status: asl.StatusFailed, errName: "ServiceNotFound", cause: []string{`"web" not found`},
 	},

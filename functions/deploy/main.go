@@ -15,6 +15,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
@@ -27,18 +28,28 @@ import (
 )
 
 func main() {
-	log := logging.New(os.Stdout)
-	d, err := setup(context.Background(), log)
-	if err != nil {
-		log.Error("deploy function failed to start", "error", err)
-		fmt.Fprintln(os.Stderr, "deploy:", err)
-		os.Exit(1)
-	}
-	lambda.Start(d.Handle)
+	os.Exit(run(context.Background(), os.Getenv, os.Stdout, os.Stderr, lambda.Start))
 }
 
-func setup(ctx context.Context, log *slog.Logger) (*Deployer, error) {
-	cat, err := config.LoadCatalog(os.Getenv)
+// run builds the function and hands its handler to start (lambda.Start, which
+// serves invocations for as long as the process lives). When the function
+// cannot start it says why in the log and on stderr and returns 1.
+func run(ctx context.Context, getenv config.Getenv, stdout, stderr io.Writer, start func(handler any)) int {
+	log := logging.New(stdout)
+	d, err := setup(ctx, getenv, log)
+	if err != nil {
+		log.Error("deploy function failed to start", "error", err)
+		fmt.Fprintln(stderr, "deploy:", err)
+		return 1
+	}
+	start(d.Handle)
+	return 0
+}
+
+// setup reads the catalog and builds the ECS client once, so that warm
+// invocations reuse them.
+func setup(ctx context.Context, getenv config.Getenv, log *slog.Logger) (*Deployer, error) {
+	cat, err := config.LoadCatalog(getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -30,28 +30,29 @@ func NewResolver(cat *catalog.Catalog, log *slog.Logger) (*Resolver, error) {
 	return &Resolver{catalog: cat, log: log}, nil
 }
 
-// Handle returns the catalog's target for the input's service and
-// environment, or *taskerr.InvalidDeployRequest (a missing, malformed or
-// forbidden field; a source that is not the service's repository) or
-// *taskerr.UnknownTarget.
-func (r *Resolver) Handle(ctx context.Context, inv payload.Invocation[json.RawMessage]) (catalog.Target, error) {
+// Handle returns the checked request and the catalog's target for its
+// service and environment, or *taskerr.InvalidDeployRequest (a missing,
+// malformed or forbidden field; a source that is not the service's
+// repository) or *taskerr.UnknownTarget. The state machine replaces its
+// state with the result, so every later state reads what was checked here.
+func (r *Resolver) Handle(ctx context.Context, inv payload.Invocation[json.RawMessage]) (payload.Resolved, error) {
 	log := logging.ForExecution(r.log, inv.ExecutionID)
 	req, err := payload.DecodeDeployRequest(inv.Input)
 	if err != nil {
 		log.Warn("deploy input refused", slog.String("reason", err.Error()))
-		return catalog.Target{}, &taskerr.InvalidDeployRequest{Reason: err.Error()}
+		return payload.Resolved{}, &taskerr.InvalidDeployRequest{Reason: err.Error()}
 	}
 	t, err := r.catalog.Resolve(req.Service, req.Environment)
 	if err != nil {
 		log.Warn("deploy target unknown", slog.String("reason", err.Error()))
-		return catalog.Target{}, &taskerr.UnknownTarget{Reason: err.Error() + "; nothing was changed"}
+		return payload.Resolved{}, &taskerr.UnknownTarget{Reason: err.Error() + "; nothing was changed"}
 	}
 	if s := req.Source; s != nil && (s.Provider != t.Repository.Provider || !strings.EqualFold(s.Repository, t.Repository.Name)) {
-		return catalog.Target{}, &taskerr.InvalidDeployRequest{Reason: fmt.Sprintf(
+		return payload.Resolved{}, &taskerr.InvalidDeployRequest{Reason: fmt.Sprintf(
 			"source %s %s is not the repository of service %s (%s %s); nothing was changed",
 			s.Provider, s.Repository, t.Service, t.Repository.Provider, t.Repository.Name)}
 	}
 	log.Info("deploy resolved", slog.String("service", t.Service), slog.String("environment", t.Environment),
 		slog.String("commit", req.Commit), slog.String("cluster", t.Cluster), slog.String("ecsService", t.ECSService))
-	return t, nil
+	return payload.Resolved{Request: req, Target: t}, nil
 }

@@ -96,7 +96,10 @@ func TestResolverHandle(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Handle: %v", err)
 				}
-				if s := got.Service + "/" + got.Environment + "/" + got.Cluster; s != tt.wantTarget {
+				if got.Request.Service != got.Target.Service || got.Request.Environment != got.Target.Environment {
+					t.Errorf("request %+v resolved to another target %+v", got.Request, got.Target)
+				}
+				if s := got.Target.Service + "/" + got.Target.Environment + "/" + got.Target.Cluster; s != tt.wantTarget {
 					t.Errorf("target %s, want %s", s, tt.wantTarget)
 				}
 				return
@@ -115,7 +118,7 @@ func TestResolverHandle(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantErrText) {
 				t.Errorf("error %q does not contain %q", err, tt.wantErrText)
 			}
-			if !reflect.DeepEqual(got, catalog.Target{}) {
+			if !reflect.DeepEqual(got, payload.Resolved{}) {
 				t.Errorf("a refusal returned a target: %+v", got)
 			}
 		})
@@ -131,8 +134,11 @@ func TestResolverReturnsTheCatalogTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := r.catalog.Resolve("web", "production")
-	if !reflect.DeepEqual(got, want) || got.Image.Repository != "web" || got.Build.Project != "web-build" || len(got.Roles) != 1 {
-		t.Errorf("target = %+v, want %+v", got, want)
+	if !reflect.DeepEqual(got.Target, want) || got.Target.Image.Repository != "web" || got.Target.Build.Project != "web-build" || len(got.Target.Roles) != 1 {
+		t.Errorf("target = %+v, want %+v", got.Target, want)
+	}
+	if got.Request.Commit != commit || got.Request.Service != "web" {
+		t.Errorf("request = %+v", got.Request)
 	}
 }
 
@@ -159,7 +165,10 @@ func FuzzResolverHandle(f *testing.F) {
 		got, err := r.Handle(context.Background(), payloadInvocation(string(input)))
 		switch err.(type) {
 		case nil:
-			if _, rerr := cat.Resolve(got.Service, got.Environment); rerr != nil {
+			if got.Request.Service != got.Target.Service || got.Request.Environment != got.Target.Environment {
+				t.Fatalf("request %+v resolved to another target %+v", got.Request, got.Target)
+			}
+			if _, rerr := cat.Resolve(got.Target.Service, got.Target.Environment); rerr != nil {
 				t.Fatalf("returned a target the catalog does not have: %+v", got)
 			}
 		case *taskerr.InvalidDeployRequest, *taskerr.UnknownTarget:

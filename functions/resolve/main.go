@@ -10,6 +10,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -19,16 +21,29 @@ import (
 )
 
 func main() {
-	log := logging.New(os.Stdout)
-	cat, err := config.LoadCatalog(os.Getenv)
-	if err == nil {
-		var r *Resolver
-		if r, err = NewResolver(cat, log); err == nil {
-			lambda.Start(r.Handle)
-			return
-		}
+	os.Exit(run(os.Getenv, os.Stdout, os.Stderr, lambda.Start))
+}
+
+// run builds the function and hands its handler to start (lambda.Start, which
+// serves invocations for as long as the process lives). When the function
+// cannot start it says why in the log and on stderr and returns 1.
+func run(getenv config.Getenv, stdout, stderr io.Writer, start func(handler any)) int {
+	log := logging.New(stdout)
+	r, err := setup(getenv, log)
+	if err != nil {
+		log.Error("resolve function failed to start", "error", err)
+		fmt.Fprintln(stderr, "resolve:", err)
+		return 1
 	}
-	log.Error("resolve function failed to start", "error", err)
-	fmt.Fprintln(os.Stderr, "resolve:", err)
-	os.Exit(1)
+	start(r.Handle)
+	return 0
+}
+
+// setup reads the catalog once, so that warm invocations reuse it.
+func setup(getenv config.Getenv, log *slog.Logger) (*Resolver, error) {
+	cat, err := config.LoadCatalog(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return NewResolver(cat, log)
 }

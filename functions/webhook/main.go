@@ -16,6 +16,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
@@ -31,14 +32,22 @@ import (
 )
 
 func main() {
-	log := logging.New(os.Stdout)
-	h, err := setup(context.Background(), os.Getenv, log)
+	os.Exit(run(context.Background(), os.Getenv, os.Stdout, os.Stderr, lambda.Start))
+}
+
+// run builds the function and hands its handler to start (lambda.Start, which
+// serves invocations for as long as the process lives). When the function
+// cannot start it says why in the log and on stderr and returns 1.
+func run(ctx context.Context, getenv config.Getenv, stdout, stderr io.Writer, start func(handler any)) int {
+	log := logging.New(stdout)
+	h, err := setup(ctx, getenv, log)
 	if err != nil {
 		log.Error("webhook function failed to start", "error", err)
-		fmt.Fprintln(os.Stderr, "webhook:", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, "webhook:", err)
+		return 1
 	}
-	lambda.Start(h.Handle)
+	start(h.Handle)
+	return 0
 }
 
 // setup reads the environment and the catalog once, builds the clients and

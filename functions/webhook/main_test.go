@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -217,5 +218,54 @@ func TestWithRealSDKClients(t *testing.T) {
 	want := []string{"secretsmanager.GetSecretValue", "AWSStepFunctions.StartExecution", "AWSStepFunctions.StartExecution", "AWSStepFunctions.DescribeExecution"}
 	if strings.Join(f.ops, " ") != strings.Join(want, " ") {
 		t.Errorf("operations = %v, want %v (the keyring read once, at start)", f.ops, want)
+	}
+}
+
+// run hands the handler to lambda.Start, or says why the function cannot
+// start, in the log and on stderr, and exits 1 without starting.
+func TestRun(t *testing.T) {
+	tests := []struct {
+		name       string
+		env        config.Getenv
+		wantCode   int
+		wantStderr string
+	}{
+		{name: "starts", env: env(), wantCode: 0},
+		{name: "cannot start", env: env(config.EnvWebhookSecretARN, ""), wantCode: 1,
+			wantStderr: "webhook: " + config.EnvWebhookSecretARN + " is required\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			newFakeAWS(t, `{"github": "`+githubSecret+`"}`)
+			var stdout, stderr strings.Builder
+			var handlers []any
+			code := run(context.Background(), tt.env, &stdout, &stderr, func(h any) { handlers = append(handlers, h) })
+			if code != tt.wantCode || stderr.String() != tt.wantStderr {
+				t.Fatalf("run = %d, stderr %q; want %d, %q", code, stderr.String(), tt.wantCode, tt.wantStderr)
+			}
+			if tt.wantCode != 0 {
+				if len(handlers) != 0 {
+					t.Error("a function that cannot start was started")
+				}
+				var line map[string]any
+				if err := json.Unmarshal([]byte(stdout.String()), &line); err != nil || line["level"] != "ERROR" ||
+					line["msg"] != "webhook function failed to start" || !strings.Contains(fmt.Sprint(line["error"]), config.EnvWebhookSecretARN) {
+					t.Errorf("log = %q (%v), want one error line naming the cause", stdout.String(), err)
+				}
+				return
+			}
+			if len(handlers) != 1 {
+				t.Fatalf("started %d times, want once", len(handlers))
+			}
+			h, ok := handlers[0].(func(context.Context, events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error))
+			if !ok {
+				t.Fatalf("handler is a %T, want the intake's Handle", handlers[0])
+			}
+			resp, err := h(context.Background(), events.LambdaFunctionURLRequest{
+				RequestContext: events.LambdaFunctionURLRequestContext{HTTP: events.LambdaFunctionURLRequestContextHTTPDescription{Method: "GET"}}})
+			if err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("GET = %d, %v; want 405", resp.StatusCode, err)
+			}
+		})
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"path"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -217,6 +218,20 @@ func (s *Service) target(e *Environment) Target {
 	}
 }
 
+// rolePrefixNamesARole reports whether a role ARN, when it is a prefix (ends
+// in '*'), names at least the first minRolePrefix characters of a role name
+// after its path: "role/web-*" does, "role/service-role/*" and "role/a*" do not.
+func rolePrefixNamesARole(arn string) bool {
+	prefix, isPrefix := strings.CutSuffix(arn, "*")
+	if !isPrefix {
+		return !strings.HasSuffix(arn, "/")
+	}
+	return len(prefix[strings.LastIndex(prefix, "/")+1:]) >= minRolePrefix
+}
+
+// minRolePrefix is the shortest role-name prefix a catalog may grant.
+const minRolePrefix = 3
+
 // RoleAllowed reports whether the role ARN is one of roles, or starts with
 // one that ends in '*'.
 func RoleAllowed(roles []string, arn string) bool {
@@ -303,19 +318,17 @@ func checkFields(n *yaml.Node, t reflect.Type, at string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	switch {
-	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key, val := n.Content[i], n.Content[i+1]
-			f, ok := fieldByTag(t, key.Value)
+	if n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct {
+		for kv := range slices.Chunk(n.Content, 2) { // key, value
+			f, ok := fieldByTag(t, kv[0].Value)
 			if !ok {
-				return &Error{Path: at, Problem: fmt.Sprintf("unknown field %q", key.Value), Line: key.Line}
+				return &Error{Path: at, Problem: fmt.Sprintf("unknown field %q", kv[0].Value), Line: kv[0].Line}
 			}
-			if err := checkFields(val, f.Type, join(at, key.Value)); err != nil {
+			if err := checkFields(kv[1], f.Type, join(at, kv[0].Value)); err != nil {
 				return err
 			}
 		}
-	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+	} else if n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice {
 		for i, el := range n.Content {
 			if err := checkFields(el, t.Elem(), fmt.Sprintf("%s[%s]", at, label(el, i))); err != nil {
 				return err
@@ -342,9 +355,9 @@ func label(el *yaml.Node, i int) string {
 		el = el.Alias
 	}
 	if el.Kind == yaml.MappingNode {
-		for j := 0; j+1 < len(el.Content); j += 2 {
-			if el.Content[j].Value == "name" && el.Content[j+1].Kind == yaml.ScalarNode && el.Content[j+1].Value != "" {
-				return el.Content[j+1].Value
+		for kv := range slices.Chunk(el.Content, 2) { // key, value
+			if kv[0].Value == "name" && kv[1].Kind == yaml.ScalarNode && kv[1].Value != "" {
+				return kv[1].Value
 			}
 		}
 	}
@@ -400,28 +413,28 @@ func labelOf(name string, i int) string {
 }
 
 func (s *Service) validate(at string) error {
-	switch {
-	case s.Name == "":
+	if s.Name == "" {
 		return &Error{Path: at + ".name", Problem: "required"}
-	case !nameRE.MatchString(s.Name):
+	}
+	if !nameRE.MatchString(s.Name) {
 		return &Error{Path: at + ".name", Problem: "must be 1-40 lower-case letters, digits or '-', starting and ending with a letter or digit"}
 	}
-	switch {
-	case s.Repository.Provider == "":
+	if s.Repository.Provider == "" {
 		return &Error{Path: at + ".repository.provider", Problem: "required"}
-	case !s.Repository.Provider.Valid():
+	}
+	if !s.Repository.Provider.Valid() {
 		return &Error{Path: at + ".repository.provider", Problem: fmt.Sprintf("must be one of github, gitlab, bitbucket, not %q", s.Repository.Provider)}
 	}
-	switch {
-	case s.Repository.Name == "":
+	if s.Repository.Name == "" {
 		return &Error{Path: at + ".repository.name", Problem: "required"}
-	case !repoSegmentsRE.MatchString(s.Repository.Name), strings.HasSuffix(s.Repository.Name, ".git"), strings.Contains(s.Repository.Name, "://"):
+	}
+	if !repoSegmentsRE.MatchString(s.Repository.Name) || strings.HasSuffix(s.Repository.Name, ".git") || strings.Contains(s.Repository.Name, "://") {
 		return &Error{Path: at + ".repository.name", Problem: "must be the full name, e.g. owner/repo, without host or .git"}
 	}
-	switch {
-	case s.Image == "":
+	if s.Image == "" {
 		return &Error{Path: at + ".image", Problem: "required"}
-	case strings.Contains(s.Image, "@"):
+	}
+	if strings.Contains(s.Image, "@") {
 		return &Error{Path: at + ".image", Problem: "must be an image repository without digest (the commit SHA is the tag)"}
 	}
 	if _, err := ParseImage(s.Image); err != nil {
@@ -463,10 +476,10 @@ func (s *Service) validate(at string) error {
 }
 
 func (e *Environment) validate(at string) error {
-	switch {
-	case e.Name == "":
+	if e.Name == "" {
 		return &Error{Path: at + ".name", Problem: "required"}
-	case !nameRE.MatchString(e.Name):
+	}
+	if !nameRE.MatchString(e.Name) {
 		return &Error{Path: at + ".name", Problem: "must be 1-40 lower-case letters, digits or '-', starting and ending with a letter or digit"}
 	}
 	if len(e.Branches) == 0 && len(e.Tags) == 0 {
@@ -497,18 +510,19 @@ func (e *Environment) validate(at string) error {
 		return &Error{Path: at + ".container", Problem: "must be a container name (letters, digits, '-', '_')"}
 	}
 	for i, r := range e.Roles {
-		if !roleARNRE.MatchString(r) || r == "*" || strings.HasSuffix(r, ":role/*") {
-			return &Error{Path: fmt.Sprintf("%s.roles[%d]", at, i), Problem: "must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), or a prefix of one ending in '*' that names at least the start of a role"}
+		if !roleARNRE.MatchString(r) || !rolePrefixNamesARole(r) {
+			return &Error{Path: fmt.Sprintf("%s.roles[%d]", at, i), Problem: "must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), or a prefix of one ending in '*' that names at least the first 3 characters of a role name (the '*' also matches across '/')"}
 		}
+
 	}
 	return nil
 }
 
 func validPattern(p string) error {
-	switch {
-	case p == "":
+	if p == "" {
 		return errors.New("empty pattern")
-	case strings.HasPrefix(p, "refs/"):
+	}
+	if strings.HasPrefix(p, "refs/") {
 		return errors.New("give the branch or tag name without refs/heads/ or refs/tags/")
 	}
 	if _, err := path.Match(p, ""); err != nil {

@@ -126,6 +126,36 @@ func TestParseErrors(t *testing.T) {
 		{"unknown build field", func(s string) string {
 			return strings.Replace(s, "{mode: prebuilt}", "{mode: prebuilt, buildspec: x}", 1)
 		}, `catalog: services[worker].build: unknown field "buildspec"`},
+		{"service without repository provider", func(s string) string {
+			return strings.Replace(s, "{provider: github, name: acme/web}", "{name: acme/web}", 1)
+		}, "catalog: services[web].repository.provider: required"},
+		{"service without repository name", func(s string) string {
+			return strings.Replace(s, "{provider: github, name: acme/web}", "{provider: github}", 1)
+		}, "catalog: services[web].repository.name: required"},
+		{"service without image", func(s string) string {
+			return strings.Replace(s, "    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web\n", "", 1)
+		}, "catalog: services[web].image: required"},
+		{"service without build mode", func(s string) string { return strings.Replace(s, "{mode: prebuilt}", "{}", 1) }, "catalog: services[worker].build.mode: required (codebuild or prebuilt)"},
+		{"codebuild project not a project name", func(s string) string { return strings.Replace(s, "project: web-build", "project: web/build", 1) }, "catalog: services[web].build.project: must be a CodeBuild project name"},
+		{"service without environments", func(s string) string {
+			return s[:strings.Index(s, "    environments:\n      - name: production\n        tags")] + "    environments: []\n"
+		}, "catalog: services[worker].environments: at least one environment is required"},
+		{"unnamed environment is named by index", func(s string) string { return strings.Replace(s, "      - name: staging\n", "      - name: \"\"\n", 1) }, "catalog: services[web].environments[1].name: required"},
+		{"bad environment name", func(s string) string {
+			return strings.Replace(s, "      - name: staging\n", "      - name: Staging\n", 1)
+		}, "catalog: services[web].environments[Staging].name: must be 1-40 lower-case"},
+		{"bad cluster", func(s string) string {
+			return strings.Replace(s, "cluster: stepship-staging", "cluster: \"stepship staging\"", 1)
+		}, "catalog: services[web].environments[staging].cluster: must be an ECS cluster name or ARN"},
+		{"bad ECS service", func(s string) string { return strings.Replace(s, "service: worker", "service: \"worker!\"", 1) }, "catalog: services[worker].environments[production].service: must be an ECS service name or ARN"},
+		{"empty pattern", func(s string) string { return strings.Replace(s, "branches: [main]", `branches: [""]`, 1) }, "catalog: services[web].environments[production].branches[0]: empty pattern"},
+		// An alias is checked where it is used, and its element named by
+		// the aliased mapping's name: a service's mapping reused as an
+		// environment has fields an environment does not.
+		{"unknown field behind an alias", func(s string) string {
+			s = strings.Replace(s, "  - name: web\n", "  - &web\n    name: web\n", 1)
+			return strings.Replace(s, "      - name: production\n        tags:", "      - *web\n      - name: production\n        tags:", 1)
+		}, `catalog: services[worker].environments[web]: unknown field "repository" (line 6)`},
 		{"wrong version", func(s string) string { return strings.Replace(s, "version: 1", "version: 2", 1) }, "catalog: version: must be 1"},
 		{"no services", func(string) string { return "version: 1\nservices: []\n" }, "catalog: services: at least one service is required"},
 		{"bad provider", func(s string) string { return strings.Replace(s, "provider: github", "provider: gitea", 1) }, `catalog: services[web].repository.provider: must be one of github, gitlab, bitbucket, not "gitea"`},
@@ -289,6 +319,12 @@ func TestRolesValidation(t *testing.T) {
 		{"star inside", `["arn:aws:iam::123456789012:role/*-task"]`, at + "[0]: must be an IAM role ARN"},
 		{"second entry named", `["arn:aws:iam::123456789012:role/a", "worker-task"]`, at + "[1]: must be an IAM role ARN"},
 		{"account prefix", `["arn:aws:iam::12345*"]`, at + "[0]: must be an IAM role ARN"},
+		{"every role under a path", `["arn:aws:iam::123456789012:role/service-role/*"]`, at + "[0]: must be an IAM role ARN"},
+		{"a one-letter prefix", `["arn:aws:iam::123456789012:role/a*"]`, at + "[0]: must be an IAM role ARN"},
+		{"a two-letter prefix", `["arn:aws:iam::123456789012:role/ab*"]`, at + "[0]: must be an IAM role ARN"},
+		{"a three-letter prefix", `["arn:aws:iam::123456789012:role/abc*"]`, ""},
+		{"an empty path step", `["arn:aws:iam::123456789012:role//*"]`, at + "[0]: must be an IAM role ARN"},
+		{"a path without a name", `["arn:aws:iam::123456789012:role/stepship/"]`, at + "[0]: must be an IAM role ARN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

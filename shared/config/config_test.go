@@ -58,10 +58,14 @@ func TestValues(t *testing.T) {
 		{"int set", func(g Getenv) (any, error) { return PositiveInt(g, EnvMaxBodyBytes, 7) }, env(EnvMaxBodyBytes, "1048576"), 1 << 20, ""},
 		{"int not a number", func(g Getenv) (any, error) { return PositiveInt(g, EnvMaxBodyBytes, 7) }, env(EnvMaxBodyBytes, "lots"), 0, EnvMaxBodyBytes + ` must be a positive whole number, not "lots"`},
 		{"int zero", func(g Getenv) (any, error) { return PositiveInt(g, EnvMaxBodyBytes, 7) }, env(EnvMaxBodyBytes, "0"), 0, EnvMaxBodyBytes},
+		{"int one", func(g Getenv) (any, error) { return PositiveInt(g, EnvMaxBodyBytes, 7) }, env(EnvMaxBodyBytes, "1"), 1, ""},
+		{"int negative", func(g Getenv) (any, error) { return PositiveInt(g, EnvMaxBodyBytes, 7) }, env(EnvMaxBodyBytes, "-1"), 0, EnvMaxBodyBytes},
 		{"duration default", func(g Getenv) (any, error) { return Duration(g, EnvReplayWindow, time.Hour) }, env(), time.Hour, ""},
 		{"duration set", func(g Getenv) (any, error) { return Duration(g, EnvReplayWindow, time.Hour) }, env(EnvReplayWindow, "90m"), 90 * time.Minute, ""},
 		{"duration without unit", func(g Getenv) (any, error) { return Duration(g, EnvSecretOverlap, time.Hour) }, env(EnvSecretOverlap, "24"), time.Duration(0), EnvSecretOverlap + ` must be a positive duration such as 1h or 90m, not "24"`},
 		{"duration negative", func(g Getenv) (any, error) { return Duration(g, EnvSecretOverlap, time.Hour) }, env(EnvSecretOverlap, "-1h"), time.Duration(0), EnvSecretOverlap},
+		{"duration zero", func(g Getenv) (any, error) { return Duration(g, EnvSecretOverlap, time.Hour) }, env(EnvSecretOverlap, "0s"), time.Duration(0), EnvSecretOverlap},
+		{"duration of one nanosecond", func(g Getenv) (any, error) { return Duration(g, EnvSecretOverlap, time.Hour) }, env(EnvSecretOverlap, "1ns"), time.Nanosecond, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -125,14 +125,16 @@ func WithClock(now func() time.Time) Option {
 // New returns the intake. stateMachineARN is the deploy state machine's ARN;
 // the catalog must be loaded (catalog.Load validates it).
 func New(cat *catalog.Catalog, keys KeySource, starter Starter, stateMachineARN string, log *slog.Logger, opts ...Option) (*Intake, error) {
-	switch {
-	case cat == nil:
+	if cat == nil {
 		return nil, errors.New("intake: catalog is required")
-	case keys == nil:
+	}
+	if keys == nil {
 		return nil, errors.New("intake: key source is required")
-	case starter == nil:
+	}
+	if starter == nil {
 		return nil, errors.New("intake: execution starter is required")
-	case log == nil:
+	}
+	if log == nil {
 		return nil, errors.New("intake: logger is required")
 	}
 	if _, err := statemachines.ExecutionARN(stateMachineARN, "x"); err != nil {
@@ -184,7 +186,7 @@ func (h *Intake) Handle(ctx context.Context, req events.LambdaFunctionURLRequest
 	resp, attrs := h.handle(ctx, req, log)
 	attrs = append(attrs, slog.Int("status", resp.StatusCode), slog.Duration("duration", h.now().Sub(start)))
 	level := slog.LevelInfo
-	if resp.StatusCode >= 500 {
+	if resp.StatusCode/100 == 5 { // 5xx: our failure, not the sender's
 		level = slog.LevelError
 	}
 	log.LogAttrs(ctx, level, "webhook answered", attrs...)
@@ -212,18 +214,20 @@ func (h *Intake) handle(ctx context.Context, req events.LambdaFunctionURLRequest
 			append(attrs, slog.String("error", err.Error()))
 	}
 	d, err := h.receiver.Receive(webhook.Request{Header: hdr, Body: req.Body, Base64: req.IsBase64Encoded}, keys)
-	var me *webhook.MalformedError
-	switch {
-	case errors.Is(err, webhook.ErrTooLarge):
-		return respondError(http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", h.receiver.MaxBodyBytes())), attrs
-	case errors.Is(err, webhook.ErrBadEncoding):
-		return respondError(http.StatusBadRequest, "malformed: body is not valid base64"), attrs
-	case errors.Is(err, webhook.ErrUnauthorized):
-		return respondError(http.StatusUnauthorized, "unauthorized"), append(attrs, slog.String("reason", "no known provider, or signature, token or repository key mismatch"))
-	case errors.As(err, &me):
-		return respondError(http.StatusBadRequest, "malformed: "+me.Reason), append(attrs, slog.String("reason", me.Reason))
-	case err != nil:
-		return respondError(http.StatusBadRequest, "malformed delivery"), append(attrs, slog.String("reason", err.Error()))
+	if err != nil {
+		var me *webhook.MalformedError
+		switch {
+		case errors.Is(err, webhook.ErrTooLarge):
+			return respondError(http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", h.receiver.MaxBodyBytes())), attrs
+		case errors.Is(err, webhook.ErrBadEncoding):
+			return respondError(http.StatusBadRequest, "malformed: body is not valid base64"), attrs
+		case errors.Is(err, webhook.ErrUnauthorized):
+			return respondError(http.StatusUnauthorized, "unauthorized"), append(attrs, slog.String("reason", "no known provider, or signature, token or repository key mismatch"))
+		case errors.As(err, &me):
+			return respondError(http.StatusBadRequest, "malformed: "+me.Reason), append(attrs, slog.String("reason", me.Reason))
+		default:
+			return respondError(http.StatusBadRequest, "malformed delivery"), append(attrs, slog.String("reason", err.Error()))
+		}
 	}
 	if len(d.Events) > 0 {
 		e := d.Events[0]
@@ -242,7 +246,7 @@ func (h *Intake) route(ctx context.Context, d webhook.Delivery, log *slog.Logger
 	started := make(map[string]bool)
 	log = log.With(slog.String("deliveryId", d.DeliveryID), slog.String("provider", string(d.Provider)))
 	for _, e := range d.Events {
-		reason, targets := h.decide(e)
+		reason, targets := h.decide(e, d.SignedAt)
 		if e.Kind == webhook.KindPing && len(d.Events) == 1 {
 			status = http.StatusOK
 		}
@@ -258,15 +262,15 @@ func (h *Intake) route(ctx context.Context, d webhook.Delivery, log *slog.Logger
 			}
 			started[key] = true
 			x, err := h.start(ctx, d.Digest, e, t, log)
-			var ce *conflictError
-			switch {
-			case errors.As(err, &ce):
+			if err != nil {
+				var ce *conflictError
+				if !errors.As(err, &ce) {
+					return respondError(http.StatusServiceUnavailable, "temporarily unavailable: redeliver later"),
+						append(attrs, slog.String("error", err.Error()))
+				}
 				conflict = true
 				reasons = append(reasons, ce.Error())
 				continue
-			case err != nil:
-				return respondError(http.StatusServiceUnavailable, "temporarily unavailable: redeliver later"),
-					append(attrs, slog.String("error", err.Error()))
 			}
 			ans.Executions = append(ans.Executions, x)
 		}
@@ -286,7 +290,7 @@ func (h *Intake) route(ctx context.Context, d webhook.Delivery, log *slog.Logger
 }
 
 // decide returns why the event deploys nothing, or the deploys it causes.
-func (h *Intake) decide(e webhook.Event) (string, []catalog.Target) {
+func (h *Intake) decide(e webhook.Event, signedAt time.Time) (string, []catalog.Target) {
 	switch e.Kind {
 	case webhook.KindPing:
 		return "ping: webhook reachable and signature valid", nil
@@ -306,11 +310,8 @@ func (h *Intake) decide(e webhook.Event) (string, []catalog.Target) {
 	if git.IsZeroCommit(e.Commit) {
 		return fmt.Sprintf("%s: after SHA is zero; nothing to deploy", e.Ref), nil
 	}
-	if !e.PushedAt.IsZero() {
-		if age := h.now().Sub(e.PushedAt); age > h.replayWindow {
-			return fmt.Sprintf("push of %s at %s is older than the replay window (%s): a re-sent delivery deploys nothing; push again or start the deploy from the console",
-				git.ShortRef(e.Ref), e.PushedAt.UTC().Format(time.RFC3339), h.replayWindow), nil
-		}
+	if reason := h.replayed(e, signedAt); reason != "" {
+		return reason, nil
 	}
 	if !h.catalog.HasRepository(e.Provider, e.Repository) {
 		return fmt.Sprintf("repository %s %s is not in the catalog; nothing to deploy", e.Provider, e.Repository), nil
@@ -323,6 +324,30 @@ func (h *Intake) decide(e webhook.Event) (string, []catalog.Target) {
 		return fmt.Sprintf("branch %s matches no branch pattern of %s; nothing to deploy", git.ShortRef(e.Ref), e.Repository), nil
 	}
 	return "", targets
+}
+
+// replayed says why a push is refused as a possible replay, or "": its signed
+// time (the body's push time, else the delivery's signed timestamp) must be
+// within the replay window, and not in the future; a GitHub push, whose body
+// always carries repository.pushed_at, must have one.
+func (h *Intake) replayed(e webhook.Event, signedAt time.Time) string {
+	at := e.PushedAt
+	if at.IsZero() {
+		at = signedAt
+	}
+	now := h.now()
+	switch {
+	case e.Provider == git.GitHub && e.PushedAt.IsZero():
+		return fmt.Sprintf("push of %s carries no signed push time (repository.pushed_at); nothing to deploy", git.ShortRef(e.Ref))
+	case at.IsZero():
+		return "" // a host that signs no time: see docs/webhook.md, threat model
+	case now.Sub(at) > h.replayWindow:
+		return fmt.Sprintf("push of %s at %s is older than the replay window (%s): a re-sent delivery deploys nothing; push again or start the deploy from the console",
+			git.ShortRef(e.Ref), at.UTC().Format(time.RFC3339), h.replayWindow)
+	case at.Sub(now) > webhook.DefaultTimestampTolerance:
+		return fmt.Sprintf("push of %s at %s is in the future; nothing to deploy (check the host's clock)", git.ShortRef(e.Ref), at.UTC().Format(time.RFC3339))
+	}
+	return ""
 }
 
 // DeployRequest returns the deploy state machine's input for a push and a
@@ -352,9 +377,7 @@ func ExecutionName(bodyDigest [sha256.Size]byte, ref, service, environment strin
 	}
 	const hashLen = 32
 	prefix := service + "-" + environment
-	if max := 80 - 1 - hashLen; len(prefix) > max {
-		prefix = strings.TrimRight(prefix[:max], "-")
-	}
+	prefix = strings.TrimRight(prefix[:min(len(prefix), 80-1-hashLen)], "-")
 	return prefix + "-" + hex.EncodeToString(m.Sum(nil))[:hashLen]
 }
 
@@ -382,8 +405,7 @@ func (h *Intake) start(ctx context.Context, digest [sha256.Size]byte, e webhook.
 		Input:           aws.String(string(input)),
 	})
 	var exists *sfntypes.ExecutionAlreadyExists
-	switch {
-	case errors.As(err, &exists):
+	if errors.As(err, &exists) {
 		// The name is taken: by this very push (a re-send after the
 		// execution closed), or by another input.
 		same, derr := h.sameInput(ctx, arn, input)
@@ -395,12 +417,13 @@ func (h *Intake) start(ctx context.Context, digest [sha256.Size]byte, e webhook.
 			return Execution{}, &conflictError{service: t.Service, environment: t.Environment, arn: arn}
 		}
 		log.Info("deploy already started by an earlier delivery of this push")
-	case err != nil:
-		return Execution{}, fmt.Errorf("failed to start the deploy of %s/%s (execution %s): %w", t.Service, t.Environment, name, err)
-	default:
-		x.ExecutionARN = aws.ToString(out.ExecutionArn)
-		log.Info("deploy started", slog.String("commit", req.Commit))
+		return x, nil
 	}
+	if err != nil {
+		return Execution{}, fmt.Errorf("failed to start the deploy of %s/%s (execution %s): %w", t.Service, t.Environment, name, err)
+	}
+	x.ExecutionARN = aws.ToString(out.ExecutionArn)
+	log.Info("deploy started", slog.String("commit", req.Commit))
 	return x, nil
 }
 

@@ -315,6 +315,10 @@ func TestHandleDeliveries(t *testing.T) {
 			wantReason: `gitlab event "Merge Request Hook" is not a push; nothing to deploy`},
 		{name: "bitbucket cloud push", fixture: "bitbucket-cloud-push.json", wantStatus: 202,
 			headers: bbc("repo:push"), ref: "refs/heads/main", wantExecs: []string{"web-bb/production"}},
+		{name: "bitbucket cloud push without ref changes", fixture: "bitbucket-cloud-push.json", wantStatus: 202,
+			body:       func([]byte) []byte { return []byte(`{"push":{"changes":[]},"repository":{"full_name":"acme/web"}}`) },
+			headers:    bbc("repo:push"),
+			wantReason: "no ref changes; nothing to deploy"},
 		{name: "bitbucket cloud branch delete", fixture: "bitbucket-cloud-branch-delete.json", wantStatus: 202,
 			headers:    bbc("repo:push"),
 			wantReason: "branch feature/pricing deleted; nothing to deploy"},
@@ -396,6 +400,8 @@ func TestReplay(t *testing.T) {
 	gl := fixture(t, "gitlab-push.json")
 	dc := fixture(t, "bitbucket-dc-push.json")
 	bbc := fixture(t, "bitbucket-cloud-push.json")
+	noPushedAt := bytes.Replace(gh, []byte(`"pushed_at": 1795776000,`), nil, 1)
+	future := webhooktest.WithPushedAt(gh, now.Add(10*time.Minute))
 	tests := []struct {
 		name string
 		opts []Option
@@ -422,6 +428,14 @@ func TestReplay(t *testing.T) {
 			wantReason: "push of main at 2026-11-27T10:40:00Z is older than the replay window (5m0s): a re-sent delivery deploys nothing; push again or start the deploy from the console"},
 		{name: "push just inside the window", opts: []Option{WithReplayWindow(10 * time.Minute)},
 			req: post(ghHeaders, gh), wantStatus: 202, wantExecs: first, wantNew: 2},
+		{name: "push one second outside the window", opts: []Option{WithReplayWindow(10*time.Minute - time.Second)},
+			req: post(ghHeaders, gh), wantStatus: 202,
+			wantReason: "push of main at 2026-11-27T10:40:00Z is older than the replay window (9m59s): a re-sent delivery deploys nothing; push again or start the deploy from the console"},
+		// The harness's window is 48h: a window option of zero or less keeps it.
+		{name: "zero window keeps the window", opts: []Option{WithReplayWindow(0)},
+			req: post(ghHeaders, gh), wantStatus: 202, wantExecs: first, wantNew: 2},
+		{name: "negative window keeps the window", opts: []Option{WithReplayWindow(-time.Hour)},
+			req: post(ghHeaders, gh), wantStatus: 202, wantExecs: first, wantNew: 2},
 		{name: "gitlab signed push older than the window", opts: []Option{WithReplayWindow(time.Minute)},
 			req: post(webhooktest.GitLabSignedHeaders("Push Hook", delivery, signingToken, now.Unix()-120, gl), gl), wantStatus: 202,
 			wantReason: "push of main at 2026-11-27T10:48:00Z is older than the replay window (1m0s): a re-sent delivery deploys nothing; push again or start the deploy from the console"},
@@ -431,6 +445,20 @@ func TestReplay(t *testing.T) {
 		{name: "bitbucket cloud signs no time: the window does not apply", opts: []Option{WithReplayWindow(time.Minute)},
 			req: post(webhooktest.BitbucketCloudHeaders("repo:push", delivery, secret, bbc), bbc), wantStatus: 202,
 			wantExecs: []Execution{execARN(bbc, "refs/heads/main", "web-bb/production")}, wantNew: 1},
+		// A GitLab retry re-signs with a new webhook-timestamp: the same push, so
+		// the same execution and the same input (the timestamp is not in it).
+		{name: "gitlab signed retry with a new timestamp",
+			before: func(t *testing.T, hs *harness) {
+				hs.do(t, post(webhooktest.GitLabSignedHeaders("Push Hook", delivery, signingToken, now.Unix()-60, gl), gl))
+			},
+			req: post(webhooktest.GitLabSignedHeaders("Push Hook", delivery, signingToken, now.Unix(), gl), gl), wantStatus: 202,
+			wantExecs: []Execution{execARN(gl, "refs/heads/main", "web-gl/production")}},
+		{name: "github push without pushed_at",
+			req: post(webhooktest.GitHubHeaders("push", delivery, secret, noPushedAt), noPushedAt), wantStatus: 202,
+			wantReason: "push of main carries no signed push time (repository.pushed_at); nothing to deploy"},
+		{name: "github push time in the future",
+			req: post(webhooktest.GitHubHeaders("push", delivery, secret, future), future), wantStatus: 202,
+			wantReason: "push of main at 2026-11-27T11:00:00Z is in the future; nothing to deploy (check the host's clock)"},
 		{name: "name taken by another input",
 			before: func(t *testing.T, hs *harness) {
 				hs.sfn.execs = map[string]string{first[0].ExecutionARN: `{"service":"web","environment":"production","commit":"` + strings.Repeat("9", 40) + `"}`}

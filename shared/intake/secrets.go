@@ -100,7 +100,7 @@ func (c *SecretCache) Keyring(ctx context.Context) (webhook.Keyring, error) {
 	defer c.mu.Unlock()
 	now := c.now()
 	if c.keys != nil && now.Sub(c.fetched) < c.ttl {
-		if len(c.keys) > 0 && !c.expires.IsZero() && !now.Before(c.expires) {
+		if !c.expires.IsZero() && !now.Before(c.expires) {
 			c.keys = c.current(c.keys)
 			c.expires = time.Time{}
 		}
@@ -118,20 +118,17 @@ func (c *SecretCache) Keyring(ctx context.Context) (webhook.Keyring, error) {
 		return nil, fmt.Errorf("secret %s (%s): %w", c.secretID, stageCurrent, err)
 	}
 	n := len(keys)
-	expires := created.Add(c.overlap)
-	if now.Before(expires) {
+	var until time.Time // when the previous version's keys stop being accepted
+	if expires := created.Add(c.overlap); now.Before(expires) {
 		prev, _, err := c.get(ctx, stagePrevious)
 		if err != nil {
 			return nil, err
 		}
 		if prevKeys, err := webhook.ParseKeyring(prev); prev != nil && err == nil {
-			keys = append(keys, prevKeys...)
+			keys, until = append(keys, prevKeys...), expires
 		}
 	}
-	c.keys, c.currentLen, c.fetched, c.expires = keys[:len(keys):len(keys)], n, now, time.Time{}
-	if len(keys) > n {
-		c.expires = expires
-	}
+	c.keys, c.currentLen, c.fetched, c.expires = keys[:len(keys):len(keys)], n, now, until
 	return c.keys, nil
 }
 
@@ -145,11 +142,11 @@ func (c *SecretCache) get(ctx context.Context, stage string) ([]byte, time.Time,
 		SecretId:     aws.String(c.secretID),
 		VersionStage: aws.String(stage),
 	})
-	var nf *smtypes.ResourceNotFoundException
-	switch {
-	case stage != stageCurrent && errors.As(err, &nf):
-		return nil, time.Time{}, nil
-	case err != nil:
+	if err != nil {
+		var nf *smtypes.ResourceNotFoundException
+		if stage != stageCurrent && errors.As(err, &nf) {
+			return nil, time.Time{}, nil
+		}
 		return nil, time.Time{}, fmt.Errorf("failed to read the %s value of secret %s: %w", stage, c.secretID, err)
 	}
 	v := out.SecretBinary

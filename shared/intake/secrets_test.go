@@ -221,8 +221,27 @@ func TestSecretCacheTTL(t *testing.T) {
 	if got, _ := c.Keyring(context.Background()); !slices.Equal(secretsOf(got), []string{"s3cr3t-rotated-0123"}) {
 		t.Errorf("after the TTL: %q, want the rotated secret", secretsOf(got))
 	}
-	if d := NewSecretCache(f, secretARN); d.ttl != DefaultSecretTTL || d.overlap != DefaultSecretOverlap {
-		t.Errorf("defaults: ttl %v overlap %v", d.ttl, d.overlap)
+}
+
+// A TTL or overlap of zero or less keeps the default.
+func TestSecretCacheOptions(t *testing.T) {
+	tests := []struct {
+		name         string
+		opts         []SecretOption
+		ttl, overlap time.Duration
+	}{
+		{"defaults", nil, DefaultSecretTTL, DefaultSecretOverlap},
+		{"set", []SecretOption{WithSecretTTL(time.Second), WithSecretOverlap(time.Minute)}, time.Second, time.Minute},
+		{"zero keeps the defaults", []SecretOption{WithSecretTTL(0), WithSecretOverlap(0)}, DefaultSecretTTL, DefaultSecretOverlap},
+		{"negative keeps the defaults", []SecretOption{WithSecretTTL(-time.Second), WithSecretOverlap(-time.Second)}, DefaultSecretTTL, DefaultSecretOverlap},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewSecretCache(&fakeSecrets{}, secretARN, tt.opts...)
+			if c.ttl != tt.ttl || c.overlap != tt.overlap {
+				t.Errorf("ttl %v overlap %v, want %v %v", c.ttl, c.overlap, tt.ttl, tt.overlap)
+			}
+		})
 	}
 }
 

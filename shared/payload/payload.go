@@ -9,12 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/git"
 )
 
@@ -73,19 +73,22 @@ func (e *InvalidRequestError) Error() string {
 	return "invalid deploy request: " + strings.Join(e.Problems, "; ") + " (see events/deploy-input.json; targets come from the catalog)"
 }
 
+// The fields a deploy input may carry, byte for byte.
+var (
+	requestFields = []string{"service", "environment", "commit", "reason", "requestedBy", "source"}
+	sourceFields  = []string{"provider", "repository", "ref", "pusher", "pushedAt"}
+)
+
 // DecodeDeployRequest decodes a deploy state machine input strictly: an
 // unknown field, a target field, a wrong type or a malformed value is an
-// *InvalidRequestError naming every problem.
+// *InvalidRequestError naming every problem. Keys must match byte for byte
+// (encoding/json alone would also take "Service" or "ſervice" for "service"),
+// appear once, and not be null: the state machine reads the fields by their
+// exact names, so what is checked here must be the only thing there is.
 func DecodeDeployRequest(raw []byte) (DeployRequest, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return DeployRequest{}, &InvalidRequestError{Problems: []string{"the input is not a JSON object"}}
-	}
-	var problems []string
-	for _, k := range slices.Sorted(maps.Keys(fields)) {
-		if slices.Contains(TargetFields, k) {
-			problems = append(problems, fmt.Sprintf("field %q is not allowed: the catalog names every target", k))
-		}
+	problems, err := strictObject(raw, "", requestFields)
+	if err != nil {
+		return DeployRequest{}, &InvalidRequestError{Problems: []string{err.Error()}}
 	}
 	if len(problems) > 0 {
 		return DeployRequest{}, &InvalidRequestError{Problems: problems}
@@ -100,6 +103,75 @@ func DecodeDeployRequest(raw []byte) (DeployRequest, error) {
 		return DeployRequest{}, &InvalidRequestError{Problems: []string{"trailing data after the JSON object"}}
 	}
 	return r, r.Validate()
+}
+
+// strictObject checks the keys of the JSON object raw (at path, "" for the
+// top): each must be one of allowed exactly, once, with a non-null value; a
+// target field is named as such. The source object is checked the same way.
+// The error is for input that is not a JSON object at all.
+func strictObject(raw []byte, path string, allowed []string) ([]string, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		return nil, fmt.Errorf("%s is not a JSON object", or(path, "the input"))
+	}
+	keys, err := objectKeys(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not valid JSON", or(path, "the input"))
+	}
+	slices.Sort(keys) // problems in a stable order; duplicates side by side
+	var problems []string
+	seen := map[string]bool{}
+	for _, k := range keys {
+		name := path + k
+		switch {
+		case seen[k]:
+			problems = append(problems, fmt.Sprintf("field %q appears more than once", name))
+		case slices.ContainsFunc(TargetFields, func(f string) bool { return strings.EqualFold(f, k) }):
+			problems = append(problems, fmt.Sprintf("field %q is not allowed: the catalog names every target", name))
+		case !slices.Contains(allowed, k):
+			problems = append(problems, fmt.Sprintf("unknown field %q", name))
+		case string(bytes.TrimSpace(fields[k])) == "null":
+			problems = append(problems, fmt.Sprintf("field %q must not be null", name))
+		case path == "" && k == "source":
+			sub, err := strictObject(fields[k], "source.", sourceFields)
+			if err != nil {
+				problems = append(problems, err.Error())
+			}
+			problems = append(problems, sub...)
+		}
+		seen[k] = true
+	}
+	return problems, nil
+}
+
+// objectKeys lists the keys of a JSON object in order, duplicates included
+// (encoding/json keeps only the last of a repeated key).
+func objectKeys(raw []byte) ([]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // {
+		return nil, err
+	}
+	var keys []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k, _ := t.(string)
+		keys = append(keys, k)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return strings.TrimSuffix(s, ".")
 }
 
 // decodeProblem turns a JSON decoding error into a message that names the
@@ -119,22 +191,19 @@ func decodeProblem(err error) string {
 // each one, so that a console input with a typo fails before anything changes.
 func (r DeployRequest) Validate() error {
 	var problems []string
-	switch {
-	case r.Service == "":
+	if r.Service == "" {
 		problems = append(problems, "service is required")
-	case !nameRE.MatchString(r.Service):
+	} else if !nameRE.MatchString(r.Service) {
 		problems = append(problems, "service must be a catalog service name ([a-z0-9-], 1-40 characters)")
 	}
-	switch {
-	case r.Environment == "":
+	if r.Environment == "" {
 		problems = append(problems, "environment is required")
-	case !nameRE.MatchString(r.Environment):
+	} else if !nameRE.MatchString(r.Environment) {
 		problems = append(problems, "environment must be a catalog environment name ([a-z0-9-], 1-40 characters)")
 	}
-	switch {
-	case r.Commit == "":
+	if r.Commit == "" {
 		problems = append(problems, "commit is required")
-	case !git.ValidCommit(r.Commit) || git.IsZeroCommit(r.Commit):
+	} else if !git.ValidCommit(r.Commit) || git.IsZeroCommit(r.Commit) {
 		problems = append(problems, "commit must be a full commit id (40 lower-case hex digits)")
 	}
 	for _, f := range []struct{ name, v string }{{"reason", r.Reason}, {"requestedBy", r.RequestedBy}} {
@@ -164,6 +233,14 @@ func invalid(problems []string) error {
 		return nil
 	}
 	return &InvalidRequestError{Problems: problems}
+}
+
+// Resolved is the resolve function's output, which replaces the deploy state
+// machine's state: the request as checked and its target from the catalog.
+// Later states read $.request and $.target, never the raw input.
+type Resolved struct {
+	Request DeployRequest  `json:"request"`
+	Target  catalog.Target `json:"target"`
 }
 
 // DeployInput is what the deploy state machine sends the deploy function: the

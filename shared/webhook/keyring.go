@@ -27,9 +27,7 @@ type Key struct {
 type Keyring []Key
 
 // KeyringFormat is the webhook secret's format, shown in every error about it.
-const KeyringFormat = `a JSON object with one key per git host and optionally per repository: ` +
-	`{"github": "HMAC-SECRET", "gitlab": "whsec_BASE64-SIGNING-KEY (or a token)", "bitbucket": "HMAC-SECRET", "github:owner/repo": "HMAC-SECRET"}` +
-	`; each value at least 16 characters (see docs/webhook.md)`
+const KeyringFormat = `a JSON object with one key per git host and optionally per repository: {"github": "HMAC-SECRET", "gitlab": "whsec_BASE64-SIGNING-KEY (or a token)", "bitbucket": "HMAC-SECRET", "github:owner/repo": "HMAC-SECRET"}; each value at least 16 characters (see docs/webhook.md)`
 
 // minSecretLen is the shortest secret accepted.
 const minSecretLen = 16
@@ -62,27 +60,46 @@ func ParseKeyring(value []byte) (Keyring, error) {
 	for _, name := range names {
 		provider, repo, _ := strings.Cut(name, ":")
 		p := git.Provider(provider)
-		switch {
-		case !p.Valid():
-			return nil, &KeyringError{Problem: fmt.Sprintf("key %q: the host must be github, gitlab or bitbucket", name)}
-		case strings.Contains(name, ":") && (repo == "" || !strings.Contains(repo, "/")):
+		if !p.Valid() {
+			// The name is not echoed: a secret pasted as a name would reach the logs.
+			return nil, &KeyringError{Problem: "a key is neither github, gitlab, bitbucket nor HOST:owner/repo"}
+		}
+		if strings.Contains(name, ":") && (repo == "" || !strings.Contains(repo, "/")) {
 			return nil, &KeyringError{Problem: fmt.Sprintf("key %q: a repository key is HOST:owner/repo", name)}
-		case len(m[name]) < minSecretLen:
+		}
+		if len(m[name]) < minSecretLen {
 			return nil, &KeyringError{Problem: fmt.Sprintf("key %q: the secret is shorter than %d characters", name, minSecretLen)}
 		}
 		secret := []byte(m[name])
-		if p == git.GitLab && isSigningSecret(secret) && len(standardKey(secret)) == 0 {
-			return nil, &KeyringError{Problem: fmt.Sprintf("key %q: a whsec_ signing secret must be base64 after the prefix", name)}
+		if p == git.GitLab && isSigningSecret(secret) && len(standardKey(secret)) < minSecretLen {
+			return nil, &KeyringError{Problem: fmt.Sprintf("key %q: a whsec_ signing secret must be base64 of at least %d bytes after the prefix", name, minSecretLen)}
+		}
+		// One value under two keys would undo the separation: a GitLab
+		// token, which travels in clear, would also be another host's HMAC key.
+		for _, k := range ring {
+			if string(k.Secret) == m[name] {
+				return nil, &KeyringError{Problem: fmt.Sprintf("keys %q and %q have the same secret: give each its own", keyName(k), name)}
+			}
 		}
 		ring = append(ring, Key{Provider: p, Repository: repo, Secret: secret})
 	}
 	return ring, nil
 }
 
+// keyName is the keyring's name of a key: HOST or HOST:owner/repo.
+func keyName(k Key) string {
+	if k.Repository == "" {
+		return string(k.Provider)
+	}
+	return string(k.Provider) + ":" + k.Repository
+}
+
 // mayAuthorize reports whether a delivery of provider p whose verified keys
 // are matched may speak for the repository: a repository that has keys of
 // its own accepts only those; any other accepts the provider's key. A
 // delivery naming no repository (some pings) needs any verified key.
+// matched[i] says whether k[i] verified the delivery (verify returns one
+// entry per key).
 func (k Keyring) mayAuthorize(p git.Provider, repository string, matched []bool) bool {
 	own := false
 	for _, key := range k {
@@ -90,16 +107,12 @@ func (k Keyring) mayAuthorize(p git.Provider, repository string, matched []bool)
 			own = true
 		}
 	}
-	for i, key := range k {
-		if i >= len(matched) || !matched[i] || key.Provider != p {
+	for i, ok := range matched {
+		key := k[i]
+		if !ok || key.Provider != p {
 			continue
 		}
-		switch {
-		case repository == "":
-			return true
-		case own && strings.EqualFold(key.Repository, repository):
-			return true
-		case !own && key.Repository == "":
+		if repository == "" || (own && strings.EqualFold(key.Repository, repository)) || (!own && key.Repository == "") {
 			return true
 		}
 	}

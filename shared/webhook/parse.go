@@ -324,7 +324,7 @@ type bitbucketDCPayload struct {
 }
 
 // maxRefChanges bounds the events one Bitbucket delivery may yield.
-const maxRefChanges = 100
+const maxRefChanges = 1000
 
 func parseBitbucket(h Header, body []byte) ([]Event, error) {
 	base := Event{Provider: git.Bitbucket, Name: h.Get(hEventKey), DeliveryID: DeliveryID(git.Bitbucket, h)}

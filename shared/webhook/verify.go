@@ -95,6 +95,11 @@ type Delivery struct {
 	// Digest is the SHA-256 of the raw body: what the host signed, so the
 	// same digest means the same push, whatever delivery id it came under.
 	Digest [sha256.Size]byte
+	// SignedAt is the delivery's signed time when the host signs one apart
+	// from the body (GitLab's signed form: webhook-timestamp, within the
+	// tolerance of now). Each retry of a delivery signs a new one, so it is
+	// for the replay window only, never part of what the push starts.
+	SignedAt time.Time
 }
 
 // ErrBadEncoding is returned for a body that claims to be base64 and is not.
@@ -129,11 +134,8 @@ func (r *Receiver) Receive(req Request, keys Keyring) (Delivery, error) {
 		if !keys.mayAuthorize(p, events[i].Repository, matched) {
 			return d, ErrUnauthorized
 		}
-		if !signedAt.IsZero() {
-			events[i].PushedAt = signedAt
-		}
 	}
-	d.Events, d.Digest = events, sha256.Sum256(body)
+	d.Events, d.Digest, d.SignedAt = events, sha256.Sum256(body), signedAt
 	return d, nil
 }
 
@@ -150,10 +152,10 @@ func (r *Receiver) decodeBody(req Request) ([]byte, error) {
 		return nil, ErrTooLarge
 	}
 	body, err := base64.StdEncoding.DecodeString(req.Body)
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, ErrBadEncoding
-	case len(body) > r.maxBody:
+	}
+	if len(body) > r.maxBody {
 		return nil, ErrTooLarge
 	}
 	return body, nil

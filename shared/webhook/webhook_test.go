@@ -210,7 +210,7 @@ func TestParseFixtures(t *testing.T) {
 		// checkout_sha is the tagged commit; "after" the tag object.
 		{"gitlab-tag-push.json", func(b []byte) map[string]string {
 			return webhooktest.GitLabSignedHeaders("Tag Push Hook", deliverID, signingToken, now.Unix(), b)
-		}, []webhook.Event{{Provider: "gitlab", Kind: webhook.KindTagPush, Name: "Tag Push Hook", Repository: "acme/web", Ref: "refs/tags/v1.4.0", Commit: pushed, DeliveryID: deliverID, Pusher: "dana-ops", PushedAt: now.UTC()}}},
+		}, []webhook.Event{{Provider: "gitlab", Kind: webhook.KindTagPush, Name: "Tag Push Hook", Repository: "acme/web", Ref: "refs/tags/v1.4.0", Commit: pushed, DeliveryID: deliverID, Pusher: "dana-ops"}}},
 		{"gitlab-branch-delete.json", func(b []byte) map[string]string {
 			return webhooktest.GitLabTokenHeaders("Push Hook", deliverID, string(secret))
 		}, []webhook.Event{{Provider: "gitlab", Kind: webhook.KindBranchDelete, Name: "Push Hook", Repository: "acme/web", Ref: "refs/heads/feature/pricing", Commit: git.ZeroCommit, DeliveryID: deliverID, Pusher: "dana-ops"}}},
@@ -431,6 +431,7 @@ func TestReceivePerHostKeys(t *testing.T) {
 func TestParseKeyring(t *testing.T) {
 	const (
 		host   = "host-secret-0123456789"
+		other  = "other-host-secret-0123456789"
 		token  = "gitlab-token-0123456789"
 		signed = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw7ozWmT3Pl/I="
 	)
@@ -441,8 +442,16 @@ func TestParseKeyring(t *testing.T) {
 		wantErr string
 		secret  string // must not appear in the error
 	}{
-		{name: "every host", value: `{"github":"` + host + `","gitlab":"` + signed + `","bitbucket":"` + host + `"}`,
-			want: webhook.Keyring{{Provider: git.Bitbucket, Secret: []byte(host)}, {Provider: git.GitHub, Secret: []byte(host)}, {Provider: git.GitLab, Secret: []byte(signed)}}},
+		{name: "every host", value: `{"github":"` + host + `","gitlab":"` + signed + `","bitbucket":"` + other + `"}`,
+			want: webhook.Keyring{{Provider: git.Bitbucket, Secret: []byte(other)}, {Provider: git.GitHub, Secret: []byte(host)}, {Provider: git.GitLab, Secret: []byte(signed)}}},
+		// A GitLab token travels in clear: were it also GitHub's HMAC key, one
+		// seen request would sign GitHub pushes.
+		{name: "one secret under two hosts", value: `{"github":"` + token + `","gitlab":"` + token + `"}`,
+			wantErr: `keys "github" and "gitlab" have the same secret: give each its own`, secret: token},
+		{name: "one secret for a host and a repository", value: `{"github":"` + host + `","github:acme/web":"` + host + `"}`,
+			wantErr: `have the same secret`, secret: host},
+		{name: "signing secret of 9 bytes", value: `{"gitlab":"whsec_AAAAAAAAAAAA"}`,
+			wantErr: `key "gitlab": a whsec_ signing secret must be base64 of at least 16 bytes`, secret: "AAAAAAAAAAAA"},
 		{name: "gitlab token", value: `{"gitlab":"` + token + `"}`, want: webhook.Keyring{{Provider: git.GitLab, Secret: []byte(token)}}},
 		{name: "repository key", value: `{"github":"` + host + `","github:acme/web":"` + token + `"}`,
 			want: webhook.Keyring{{Provider: git.GitHub, Secret: []byte(host)}, {Provider: git.GitHub, Repository: "acme/web", Secret: []byte(token)}}},
@@ -452,8 +461,10 @@ func TestParseKeyring(t *testing.T) {
 		{name: "JSON string", value: `"` + host + `"`, wantErr: "the value is not a JSON object of strings", secret: host},
 		{name: "number value", value: `{"github":12345678901234567890}`, wantErr: "not a JSON object of strings", secret: "12345678901234567890"},
 		{name: "empty object", value: `{}`, wantErr: "the object names no git host"},
-		{name: "unknown host", value: `{"gitea":"` + host + `"}`, wantErr: `key "gitea": the host must be github, gitlab or bitbucket`, secret: host},
-		{name: "host in another case", value: `{"GitHub":"` + host + `"}`, wantErr: `key "GitHub": the host must be`, secret: host},
+		// The name is not echoed: a secret pasted as a name would reach the logs.
+		{name: "unknown host", value: `{"gitea":"` + host + `"}`, wantErr: `a key is neither github, gitlab, bitbucket nor HOST:owner/repo`, secret: "gitea"},
+		{name: "host in another case", value: `{"GitHub":"` + host + `"}`, wantErr: `a key is neither github`, secret: "GitHub"},
+		{name: "a secret pasted as a name", value: `{"` + host + `":"github-secret-0123456789"}`, wantErr: `a key is neither github`, secret: host},
 		{name: "short secret", value: `{"github":"short-secret"}`, wantErr: `key "github": the secret is shorter than 16 characters`, secret: "short-secret"},
 		{name: "empty secret", value: `{"bitbucket":""}`, wantErr: `key "bitbucket": the secret is shorter than 16 characters`},
 		{name: "repository without owner", value: `{"github:web":"` + host + `"}`, wantErr: `key "github:web": a repository key is HOST:owner/repo`, secret: host},
@@ -506,7 +517,9 @@ func TestReceivePushedAt(t *testing.T) {
 		{"github ISO string", webhooktest.GitHubHeaders("push", deliverID, secret, ghISO), ghISO, time.Unix(1795776000, 0).UTC()},
 		{"github null", webhooktest.GitHubHeaders("push", deliverID, secret, ghNone), ghNone, time.Time{}},
 		{"github not a time", webhooktest.GitHubHeaders("push", deliverID, secret, ghJunk), ghJunk, time.Time{}},
-		{"gitlab signed timestamp", webhooktest.GitLabSignedHeaders("Push Hook", deliverID, signingToken, now.Unix()-60, gl), gl, now.Add(-time.Minute).UTC()},
+		// The signed webhook-timestamp is the delivery's (Delivery.SignedAt), new
+		// on every retry: never the push's time, which goes into the deploy input.
+		{"gitlab signed timestamp is not the push's", webhooktest.GitLabSignedHeaders("Push Hook", deliverID, signingToken, now.Unix()-60, gl), gl, time.Time{}},
 		{"gitlab token form signs no time", webhooktest.GitLabTokenHeaders("Push Hook", deliverID, string(secret)), gl, time.Time{}},
 		{"gitlab token form ignores an unsigned timestamp", webhooktest.With(webhooktest.GitLabTokenHeaders("Push Hook", deliverID, string(secret)), "webhook-timestamp", strconv.FormatInt(now.Unix(), 10)), gl, time.Time{}},
 		{"bitbucket data center", webhooktest.BitbucketDCHeaders("repo:refs_changed", deliverID, secret, dc), dc, dcAt},

@@ -42,11 +42,13 @@ func TestDeployStateMachineOnMoto(t *testing.T) {
 			},
 		}},
 		Functions: map[string]tasks.Function{
-			"stepship-resolve": tasks.InProcess(func(ctx context.Context, in json.RawMessage) (map[string]any, error) {
-				return map[string]any{
+			"stepship-resolve": tasks.InProcess(func(ctx context.Context, in struct {
+				Input map[string]any `json:"input"`
+			}) (map[string]any, error) {
+				return map[string]any{"request": in.Input, "target": map[string]any{
 					"image": map[string]any{"registryId": "123456789012", "repository": "web", "uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/web"},
 					"build": map[string]any{"mode": "codebuild", "project": "web-build"},
-				}, nil
+				}}, nil
 			}),
 			"stepship-deploy": tasks.InProcess(func(ctx context.Context, in json.RawMessage) (map[string]any, error) {
 				deployed = append(deployed, string(in))
