@@ -134,6 +134,10 @@ func demo(ctx context.Context, e *localenv.Env, p printer, begin time.Time) erro
 		return err
 	}
 
+	if err := boundaries(ctx, e, p, body, arn); err != nil {
+		return err
+	}
+
 	after, err := world.Service(ctx, e.AWS, e.Spec)
 	if err != nil {
 		return err
@@ -150,6 +154,38 @@ func demo(ctx context.Context, e *localenv.Env, p printer, begin time.Time) erro
 	if want := e.Spec.Image[:strings.LastIndex(e.Spec.Image, ":")] + "@" + digest; after.Images[e.Spec.Container] != want {
 		return fmt.Errorf("the service runs %s, want %s", after.Images[e.Spec.Container], want)
 	}
+	return nil
+}
+
+// boundaries shows two attacks refused: the captured push re-sent under a new
+// delivery id, and a console input that names its own target.
+func boundaries(ctx context.Context, e *localenv.Env, p printer, push []byte, arn string) error {
+	p.section("The same signed push, replayed under a new delivery id")
+	replay := webhooktest.GitHubHeaders("push", fmt.Sprintf("replay-%d", time.Now().UnixNano()), []byte(e.Spec.GitHubSecret), push)
+	a, err := e.Post(ctx, replay, push)
+	if err != nil {
+		return err
+	}
+	if a.Status != 202 || len(a.Executions) != 1 || a.Executions[0].ExecutionARN != arn {
+		return fmt.Errorf("a replayed push got %d %s, want 202 naming %s", a.Status, a.Body, arn)
+	}
+	p.line("→ %d: the execution the push already started, nothing new", a.Status)
+
+	p.section("A console input that names its own cluster and image")
+	input := `{"service":"web","environment":"production","commit":"` + strings.Repeat("9", 40) + `","cluster":"prod-payments","image":"docker.io/anyone/anything"}`
+	start, err := e.SFN.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(e.DeployStateMachineARN),
+		Name: aws.String(fmt.Sprintf("console-%d", time.Now().UnixNano())), Input: aws.String(input)})
+	if err != nil {
+		return fmt.Errorf("failed to start the console execution: %w", err)
+	}
+	out, err := e.WaitExecution(ctx, aws.ToString(start.ExecutionArn), time.Minute)
+	if err != nil {
+		return err
+	}
+	if aws.ToString(out.Error) != "InvalidDeployRequest" {
+		return fmt.Errorf("a console input naming a target ended %s %s, want InvalidDeployRequest", out.Status, aws.ToString(out.Error))
+	}
+	p.line("→ %s %s: the catalog names every target; nothing was changed", out.Status, aws.ToString(out.Error))
 	return nil
 }
 
