@@ -57,7 +57,8 @@ type Source struct {
 // TargetFields are the names an input must not carry: each is a target, and
 // targets come from the catalog. They are named in the error so that an old
 // console input fails with a message that says what changed.
-var TargetFields = []string{"cluster", "ecsService", "container", "image", "build", "target", "imageDigest", "taskDefinition", "role", "database"}
+var TargetFields = []string{"cluster", "ecsService", "container", "image", "build", "target", "imageDigest", "taskDefinition", "role", "database",
+	"instance", "snapshot", "subnetGroup", "securityGroup", "kmsKey", "drRegion", "region"}
 
 // maxTextLen bounds the free-text fields.
 const maxTextLen = 512
@@ -66,20 +67,48 @@ var (
 	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
 )
 
-// InvalidRequestError lists everything wrong with an input.
-type InvalidRequestError struct{ Problems []string }
+// requestKind names a state machine's input in errors, with the sample that
+// shows its shape.
+type requestKind struct{ name, sample string }
 
-func (e *InvalidRequestError) Error() string {
-	return "invalid deploy request: " + strings.Join(e.Problems, "; ") + " (see events/deploy-input.json; targets come from the catalog)"
+var (
+	deployKind = requestKind{"deploy", "events/deploy-input.json"}
+	backupKind = requestKind{"backup", "events/backup-now.json"}
+	drillKind  = requestKind{"dr-drill", "events/dr-drill.json"}
+)
+
+// InvalidRequestError lists everything wrong with an input.
+type InvalidRequestError struct {
+	// Kind is the state machine whose input it is: deploy, backup, dr-drill.
+	Kind string
+	// Sample is the events/ file that shows a valid input.
+	Sample   string
+	Problems []string
 }
 
-// DecodeDeployRequest decodes a deploy state machine input strictly: an
-// unknown field, a target field, a wrong type or a malformed value is an
-// *InvalidRequestError naming every problem.
-func DecodeDeployRequest(raw []byte) (DeployRequest, error) {
+func (e *InvalidRequestError) Error() string {
+	return "invalid " + e.Kind + " request: " + strings.Join(e.Problems, "; ") + " (see " + e.Sample + "; targets come from the catalog)"
+}
+
+// invalid is nil without problems, else an *InvalidRequestError listing them.
+func (k requestKind) invalid(problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	return &InvalidRequestError{Kind: k.name, Sample: k.sample, Problems: problems}
+}
+
+// validator is a request that names its own problems.
+type validator interface{ Validate() error }
+
+// decodeStrict decodes a state machine input strictly: an unknown field, a
+// target field, a wrong type or a malformed value is an *InvalidRequestError
+// naming every problem, without echoing a value.
+func decodeStrict[T validator](raw []byte, kind requestKind) (T, error) {
+	var zero T
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
-		return DeployRequest{}, &InvalidRequestError{Problems: []string{"the input is not a JSON object"}}
+		return zero, kind.invalid([]string{"the input is not a JSON object"})
 	}
 	var problems []string
 	for _, k := range slices.Sorted(maps.Keys(fields)) {
@@ -88,18 +117,25 @@ func DecodeDeployRequest(raw []byte) (DeployRequest, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return DeployRequest{}, &InvalidRequestError{Problems: problems}
+		return zero, kind.invalid(problems)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	var r DeployRequest
+	var r T
 	if err := dec.Decode(&r); err != nil {
-		return DeployRequest{}, &InvalidRequestError{Problems: []string{decodeProblem(err)}}
+		return zero, kind.invalid([]string{decodeProblem(err)})
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return DeployRequest{}, &InvalidRequestError{Problems: []string{"trailing data after the JSON object"}}
+		return zero, kind.invalid([]string{"trailing data after the JSON object"})
 	}
 	return r, r.Validate()
+}
+
+// DecodeDeployRequest decodes a deploy state machine input strictly: an
+// unknown field, a target field, a wrong type or a malformed value is an
+// *InvalidRequestError naming every problem.
+func DecodeDeployRequest(raw []byte) (DeployRequest, error) {
+	return decodeStrict[DeployRequest](raw, deployKind)
 }
 
 // decodeProblem turns a JSON decoding error into a message that names the
@@ -118,30 +154,14 @@ func decodeProblem(err error) string {
 // Validate reports every missing or malformed field of a deploy request, naming
 // each one, so that a console input with a typo fails before anything changes.
 func (r DeployRequest) Validate() error {
-	var problems []string
-	switch {
-	case r.Service == "":
-		problems = append(problems, "service is required")
-	case !nameRE.MatchString(r.Service):
-		problems = append(problems, "service must be a catalog service name ([a-z0-9-], 1-40 characters)")
-	}
-	switch {
-	case r.Environment == "":
-		problems = append(problems, "environment is required")
-	case !nameRE.MatchString(r.Environment):
-		problems = append(problems, "environment must be a catalog environment name ([a-z0-9-], 1-40 characters)")
-	}
+	problems := targetProblems(r.Service, r.Environment)
 	switch {
 	case r.Commit == "":
 		problems = append(problems, "commit is required")
 	case !git.ValidCommit(r.Commit) || git.IsZeroCommit(r.Commit):
 		problems = append(problems, "commit must be a full commit id (40 lower-case hex digits)")
 	}
-	for _, f := range []struct{ name, v string }{{"reason", r.Reason}, {"requestedBy", r.RequestedBy}} {
-		if len(f.v) > maxTextLen {
-			problems = append(problems, fmt.Sprintf("%s is longer than %d bytes", f.name, maxTextLen))
-		}
-	}
+	problems = append(problems, textProblems(r.Reason, r.RequestedBy)...)
 	if s := r.Source; s != nil {
 		if !s.Provider.Valid() {
 			problems = append(problems, "source.provider must be github, gitlab or bitbucket")
@@ -155,15 +175,36 @@ func (r DeployRequest) Validate() error {
 			problems = append(problems, "source.repository is required and source fields are at most 512 bytes")
 		}
 	}
-	return invalid(problems)
+	return deployKind.invalid(problems)
 }
 
-// invalid is nil without problems, else an *InvalidRequestError listing them.
-func invalid(problems []string) error {
-	if len(problems) == 0 {
-		return nil
+// targetProblems checks the service and environment every request names.
+func targetProblems(service, environment string) []string {
+	var problems []string
+	switch {
+	case service == "":
+		problems = append(problems, "service is required")
+	case !nameRE.MatchString(service):
+		problems = append(problems, "service must be a catalog service name ([a-z0-9-], 1-40 characters)")
 	}
-	return &InvalidRequestError{Problems: problems}
+	switch {
+	case environment == "":
+		problems = append(problems, "environment is required")
+	case !nameRE.MatchString(environment):
+		problems = append(problems, "environment must be a catalog environment name ([a-z0-9-], 1-40 characters)")
+	}
+	return problems
+}
+
+// textProblems bounds the free-text fields every request has.
+func textProblems(reason, requestedBy string) []string {
+	var problems []string
+	for _, f := range []struct{ name, v string }{{"reason", reason}, {"requestedBy", requestedBy}} {
+		if len(f.v) > maxTextLen {
+			problems = append(problems, fmt.Sprintf("%s is longer than %d bytes", f.name, maxTextLen))
+		}
+	}
+	return problems
 }
 
 // DeployInput is what the deploy state machine sends the deploy function: the
@@ -189,7 +230,7 @@ func (d DeployInput) Validate() error {
 	if !digestRE.MatchString(d.ImageDigest) {
 		problems = append(problems, "imageDigest must be sha256: and 64 hex digits")
 	}
-	return invalid(problems)
+	return deployKind.invalid(problems)
 }
 
 // DeployResult is the deploy function's output.
