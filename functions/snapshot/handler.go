@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/stepship/stepship/shared/backup"
+	"github.com/stepship/stepship/shared/backup/rdssnap"
 	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/logging"
 	"github.com/stepship/stepship/shared/payload"
@@ -34,7 +35,7 @@ type (
 		DeleteDBClusterSnapshot(ctx context.Context, in *rds.DeleteDBClusterSnapshotInput, optFns ...func(*rds.Options)) (*rds.DeleteDBClusterSnapshotOutput, error)
 	}
 	rdsAPI interface {
-		backup.SnapshotLister
+		rdssnap.SnapshotLister
 		snapshotCopier
 		snapshotDeleter
 	}
@@ -202,16 +203,8 @@ func (h *Handler) plan(t Task, log *slog.Logger) (Plan, error) {
 	return p, nil
 }
 
-// target resolves a catalog entry that has backups.
 func (h *Handler) target(service, environment string) (catalog.Target, error) {
-	tg, err := h.catalog.Resolve(service, environment)
-	if err != nil {
-		return catalog.Target{}, &taskerr.UnknownTarget{Reason: err.Error() + "; nothing was changed"}
-	}
-	if tg.Backup == nil {
-		return catalog.Target{}, &taskerr.UnknownTarget{Reason: fmt.Sprintf("service %q has no backup in environment %q of the catalog; nothing was changed", service, environment)}
-	}
-	return tg, nil
+	return backup.BackupTarget(h.catalog, service, environment)
 }
 
 // copyToDR makes sure the DR region has a copy of the snapshot, re-encrypted
@@ -226,15 +219,15 @@ func (h *Handler) copyToDR(ctx context.Context, t Task, log *slog.Logger) (Copy,
 		return Copy{}, &taskerr.InvalidBackupRequest{Reason: "snapshot is required for copy"}
 	}
 	db, dr := tg.Database.Identifier(), tg.Backup.DRRegion
-	drSnaps := backup.Snapshots{Client: h.clients[dr], Database: *tg.Database}
+	drSnaps := rdssnap.Snapshots{Client: h.clients[dr], Database: *tg.Database}
 	if c, err := drSnaps.Get(ctx, t.Snapshot); err == nil {
 		return copyOf(c, dr, false), nil
-	} else if !errors.Is(err, backup.ErrSnapshotNotFound) {
+	} else if !errors.Is(err, rdssnap.ErrSnapshotNotFound) {
 		return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to look for the copy in %s: %v", dr, err)}
 	}
-	src, err := backup.Snapshots{Client: h.clients[h.home], Database: *tg.Database}.Get(ctx, t.Snapshot)
+	src, err := rdssnap.Snapshots{Client: h.clients[h.home], Database: *tg.Database}.Get(ctx, t.Snapshot)
 	switch {
-	case errors.Is(err, backup.ErrSnapshotNotFound):
+	case errors.Is(err, rdssnap.ErrSnapshotNotFound):
 		return Copy{}, &taskerr.SnapshotNotFound{Reason: fmt.Sprintf("snapshot %s is not in %s: nothing to copy", t.Snapshot, h.home)}
 	case err != nil:
 		return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to read the snapshot to copy in %s: %v", h.home, err)}
@@ -243,7 +236,7 @@ func (h *Handler) copyToDR(ctx context.Context, t Task, log *slog.Logger) (Copy,
 	case src.Status != backup.StatusAvailable:
 		return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("snapshot %s is %s, not yet available to copy", t.Snapshot, src.Status)}
 	}
-	tags := backup.RDSTags(append(backup.UserTags(src.Tags), backup.Tag{Key: backup.TagCopyOf, Value: src.ARN}))
+	tags := rdssnap.RDSTags(append(rdssnap.UserTags(src.Tags), backup.Tag{Key: backup.TagCopyOf, Value: src.ARN}))
 	client := h.clients[dr]
 	var c Copy
 	if tg.Database.Aurora() {
@@ -278,7 +271,7 @@ func copyOf(s backup.Snapshot, region string, started bool) Copy {
 // retriable, the manual-snapshot quota is not (RDS reports both as
 // SnapshotQuotaExceeded, told apart by the message), a copy that an earlier
 // attempt already started is found and reported.
-func (h *Handler) copyFailed(ctx context.Context, drSnaps backup.Snapshots, id, region string, err error) (Copy, error) {
+func (h *Handler) copyFailed(ctx context.Context, drSnaps rdssnap.Snapshots, id, region string, err error) (Copy, error) {
 	var quota *rdstypes.SnapshotQuotaExceededFault
 	var apiErr smithy.APIError
 	switch {
@@ -309,7 +302,7 @@ func (h *Handler) prune(ctx context.Context, t Task, log *slog.Logger) (PruneRes
 	var failures []string
 	for _, region := range []string{h.home, tg.Backup.DRRegion} {
 		client := h.clients[region]
-		snaps, err := backup.Snapshots{Client: client, Database: *tg.Database}.List(ctx)
+		snaps, err := rdssnap.Snapshots{Client: client, Database: *tg.Database}.List(ctx)
 		if err != nil {
 			return PruneResult{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to list snapshots in %s: %v", region, err)}
 		}

@@ -3,8 +3,8 @@
 // snapshots and of the databases a drill restores, the retention policy that
 // decides which snapshots pruning deletes, and how the recovery point
 // objective (RPO) is measured. The snapshot and restore functions, the local
-// stack and the demo all use it; it makes no AWS call itself except through
-// Snapshots, which lists RDS snapshots in one region.
+// stack and the demo all use it; it makes no AWS call (package rdssnap reads
+// RDS snapshots as Snapshot values).
 //
 // The rules of retention, in each region separately, over stepship's own
 // snapshots of one database only (tagged stepship:managed-by=stepship and
@@ -25,6 +25,7 @@ import (
 	"unicode"
 
 	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/taskerr"
 )
 
 // Tag keys stepship writes on snapshots and on the databases a drill
@@ -132,6 +133,13 @@ func RestoredID(purpose, database string, startedAt time.Time) string {
 	return purpose + "-" + stem + "-" + startedAt.UTC().Format("200601021504")
 }
 
+// Restored names a database a drill restores: the instance to wait for and
+// connect to, and for Aurora the cluster it belongs to.
+type Restored struct {
+	Instance string `json:"instance"`
+	Cluster  string `json:"cluster,omitempty"`
+}
+
 // WriterID is the identifier of the one instance a drill creates in a
 // restored Aurora cluster.
 func WriterID(cluster string) string { return cluster + "-1" }
@@ -142,6 +150,8 @@ type Snapshot struct {
 	ID     string `json:"id"`
 	ARN    string `json:"arn"`
 	Status string `json:"status"`
+	// Engine is the database engine (postgres, aurora-postgresql, …).
+	Engine string `json:"engine,omitempty"`
 	// TakenAt is when its data is from: the TagTakenAt tag, else RDS's
 	// original creation time, else its creation time.
 	TakenAt time.Time         `json:"takenAt"`
@@ -156,8 +166,8 @@ func (s Snapshot) Ours(db string) bool {
 // InUseBy names the database a drill is restoring from the snapshot, or "".
 func (s Snapshot) InUseBy() string { return s.Tags[TagInUseBy] }
 
-// takenAt picks the time a snapshot's data is from.
-func takenAt(tags map[string]string, original, created *time.Time) time.Time {
+// TakenAt picks the time a snapshot's data is from.
+func TakenAt(tags map[string]string, original, created *time.Time) time.Time {
 	if t, err := time.Parse(time.RFC3339, tags[TagTakenAt]); err == nil {
 		return t.UTC()
 	}
@@ -246,4 +256,34 @@ func newestFirst(snapshots []Snapshot, keep func(Snapshot) bool) []Snapshot {
 		return out[i].ID > out[j].ID
 	})
 	return out
+}
+
+// BackupTarget resolves a catalog entry that has backups, or returns a
+// *taskerr.UnknownTarget that says what is missing.
+func BackupTarget(cat *catalog.Catalog, service, environment string) (catalog.Target, error) {
+	tg, err := cat.Resolve(service, environment)
+	if err != nil {
+		return catalog.Target{}, &taskerr.UnknownTarget{Reason: err.Error() + "; nothing was changed"}
+	}
+	if tg.Backup == nil {
+		return catalog.Target{}, &taskerr.UnknownTarget{Reason: fmt.Sprintf("service %q has no backup in environment %q of the catalog; nothing was changed", service, environment)}
+	}
+	return tg, nil
+}
+
+// DrillTarget resolves a catalog entry that has drills, for a function
+// running in region, which must be the entry's DR region; else it returns a
+// *taskerr.UnknownTarget.
+func DrillTarget(cat *catalog.Catalog, service, environment, region string) (catalog.Target, error) {
+	tg, err := BackupTarget(cat, service, environment)
+	if err != nil {
+		return catalog.Target{}, err
+	}
+	switch {
+	case tg.Drill == nil:
+		return catalog.Target{}, &taskerr.UnknownTarget{Reason: fmt.Sprintf("service %q has no drill in environment %q of the catalog; nothing was changed", service, environment)}
+	case tg.Backup.DRRegion != region:
+		return catalog.Target{}, &taskerr.UnknownTarget{Reason: fmt.Sprintf("the drills of %s/%s run in its drRegion %s, and this function runs in %s; nothing was changed", service, environment, tg.Backup.DRRegion, region)}
+	}
+	return tg, nil
 }

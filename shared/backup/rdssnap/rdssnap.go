@@ -1,4 +1,9 @@
-package backup
+// Package rdssnap reads RDS DB snapshots and DB cluster snapshots as
+// backup.Snapshot values: the one place stepship turns the RDS API's
+// snapshot shapes and tags into what retention and drills decide on. It is
+// apart from package backup so that a function that only needs the policy
+// does not carry the RDS client.
+package rdssnap
 
 import (
 	"context"
@@ -11,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 
+	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/catalog"
 )
 
@@ -32,9 +38,9 @@ type Snapshots struct {
 
 // List returns every manual snapshot of the database in the client's region,
 // with its tags, through the SDK's paginator.
-func (s Snapshots) List(ctx context.Context) ([]Snapshot, error) {
+func (s Snapshots) List(ctx context.Context) ([]backup.Snapshot, error) {
 	id := s.Database.Identifier()
-	var out []Snapshot
+	var out []backup.Snapshot
 	if s.Database.Aurora() {
 		p := rds.NewDescribeDBClusterSnapshotsPaginator(s.Client, &rds.DescribeDBClusterSnapshotsInput{
 			DBClusterIdentifier: aws.String(id), SnapshotType: aws.String("manual"),
@@ -70,15 +76,15 @@ var ErrSnapshotNotFound = errors.New("snapshot not found")
 
 // Get returns the snapshot with the identifier, or an error wrapping
 // ErrSnapshotNotFound.
-func (s Snapshots) Get(ctx context.Context, id string) (Snapshot, error) {
+func (s Snapshots) Get(ctx context.Context, id string) (backup.Snapshot, error) {
 	if s.Database.Aurora() {
 		out, err := s.Client.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String(id)})
 		var nf *rdstypes.DBClusterSnapshotNotFoundFault
 		switch {
 		case errors.As(err, &nf), err == nil && len(out.DBClusterSnapshots) == 0:
-			return Snapshot{}, fmt.Errorf("cluster snapshot %s: %w", id, ErrSnapshotNotFound)
+			return backup.Snapshot{}, fmt.Errorf("cluster snapshot %s: %w", id, ErrSnapshotNotFound)
 		case err != nil:
-			return Snapshot{}, fmt.Errorf("failed to describe cluster snapshot %s: %w", id, err)
+			return backup.Snapshot{}, fmt.Errorf("failed to describe cluster snapshot %s: %w", id, err)
 		}
 		return fromCluster(out.DBClusterSnapshots[0]), nil
 	}
@@ -86,26 +92,26 @@ func (s Snapshots) Get(ctx context.Context, id string) (Snapshot, error) {
 	var nf *rdstypes.DBSnapshotNotFoundFault
 	switch {
 	case errors.As(err, &nf), err == nil && len(out.DBSnapshots) == 0:
-		return Snapshot{}, fmt.Errorf("snapshot %s: %w", id, ErrSnapshotNotFound)
+		return backup.Snapshot{}, fmt.Errorf("snapshot %s: %w", id, ErrSnapshotNotFound)
 	case err != nil:
-		return Snapshot{}, fmt.Errorf("failed to describe snapshot %s: %w", id, err)
+		return backup.Snapshot{}, fmt.Errorf("failed to describe snapshot %s: %w", id, err)
 	}
 	return fromInstance(out.DBSnapshots[0]), nil
 }
 
-func fromInstance(d rdstypes.DBSnapshot) Snapshot {
+func fromInstance(d rdstypes.DBSnapshot) backup.Snapshot {
 	tags := tagMap(d.TagList)
-	return Snapshot{
-		ID: aws.ToString(d.DBSnapshotIdentifier), ARN: aws.ToString(d.DBSnapshotArn), Status: aws.ToString(d.Status),
-		TakenAt: takenAt(tags, d.OriginalSnapshotCreateTime, d.SnapshotCreateTime), Tags: tags,
+	return backup.Snapshot{
+		ID: aws.ToString(d.DBSnapshotIdentifier), ARN: aws.ToString(d.DBSnapshotArn), Status: aws.ToString(d.Status), Engine: aws.ToString(d.Engine),
+		TakenAt: backup.TakenAt(tags, d.OriginalSnapshotCreateTime, d.SnapshotCreateTime), Tags: tags,
 	}
 }
 
-func fromCluster(c rdstypes.DBClusterSnapshot) Snapshot {
+func fromCluster(c rdstypes.DBClusterSnapshot) backup.Snapshot {
 	tags := tagMap(c.TagList)
-	return Snapshot{
-		ID: aws.ToString(c.DBClusterSnapshotIdentifier), ARN: aws.ToString(c.DBClusterSnapshotArn), Status: aws.ToString(c.Status),
-		TakenAt: takenAt(tags, nil, c.SnapshotCreateTime), Tags: tags,
+	return backup.Snapshot{
+		ID: aws.ToString(c.DBClusterSnapshotIdentifier), ARN: aws.ToString(c.DBClusterSnapshotArn), Status: aws.ToString(c.Status), Engine: aws.ToString(c.Engine),
+		TakenAt: backup.TakenAt(tags, nil, c.SnapshotCreateTime), Tags: tags,
 	}
 }
 
@@ -118,7 +124,7 @@ func tagMap(tags []rdstypes.Tag) map[string]string {
 }
 
 // RDSTags converts tags to the SDK's type.
-func RDSTags(tags []Tag) []rdstypes.Tag {
+func RDSTags(tags []backup.Tag) []rdstypes.Tag {
 	out := make([]rdstypes.Tag, len(tags))
 	for i, t := range tags {
 		out[i] = rdstypes.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)}
@@ -128,14 +134,14 @@ func RDSTags(tags []Tag) []rdstypes.Tag {
 
 // UserTags returns a snapshot's tags as a list, sorted by key, leaving out
 // those under the reserved aws: prefix, which RDS refuses on a copy.
-func UserTags(tags map[string]string) []Tag {
-	out := make([]Tag, 0, len(tags))
+func UserTags(tags map[string]string) []backup.Tag {
+	out := make([]backup.Tag, 0, len(tags))
 	for k, v := range tags {
 		if strings.HasPrefix(strings.ToLower(k), "aws:") {
 			continue
 		}
-		out = append(out, Tag{k, v})
+		out = append(out, backup.Tag{Key: k, Value: v})
 	}
-	slices.SortFunc(out, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(out, func(a, b backup.Tag) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
