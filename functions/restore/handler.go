@@ -98,8 +98,9 @@ type Plan struct {
 	Database    string            `json:"database"`
 	Aurora      bool              `json:"aurora"`
 	Restored    Restored          `json:"restored"`
-	// ExpectedSchemaVersion is the request's, passed on to dr-verify.
-	ExpectedSchemaVersion *int64 `json:"expectedSchemaVersion,omitempty"`
+	// ExpectedSchemaVersion is the request's, passed on to dr-verify (null
+	// when not given: the state machine's path always finds it).
+	ExpectedSchemaVersion *int64 `json:"expectedSchemaVersion"`
 	// PollSeconds and MaxPolls bound the wait for the restored database:
 	// the catalog's drill.timeoutMinutes.
 	PollSeconds int `json:"pollSeconds"`

@@ -126,11 +126,17 @@ const maxRestoredStem = 40
 // began at startedAt restores: "drill-DB-YYYYMMDDHHMM" or
 // "failover-DB-YYYYMMDDHHMM", DB cut to 40 characters.
 func RestoredID(purpose, database string, startedAt time.Time) string {
+	return RestoredPrefix(purpose, database) + startedAt.UTC().Format("200601021504")
+}
+
+// RestoredPrefix is what every RestoredID of a purpose and database starts
+// with: "drill-DB-" (IAM scopes the drill's permissions with it).
+func RestoredPrefix(purpose, database string) string {
 	stem := database
 	if len(stem) > maxRestoredStem {
 		stem = strings.TrimRight(stem[:maxRestoredStem], "-")
 	}
-	return purpose + "-" + stem + "-" + startedAt.UTC().Format("200601021504")
+	return purpose + "-" + stem + "-"
 }
 
 // Restored names a database a drill restores: the instance to wait for and
