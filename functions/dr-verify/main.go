@@ -18,43 +18,22 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
-	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stepship/stepship/shared/awsenv"
-	"github.com/stepship/stepship/shared/config"
-	"github.com/stepship/stepship/shared/logging"
+	"github.com/stepship/stepship/shared/function"
 )
 
-func main() {
-	log := logging.New(os.Stdout)
-	v, err := setup(log)
-	if err != nil {
-		log.Error("dr-verify function failed to start", "error", err)
-		fmt.Fprintln(os.Stderr, "dr-verify:", err)
-		os.Exit(1)
-	}
-	lambda.Start(v.Handle)
-}
+func main() { function.Start("dr-verify", setup) }
 
 // setup builds a Secrets Manager client for each region the catalog's
-// database secrets are in, once.
-func setup(log *slog.Logger) (*Verifier, error) {
-	cat, err := config.LoadCatalog(os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := awsenv.Config(os.Getenv)
-	if err != nil {
-		return nil, fmt.Errorf("failed to build the AWS configuration: %w", err)
-	}
-	endpoint := awsenv.Endpoint(os.Getenv, cfg, secretsmanager.ServiceID)
+// drilled databases keep their secrets in, once.
+func setup(env function.Env) (any, error) {
+	endpoint := awsenv.Endpoint(env.Getenv, env.AWS, secretsmanager.ServiceID)
 	clients := map[string]secretGetter{}
-	for _, t := range cat.Targets() {
+	for _, t := range env.Catalog.Targets() {
 		if t.Drill == nil {
 			continue
 		}
@@ -63,11 +42,15 @@ func setup(log *slog.Logger) (*Verifier, error) {
 			return nil, fmt.Errorf("the secret of %s/%s: %w", t.Service, t.Environment, err)
 		}
 		if clients[a.Region] == nil {
-			clients[a.Region] = secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.Region, o.BaseEndpoint = a.Region, endpoint })
+			clients[a.Region] = secretsmanager.NewFromConfig(env.AWS, func(o *secretsmanager.Options) { o.Region, o.BaseEndpoint = a.Region, endpoint })
 		}
 	}
-	return NewVerifier(cat, cfg.Region, func(region string) (secretGetter, bool) {
+	v, err := NewVerifier(env.Catalog, env.AWS.Region, func(region string) (secretGetter, bool) {
 		c, ok := clients[region]
 		return c, ok
-	}, log)
+	}, env.Log)
+	if err != nil {
+		return nil, err
+	}
+	return v.Handle, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/catalog/catalogtest"
 	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/shared/taskerr"
 	"github.com/stepship/stepship/test/harness"
@@ -23,30 +24,19 @@ import (
 
 const secretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"
 
-const testCatalog = `
-version: 1
-services:
-  - name: web
-    repository: {provider: github, name: acme/web}
-    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web
-    build: {mode: prebuilt}
-    environments:
-      - name: production
-        branches: [main]
-        cluster: demo
-        service: web
-        container: web
-        database: {instance: web-prod, secret: "` + secretARN + `"}
-        backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/k"}
-        drill:
-          schedule: cron(0 5 ? * SUN *)
-          subnetGroup: drill
-          securityGroup: sg-0123456789abcdef0
-          tables: [users, billing.invoices]
-          assertions:
-            - {name: one-admin, query: "select count(*) from users where role = 'admin'", expect: "1"}
-            - {name: newest-invoice, query: "select max(number) from billing.invoices;", expect: "INV-2"}
-`
+// testCatalog: a drill with two tables and two assertions.
+var testCatalog = catalogtest.Web(catalogtest.Environment("production",
+	`database: {instance: web-prod, secret: "`+secretARN+`"}`,
+	`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/k"}`,
+	`drill:`,
+	`  schedule: cron(0 5 ? * SUN *)`,
+	`  subnetGroup: drill`,
+	`  securityGroup: sg-0123456789abcdef0`,
+	`  tables: [users, billing.invoices]`,
+	`  assertions:`,
+	`    - {name: one-admin, query: "select count(*) from users where role = 'admin'", expect: "1"}`,
+	`    - {name: newest-invoice, query: "select max(number) from billing.invoices;", expect: "INV-2"}`,
+))
 
 // fakeSecrets answers GetSecretValue for one secret.
 type fakeSecrets struct{ value string }

@@ -18,48 +18,28 @@ import (
 
 	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/catalog/catalogtest"
 	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/shared/taskerr"
 )
 
-const testCatalog = `
-version: 1
-services:
-  - name: web
-    repository: {provider: github, name: acme/web}
-    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web
-    build: {mode: prebuilt}
-    environments:
-      - name: production
-        branches: [main]
-        cluster: demo
-        service: web
-        container: web
-        database: {instance: web-prod, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}
-        backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/k"}
-        drill: {schedule: "cron(0 5 ? * SUN *)", subnetGroup: drill-isolated, securityGroup: sg-0123456789abcdef0, timeoutMinutes: 30}
-      - name: aurora
-        branches: [main]
-        cluster: demo
-        service: web
-        container: web
-        database: {cluster: web-aurora, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-aurora-AbCdEf"}
-        backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/k"}
-        drill: {schedule: "cron(0 5 ? * SUN *)", subnetGroup: drill-isolated, securityGroup: sg-0123456789abcdef0, instanceClass: db.r6g.large}
-      - name: elsewhere
-        branches: [main]
-        cluster: demo
-        service: web
-        container: web
-        database: {instance: web-eu, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-eu-AbCdEf"}
-        backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: eu-west-1, drKmsKey: "arn:aws:kms:eu-west-1:123456789012:key/k"}
-        drill: {schedule: "cron(0 5 ? * SUN *)", subnetGroup: drill-isolated, securityGroup: sg-0123456789abcdef0}
-      - name: staging
-        branches: [develop]
-        cluster: demo
-        service: web
-        container: web
-`
+const drill = `drill: {schedule: "cron(0 5 ? * SUN *)", subnetGroup: drill-isolated, securityGroup: sg-0123456789abcdef0`
+
+func backupTo(region string) string {
+	return `backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: ` + region + `, drKmsKey: "arn:aws:kms:` + region + `:123456789012:key/k"}`
+}
+
+// testCatalog: drills of an instance and of an Aurora cluster in us-west-2,
+// one in eu-west-1, and an environment without any.
+var testCatalog = catalogtest.Web(
+	catalogtest.Environment("production", `database: {instance: web-prod, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}`,
+		backupTo("us-west-2"), drill+`, timeoutMinutes: 30}`),
+	catalogtest.Environment("aurora", `database: {cluster: web-aurora, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-aurora-AbCdEf"}`,
+		backupTo("us-west-2"), drill+`, instanceClass: db.r6g.large}`),
+	catalogtest.Environment("elsewhere", `database: {instance: web-eu, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-eu-AbCdEf"}`,
+		backupTo("eu-west-1"), drill+`}`),
+	catalogtest.Environment("staging"),
+)
 
 var now = time.Date(2026, 11, 30, 5, 0, 0, 0, time.UTC)
 

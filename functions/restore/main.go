@@ -21,39 +21,20 @@
 package main
 
 import (
-	"fmt"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 
 	"github.com/stepship/stepship/shared/awsenv"
-	"github.com/stepship/stepship/shared/config"
-	"github.com/stepship/stepship/shared/logging"
+	"github.com/stepship/stepship/shared/function"
 )
 
-func main() {
-	log := logging.New(os.Stdout)
-	h, err := setup(log)
-	if err != nil {
-		log.Error("restore function failed to start", "error", err)
-		fmt.Fprintln(os.Stderr, "restore:", err)
-		os.Exit(1)
-	}
-	lambda.Start(h.Handle)
-}
+func main() { function.Start("restore", setup) }
 
 // setup builds the RDS client of this region, once.
-func setup(log *slog.Logger) (*Handler, error) {
-	cat, err := config.LoadCatalog(os.Getenv)
+func setup(env function.Env) (any, error) {
+	endpoint := awsenv.Endpoint(env.Getenv, env.AWS, rds.ServiceID)
+	h, err := NewHandler(env.Catalog, env.AWS.Region, rds.NewFromConfig(env.AWS, func(o *rds.Options) { o.BaseEndpoint = endpoint }), env.Log)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := awsenv.Config(os.Getenv)
-	if err != nil {
-		return nil, fmt.Errorf("failed to build the AWS configuration: %w", err)
-	}
-	endpoint := awsenv.Endpoint(os.Getenv, cfg, rds.ServiceID)
-	return NewHandler(cat, cfg.Region, rds.NewFromConfig(cfg, func(o *rds.Options) { o.BaseEndpoint = endpoint }), log)
+	return h.Handle, nil
 }

@@ -18,46 +18,22 @@ import (
 
 	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/catalog/catalogtest"
 	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/shared/taskerr"
 )
 
-const testCatalog = `
-version: 1
-services:
-  - name: web
-    repository: {provider: github, name: acme/web}
-    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web
-    build: {mode: prebuilt}
-    environments:
-      - name: production
-        branches: [main]
-        cluster: demo
-        service: web
-        container: web
-        database: {instance: web-prod, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}
-        backup:
-          schedule: cron(0 3 * * ? *)
-          retention: {count: 2, days: 7}
-          drRegion: us-west-2
-          drKmsKey: arn:aws:kms:us-west-2:123456789012:key/dr-key
-      - name: aurora
-        branches: [main]
-        cluster: demo
-        service: web
-        container: web
-        database: {cluster: web-aurora, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-aurora-AbCdEf"}
-        backup:
-          schedule: cron(0 3 * * ? *)
-          retention: {count: 1, days: 1}
-          drRegion: eu-west-1
-          drKmsKey: arn:aws:kms:eu-west-1:123456789012:key/eu-key
-      - name: staging
-        branches: [develop]
-        cluster: demo
-        service: web
-        container: web
-`
+// testCatalog: an instance backed up to us-west-2, an Aurora cluster to
+// eu-west-1, and an environment without backups.
+var testCatalog = catalogtest.Web(
+	catalogtest.Environment("production",
+		`database: {instance: web-prod, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}`,
+		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/dr-key"}`),
+	catalogtest.Environment("aurora",
+		`database: {cluster: web-aurora, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-aurora-AbCdEf"}`,
+		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 1, days: 1}, drRegion: eu-west-1, drKmsKey: "arn:aws:kms:eu-west-1:123456789012:key/eu-key"}`),
+	catalogtest.Environment("staging"),
+)
 
 var now = time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
 

@@ -19,46 +19,27 @@
 package main
 
 import (
-	"fmt"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 
 	"github.com/stepship/stepship/shared/awsenv"
-	"github.com/stepship/stepship/shared/config"
-	"github.com/stepship/stepship/shared/logging"
+	"github.com/stepship/stepship/shared/function"
 )
 
-func main() {
-	log := logging.New(os.Stdout)
-	h, err := setup(log)
-	if err != nil {
-		log.Error("snapshot function failed to start", "error", err)
-		fmt.Fprintln(os.Stderr, "snapshot:", err)
-		os.Exit(1)
-	}
-	lambda.Start(h.Handle)
-}
+func main() { function.Start("snapshot", setup) }
 
 // setup builds one RDS client for the home region and one for each DR region
 // of the catalog, once, from one AWS configuration.
-func setup(log *slog.Logger) (*Handler, error) {
-	cat, err := config.LoadCatalog(os.Getenv)
+func setup(env function.Env) (any, error) {
+	endpoint := awsenv.Endpoint(env.Getenv, env.AWS, rds.ServiceID)
+	clients := map[string]rdsAPI{}
+	for _, r := range append([]string{env.AWS.Region}, drRegions(env.Catalog)...) {
+		if clients[r] == nil {
+			clients[r] = rds.NewFromConfig(env.AWS, func(o *rds.Options) { o.Region, o.BaseEndpoint = r, endpoint })
+		}
+	}
+	h, err := NewHandler(env.Catalog, env.AWS.Region, clients, env.Log)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := awsenv.Config(os.Getenv)
-	if err != nil {
-		return nil, fmt.Errorf("failed to build the AWS configuration: %w", err)
-	}
-	endpoint := awsenv.Endpoint(os.Getenv, cfg, rds.ServiceID)
-	clients := map[string]rdsAPI{}
-	for _, r := range append([]string{cfg.Region}, drRegions(cat)...) {
-		if clients[r] == nil {
-			clients[r] = rds.NewFromConfig(cfg, func(o *rds.Options) { o.Region, o.BaseEndpoint = r, endpoint })
-		}
-	}
-	return NewHandler(cat, cfg.Region, clients, log)
+	return h.Handle, nil
 }

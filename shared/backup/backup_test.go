@@ -3,7 +3,6 @@ package backup
 import (
 	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/test/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -140,23 +140,7 @@ func TestPrunePlanGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = append(got, '\n')
-	golden := filepath.Join("testdata", "prune-plan.golden.json")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("plan =\n%s\nwant (%s)\n%s", got, golden, want)
-	}
+	golden.Check(t, filepath.Join("testdata", "prune-plan.golden.json"), append(got, '\n'), *update)
 }
 
 func TestNewestAndRPO(t *testing.T) {

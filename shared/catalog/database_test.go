@@ -2,10 +2,11 @@ package catalog
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stepship/stepship/test/golden"
 )
 
 // withData: one environment with a database, backups and drills.
@@ -192,20 +193,7 @@ func TestDataTargetJSONGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = append(got, '\n')
-	golden := filepath.Join("testdata", "data-target.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("target JSON =\n%s\nwant (%s)\n%s", got, golden, want)
-	}
+	golden.Check(t, filepath.Join("testdata", "data-target.golden.json"), append(got, '\n'), *update)
 }
 
 func TestDatabaseIdentifier(t *testing.T) {
