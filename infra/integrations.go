@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/statemachines"
 )
@@ -76,7 +78,53 @@ func taskResources(asl string) ([]string, error) {
 // sdkResources scopes the actions of an AWS SDK integration (arn:aws:states:::aws-sdk:SERVICE:action)
 // by service to what the catalog lists.
 var sdkResources = map[string]func(stack awscdk.Stack, targets []catalog.Target) []*string{
-	"ecr": catalogRepositories,
+	"ecr":        catalogRepositories,
+	"rds":        catalogDatabases,
+	"cloudwatch": func(awscdk.Stack, []catalog.Target) []*string { return []*string{jsii.String("*")} },
+}
+
+// sdkConditions narrows the SDK integrations of a service whose actions take
+// no resource: CloudWatch metrics only in stepship's namespaces.
+var sdkConditions = map[string]map[string]any{
+	"cloudwatch": {"StringLike": map[string]any{"cloudwatch:namespace": "Stepship/*"}},
+}
+
+// sdkImpliedActions are the actions an SDK integration's action needs
+// besides its own: RDS checks rds:AddTagsToResource for a create with Tags.
+var sdkImpliedActions = map[string][]string{
+	"rds:CreateDBSnapshot":        {"rds:AddTagsToResource"},
+	"rds:CreateDBClusterSnapshot": {"rds:AddTagsToResource"},
+}
+
+// catalogDatabases are the RDS resources the backup and drill machines act
+// on, for each catalog database with a backup: the instance or cluster,
+// stepship's snapshots of it (stepship-ID-*, shared/backup.SnapshotID) and
+// the databases a drill or a failover restores from them
+// (drill-ID-*, failover-ID-*, shared/backup.RestoredID).
+func catalogDatabases(stack awscdk.Stack, targets []catalog.Target) []*string {
+	var out []*string
+	arn := func(resource, name string) *string {
+		return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("rds"), Resource: jsii.String(resource),
+			ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+	}
+	for _, t := range targets {
+		if t.Backup == nil {
+			continue
+		}
+		id := t.Database.Identifier()
+		db, snapshot := "db", "snapshot"
+		if t.Database.Aurora() {
+			db, snapshot = "cluster", "cluster-snapshot"
+		}
+		out = appendNew(out, arn(db, id))
+		out = appendNew(out, arn(snapshot, "stepship-"+id+"-*"))
+		if t.Drill != nil {
+			for _, purpose := range []string{"drill", "failover"} {
+				out = appendNew(out, arn("db", backup.RestoredPrefix(purpose, id)+"*"))
+			}
+		}
+	}
+	return out
 }
 
 // catalogRepositories are the ARNs of the catalog's ECR repositories.
@@ -151,7 +199,9 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 				problems = append(problems, fmt.Errorf("Task resource %s: no permissions are defined for this SDK integration (add its service to sdkResources in infra/integrations.go)", r))
 				continue
 			}
-			sdkActions[service] = append(sdkActions[service], service+":"+strings.ToUpper(action[:1])+action[1:])
+			name := service + ":" + strings.ToUpper(action[:1]) + action[1:]
+			sdkActions[service] = append(sdkActions[service], name)
+			sdkActions[service] = append(sdkActions[service], sdkImpliedActions[name]...)
 		default:
 			problems = append(problems, fmt.Errorf("Task resource %s: unknown integration (name stepship functions as ${NameFunctionArn}; add other integrations to infra/integrations.go)", r))
 		}
@@ -203,10 +253,22 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 		if len(resources) == 0 {
 			continue
 		}
+		var conditions *map[string]any
+		if c, ok := sdkConditions[s]; ok {
+			conditions = &c
+		}
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings(sdkActions[s]...),
-			Resources: &resources,
+			Actions:    jsii.Strings(dedupe(sdkActions[s])...),
+			Resources:  &resources,
+			Conditions: conditions,
 		}))
 	}
 	return statements, nil
+}
+
+// dedupe returns actions sorted, each once.
+func dedupe(actions []string) []string {
+	out := slices.Clone(actions)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

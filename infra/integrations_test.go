@@ -74,7 +74,7 @@ func TestDeployStateMachineRoleFollowsTheIntegrationsOfItsDefinition(t *testing.
 
 func TestIntegrationsThatHaveNoPermissionsFailTheSynth(t *testing.T) {
 	for name, resource := range map[string]string{
-		"unknown SDK service":  "arn:aws:states:::aws-sdk:rds:deleteDBInstance",
+		"unknown SDK service":  "arn:aws:states:::aws-sdk:s3:deleteObject",
 		"unknown integration":  "arn:aws:states:::sns:publish",
 		"literal function ARN": "arn:aws:lambda:us-east-1:123456789012:function:other",
 	} {
@@ -113,5 +113,77 @@ func TestTheRealDeployDefinitionBuilds(t *testing.T) {
 	// THEN every placeholder and integration in it is known to the stack
 	if err != nil {
 		t.Fatalf("the stack cannot deploy %s: %v", real, err)
+	}
+}
+
+func TestRDSAndCloudWatchIntegrationsAreScopedToTheCatalogsDatabases(t *testing.T) {
+	// GIVEN a catalog database with backups and drills, and a definition
+	// that snapshots it, waits for a restored instance and records a metric
+	app, dir, dist := newTestStack(t)
+	base, err := os.ReadFile(filepath.Join("testdata", "catalog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := strings.Replace(string(base), "          - arn:aws:iam::123456789012:role/web-exec\n", `          - arn:aws:iam::123456789012:role/web-exec
+        database: {instance: web-prod, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}
+        backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 7, days: 14}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/k"}
+        drill: {schedule: "cron(0 5 ? * SUN *)", subnetGroup: drill, securityGroup: sg-0123456789abcdef0}
+`, 1)
+	catFile := filepath.Join(dir, "catalog.yaml")
+	asl := filepath.Join(dir, "rds.asl.json")
+	body := `{"StartAt":"A","States":{
+		"A":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:rds:createDBSnapshot","Next":"B"},
+		"B":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:rds:describeDBInstances","Next":"C"},
+		"C":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:cloudwatch:putMetricData","End":true}}}`
+	if err := os.WriteFile(catFile, []byte(cat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(asl, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testProps(dir, dist)
+	p.CatalogFile, p.DeployStateMachineFile = catFile, asl
+
+	// WHEN the stack is synthesized
+	s, err := NewStepshipStack(app, "RDS", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := synthesize(s, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := f.logicalID(t, "AWS::IAM::Role", "DeployStateMachineRole")
+
+	// THEN RDS actions (with the tagging a create needs) reach only the
+	// database, stepship's snapshots of it and the drills' instances, and
+	// metrics only stepship's namespaces
+	var rdsStatement, cwStatement map[string]any
+	for _, st := range f.statementsOf(role) {
+		actions := fmt.Sprint(st["Action"])
+		switch {
+		case strings.Contains(actions, "rds:"):
+			rdsStatement = st
+		case strings.Contains(actions, "cloudwatch:"):
+			cwStatement = st
+		}
+	}
+	if rdsStatement == nil || cwStatement == nil {
+		t.Fatalf("statements: rds %v, cloudwatch %v", rdsStatement, cwStatement)
+	}
+	if got := fmt.Sprint(rdsStatement["Action"]); got != "[rds:AddTagsToResource rds:CreateDBSnapshot rds:DescribeDBInstances]" {
+		t.Errorf("rds actions %s", got)
+	}
+	resources := fmt.Sprint(rdsStatement["Resource"])
+	for _, want := range []string{":db:web-prod", ":snapshot:stepship-web-prod-*", ":db:drill-web-prod-*", ":db:failover-web-prod-*"} {
+		if !strings.Contains(resources, want) {
+			t.Errorf("rds resources lack %s: %s", want, resources)
+		}
+	}
+	if strings.Contains(resources, `"*"`) || strings.Contains(resources, ":db:*") {
+		t.Errorf("rds resources too wide: %s", resources)
+	}
+	if got := fmt.Sprint(cwStatement["Condition"]); !strings.Contains(got, "cloudwatch:namespace:Stepship/*") {
+		t.Errorf("cloudwatch condition %s", got)
 	}
 }

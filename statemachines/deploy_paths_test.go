@@ -149,12 +149,22 @@ var deployScenarios = []scenario{
 // edge is a transition taken: from → to, or from → "retry[i]".
 type edge struct{ from, to string }
 
-// run executes the deploy machine on a scenario and returns the states entered
-// and the edges taken.
-func run(t *testing.T, sc scenario) (asl.ExecutionState, []string, []edge) {
+// deployInput is the deploy machine's input in every scenario.
+var deployInput = fmt.Sprintf(`{"service":"web","environment":"production","commit":%q}`, commit)
+
+// run executes a state machine on a scenario, with input, and returns the
+// states entered and the edges taken.
+func run(t *testing.T, machine, input string, sc scenario) (asl.ExecutionState, []string, []edge) {
 	t.Helper()
-	d := machineOf(t, statemachines.Deploy)
-	sm, err := asl.Parse(substituted(t, statemachines.Deploy))
+	return runObserved(t, machine, input, sc, nil)
+}
+
+// runObserved is run, telling observe (when not nil) each Task's state name
+// and effective input.
+func runObserved(t *testing.T, machine, input string, sc scenario, observe func(state string, input []byte)) (asl.ExecutionState, []string, []edge) {
+	t.Helper()
+	d := machineOf(t, machine)
+	sm, err := asl.Parse(substituted(t, machine))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +175,9 @@ func run(t *testing.T, sc scenario) (asl.ExecutionState, []string, []edge) {
 	inv := asl.TaskInvokerFunc(func(ctx context.Context, task asl.Task) (json.RawMessage, error) {
 		mu.Lock()
 		defer mu.Unlock()
+		if observe != nil {
+			observe(task.StateName, task.Input)
+		}
 		if task.StateName == lastState && lastErr != "" {
 			retries = append(retries, edge{task.StateName, retrier(d.States[task.StateName], lastErr)})
 		}
@@ -184,8 +197,7 @@ func run(t *testing.T, sc scenario) (asl.ExecutionState, []string, []edge) {
 	runner := asl.NewRunner(asl.WithInvoker(inv), asl.WithClock(asl.NewScaledClock(1e6)))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	input := fmt.Sprintf(`{"service":"web","environment":"production","commit":%q}`, commit)
-	x, err := runner.Run(ctx, sm, json.RawMessage(input), asl.ExecutionInfo{Name: "paths", StateMachineName: "stepship-deploy"})
+	x, err := runner.Run(ctx, sm, json.RawMessage(input), asl.ExecutionInfo{Name: "paths", StateMachineName: "stepship-" + machine})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,10 +224,13 @@ func retrier(s *state, errName string) string {
 	return "retry[none]"
 }
 
-func TestDeployPaths(t *testing.T) {
-	for _, sc := range deployScenarios {
+func TestDeployPaths(t *testing.T) { checkPaths(t, statemachines.Deploy, deployInput, deployScenarios) }
+
+// checkPaths runs each scenario and checks its path and named outcome.
+func checkPaths(t *testing.T, machine, input string, scenarios []scenario) {
+	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			got, path, _ := run(t, sc)
+			got, path, _ := run(t, machine, input, sc)
 			if !slices.Equal(path, sc.path) {
 				t.Errorf("path %v, want %v", path, sc.path)
 			}
@@ -256,21 +271,28 @@ func possibleEdges(d definition) []edge {
 }
 
 func TestDeployEveryPathIsTaken(t *testing.T) {
+	everyPathTaken(t, statemachines.Deploy, deployInput, deployScenarios)
+}
+
+// everyPathTaken fails when a transition, a Catch or a Retry of the machine
+// is taken by none of the scenarios.
+func everyPathTaken(t *testing.T, machine, input string, scenarios []scenario) {
+	t.Helper()
 	taken := map[edge]bool{}
-	for _, sc := range deployScenarios {
-		_, _, edges := run(t, sc)
+	for _, sc := range scenarios {
+		_, _, edges := run(t, machine, input, sc)
 		for _, e := range edges {
 			taken[e] = true
 		}
 	}
 	var missing []string
-	for _, e := range possibleEdges(machineOf(t, statemachines.Deploy)) {
+	for _, e := range possibleEdges(machineOf(t, machine)) {
 		if !taken[e] {
 			missing = append(missing, e.from+" → "+e.to)
 		}
 	}
 	sort.Strings(missing)
 	if len(missing) > 0 {
-		t.Errorf("no scenario takes these transitions of the deploy state machine; add one to deployScenarios:\n  %s", strings.Join(missing, "\n  "))
+		t.Errorf("no scenario takes these transitions of the %s state machine; add a scenario:\n  %s", machine, strings.Join(missing, "\n  "))
 	}
 }

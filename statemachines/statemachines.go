@@ -21,7 +21,9 @@ var files embed.FS
 
 // Names of the state machines (the file is NAME.asl.json).
 const (
-	Deploy = "deploy"
+	Deploy  = "deploy"
+	Backup  = "backup"
+	DRDrill = "dr-drill"
 )
 
 // Names returns the name of every state machine file, sorted.

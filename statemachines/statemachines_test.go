@@ -147,15 +147,21 @@ type state struct {
 
 func machineOf(t *testing.T, name string) definition {
 	t.Helper()
+	var d definition
+	unmarshalDefinition(t, name, &d)
+	return d
+}
+
+// unmarshalDefinition decodes a state machine's definition into v.
+func unmarshalDefinition(t *testing.T, name string, v any) {
+	t.Helper()
 	raw, err := statemachines.Definition(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d definition
-	if err := json.Unmarshal(raw, &d); err != nil {
+	if err := json.Unmarshal(raw, v); err != nil {
 		t.Fatal(err)
 	}
-	return d
 }
 
 // allStates returns the states of the machine and of its branches and maps.

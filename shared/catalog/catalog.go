@@ -103,6 +103,15 @@ type Environment struct {
 	// The deploy function may pass exactly these to ECS, and refuses a task
 	// definition whose roles are not among them (RoleNotAllowed).
 	Roles []string `yaml:"roles,omitempty"`
+	// Database is the environment's database (optional): what backup
+	// snapshots and the drill restores.
+	Database *Database `yaml:"database,omitempty"`
+	// Backup schedules snapshots of Database and their copies to another
+	// region (optional; requires database).
+	Backup *Backup `yaml:"backup,omitempty"`
+	// Drill schedules restores of the newest DR copy that prove it works
+	// (optional; requires backup).
+	Drill *Drill `yaml:"drill,omitempty"`
 }
 
 // Target is one deploy: a service in one environment, with everything the
@@ -119,6 +128,9 @@ type Target struct {
 	ECSService  string     `json:"ecsService"`
 	Container   string     `json:"container"`
 	Roles       []string   `json:"roles,omitempty"`
+	Database    *Database  `json:"database,omitempty"`
+	Backup      *Backup    `json:"backup,omitempty"`
+	Drill       *Drill     `json:"drill,omitempty"`
 }
 
 // Image is an ECR image repository, parsed from the catalog's image URI.
@@ -215,6 +227,9 @@ func (s *Service) target(e *Environment) Target {
 		ECSService:  e.Service,
 		Container:   e.Container,
 		Roles:       e.Roles,
+		Database:    e.Database,
+		Backup:      e.Backup,
+		Drill:       e.Drill,
 	}
 }
 
@@ -515,7 +530,7 @@ func (e *Environment) validate(at string) error {
 		}
 
 	}
-	return nil
+	return e.validateData(at)
 }
 
 func validPattern(p string) error {

@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/stepship/stepship/shared/git"
+	"github.com/stepship/stepship/test/golden"
 )
 
 const valid = `
@@ -439,18 +439,5 @@ func TestTargetJSONGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = append(got, '\n')
-	golden := filepath.Join("testdata", "targets.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("targets JSON =\n%s\nwant (%s)\n%s", got, golden, want)
-	}
+	golden.Check(t, filepath.Join("testdata", "targets.golden.json"), append(got, '\n'), *update)
 }

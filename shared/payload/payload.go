@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -57,7 +58,8 @@ type Source struct {
 // TargetFields are the names an input must not carry: each is a target, and
 // targets come from the catalog. They are named in the error so that an old
 // console input fails with a message that says what changed.
-var TargetFields = []string{"cluster", "ecsService", "container", "image", "build", "target", "imageDigest", "taskDefinition", "role", "database"}
+var TargetFields = []string{"cluster", "ecsService", "container", "image", "build", "target", "imageDigest", "taskDefinition", "role", "database",
+	"instance", "snapshot", "subnetGroup", "securityGroup", "kmsKey", "drRegion", "region"}
 
 // maxTextLen bounds the free-text fields.
 const maxTextLen = 512
@@ -66,50 +68,75 @@ var (
 	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
 )
 
-// InvalidRequestError lists everything wrong with an input.
-type InvalidRequestError struct{ Problems []string }
+// requestKind names a state machine's input in errors, with the sample that
+// shows its shape.
+type requestKind struct{ name, sample string }
 
-func (e *InvalidRequestError) Error() string {
-	return "invalid deploy request: " + strings.Join(e.Problems, "; ") + " (see events/deploy-input.json; targets come from the catalog)"
-}
-
-// The fields a deploy input may carry, byte for byte.
 var (
-	requestFields = []string{"service", "environment", "commit", "reason", "requestedBy", "source"}
-	sourceFields  = []string{"provider", "repository", "ref", "pusher", "pushedAt"}
+	deployKind = requestKind{"deploy", "events/deploy-input.json"}
+	backupKind = requestKind{"backup", "events/backup-now.json"}
+	drillKind  = requestKind{"dr-drill", "events/dr-drill.json"}
 )
 
-// DecodeDeployRequest decodes a deploy state machine input strictly: an
-// unknown field, a target field, a wrong type or a malformed value is an
-// *InvalidRequestError naming every problem. Keys must match byte for byte
-// (encoding/json alone would also take "Service" or "ſervice" for "service"),
-// appear once, and not be null: the state machine reads the fields by their
-// exact names, so what is checked here must be the only thing there is.
-func DecodeDeployRequest(raw []byte) (DeployRequest, error) {
-	problems, err := strictObject(raw, "", requestFields)
+// InvalidRequestError lists everything wrong with an input.
+type InvalidRequestError struct {
+	// Kind is the state machine whose input it is: deploy, backup, dr-drill.
+	Kind string
+	// Sample is the events/ file that shows a valid input.
+	Sample   string
+	Problems []string
+}
+
+func (e *InvalidRequestError) Error() string {
+	return "invalid " + e.Kind + " request: " + strings.Join(e.Problems, "; ") + " (see " + e.Sample + "; targets come from the catalog)"
+}
+
+// invalid is nil without problems, else an *InvalidRequestError listing them.
+func (k requestKind) invalid(problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	return &InvalidRequestError{Kind: k.name, Sample: k.sample, Problems: problems}
+}
+
+// validator is a request that names its own problems.
+type validator interface{ Validate() error }
+
+// decodeStrict decodes a state machine input strictly: an unknown field, a
+// target field, a wrong type or a malformed value is an *InvalidRequestError
+// naming every problem, without echoing a value. Keys must match the JSON
+// names of T's fields byte for byte (encoding/json alone would also take
+// "Service" or "ſervice" for "service"), appear once, and not be null: the
+// state machine reads fields by their exact names, so what is checked here
+// must be the only thing there is.
+func decodeStrict[T validator](raw []byte, kind requestKind) (T, error) {
+	var zero T
+	problems, err := strictObject(raw, "", reflect.TypeFor[T]())
 	if err != nil {
-		return DeployRequest{}, &InvalidRequestError{Problems: []string{err.Error()}}
+		return zero, kind.invalid([]string{err.Error()})
 	}
 	if len(problems) > 0 {
-		return DeployRequest{}, &InvalidRequestError{Problems: problems}
+		return zero, kind.invalid(problems)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	var r DeployRequest
+	var r T
 	if err := dec.Decode(&r); err != nil {
-		return DeployRequest{}, &InvalidRequestError{Problems: []string{decodeProblem(err)}}
+		return zero, kind.invalid([]string{decodeProblem(err)})
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return DeployRequest{}, &InvalidRequestError{Problems: []string{"trailing data after the JSON object"}}
+		return zero, kind.invalid([]string{"trailing data after the JSON object"})
 	}
 	return r, r.Validate()
 }
 
 // strictObject checks the keys of the JSON object raw (at path, "" for the
-// top): each must be one of allowed exactly, once, with a non-null value; a
-// target field is named as such. The source object is checked the same way.
+// top) against the struct type t: each must be the JSON name of one of its
+// fields exactly, once, with a non-null value; a target field is named as
+// such; a field that is itself a struct (source) is checked the same way.
 // The error is for input that is not a JSON object at all.
-func strictObject(raw []byte, path string, allowed []string) ([]string, error) {
+func strictObject(raw []byte, path string, t reflect.Type) ([]string, error) {
+	allowed := jsonFields(t)
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
 		return nil, fmt.Errorf("%s is not a JSON object", or(path, "the input"))
@@ -128,12 +155,12 @@ func strictObject(raw []byte, path string, allowed []string) ([]string, error) {
 			problems = append(problems, fmt.Sprintf("field %q appears more than once", name))
 		case slices.ContainsFunc(TargetFields, func(f string) bool { return strings.EqualFold(f, k) }):
 			problems = append(problems, fmt.Sprintf("field %q is not allowed: the catalog names every target", name))
-		case !slices.Contains(allowed, k):
+		case !hasKey(allowed, k):
 			problems = append(problems, fmt.Sprintf("unknown field %q", name))
 		case string(bytes.TrimSpace(fields[k])) == "null":
 			problems = append(problems, fmt.Sprintf("field %q must not be null", name))
-		case path == "" && k == "source":
-			sub, err := strictObject(fields[k], "source.", sourceFields)
+		case allowed[k] != nil:
+			sub, err := strictObject(fields[k], name+".", allowed[k])
 			if err != nil {
 				problems = append(problems, err.Error())
 			}
@@ -174,6 +201,43 @@ func or(s, def string) string {
 	return strings.TrimSuffix(s, ".")
 }
 
+// jsonFields maps the JSON names of a struct type's fields to the struct type
+// of the field when it is one (or a pointer to one), else nil.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	out := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Time]() {
+			out[name] = ft
+		} else {
+			out[name] = nil
+		}
+	}
+	return out
+}
+
+func hasKey(m map[string]reflect.Type, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// DecodeDeployRequest decodes a deploy state machine input strictly: an
+// unknown field, a target field, a wrong type or a malformed value is an
+// *InvalidRequestError naming every problem.
+func DecodeDeployRequest(raw []byte) (DeployRequest, error) {
+	return decodeStrict[DeployRequest](raw, deployKind)
+}
+
 // decodeProblem turns a JSON decoding error into a message that names the
 // field without echoing the input.
 func decodeProblem(err error) string {
@@ -190,27 +254,13 @@ func decodeProblem(err error) string {
 // Validate reports every missing or malformed field of a deploy request, naming
 // each one, so that a console input with a typo fails before anything changes.
 func (r DeployRequest) Validate() error {
-	var problems []string
-	if r.Service == "" {
-		problems = append(problems, "service is required")
-	} else if !nameRE.MatchString(r.Service) {
-		problems = append(problems, "service must be a catalog service name ([a-z0-9-], 1-40 characters)")
-	}
-	if r.Environment == "" {
-		problems = append(problems, "environment is required")
-	} else if !nameRE.MatchString(r.Environment) {
-		problems = append(problems, "environment must be a catalog environment name ([a-z0-9-], 1-40 characters)")
-	}
+	problems := targetProblems(r.Service, r.Environment)
 	if r.Commit == "" {
 		problems = append(problems, "commit is required")
 	} else if !git.ValidCommit(r.Commit) || git.IsZeroCommit(r.Commit) {
 		problems = append(problems, "commit must be a full commit id (40 lower-case hex digits)")
 	}
-	for _, f := range []struct{ name, v string }{{"reason", r.Reason}, {"requestedBy", r.RequestedBy}} {
-		if len(f.v) > maxTextLen {
-			problems = append(problems, fmt.Sprintf("%s is longer than %d bytes", f.name, maxTextLen))
-		}
-	}
+	problems = append(problems, textProblems(r.Reason, r.RequestedBy)...)
 	if s := r.Source; s != nil {
 		if !s.Provider.Valid() {
 			problems = append(problems, "source.provider must be github, gitlab or bitbucket")
@@ -224,15 +274,36 @@ func (r DeployRequest) Validate() error {
 			problems = append(problems, "source.repository is required and source fields are at most 512 bytes")
 		}
 	}
-	return invalid(problems)
+	return deployKind.invalid(problems)
 }
 
-// invalid is nil without problems, else an *InvalidRequestError listing them.
-func invalid(problems []string) error {
-	if len(problems) == 0 {
-		return nil
+// targetProblems checks the service and environment every request names.
+func targetProblems(service, environment string) []string {
+	var problems []string
+	switch {
+	case service == "":
+		problems = append(problems, "service is required")
+	case !nameRE.MatchString(service):
+		problems = append(problems, "service must be a catalog service name ([a-z0-9-], 1-40 characters)")
 	}
-	return &InvalidRequestError{Problems: problems}
+	switch {
+	case environment == "":
+		problems = append(problems, "environment is required")
+	case !nameRE.MatchString(environment):
+		problems = append(problems, "environment must be a catalog environment name ([a-z0-9-], 1-40 characters)")
+	}
+	return problems
+}
+
+// textProblems bounds the free-text fields every request has.
+func textProblems(reason, requestedBy string) []string {
+	var problems []string
+	for _, f := range []struct{ name, v string }{{"reason", reason}, {"requestedBy", requestedBy}} {
+		if len(f.v) > maxTextLen {
+			problems = append(problems, fmt.Sprintf("%s is longer than %d bytes", f.name, maxTextLen))
+		}
+	}
+	return problems
 }
 
 // Resolved is the resolve function's output, which replaces the deploy state
@@ -266,7 +337,7 @@ func (d DeployInput) Validate() error {
 	if !digestRE.MatchString(d.ImageDigest) {
 		problems = append(problems, "imageDigest must be sha256: and 64 hex digits")
 	}
-	return invalid(problems)
+	return deployKind.invalid(problems)
 }
 
 // DeployResult is the deploy function's output.

@@ -50,3 +50,54 @@ func (e *RoleNotAllowed) Error() string {
 type ECSCallFailed struct{ Reason string }
 
 func (e *ECSCallFailed) Error() string { return e.Reason }
+
+// InvalidBackupRequest: a backup input is missing a field, names a target,
+// or is malformed. Nothing changed.
+type InvalidBackupRequest struct{ Reason string }
+
+func (e *InvalidBackupRequest) Error() string { return e.Reason }
+
+// InvalidDrillRequest: a dr-drill input is missing a field, names a target,
+// is malformed, or asks for a failover without its confirmation. Nothing
+// changed.
+type InvalidDrillRequest struct{ Reason string }
+
+func (e *InvalidDrillRequest) Error() string { return e.Reason }
+
+// RDSCallFailed: an RDS API call failed (throttled, 5xx, network); the cause
+// says which and why. Retriable.
+type RDSCallFailed struct{ Reason string }
+
+func (e *RDSCallFailed) Error() string { return e.Reason }
+
+// CopyQuotaExceeded: the DR region already runs as many cross-region
+// snapshot copies as RDS allows (5 by default). Retriable: the state machine
+// waits and tries again rather than failing the backup.
+type CopyQuotaExceeded struct{ Reason string }
+
+func (e *CopyQuotaExceeded) Error() string { return e.Reason }
+
+// SnapshotQuotaExceeded: the region holds as many manual snapshots as its
+// quota allows (100 by default). Not retriable: prune, or raise the quota.
+type SnapshotQuotaExceeded struct{ Reason string }
+
+func (e *SnapshotQuotaExceeded) Error() string { return e.Reason }
+
+// SnapshotNotFound: the snapshot to copy is gone, or is not stepship's
+// snapshot of the catalog's database. Nothing was copied.
+type SnapshotNotFound struct{ Reason string }
+
+func (e *SnapshotNotFound) Error() string { return e.Reason }
+
+// NoSnapshotToRestore: the DR region has no available stepship copy of the
+// database. Nothing was restored.
+type NoSnapshotToRestore struct{ Reason string }
+
+func (e *NoSnapshotToRestore) Error() string { return e.Reason }
+
+// DatabaseUnreachable: the restored database could not be connected to, or
+// its credentials read. Retriable for a while (a database just available
+// may still refuse connections).
+type DatabaseUnreachable struct{ Reason string }
+
+func (e *DatabaseUnreachable) Error() string { return e.Reason }

@@ -13,33 +13,6 @@ import (
 // names (aws-lambda-go reports a returned error by its type's name): a
 // renamed type would silently fall through to States.ALL.
 func TestDeployStateMachineNamesTheseTypes(t *testing.T) {
-	def, err := statemachines.Definition(statemachines.Deploy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sm struct {
-		States map[string]struct {
-			Retry []struct{ ErrorEquals []string }
-			Catch []struct{ ErrorEquals []string }
-		}
-	}
-	if err := json.Unmarshal(def, &sm); err != nil {
-		t.Fatal(err)
-	}
-	names := func(state string, retry bool) []string {
-		var out []string
-		s := sm.States[state]
-		if retry {
-			for _, r := range s.Retry {
-				out = append(out, r.ErrorEquals...)
-			}
-		} else {
-			for _, c := range s.Catch {
-				out = append(out, c.ErrorEquals...)
-			}
-		}
-		return out
-	}
 	tests := []struct {
 		err   error
 		state string
@@ -52,11 +25,75 @@ func TestDeployStateMachineNamesTheseTypes(t *testing.T) {
 	for _, tt := range tests {
 		name := reflect.TypeOf(tt.err).Elem().Name()
 		t.Run(name, func(t *testing.T) {
-			if got := names(tt.state, tt.retry); !slices.Contains(got, name) {
+			if got := namedIn(t, statemachines.Deploy, tt.state, tt.retry); !slices.Contains(got, name) {
 				t.Errorf("state %s (retry %v) names %v, not %s", tt.state, tt.retry, got, name)
 			}
 		})
 	}
+}
+
+// The backup and dr-drill state machines catch or retry these errors by
+// their Go type names.
+func TestBackupAndDrillStateMachinesNameTheseTypes(t *testing.T) {
+	tests := []struct {
+		machine, state string
+		retry          bool
+		err            error
+	}{
+		{statemachines.Backup, "Plan", false, &InvalidBackupRequest{}},
+		{statemachines.Backup, "Plan", false, &UnknownTarget{}},
+		{statemachines.Backup, "Copy", true, &CopyQuotaExceeded{}},
+		{statemachines.Backup, "Copy", true, &RDSCallFailed{}},
+		{statemachines.Backup, "Prune", true, &RDSCallFailed{}},
+		{statemachines.DRDrill, "Plan", false, &InvalidDrillRequest{}},
+		{statemachines.DRDrill, "Plan", false, &UnknownTarget{}},
+		{statemachines.DRDrill, "Pick", false, &NoSnapshotToRestore{}},
+		{statemachines.DRDrill, "Restore", true, &RDSCallFailed{}},
+		{statemachines.DRDrill, "Verify", true, &DatabaseUnreachable{}},
+		{statemachines.DRDrill, "Cleanup", true, &RDSCallFailed{}},
+	}
+	for _, tt := range tests {
+		name := reflect.TypeOf(tt.err).Elem().Name()
+		t.Run(tt.machine+"/"+tt.state+"/"+name, func(t *testing.T) {
+			if got := namedIn(t, tt.machine, tt.state, tt.retry); !slices.Contains(got, name) {
+				t.Errorf("%s state %s (retry %v) names %v, not %s", tt.machine, tt.state, tt.retry, got, name)
+			}
+		})
+	}
+}
+
+// namedIn returns the error names a state of a machine retries (retry) or
+// catches.
+func namedIn(t *testing.T, machine, state string, retry bool) []string {
+	t.Helper()
+	def, err := statemachines.Definition(machine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sm struct {
+		States map[string]struct {
+			Retry []struct{ ErrorEquals []string }
+			Catch []struct{ ErrorEquals []string }
+		}
+	}
+	if err := json.Unmarshal(def, &sm); err != nil {
+		t.Fatal(err)
+	}
+	s, ok := sm.States[state]
+	if !ok {
+		t.Fatalf("%s has no state %s", machine, state)
+	}
+	var out []string
+	if retry {
+		for _, r := range s.Retry {
+			out = append(out, r.ErrorEquals...)
+		}
+	} else {
+		for _, c := range s.Catch {
+			out = append(out, c.ErrorEquals...)
+		}
+	}
+	return out
 }
 
 func TestMessagesSayWhatToFix(t *testing.T) {

@@ -1,0 +1,40 @@
+// Command restore is the dr-drill state machine's function
+// (statemachines/dr-drill.asl.json). It runs in the disaster-recovery
+// region, next to the copies it restores; the dr-verify function, inside the
+// drill's VPC, checks the data between restore and cleanup:
+//
+//   - plan: check the execution's input (service, environment, reason, mode,
+//     the failover confirmation; never a target) and name the database to
+//     restore;
+//   - pick: the newest available stepship copy in this region, and its RPO;
+//   - restore: mark the copy in use and restore it into the catalog's
+//     isolated subnet group and drill-only security group, never public;
+//   - cleanup: delete what a drill restored (only that) and release the
+//     copy.
+//
+// Named errors (shared/taskerr): InvalidDrillRequest, UnknownTarget,
+// NoSnapshotToRestore, SnapshotNotFound, RDSCallFailed.
+//
+// Environment (names in shared/config): STEPSHIP_CATALOG, STEPSHIP_LOG_LEVEL,
+// and the AWS SDK's standard variables (AWS_REGION, the DR region;
+// AWS_ENDPOINT_URL for local runs).
+package main
+
+import (
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/stepship/stepship/shared/awsenv"
+	"github.com/stepship/stepship/shared/function"
+)
+
+func main() { function.Start("restore", setup) }
+
+// setup builds the RDS client of this region, once.
+func setup(env function.Env) (any, error) {
+	endpoint := awsenv.Endpoint(env.Getenv, env.AWS, rds.ServiceID)
+	h, err := NewHandler(env.Catalog, env.AWS.Region, rds.NewFromConfig(env.AWS, func(o *rds.Options) { o.BaseEndpoint = endpoint }), env.Log)
+	if err != nil {
+		return nil, err
+	}
+	return h.Handle, nil
+}

@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/stepship/stepship/shared/backup"
+	"github.com/stepship/stepship/shared/backup/rdssnap"
+	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/logging"
+	"github.com/stepship/stepship/shared/payload"
+	"github.com/stepship/stepship/shared/taskerr"
+)
+
+// The RDS calls the snapshot function makes, in the SDK's shapes, so tests
+// plug in fakes.
+type (
+	snapshotCopier interface {
+		CopyDBSnapshot(ctx context.Context, in *rds.CopyDBSnapshotInput, optFns ...func(*rds.Options)) (*rds.CopyDBSnapshotOutput, error)
+		CopyDBClusterSnapshot(ctx context.Context, in *rds.CopyDBClusterSnapshotInput, optFns ...func(*rds.Options)) (*rds.CopyDBClusterSnapshotOutput, error)
+	}
+	snapshotDeleter interface {
+		DeleteDBSnapshot(ctx context.Context, in *rds.DeleteDBSnapshotInput, optFns ...func(*rds.Options)) (*rds.DeleteDBSnapshotOutput, error)
+		DeleteDBClusterSnapshot(ctx context.Context, in *rds.DeleteDBClusterSnapshotInput, optFns ...func(*rds.Options)) (*rds.DeleteDBClusterSnapshotOutput, error)
+	}
+	rdsAPI interface {
+		rdssnap.SnapshotLister
+		snapshotCopier
+		snapshotDeleter
+	}
+)
+
+var _ rdsAPI = (*rds.Client)(nil)
+
+// Actions of the snapshot function.
+const (
+	ActionPlan  = "plan"
+	ActionCopy  = "copy"
+	ActionPrune = "prune"
+)
+
+// Task is what the backup state machine sends: an action and its arguments.
+type Task struct {
+	Action string `json:"action"`
+	// Request is the execution's input (plan), decoded strictly.
+	Request json.RawMessage `json:"request,omitempty"`
+	// StartedAt is the execution's start (plan): the backup's point in time.
+	StartedAt time.Time `json:"startedAt"`
+	// Service and Environment name the catalog entry (copy, prune).
+	Service     string `json:"service,omitempty"`
+	Environment string `json:"environment,omitempty"`
+	// Snapshot is the identifier of the snapshot to copy (copy).
+	Snapshot string `json:"snapshot,omitempty"`
+}
+
+// Plan is what the backup state machine does, resolved from the catalog.
+type Plan struct {
+	Service     string `json:"service"`
+	Environment string `json:"environment"`
+	// Database is the instance or cluster identifier; Aurora says which.
+	Database string `json:"database"`
+	Aurora   bool   `json:"aurora"`
+	// Snapshot is the identifier of the snapshot to take, and of its copy.
+	Snapshot string       `json:"snapshot"`
+	Tags     []backup.Tag `json:"tags"`
+	DRRegion string       `json:"drRegion"`
+	// MaxPolls bounds each wait loop of the state machine (a poll every
+	// PollSeconds).
+	PollSeconds int `json:"pollSeconds"`
+	MaxPolls    int `json:"maxPolls"`
+}
+
+// Copy is the state of a snapshot's copy in the DR region.
+type Copy struct {
+	Snapshot string `json:"snapshot"`
+	ARN      string `json:"arn"`
+	Region   string `json:"region"`
+	Status   string `json:"status"`
+	// Available is Status == "available", for the state machine's Choice.
+	Available bool `json:"available"`
+	// Started says this call started the copy (false: it existed).
+	Started bool `json:"started"`
+}
+
+// Pruned is what pruning did in one region.
+type Pruned struct {
+	Region  string            `json:"region"`
+	Kept    []backup.Decision `json:"kept"`
+	Deleted []backup.Decision `json:"deleted"`
+}
+
+// PruneResult is what pruning did in both regions, and the RPO achieved.
+type PruneResult struct {
+	Regions []Pruned `json:"regions"`
+	// NewestCopy is the newest available copy in the DR region, if any.
+	NewestCopy *backup.Snapshot `json:"newestCopy,omitempty"`
+	// RPOSeconds is the age of NewestCopy's data (absent without a copy).
+	RPOSeconds *int64 `json:"rpoSeconds,omitempty"`
+}
+
+// Wait bounds of the backup state machine's loops: snapshots and copies of
+// large databases take hours; the machine's own TimeoutSeconds is the outer
+// bound.
+const (
+	pollSeconds = 60
+	maxPolls    = 360 // 6 h at one poll a minute
+)
+
+// Handler runs the snapshot function's actions over RDS clients in the home
+// region and in every DR region the catalog names.
+type Handler struct {
+	catalog *catalog.Catalog
+	home    string
+	clients map[string]rdsAPI
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// Option sets an optional setting of a Handler.
+type Option func(*Handler)
+
+// WithClock replaces time.Now.
+func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
+
+// NewHandler returns a Handler. clients maps each region to its RDS client:
+// home and every drRegion of the catalog's backups.
+func NewHandler(cat *catalog.Catalog, home string, clients map[string]rdsAPI, log *slog.Logger, opts ...Option) (*Handler, error) {
+	if cat == nil || log == nil || home == "" {
+		return nil, errors.New("snapshot: catalog, home region and logger are required")
+	}
+	for _, r := range append([]string{home}, drRegions(cat)...) {
+		if clients[r] == nil {
+			return nil, fmt.Errorf("snapshot: no RDS client for region %s", r)
+		}
+	}
+	h := &Handler{catalog: cat, home: home, clients: clients, log: log, now: time.Now}
+	for _, o := range opts {
+		o(h)
+	}
+	return h, nil
+}
+
+// drRegions lists the catalog's DR regions, each once.
+func drRegions(cat *catalog.Catalog) []string {
+	var out []string
+	for _, t := range cat.Targets() {
+		if t.Backup != nil && !slices.Contains(out, t.Backup.DRRegion) {
+			out = append(out, t.Backup.DRRegion)
+		}
+	}
+	return out
+}
+
+// Handle runs one action. Errors are the named types of shared/taskerr:
+// InvalidBackupRequest, UnknownTarget, SnapshotNotFound, CopyQuotaExceeded,
+// SnapshotQuotaExceeded, RDSCallFailed.
+func (h *Handler) Handle(ctx context.Context, inv payload.Invocation[Task]) (any, error) {
+	log := logging.ForExecution(h.log, inv.ExecutionID).With(slog.String("action", inv.Input.Action))
+	switch t := inv.Input; t.Action {
+	case ActionPlan:
+		return h.plan(t, log)
+	case ActionCopy:
+		return h.copyToDR(ctx, t, log)
+	case ActionPrune:
+		return h.prune(ctx, t, log)
+	default:
+		return nil, &taskerr.InvalidBackupRequest{Reason: fmt.Sprintf("unknown action %q (plan, copy or prune)", t.Action)}
+	}
+}
+
+func (h *Handler) plan(t Task, log *slog.Logger) (Plan, error) {
+	req, err := payload.DecodeBackupRequest(t.Request)
+	if err != nil {
+		log.Warn("backup input refused", slog.String("reason", err.Error()))
+		return Plan{}, &taskerr.InvalidBackupRequest{Reason: err.Error()}
+	}
+	if t.StartedAt.IsZero() {
+		return Plan{}, &taskerr.InvalidBackupRequest{Reason: "startedAt (the execution's start time) is required"}
+	}
+	tg, err := h.target(req.Service, req.Environment)
+	if err != nil {
+		return Plan{}, err
+	}
+	db := tg.Database.Identifier()
+	p := Plan{
+		Service: tg.Service, Environment: tg.Environment, Database: db, Aurora: tg.Database.Aurora(),
+		Snapshot: backup.SnapshotID(db, t.StartedAt), Tags: backup.SnapshotTags(tg, req.Reason, t.StartedAt),
+		DRRegion: tg.Backup.DRRegion, PollSeconds: pollSeconds, MaxPolls: maxPolls,
+	}
+	log.Info("backup planned", slog.String("service", p.Service), slog.String("environment", p.Environment),
+		slog.String("database", db), slog.String("snapshot", p.Snapshot), slog.String("drRegion", p.DRRegion))
+	return p, nil
+}
+
+func (h *Handler) target(service, environment string) (catalog.Target, error) {
+	return backup.BackupTarget(h.catalog, service, environment)
+}
+
+// copyToDR makes sure the DR region has a copy of the snapshot, re-encrypted
+// with the DR region's key, and reports its status. It is what the state
+// machine polls, too: a copy that exists is found, never made twice.
+func (h *Handler) copyToDR(ctx context.Context, t Task, log *slog.Logger) (Copy, error) {
+	tg, err := h.target(t.Service, t.Environment)
+	if err != nil {
+		return Copy{}, err
+	}
+	if t.Snapshot == "" {
+		return Copy{}, &taskerr.InvalidBackupRequest{Reason: "snapshot is required for copy"}
+	}
+	db, dr := tg.Database.Identifier(), tg.Backup.DRRegion
+	drSnaps := rdssnap.Snapshots{Client: h.clients[dr], Database: *tg.Database}
+	if c, err := drSnaps.Get(ctx, t.Snapshot); err == nil {
+		return copyOf(c, dr, false), nil
+	} else if !errors.Is(err, rdssnap.ErrSnapshotNotFound) {
+		return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to look for the copy in %s: %v", dr, err)}
+	}
+	src, err := rdssnap.Snapshots{Client: h.clients[h.home], Database: *tg.Database}.Get(ctx, t.Snapshot)
+	switch {
+	case errors.Is(err, rdssnap.ErrSnapshotNotFound):
+		return Copy{}, &taskerr.SnapshotNotFound{Reason: fmt.Sprintf("snapshot %s is not in %s: nothing to copy", t.Snapshot, h.home)}
+	case err != nil:
+		return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to read the snapshot to copy in %s: %v", h.home, err)}
+	case !src.Ours(db):
+		return Copy{}, &taskerr.SnapshotNotFound{Reason: fmt.Sprintf("snapshot %s is not stepship's snapshot of %s: not copied", t.Snapshot, db)}
+	case src.Status != backup.StatusAvailable:
+		return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("snapshot %s is %s, not yet available to copy", t.Snapshot, src.Status)}
+	}
+	tags := rdssnap.RDSTags(append(rdssnap.UserTags(src.Tags), backup.Tag{Key: backup.TagCopyOf, Value: src.ARN}))
+	client := h.clients[dr]
+	var c Copy
+	if tg.Database.Aurora() {
+		out, err := client.CopyDBClusterSnapshot(ctx, &rds.CopyDBClusterSnapshotInput{
+			SourceDBClusterSnapshotIdentifier: aws.String(src.ARN), TargetDBClusterSnapshotIdentifier: aws.String(t.Snapshot),
+			KmsKeyId: aws.String(tg.Backup.DRKMSKey), SourceRegion: aws.String(h.home), CopyTags: aws.Bool(true), Tags: tags,
+		})
+		if err != nil {
+			return h.copyFailed(ctx, drSnaps, t.Snapshot, dr, err)
+		}
+		c = Copy{Snapshot: t.Snapshot, ARN: aws.ToString(out.DBClusterSnapshot.DBClusterSnapshotArn), Status: aws.ToString(out.DBClusterSnapshot.Status)}
+	} else {
+		out, err := client.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{
+			SourceDBSnapshotIdentifier: aws.String(src.ARN), TargetDBSnapshotIdentifier: aws.String(t.Snapshot),
+			KmsKeyId: aws.String(tg.Backup.DRKMSKey), SourceRegion: aws.String(h.home), CopyTags: aws.Bool(true), Tags: tags,
+		})
+		if err != nil {
+			return h.copyFailed(ctx, drSnaps, t.Snapshot, dr, err)
+		}
+		c = Copy{Snapshot: t.Snapshot, ARN: aws.ToString(out.DBSnapshot.DBSnapshotArn), Status: aws.ToString(out.DBSnapshot.Status)}
+	}
+	c.Region, c.Started, c.Available = dr, true, c.Status == backup.StatusAvailable
+	log.Info("copy started", slog.String("snapshot", t.Snapshot), slog.String("from", h.home), slog.String("to", dr), slog.String("status", c.Status))
+	return c, nil
+}
+
+func copyOf(s backup.Snapshot, region string, started bool) Copy {
+	return Copy{Snapshot: s.ID, ARN: s.ARN, Region: region, Status: s.Status, Available: s.Status == backup.StatusAvailable, Started: started}
+}
+
+// copyFailed names a failed copy call: the concurrent-copy quota is
+// retriable, the manual-snapshot quota is not (RDS reports both as
+// SnapshotQuotaExceeded, told apart by the message), a copy that an earlier
+// attempt already started is found and reported.
+func (h *Handler) copyFailed(ctx context.Context, drSnaps rdssnap.Snapshots, id, region string, err error) (Copy, error) {
+	var quota *rdstypes.SnapshotQuotaExceededFault
+	var apiErr smithy.APIError
+	switch {
+	case errors.As(err, &quota):
+		msg := strings.ToLower(quota.ErrorMessage())
+		if strings.Contains(msg, "across regions") || strings.Contains(msg, "copies") || strings.Contains(msg, "concurrent") {
+			return Copy{}, &taskerr.CopyQuotaExceeded{Reason: fmt.Sprintf("%s already runs as many cross-region snapshot copies as RDS allows; the copy of %s waits: %v", region, id, err)}
+		}
+		return Copy{}, &taskerr.SnapshotQuotaExceeded{Reason: fmt.Sprintf("%s holds as many manual snapshots as its quota allows: prune, or raise the quota; %s was not copied: %v", region, id, err)}
+	case errors.As(err, &apiErr) && (apiErr.ErrorCode() == "DBSnapshotAlreadyExists" || apiErr.ErrorCode() == "DBClusterSnapshotAlreadyExistsFault"):
+		c, gerr := drSnaps.Get(ctx, id)
+		if gerr == nil {
+			return copyOf(c, region, false), nil
+		}
+	}
+	return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to copy snapshot %s to %s: %v", id, region, err)}
+}
+
+// prune applies the catalog's retention in the home and the DR region, and
+// measures the RPO: the age of the newest available copy in the DR region.
+func (h *Handler) prune(ctx context.Context, t Task, log *slog.Logger) (PruneResult, error) {
+	tg, err := h.target(t.Service, t.Environment)
+	if err != nil {
+		return PruneResult{}, err
+	}
+	db, now := tg.Database.Identifier(), h.now()
+	var res PruneResult
+	var failures []string
+	for _, region := range []string{h.home, tg.Backup.DRRegion} {
+		client := h.clients[region]
+		snaps, err := rdssnap.Snapshots{Client: client, Database: *tg.Database}.List(ctx)
+		if err != nil {
+			return PruneResult{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to list snapshots in %s: %v", region, err)}
+		}
+		if region == tg.Backup.DRRegion {
+			if n, ok := backup.Newest(snaps, db); ok {
+				rpo := backup.RPO(n, now)
+				res.NewestCopy, res.RPOSeconds = &n, &rpo
+			}
+		}
+		plan := backup.Prune(snaps, db, tg.Backup.Retention, now)
+		p := Pruned{Region: region, Kept: plan.Keep, Deleted: []backup.Decision{}}
+		for _, d := range plan.Delete {
+			if err := deleteSnapshot(ctx, client, tg.Database.Aurora(), d.Snapshot); err != nil {
+				failures = append(failures, fmt.Sprintf("%s in %s: %v", d.Snapshot, region, err))
+				continue
+			}
+			log.Info("snapshot deleted", slog.String("snapshot", d.Snapshot), slog.String("region", region), slog.String("reason", d.Reason))
+			p.Deleted = append(p.Deleted, d)
+		}
+		res.Regions = append(res.Regions, p)
+	}
+	if len(failures) > 0 {
+		return PruneResult{}, &taskerr.RDSCallFailed{Reason: "failed to delete " + strings.Join(failures, "; ")}
+	}
+	return res, nil
+}
+
+// deleteSnapshot deletes one snapshot; one already gone is fine.
+func deleteSnapshot(ctx context.Context, client snapshotDeleter, aurora bool, id string) error {
+	var err error
+	if aurora {
+		_, err = client.DeleteDBClusterSnapshot(ctx, &rds.DeleteDBClusterSnapshotInput{DBClusterSnapshotIdentifier: aws.String(id)})
+	} else {
+		_, err = client.DeleteDBSnapshot(ctx, &rds.DeleteDBSnapshotInput{DBSnapshotIdentifier: aws.String(id)})
+	}
+	var nf *rdstypes.DBSnapshotNotFoundFault
+	var cnf *rdstypes.DBClusterSnapshotNotFoundFault
+	if errors.As(err, &nf) || errors.As(err, &cnf) {
+		return nil
+	}
+	return err
+}

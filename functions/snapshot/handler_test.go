@@ -1,0 +1,445 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/stepship/stepship/shared/backup"
+	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/catalog/catalogtest"
+	"github.com/stepship/stepship/shared/payload"
+	"github.com/stepship/stepship/shared/taskerr"
+)
+
+// testCatalog: an instance backed up to us-west-2, an Aurora cluster to
+// eu-west-1, and an environment without backups.
+var testCatalog = catalogtest.Web(
+	catalogtest.Environment("production",
+		`database: {instance: web-prod, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}`,
+		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/dr-key"}`),
+	catalogtest.Environment("aurora",
+		`database: {cluster: web-aurora, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-aurora-AbCdEf"}`,
+		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 1, days: 1}, drRegion: eu-west-1, drKmsKey: "arn:aws:kms:eu-west-1:123456789012:key/eu-key"}`),
+	catalogtest.Environment("staging"),
+)
+
+var now = time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+
+// fakeRDS is one region's RDS: DB and cluster snapshots by identifier, and
+// scripted errors.
+type fakeRDS struct {
+	region    string
+	snapshots map[string]*rdstypes.DBSnapshot
+	clusters  map[string]*rdstypes.DBClusterSnapshot
+	copyErr   error
+	deleteErr error
+	copies    []*rds.CopyDBSnapshotInput
+	ccopies   []*rds.CopyDBClusterSnapshotInput
+	deleted   []string
+}
+
+func newFakeRDS(region string) *fakeRDS {
+	return &fakeRDS{region: region, snapshots: map[string]*rdstypes.DBSnapshot{}, clusters: map[string]*rdstypes.DBClusterSnapshot{}}
+}
+
+func (f *fakeRDS) add(id, status string, age time.Duration, tags map[string]string) {
+	created := now.Add(-age)
+	var tl []rdstypes.Tag
+	for k, v := range tags {
+		tl = append(tl, rdstypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	f.snapshots[id] = &rdstypes.DBSnapshot{DBSnapshotIdentifier: aws.String(id), DBSnapshotArn: aws.String("arn:aws:rds:" + f.region + ":123456789012:snapshot:" + id),
+		DBInstanceIdentifier: aws.String("web-prod"), Status: aws.String(status), SnapshotCreateTime: &created, TagList: tl}
+}
+
+func ours(extra ...string) map[string]string {
+	m := map[string]string{backup.TagManagedBy: backup.ManagedBy, backup.TagDatabase: "web-prod", backup.TagService: "web"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		m[extra[i]] = extra[i+1]
+	}
+	return m
+}
+
+func (f *fakeRDS) DescribeDBSnapshots(_ context.Context, in *rds.DescribeDBSnapshotsInput, _ ...func(*rds.Options)) (*rds.DescribeDBSnapshotsOutput, error) {
+	if id := aws.ToString(in.DBSnapshotIdentifier); id != "" {
+		s, ok := f.snapshots[id]
+		if !ok {
+			return nil, &rdstypes.DBSnapshotNotFoundFault{Message: aws.String("DBSnapshot " + id + " not found.")}
+		}
+		return &rds.DescribeDBSnapshotsOutput{DBSnapshots: []rdstypes.DBSnapshot{*s}}, nil
+	}
+	out := &rds.DescribeDBSnapshotsOutput{}
+	for _, s := range f.snapshots {
+		if aws.ToString(s.DBInstanceIdentifier) == aws.ToString(in.DBInstanceIdentifier) {
+			out.DBSnapshots = append(out.DBSnapshots, *s)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeRDS) DescribeDBClusterSnapshots(_ context.Context, in *rds.DescribeDBClusterSnapshotsInput, _ ...func(*rds.Options)) (*rds.DescribeDBClusterSnapshotsOutput, error) {
+	if id := aws.ToString(in.DBClusterSnapshotIdentifier); id != "" {
+		s, ok := f.clusters[id]
+		if !ok {
+			return nil, &rdstypes.DBClusterSnapshotNotFoundFault{}
+		}
+		return &rds.DescribeDBClusterSnapshotsOutput{DBClusterSnapshots: []rdstypes.DBClusterSnapshot{*s}}, nil
+	}
+	out := &rds.DescribeDBClusterSnapshotsOutput{}
+	for _, s := range f.clusters {
+		out.DBClusterSnapshots = append(out.DBClusterSnapshots, *s)
+	}
+	return out, nil
+}
+
+func (f *fakeRDS) CopyDBSnapshot(_ context.Context, in *rds.CopyDBSnapshotInput, _ ...func(*rds.Options)) (*rds.CopyDBSnapshotOutput, error) {
+	if f.copyErr != nil {
+		return nil, f.copyErr
+	}
+	f.copies = append(f.copies, in)
+	id := aws.ToString(in.TargetDBSnapshotIdentifier)
+	f.add(id, "pending", 0, map[string]string{})
+	f.snapshots[id].TagList = in.Tags
+	return &rds.CopyDBSnapshotOutput{DBSnapshot: f.snapshots[id]}, nil
+}
+
+func (f *fakeRDS) CopyDBClusterSnapshot(_ context.Context, in *rds.CopyDBClusterSnapshotInput, _ ...func(*rds.Options)) (*rds.CopyDBClusterSnapshotOutput, error) {
+	if f.copyErr != nil {
+		return nil, f.copyErr
+	}
+	f.ccopies = append(f.ccopies, in)
+	id := aws.ToString(in.TargetDBClusterSnapshotIdentifier)
+	f.clusters[id] = &rdstypes.DBClusterSnapshot{DBClusterSnapshotIdentifier: aws.String(id), DBClusterSnapshotArn: aws.String("arn:" + id), Status: aws.String("copying"), TagList: in.Tags}
+	return &rds.CopyDBClusterSnapshotOutput{DBClusterSnapshot: f.clusters[id]}, nil
+}
+
+func (f *fakeRDS) DeleteDBSnapshot(_ context.Context, in *rds.DeleteDBSnapshotInput, _ ...func(*rds.Options)) (*rds.DeleteDBSnapshotOutput, error) {
+	if f.deleteErr != nil {
+		return nil, f.deleteErr
+	}
+	id := aws.ToString(in.DBSnapshotIdentifier)
+	if _, ok := f.snapshots[id]; !ok {
+		return nil, &rdstypes.DBSnapshotNotFoundFault{}
+	}
+	delete(f.snapshots, id)
+	f.deleted = append(f.deleted, id)
+	return &rds.DeleteDBSnapshotOutput{}, nil
+}
+
+func (f *fakeRDS) DeleteDBClusterSnapshot(_ context.Context, in *rds.DeleteDBClusterSnapshotInput, _ ...func(*rds.Options)) (*rds.DeleteDBClusterSnapshotOutput, error) {
+	id := aws.ToString(in.DBClusterSnapshotIdentifier)
+	delete(f.clusters, id)
+	f.deleted = append(f.deleted, id)
+	return &rds.DeleteDBClusterSnapshotOutput{}, nil
+}
+
+type world struct {
+	home, dr, eu *fakeRDS
+	h            *Handler
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	cat, err := catalog.Parse([]byte(testCatalog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{home: newFakeRDS("us-east-1"), dr: newFakeRDS("us-west-2"), eu: newFakeRDS("eu-west-1")}
+	w.h, err = NewHandler(cat, "us-east-1", map[string]rdsAPI{"us-east-1": w.home, "us-west-2": w.dr, "eu-west-1": w.eu},
+		slog.New(slog.NewJSONHandler(io.Discard, nil)), WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *world) run(t *testing.T, task Task) (any, error) {
+	t.Helper()
+	return w.h.Handle(context.Background(), payload.Invocation[Task]{ExecutionID: "arn:aws:states:us-east-1:123456789012:execution:stepship-backup:x", Input: task})
+}
+
+// wantErr checks that err is the taskerr type named, returned unwrapped (the
+// state machine catches it by that name), and says what it must.
+func wantErr(t *testing.T, err error, name, text string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want %s", name)
+	}
+	typ := reflect.TypeOf(err)
+	if typ.Kind() != reflect.Pointer || typ.Elem().Name() != name || typ.Elem().PkgPath() != reflect.TypeFor[taskerr.RDSCallFailed]().PkgPath() {
+		t.Fatalf("error %T (%v), want *taskerr.%s", err, err, name)
+	}
+	if !strings.Contains(err.Error(), text) {
+		t.Errorf("error %q does not say %q", err, text)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	w := newWorld(t)
+	started := time.Date(2026, 11, 30, 3, 0, 7, 0, time.UTC)
+	got, err := w.run(t, Task{Action: ActionPlan, StartedAt: started,
+		Request: json.RawMessage(`{"service":"web","environment":"production","reason":"nightly (scheduled)"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := got.(Plan)
+	want := Plan{Service: "web", Environment: "production", Database: "web-prod", Snapshot: "stepship-web-prod-20261130-030007",
+		Tags: []backup.Tag{{Key: "stepship:managed-by", Value: "stepship"}, {Key: "stepship:service", Value: "web"},
+			{Key: "stepship:environment", Value: "production"}, {Key: "stepship:database", Value: "web-prod"},
+			{Key: "stepship:reason", Value: "nightly _scheduled_"}, {Key: "stepship:taken-at", Value: "2026-11-30T03:00:07Z"},
+			{Key: "stepship:expires", Value: "2026-12-07"}},
+		DRRegion: "us-west-2", PollSeconds: pollSeconds, MaxPolls: maxPolls}
+	if !reflect.DeepEqual(p, want) {
+		t.Errorf("plan\n%+v\nwant\n%+v", p, want)
+	}
+	// The tags are what CreateDBSnapshot's Parameters take as they are.
+	raw, _ := json.Marshal(p.Tags[:1])
+	if string(raw) != `[{"Key":"stepship:managed-by","Value":"stepship"}]` {
+		t.Errorf("tags JSON %s", raw)
+	}
+	a, err := w.run(t, Task{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(`{"service":"web","environment":"aurora","reason":"x"}`)})
+	if err != nil || !a.(Plan).Aurora || a.(Plan).Database != "web-aurora" {
+		t.Errorf("aurora plan %+v, %v", a, err)
+	}
+}
+
+func TestPlanRefusals(t *testing.T) {
+	w := newWorld(t)
+	tests := []struct {
+		name, request string
+		noStart       bool
+		errName, text string
+	}{
+		{"a database named", `{"service":"web","environment":"production","reason":"x","database":"other"}`, false, "InvalidBackupRequest", `field "database" is not allowed`},
+		{"no reason", `{"service":"web","environment":"production"}`, false, "InvalidBackupRequest", "reason is required"},
+		{"unknown service", `{"service":"api","environment":"production","reason":"x"}`, false, "UnknownTarget", `service "api" is not in the catalog`},
+		{"no backup there", `{"service":"web","environment":"staging","reason":"x"}`, false, "UnknownTarget", `service "web" has no backup in environment "staging"`},
+		{"no start time", `{"service":"web","environment":"production","reason":"x"}`, true, "InvalidBackupRequest", "startedAt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			task := Task{Action: ActionPlan, StartedAt: now, Request: json.RawMessage(tt.request)}
+			if tt.noStart {
+				task.StartedAt = time.Time{}
+			}
+			_, err := w.run(t, task)
+			wantErr(t, err, tt.errName, tt.text)
+		})
+	}
+	_, err := w.run(t, Task{Action: "snapshot"})
+	wantErr(t, err, "InvalidBackupRequest", `unknown action "snapshot"`)
+}
+
+const snapID = "stepship-web-prod-20261130-030000"
+
+func TestCopyStartsOnceInTheDRRegion(t *testing.T) {
+	w := newWorld(t)
+	w.home.add(snapID, "available", time.Minute, ours(backup.TagTakenAt, "2026-11-30T03:00:00Z", "aws:backup:source", "x"))
+	task := Task{Action: ActionCopy, Service: "web", Environment: "production", Snapshot: snapID}
+
+	got, err := w.run(t, task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := got.(Copy)
+	if !c.Started || c.Region != "us-west-2" || c.Status != "pending" || c.Available {
+		t.Errorf("first copy %+v", c)
+	}
+	if len(w.home.copies) != 0 || len(w.dr.copies) != 1 {
+		t.Fatalf("copies: home %d, DR %d; the copy must be made in the destination region", len(w.home.copies), len(w.dr.copies))
+	}
+	in := w.dr.copies[0]
+	if aws.ToString(in.SourceDBSnapshotIdentifier) != "arn:aws:rds:us-east-1:123456789012:snapshot:"+snapID ||
+		aws.ToString(in.SourceRegion) != "us-east-1" || aws.ToString(in.KmsKeyId) != "arn:aws:kms:us-west-2:123456789012:key/dr-key" ||
+		!aws.ToBool(in.CopyTags) || aws.ToString(in.TargetDBSnapshotIdentifier) != snapID {
+		t.Errorf("CopyDBSnapshot input %+v", in)
+	}
+	var keys []string
+	for _, tag := range in.Tags {
+		keys = append(keys, aws.ToString(tag.Key))
+	}
+	if want := []string{"stepship:database", "stepship:managed-by", "stepship:service", "stepship:taken-at", "stepship:copy-of"}; !slices.Equal(keys, want) {
+		t.Errorf("copy tags %v, want %v (aws: tags left out)", keys, want)
+	}
+
+	// Polled again: found, not copied twice; then available.
+	again, err := w.run(t, task)
+	if err != nil || again.(Copy).Started || len(w.dr.copies) != 1 {
+		t.Errorf("second call %+v, %v; copies %d", again, err, len(w.dr.copies))
+	}
+	w.dr.snapshots[snapID].Status = aws.String("available")
+	done, err := w.run(t, task)
+	if err != nil || !done.(Copy).Available {
+		t.Errorf("third call %+v, %v", done, err)
+	}
+}
+
+func TestCopyAurora(t *testing.T) {
+	w := newWorld(t)
+	w.home.clusters["c1"] = &rdstypes.DBClusterSnapshot{DBClusterSnapshotIdentifier: aws.String("c1"), DBClusterSnapshotArn: aws.String("arn:aws:rds:us-east-1:123456789012:cluster-snapshot:c1"),
+		Status: aws.String("available"), TagList: []rdstypes.Tag{{Key: aws.String(backup.TagManagedBy), Value: aws.String(backup.ManagedBy)}, {Key: aws.String(backup.TagDatabase), Value: aws.String("web-aurora")}}}
+	got, err := w.run(t, Task{Action: ActionCopy, Service: "web", Environment: "aurora", Snapshot: "c1"})
+	if err != nil || !got.(Copy).Started || got.(Copy).Region != "eu-west-1" {
+		t.Fatalf("copy %+v, %v", got, err)
+	}
+	if len(w.eu.ccopies) != 1 || aws.ToString(w.eu.ccopies[0].KmsKeyId) != "arn:aws:kms:eu-west-1:123456789012:key/eu-key" || aws.ToString(w.eu.ccopies[0].SourceRegion) != "us-east-1" {
+		t.Errorf("cluster copies %+v", w.eu.ccopies)
+	}
+}
+
+func TestCopyFailures(t *testing.T) {
+	quota := func(msg string) error {
+		return &rdstypes.SnapshotQuotaExceededFault{Message: aws.String(msg)}
+	}
+	tests := []struct {
+		name          string
+		setup         func(w *world)
+		errName, text string
+	}{
+		{"concurrent-copy quota is retriable", func(w *world) {
+			w.dr.copyErr = quota("Cannot copy more than 5 snapshots across regions")
+		}, "CopyQuotaExceeded", "us-west-2 already runs as many cross-region snapshot copies as RDS allows"},
+		{"manual-snapshot quota is not", func(w *world) {
+			w.dr.copyErr = quota("Cannot create more than 100 manual snapshots")
+		}, "SnapshotQuotaExceeded", "prune, or raise the quota"},
+		{"throttled", func(w *world) {
+			w.dr.copyErr = &smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"}
+		}, "RDSCallFailed", "failed to copy snapshot " + snapID + " to us-west-2"},
+		{"source gone", func(w *world) { delete(w.home.snapshots, snapID) }, "SnapshotNotFound", "is not in us-east-1: nothing to copy"},
+		{"source not ours", func(w *world) {
+			w.home.add(snapID, "available", time.Minute, map[string]string{backup.TagDatabase: "web-prod"})
+		}, "SnapshotNotFound", "is not stepship's snapshot of web-prod"},
+		{"source still creating", func(w *world) {
+			w.home.snapshots[snapID].Status = aws.String("creating")
+		}, "RDSCallFailed", "is creating, not yet available"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.home.add(snapID, "available", time.Minute, ours())
+			tt.setup(w)
+			_, err := w.run(t, Task{Action: ActionCopy, Service: "web", Environment: "production", Snapshot: snapID})
+			wantErr(t, err, tt.errName, tt.text)
+		})
+	}
+
+	// An earlier attempt's copy appears between the look and the call: found.
+	w := newWorld(t)
+	w.home.add(snapID, "available", time.Minute, ours())
+	w.dr.copyErr = &smithy.GenericAPIError{Code: "DBSnapshotAlreadyExists", Message: "exists"}
+	w.dr.add(snapID, "copying", 0, ours())
+	delete(w.dr.snapshots, snapID) // not there at the first look …
+	w.h.clients["us-west-2"] = &appearing{fakeRDS: w.dr}
+	got, err := w.run(t, Task{Action: ActionCopy, Service: "web", Environment: "production", Snapshot: snapID})
+	if err != nil || got.(Copy).Started || got.(Copy).Status != "copying" {
+		t.Errorf("race: %+v, %v", got, err)
+	}
+}
+
+// appearing makes the copy exist once CopyDBSnapshot has been refused.
+type appearing struct{ *fakeRDS }
+
+func (a *appearing) CopyDBSnapshot(ctx context.Context, in *rds.CopyDBSnapshotInput, o ...func(*rds.Options)) (*rds.CopyDBSnapshotOutput, error) {
+	out, err := a.fakeRDS.CopyDBSnapshot(ctx, in, o...)
+	a.add(aws.ToString(in.TargetDBSnapshotIdentifier), "copying", 0, ours())
+	return out, err
+}
+
+func TestPrune(t *testing.T) {
+	w := newWorld(t)
+	day := 24 * time.Hour
+	for _, r := range []*fakeRDS{w.home, w.dr} {
+		r.add("s-0", "available", 2*time.Hour, ours())
+		r.add("s-1", "available", 1*day, ours())
+		r.add("s-10", "available", 10*day, ours())
+		r.add("s-20", "available", 20*day, ours())
+		r.add("manual-30", "available", 30*day, map[string]string{})
+	}
+	w.dr.add("s-40", "available", 40*day, ours(backup.TagInUseBy, "drill-web-prod-202611290500"))
+
+	got, err := w.run(t, Task{Action: ActionPrune, Service: "web", Environment: "production"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := got.(PruneResult)
+	if len(res.Regions) != 2 || res.Regions[0].Region != "us-east-1" || res.Regions[1].Region != "us-west-2" {
+		t.Fatalf("regions %+v", res.Regions)
+	}
+	names := func(ds []backup.Decision) []string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.Snapshot)
+		}
+		return out
+	}
+	for i, want := range [][]string{{"s-10", "s-20"}, {"s-10", "s-20"}} {
+		if got := names(res.Regions[i].Deleted); !slices.Equal(got, want) {
+			t.Errorf("%s deleted %v, want %v", res.Regions[i].Region, got, want)
+		}
+	}
+	if got := names(res.Regions[1].Kept); !slices.Equal(got, []string{"s-0", "s-1", "s-40"}) {
+		t.Errorf("DR kept %v", got)
+	}
+	if _, ok := w.home.snapshots["manual-30"]; !ok {
+		t.Error("pruning deleted a snapshot that is not stepship's")
+	}
+	if res.NewestCopy == nil || res.NewestCopy.ID != "s-0" || res.RPOSeconds == nil || *res.RPOSeconds != 7200 {
+		t.Errorf("RPO: newest %+v, %v", res.NewestCopy, res.RPOSeconds)
+	}
+
+	// Run again: nothing left to delete, same RPO.
+	again, err := w.run(t, Task{Action: ActionPrune, Service: "web", Environment: "production"})
+	if err != nil || len(again.(PruneResult).Regions[0].Deleted) != 0 {
+		t.Errorf("second prune %+v, %v", again, err)
+	}
+}
+
+func TestPruneWithoutACopyHasNoRPO(t *testing.T) {
+	w := newWorld(t)
+	w.home.add("s-0", "available", time.Hour, ours())
+	got, err := w.run(t, Task{Action: ActionPrune, Service: "web", Environment: "production"})
+	if err != nil || got.(PruneResult).RPOSeconds != nil || got.(PruneResult).NewestCopy != nil {
+		t.Errorf("prune %+v, %v", got, err)
+	}
+	raw, _ := json.Marshal(got)
+	if strings.Contains(string(raw), "rpoSeconds") {
+		t.Errorf("the state machine's Choice needs rpoSeconds absent: %s", raw)
+	}
+}
+
+func TestPruneDeleteFailureIsNamed(t *testing.T) {
+	w := newWorld(t)
+	w.home.add("s-old", "available", 90*24*time.Hour, ours())
+	w.home.add("s-1", "available", time.Hour, ours())
+	w.home.add("s-2", "available", 2*time.Hour, ours())
+	w.home.deleteErr = &smithy.GenericAPIError{Code: "InvalidDBSnapshotState", Message: "busy"}
+	_, err := w.run(t, Task{Action: ActionPrune, Service: "web", Environment: "production"})
+	wantErr(t, err, "RDSCallFailed", "failed to delete s-old in us-east-1")
+}
+
+func TestNewHandlerNeedsAClientPerRegion(t *testing.T) {
+	cat, _ := catalog.Parse([]byte(testCatalog))
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	_, err := NewHandler(cat, "us-east-1", map[string]rdsAPI{"us-east-1": newFakeRDS("us-east-1")}, log)
+	if err == nil || !strings.Contains(err.Error(), "no RDS client for region us-west-2") {
+		t.Errorf("error %v", err)
+	}
+	if _, err := NewHandler(nil, "us-east-1", nil, log); err == nil {
+		t.Error("accepted a nil catalog")
+	}
+	if got := drRegions(cat); !slices.Equal(got, []string{"us-west-2", "eu-west-1"}) {
+		t.Errorf("drRegions %v", got)
+	}
+}

@@ -1,0 +1,295 @@
+// Package backup holds what stepship's backups and disaster-recovery drills
+// agree on: the tags that mark a snapshot as stepship's, the names of the
+// snapshots and of the databases a drill restores, the retention policy that
+// decides which snapshots pruning deletes, and how the recovery point
+// objective (RPO) is measured. The snapshot and restore functions, the local
+// stack and the demo all use it; it makes no AWS call (package rdssnap reads
+// RDS snapshots as Snapshot values).
+//
+// The rules of retention, in each region separately, over stepship's own
+// snapshots of one database only (tagged stepship:managed-by=stepship and
+// stepship:database=ID; every other snapshot is never looked at):
+//
+//   - a snapshot a drill is restoring (tagged stepship:in-use-by) is kept;
+//   - a snapshot that is not available (creating, copying, failed) is kept;
+//   - the newest Retention.Count available snapshots are kept;
+//   - every snapshot younger than Retention.Days days is kept;
+//   - the rest is deleted.
+package backup
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/taskerr"
+)
+
+// Tag keys stepship writes on snapshots and on the databases a drill
+// restores.
+const (
+	// TagManagedBy marks what stepship created; its value is ManagedBy.
+	TagManagedBy = "stepship:managed-by"
+	// TagService and TagEnvironment name the catalog entry.
+	TagService     = "stepship:service"
+	TagEnvironment = "stepship:environment"
+	// TagDatabase is the identifier of the database the snapshot is of.
+	TagDatabase = "stepship:database"
+	// TagReason is why the snapshot was taken (the request's reason).
+	TagReason = "stepship:reason"
+	// TagTakenAt is when the backup began (RFC 3339, UTC): the point in time
+	// the data is from, never later than the snapshot itself.
+	TagTakenAt = "stepship:taken-at"
+	// TagExpires is when retention by age stops keeping the snapshot (RFC
+	// 3339 date): informative; the count rule may keep it longer.
+	TagExpires = "stepship:expires"
+	// TagCopyOf, on a copy, is the ARN of the snapshot it was copied from.
+	TagCopyOf = "stepship:copy-of"
+	// TagInUseBy, on a snapshot, names the database a drill is restoring from
+	// it: pruning never deletes it. The drill's cleanup removes the tag.
+	TagInUseBy = "stepship:in-use-by"
+	// TagDrill, on a restored database, is the execution that restored it.
+	TagDrill = "stepship:drill"
+	// TagPurpose, on a restored database, is drill or failover.
+	TagPurpose = "stepship:purpose"
+)
+
+// ManagedBy is the value of TagManagedBy.
+const ManagedBy = "stepship"
+
+// Snapshot statuses RDS reports.
+const (
+	StatusAvailable = "available"
+	StatusFailed    = "failed"
+)
+
+// Tag is an RDS tag, with the JSON names the RDS API (and so a Step
+// Functions SDK integration's Parameters) uses.
+type Tag struct {
+	Key   string `json:"Key"`
+	Value string `json:"Value"`
+}
+
+// maxTagValue is RDS's limit on a tag value, in characters.
+const maxTagValue = 256
+
+// TagValue makes s a valid RDS tag value: characters RDS refuses become '_',
+// and it is cut to 256 characters.
+func TagValue(s string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == maxTagValue {
+			break
+		}
+		switch {
+		case unicode.IsLetter(r), unicode.IsDigit(r), r == ' ', strings.ContainsRune("_.:/=+-@", r):
+			b.WriteRune(r)
+		default:
+			b.WriteRune('_')
+		}
+		n++
+	}
+	return b.String()
+}
+
+// SnapshotTags are the tags of a new snapshot of the target's database.
+func SnapshotTags(t catalog.Target, reason string, takenAt time.Time) []Tag {
+	takenAt = takenAt.UTC()
+	return []Tag{
+		{TagManagedBy, ManagedBy},
+		{TagService, t.Service},
+		{TagEnvironment, t.Environment},
+		{TagDatabase, t.Database.Identifier()},
+		{TagReason, TagValue(reason)},
+		{TagTakenAt, takenAt.Format(time.RFC3339)},
+		{TagExpires, takenAt.AddDate(0, 0, t.Backup.Retention.Days).Format(time.DateOnly)},
+	}
+}
+
+// SnapshotID is the identifier of the snapshot a backup that began at
+// takenAt takes of a database; its copies in other regions have the same
+// identifier.
+func SnapshotID(database string, takenAt time.Time) string {
+	return "stepship-" + database + "-" + takenAt.UTC().Format("20060102-150405")
+}
+
+// maxRestoredStem bounds the part of a restored database's identifier taken
+// from the source database's, so that it stays within RDS's 63 characters
+// with the prefix, the time and, for an Aurora writer, "-1".
+const maxRestoredStem = 40
+
+// RestoredID is the identifier of the database a drill (or a failover) that
+// began at startedAt restores: "drill-DB-YYYYMMDDHHMM" or
+// "failover-DB-YYYYMMDDHHMM", DB cut to 40 characters.
+func RestoredID(purpose, database string, startedAt time.Time) string {
+	return RestoredPrefix(purpose, database) + startedAt.UTC().Format("200601021504")
+}
+
+// RestoredPrefix is what every RestoredID of a purpose and database starts
+// with: "drill-DB-" (IAM scopes the drill's permissions with it).
+func RestoredPrefix(purpose, database string) string {
+	stem := database
+	if len(stem) > maxRestoredStem {
+		stem = strings.TrimRight(stem[:maxRestoredStem], "-")
+	}
+	return purpose + "-" + stem + "-"
+}
+
+// Restored names a database a drill restores: the instance to wait for and
+// connect to, and for Aurora the cluster it belongs to.
+type Restored struct {
+	Instance string `json:"instance"`
+	Cluster  string `json:"cluster,omitempty"`
+}
+
+// WriterID is the identifier of the one instance a drill creates in a
+// restored Aurora cluster.
+func WriterID(cluster string) string { return cluster + "-1" }
+
+// Snapshot is one RDS DB snapshot or DB cluster snapshot, as retention and
+// drills see it.
+type Snapshot struct {
+	ID     string `json:"id"`
+	ARN    string `json:"arn"`
+	Status string `json:"status"`
+	// Engine is the database engine (postgres, aurora-postgresql, …).
+	Engine string `json:"engine,omitempty"`
+	// TakenAt is when its data is from: the TagTakenAt tag, else RDS's
+	// original creation time, else its creation time.
+	TakenAt time.Time         `json:"takenAt"`
+	Tags    map[string]string `json:"-"`
+}
+
+// Ours reports whether stepship took the snapshot, of database db.
+func (s Snapshot) Ours(db string) bool {
+	return s.Tags[TagManagedBy] == ManagedBy && s.Tags[TagDatabase] == db
+}
+
+// InUseBy names the database a drill is restoring from the snapshot, or "".
+func (s Snapshot) InUseBy() string { return s.Tags[TagInUseBy] }
+
+// TakenAt picks the time a snapshot's data is from.
+func TakenAt(tags map[string]string, original, created *time.Time) time.Time {
+	if t, err := time.Parse(time.RFC3339, tags[TagTakenAt]); err == nil {
+		return t.UTC()
+	}
+	for _, t := range []*time.Time{original, created} {
+		if t != nil && !t.IsZero() {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+// Decision is what pruning does with one snapshot, and why.
+type Decision struct {
+	Snapshot string    `json:"snapshot"`
+	TakenAt  time.Time `json:"takenAt"`
+	Reason   string    `json:"reason"`
+}
+
+// PrunePlan is what pruning keeps and deletes of one database's snapshots in
+// one region, newest first.
+type PrunePlan struct {
+	Keep   []Decision `json:"keep"`
+	Delete []Decision `json:"delete"`
+}
+
+// Prune decides which of snapshots retention deletes (see the package doc).
+// Snapshots that are not stepship's, of db, are not in the plan.
+func Prune(snapshots []Snapshot, db string, r catalog.Retention, now time.Time) PrunePlan {
+	ours := newestFirst(snapshots, func(s Snapshot) bool { return s.Ours(db) })
+	plan := PrunePlan{Keep: []Decision{}, Delete: []Decision{}}
+	cutoff := now.AddDate(0, 0, -r.Days)
+	available := 0
+	for _, s := range ours {
+		d := Decision{Snapshot: s.ID, TakenAt: s.TakenAt}
+		isAvailable := s.Status == StatusAvailable
+		if isAvailable {
+			available++
+		}
+		switch {
+		case s.InUseBy() != "":
+			d.Reason = "in use by drill database " + s.InUseBy()
+		case !isAvailable:
+			d.Reason = fmt.Sprintf("status %s: only available snapshots are deleted", s.Status)
+		case available <= r.Count:
+			d.Reason = fmt.Sprintf("one of the newest %d available", r.Count)
+		case s.TakenAt.After(cutoff):
+			d.Reason = fmt.Sprintf("younger than %d days", r.Days)
+		default:
+			d.Reason = fmt.Sprintf("older than %d days and not among the newest %d available", r.Days, r.Count)
+			plan.Delete = append(plan.Delete, d)
+			continue
+		}
+		plan.Keep = append(plan.Keep, d)
+	}
+	return plan
+}
+
+// Newest returns stepship's newest available snapshot of db, or false.
+func Newest(snapshots []Snapshot, db string) (Snapshot, bool) {
+	ours := newestFirst(snapshots, func(s Snapshot) bool { return s.Ours(db) && s.Status == StatusAvailable })
+	if len(ours) == 0 {
+		return Snapshot{}, false
+	}
+	return ours[0], true
+}
+
+// RPO is the recovery point objective a snapshot achieves at now: the age of
+// its data, in whole seconds.
+func RPO(s Snapshot, now time.Time) int64 {
+	return int64(now.Sub(s.TakenAt) / time.Second)
+}
+
+// newestFirst returns the snapshots keep accepts, newest first (ties by
+// identifier, so that the order never depends on the API's).
+func newestFirst(snapshots []Snapshot, keep func(Snapshot) bool) []Snapshot {
+	var out []Snapshot
+	for _, s := range snapshots {
+		if keep(s) {
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].TakenAt.Equal(out[j].TakenAt) {
+			return out[i].TakenAt.After(out[j].TakenAt)
+		}
+		return out[i].ID > out[j].ID
+	})
+	return out
+}
+
+// BackupTarget resolves a catalog entry that has backups, or returns a
+// *taskerr.UnknownTarget that says what is missing.
+func BackupTarget(cat *catalog.Catalog, service, environment string) (catalog.Target, error) {
+	tg, err := cat.Resolve(service, environment)
+	if err != nil {
+		return catalog.Target{}, &taskerr.UnknownTarget{Reason: err.Error() + "; nothing was changed"}
+	}
+	if tg.Backup == nil {
+		return catalog.Target{}, &taskerr.UnknownTarget{Reason: fmt.Sprintf("service %q has no backup in environment %q of the catalog; nothing was changed", service, environment)}
+	}
+	return tg, nil
+}
+
+// DrillTarget resolves a catalog entry that has drills, for a function
+// running in region, which must be the entry's DR region; else it returns a
+// *taskerr.UnknownTarget.
+func DrillTarget(cat *catalog.Catalog, service, environment, region string) (catalog.Target, error) {
+	tg, err := BackupTarget(cat, service, environment)
+	if err != nil {
+		return catalog.Target{}, err
+	}
+	switch {
+	case tg.Drill == nil:
+		return catalog.Target{}, &taskerr.UnknownTarget{Reason: fmt.Sprintf("service %q has no drill in environment %q of the catalog; nothing was changed", service, environment)}
+	case tg.Backup.DRRegion != region:
+		return catalog.Target{}, &taskerr.UnknownTarget{Reason: fmt.Sprintf("the drills of %s/%s run in its drRegion %s, and this function runs in %s; nothing was changed", service, environment, tg.Backup.DRRegion, region)}
+	}
+	return tg, nil
+}

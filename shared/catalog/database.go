@@ -1,0 +1,304 @@
+package catalog
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Database is an environment's database: an RDS DB instance or an Aurora
+// cluster (exactly one of them), and the Secrets Manager secret holding its
+// credentials.
+type Database struct {
+	// Instance is an RDS DB instance identifier.
+	Instance string `yaml:"instance,omitempty" json:"instance,omitempty"`
+	// Cluster is an Aurora DB cluster identifier.
+	Cluster string `yaml:"cluster,omitempty" json:"cluster,omitempty"`
+	// Secret is the ARN of the Secrets Manager secret with the database's
+	// credentials (JSON with username and password, as RDS writes it). The
+	// drill's verify step reads it; its value never reaches a log or an
+	// execution's state.
+	Secret string `yaml:"secret" json:"secret"`
+}
+
+// Identifier is the instance's or the cluster's identifier.
+func (d Database) Identifier() string {
+	if d.Cluster != "" {
+		return d.Cluster
+	}
+	return d.Instance
+}
+
+// Aurora reports whether the database is an Aurora cluster.
+func (d Database) Aurora() bool { return d.Cluster != "" }
+
+// Backup schedules manual snapshots of an environment's database, their
+// copies to the disaster-recovery region, and their pruning.
+type Backup struct {
+	// Schedule is an EventBridge Scheduler cron expression,
+	// "cron(minutes hours day-of-month month day-of-week year)".
+	Schedule string `yaml:"schedule" json:"schedule"`
+	// Retention says which of stepship's snapshots pruning keeps, in each
+	// region.
+	Retention Retention `yaml:"retention" json:"retention"`
+	// DRRegion is the region the snapshots are copied to.
+	DRRegion string `yaml:"drRegion" json:"drRegion"`
+	// DRKMSKey is the ARN of the KMS key in DRRegion the copies are
+	// encrypted with.
+	DRKMSKey string `yaml:"drKmsKey" json:"drKmsKey"`
+	// BackupAccount is an AWS account (12 digits) that also receives a copy,
+	// so that one compromised account cannot delete every copy (optional).
+	BackupAccount string `yaml:"backupAccount,omitempty" json:"backupAccount,omitempty"`
+}
+
+// Retention keeps, of stepship's own snapshots of a database in one region,
+// the newest Count available ones and every one younger than Days days; a
+// snapshot is deleted only when both rules let it go.
+type Retention struct {
+	Count int `yaml:"count" json:"count"`
+	Days  int `yaml:"days" json:"days"`
+}
+
+// Drill schedules disaster-recovery drills: the newest copy in the DR region
+// is restored into an isolated network, checked, measured and deleted.
+type Drill struct {
+	// Schedule is an EventBridge Scheduler cron expression.
+	Schedule string `yaml:"schedule" json:"schedule"`
+	// SubnetGroup is the DB subnet group, in the DR region, the drill restores
+	// into: private subnets with no route to the internet. "default" is
+	// refused.
+	SubnetGroup string `yaml:"subnetGroup" json:"subnetGroup"`
+	// SecurityGroup is the drill-only VPC security group (sg-…) of the
+	// restored database, in the DR region.
+	SecurityGroup string `yaml:"securityGroup" json:"securityGroup"`
+	// InstanceClass is the DB instance class of the restored database
+	// (required for an Aurora cluster, whose restore creates no instance;
+	// an instance restore keeps the snapshot's class when it is empty).
+	InstanceClass string `yaml:"instanceClass,omitempty" json:"instanceClass,omitempty"`
+	// Tables must each have at least one row in the restored database
+	// ("table" or "schema.table").
+	Tables []string `yaml:"tables,omitempty" json:"tables,omitempty"`
+	// Assertions are SQL queries whose result must be what they expect.
+	Assertions []Assertion `yaml:"assertions,omitempty" json:"assertions,omitempty"`
+	// TimeoutMinutes bounds the wait for the restored database to become
+	// available (default DefaultDrillTimeoutMinutes).
+	TimeoutMinutes int `yaml:"timeoutMinutes,omitempty" json:"timeoutMinutes"`
+}
+
+// Assertion is one SQL check of a drill: Query, run in a read-only
+// transaction, must return one row whose first column, as text, is Expect.
+type Assertion struct {
+	Name   string `yaml:"name" json:"name"`
+	Query  string `yaml:"query" json:"query"`
+	Expect string `yaml:"expect" json:"expect"`
+}
+
+// Bounds of a drill's TimeoutMinutes.
+const (
+	DefaultDrillTimeoutMinutes = 60
+	MinDrillTimeoutMinutes     = 10
+	MaxDrillTimeoutMinutes     = 1440
+	// MaxAssertionQueryLen bounds an assertion's query, in bytes.
+	MaxAssertionQueryLen = 4096
+)
+
+var (
+	// RDS identifiers: a letter, then letters, digits and single hyphens, at
+	// most 63 characters, not ending in a hyphen. RDS stores them in lower
+	// case, so the catalog writes them that way.
+	rdsIdentifierRE = regexp.MustCompile(`^[a-z]([a-z0-9]|-[a-z0-9]){0,62}$`)
+	secretARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
+	regionRE        = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	kmsKeyARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:kms:([a-z0-9-]+):[0-9]{12}:key/[A-Za-z0-9-]+$`)
+	accountRE       = regexp.MustCompile(`^[0-9]{12}$`)
+	subnetGroupRE   = regexp.MustCompile(`^[a-z0-9._ -]{1,255}$`)
+	securityGroupRE = regexp.MustCompile(`^sg-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	instanceClassRE = regexp.MustCompile(`^db\.[a-z0-9-]+\.[a-z0-9-]+$`)
+	tableRE         = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$`)
+)
+
+// validateData checks the environment's database, backup and drill, and
+// fills the drill's default timeout.
+func (e *Environment) validateData(at string) error {
+	if d := e.Database; d != nil {
+		if err := d.validate(at + ".database"); err != nil {
+			return err
+		}
+	}
+	if b := e.Backup; b != nil {
+		if e.Database == nil {
+			return &Error{Path: at + ".backup", Problem: "requires database (what to back up)"}
+		}
+		if err := b.validate(at + ".backup"); err != nil {
+			return err
+		}
+	}
+	if d := e.Drill; d != nil {
+		if e.Backup == nil {
+			return &Error{Path: at + ".drill", Problem: "requires backup (a drill restores the backup's copies in its drRegion)"}
+		}
+		if err := d.validate(at+".drill", e.Database.Aurora()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Database) validate(at string) error {
+	switch {
+	case d.Instance == "" && d.Cluster == "":
+		return &Error{Path: at, Problem: "one of instance (an RDS DB instance) or cluster (an Aurora cluster) is required"}
+	case d.Instance != "" && d.Cluster != "":
+		return &Error{Path: at, Problem: "give instance or cluster, not both"}
+	}
+	field := "instance"
+	if d.Aurora() {
+		field = "cluster"
+	}
+	if !rdsIdentifierRE.MatchString(d.Identifier()) {
+		return &Error{Path: at + "." + field, Problem: "must be an RDS identifier: a lower-case letter, then lower-case letters, digits and single hyphens, at most 63 characters, not ending in a hyphen"}
+	}
+	switch {
+	case d.Secret == "":
+		return &Error{Path: at + ".secret", Problem: "required (the Secrets Manager ARN of the database's credentials)"}
+	case !secretARNRE.MatchString(d.Secret):
+		return &Error{Path: at + ".secret", Problem: "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)"}
+	}
+	return nil
+}
+
+func (b *Backup) validate(at string) error {
+	if err := validSchedule(b.Schedule); err != nil {
+		return &Error{Path: at + ".schedule", Problem: err.Error()}
+	}
+	if b.Retention.Count < 1 {
+		return &Error{Path: at + ".retention.count", Problem: "must be at least 1 (the newest available snapshots always kept)"}
+	}
+	if b.Retention.Days < 1 || b.Retention.Days > 3650 {
+		return &Error{Path: at + ".retention.days", Problem: "must be between 1 and 3650 (snapshots younger than this are always kept)"}
+	}
+	switch {
+	case b.DRRegion == "":
+		return &Error{Path: at + ".drRegion", Problem: "required (the region the snapshots are copied to)"}
+	case !regionRE.MatchString(b.DRRegion):
+		return &Error{Path: at + ".drRegion", Problem: fmt.Sprintf("must be an AWS region such as us-west-2, not %q", b.DRRegion)}
+	}
+	if m := kmsKeyARNRE.FindStringSubmatch(b.DRKMSKey); m == nil || m[1] != b.DRRegion {
+		return &Error{Path: at + ".drKmsKey", Problem: "must be a KMS key ARN in " + b.DRRegion + " (arn:aws:kms:" + b.DRRegion + ":ACCOUNT:key/ID): the copies are re-encrypted with a key of the DR region"}
+	}
+	if b.BackupAccount != "" && !accountRE.MatchString(b.BackupAccount) {
+		return &Error{Path: at + ".backupAccount", Problem: "must be an AWS account id (12 digits)"}
+	}
+	return nil
+}
+
+func (d *Drill) validate(at string, aurora bool) error {
+	if err := validSchedule(d.Schedule); err != nil {
+		return &Error{Path: at + ".schedule", Problem: err.Error()}
+	}
+	switch {
+	case d.SubnetGroup == "":
+		return &Error{Path: at + ".subnetGroup", Problem: "required (an isolated DB subnet group in the DR region)"}
+	case d.SubnetGroup == "default":
+		return &Error{Path: at + ".subnetGroup", Problem: "must not be the default subnet group: a drill restores into isolated subnets of its own"}
+	case !subnetGroupRE.MatchString(d.SubnetGroup):
+		return &Error{Path: at + ".subnetGroup", Problem: "must be a DB subnet group name (lower-case letters, digits, '.', '_', ' ' or '-')"}
+	}
+	switch {
+	case d.SecurityGroup == "":
+		return &Error{Path: at + ".securityGroup", Problem: "required (the drill-only security group in the DR region)"}
+	case !securityGroupRE.MatchString(d.SecurityGroup):
+		return &Error{Path: at + ".securityGroup", Problem: "must be a security group id (sg- and 8 or 17 hex digits)"}
+	}
+	switch {
+	case d.InstanceClass == "" && aurora:
+		return &Error{Path: at + ".instanceClass", Problem: "required for an Aurora cluster (its restore creates no instance), e.g. db.r6g.large"}
+	case d.InstanceClass != "" && !instanceClassRE.MatchString(d.InstanceClass):
+		return &Error{Path: at + ".instanceClass", Problem: "must be a DB instance class such as db.t4g.medium"}
+	}
+	for i, t := range d.Tables {
+		if !tableRE.MatchString(t) {
+			return &Error{Path: fmt.Sprintf("%s.tables[%d]", at, i), Problem: "must be a lower-case table name, optionally schema-qualified (orders, billing.invoices)"}
+		}
+	}
+	seen := map[string]bool{}
+	for i, a := range d.Assertions {
+		aat := fmt.Sprintf("%s.assertions[%s]", at, labelOf(a.Name, i))
+		switch {
+		case a.Name == "":
+			return &Error{Path: aat + ".name", Problem: "required"}
+		case !nameRE.MatchString(a.Name):
+			return &Error{Path: aat + ".name", Problem: "must be 1-40 lower-case letters, digits or '-', starting and ending with a letter or digit"}
+		case seen[a.Name]:
+			return &Error{Path: aat + ".name", Problem: "duplicate assertion name"}
+		}
+		seen[a.Name] = true
+		q := strings.TrimSpace(a.Query)
+		switch {
+		case q == "":
+			return &Error{Path: aat + ".query", Problem: "required"}
+		case len(a.Query) > MaxAssertionQueryLen:
+			return &Error{Path: aat + ".query", Problem: fmt.Sprintf("longer than %d bytes", MaxAssertionQueryLen)}
+		case strings.Contains(strings.TrimSuffix(q, ";"), ";"):
+			return &Error{Path: aat + ".query", Problem: "must be one statement (it runs in a read-only transaction)"}
+		}
+		if a.Expect == "" {
+			return &Error{Path: aat + ".expect", Problem: "required (the first column of the one row the query returns, as text)"}
+		}
+	}
+	switch {
+	case d.TimeoutMinutes == 0:
+		d.TimeoutMinutes = DefaultDrillTimeoutMinutes
+	case d.TimeoutMinutes < MinDrillTimeoutMinutes || d.TimeoutMinutes > MaxDrillTimeoutMinutes:
+		return &Error{Path: at + ".timeoutMinutes", Problem: fmt.Sprintf("must be between %d and %d", MinDrillTimeoutMinutes, MaxDrillTimeoutMinutes)}
+	}
+	return nil
+}
+
+// cronFieldRE: the characters each field of an EventBridge Scheduler cron
+// expression may hold (minutes, hours, day-of-month, month, day-of-week,
+// year).
+var cronFieldRE = [6]*regexp.Regexp{
+	regexp.MustCompile(`^[0-9,*/-]+$`),
+	regexp.MustCompile(`^[0-9,*/-]+$`),
+	regexp.MustCompile(`^([0-9,*/?-]+|L|LW|[0-9]{1,2}W)$`),
+	regexp.MustCompile(`^([0-9,*/-]+|[A-Za-z]{3}([,-][A-Za-z]{3})*)$`),
+	regexp.MustCompile(`^([0-9,*/?-]+|[1-7]L|[1-7]#[1-5]|L|[A-Za-z]{3}([,-][A-Za-z]{3})*)$`),
+	regexp.MustCompile(`^[0-9,*/-]+$`),
+}
+
+// cronRanges bounds the plain numbers of each field.
+var cronRanges = [6][2]int{{0, 59}, {0, 23}, {1, 31}, {1, 12}, {1, 7}, {1970, 2199}}
+
+// validSchedule checks an EventBridge Scheduler cron expression: six fields,
+// exactly one of day-of-month and day-of-week is "?".
+func validSchedule(s string) error {
+	const form = "must be an EventBridge Scheduler cron expression, cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 3 * * ? *)"
+	if s == "" {
+		return fmt.Errorf("required; %s", form[len("must be "):])
+	}
+	body, ok := strings.CutPrefix(s, "cron(")
+	if body, ok = strings.CutSuffix(body, ")"); !ok {
+		return fmt.Errorf("%s, not %q", form, s)
+	}
+	fields := strings.Fields(body)
+	if len(fields) != 6 {
+		return fmt.Errorf("%s: %d fields, not 6", form, len(fields))
+	}
+	names := [6]string{"minutes", "hours", "day-of-month", "month", "day-of-week", "year"}
+	for i, f := range fields {
+		if !cronFieldRE[i].MatchString(f) {
+			return fmt.Errorf("%s: field %s is %q", form, names[i], f)
+		}
+		for _, part := range strings.FieldsFunc(f, func(r rune) bool { return r == ',' || r == '-' || r == '/' }) {
+			if n, err := strconv.Atoi(part); err == nil && i != 5 && (n < cronRanges[i][0] || n > cronRanges[i][1]) && !(strings.Contains(f, "/") && strings.HasSuffix(f, "/"+part)) {
+				return fmt.Errorf("%s: %s %d is out of range %d-%d", form, names[i], n, cronRanges[i][0], cronRanges[i][1])
+			}
+		}
+	}
+	if (fields[2] == "?") == (fields[4] == "?") {
+		return fmt.Errorf("%s: exactly one of day-of-month and day-of-week must be ?", form)
+	}
+	return nil
+}

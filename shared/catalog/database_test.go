@@ -1,0 +1,206 @@
+package catalog
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stepship/stepship/test/golden"
+)
+
+// withData: one environment with a database, backups and drills.
+const withData = `
+version: 1
+services:
+  - name: web
+    repository: {provider: github, name: acme/web}
+    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web
+    build: {mode: prebuilt}
+    environments:
+      - name: production
+        branches: [main]
+        cluster: stepship-demo
+        service: web
+        container: web
+        database:
+          instance: web-prod
+          secret: arn:aws:secretsmanager:us-east-1:123456789012:secret:web-prod-db-AbCdEf
+        backup:
+          schedule: cron(0 3 * * ? *)
+          retention: {count: 7, days: 14}
+          drRegion: us-west-2
+          drKmsKey: arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
+          backupAccount: "210987654321"
+        drill:
+          schedule: cron(0 5 ? * SUN *)
+          subnetGroup: stepship-drill-isolated
+          securityGroup: sg-0123456789abcdef0
+          tables: [users, billing.invoices]
+          assertions:
+            - name: has-admin
+              query: select count(*) from users where role = 'admin'
+              expect: 1
+            - {name: no-orphans, query: "select count(*) from billing.invoices where user_id is null;", expect: "0"}
+          timeoutMinutes: 90
+      - name: staging
+        branches: [develop]
+        cluster: stepship-staging
+        service: web
+        container: web
+`
+
+const envAt = "catalog: services[web].environments[production]"
+
+func TestDataParseErrors(t *testing.T) {
+	tests := []struct {
+		name      string
+		old, new  string
+		want      string
+		wantExact bool
+	}{
+		{"both instance and cluster", "instance: web-prod", "instance: web-prod\n          cluster: web-aurora",
+			envAt + ".database: give instance or cluster, not both", true},
+		{"neither instance nor cluster", "          instance: web-prod\n", "",
+			envAt + ".database: one of instance (an RDS DB instance) or cluster (an Aurora cluster) is required", true},
+		{"identifier in upper case", "instance: web-prod", "instance: Web-Prod", envAt + ".database.instance: must be an RDS identifier", false},
+		{"double hyphen", "instance: web-prod", "instance: web--prod", envAt + ".database.instance: must be an RDS identifier", false},
+		{"trailing hyphen", "instance: web-prod", "instance: web-", envAt + ".database.instance: must be an RDS identifier", false},
+		{"identifier too long", "instance: web-prod", "instance: w" + strings.Repeat("x", 63), envAt + ".database.instance: must be an RDS identifier", false},
+		{"cluster named as such", "instance: web-prod", "cluster: 1web", envAt + ".database.cluster: must be an RDS identifier", false},
+		{"missing secret", "          secret: arn:aws:secretsmanager:us-east-1:123456789012:secret:web-prod-db-AbCdEf\n", "",
+			envAt + ".database.secret: required", false},
+		{"secret that is not an ARN", "secret: arn:aws:secretsmanager:us-east-1:123456789012:secret:web-prod-db-AbCdEf", "secret: web-prod-db",
+			envAt + ".database.secret: must be a Secrets Manager secret ARN", false},
+		{"unknown database field", "instance: web-prod", "instance: web-prod\n          engine: postgres",
+			envAt + `.database: unknown field "engine"`, false},
+		{"backup without database", "        database:\n          instance: web-prod\n          secret: arn:aws:secretsmanager:us-east-1:123456789012:secret:web-prod-db-AbCdEf\n", "",
+			envAt + ".backup: requires database (what to back up)", true},
+		{"drill without backup", "        backup:\n          schedule: cron(0 3 * * ? *)\n          retention: {count: 7, days: 14}\n          drRegion: us-west-2\n          drKmsKey: arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\n          backupAccount: \"210987654321\"\n", "",
+			envAt + ".drill: requires backup", false},
+		{"rate expression", "schedule: cron(0 3 * * ? *)", "schedule: rate(1 day)", envAt + ".backup.schedule: must be an EventBridge Scheduler cron expression", false},
+		{"five-field cron", "schedule: cron(0 3 * * ? *)", "schedule: cron(0 3 * * ?)", envAt + ".backup.schedule: must be an EventBridge Scheduler cron expression, cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 3 * * ? *): 5 fields, not 6", true},
+		{"no question mark", "schedule: cron(0 3 * * ? *)", "schedule: cron(0 3 * * * *)", "exactly one of day-of-month and day-of-week must be ?", false},
+		{"two question marks", "schedule: cron(0 3 * * ? *)", "schedule: cron(0 3 ? * ? *)", "exactly one of day-of-month and day-of-week must be ?", false},
+		{"hour out of range", "schedule: cron(0 3 * * ? *)", "schedule: cron(0 24 * * ? *)", envAt + ".backup.schedule: must be an EventBridge Scheduler cron expression, cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 3 * * ? *): hours 24 is out of range 0-23", true},
+		{"bad characters", "schedule: cron(0 3 * * ? *)", "schedule: cron(0 3;rm * * ? *)", "field hours is", false},
+		{"missing schedule", "          schedule: cron(0 3 * * ? *)\n", "", envAt + ".backup.schedule: required; an EventBridge Scheduler cron expression", false},
+		{"zero count", "{count: 7, days: 14}", "{count: 0, days: 14}", envAt + ".backup.retention.count: must be at least 1", false},
+		{"zero days", "{count: 7, days: 14}", "{count: 7}", envAt + ".backup.retention.days: must be between 1 and 3650", false},
+		{"unknown retention field", "{count: 7, days: 14}", "{count: 7, days: 14, weeks: 2}", envAt + `.backup.retention: unknown field "weeks"`, false},
+		{"missing DR region", "          drRegion: us-west-2\n", "", envAt + ".backup.drRegion: required", false},
+		{"DR region that is not a region", "drRegion: us-west-2", "drRegion: oregon", envAt + `.backup.drRegion: must be an AWS region such as us-west-2, not "oregon"`, true},
+		{"key in the home region", "drKmsKey: arn:aws:kms:us-west-2:", "drKmsKey: arn:aws:kms:us-east-1:",
+			envAt + ".backup.drKmsKey: must be a KMS key ARN in us-west-2 (arn:aws:kms:us-west-2:ACCOUNT:key/ID): the copies are re-encrypted with a key of the DR region", true},
+		{"key alias", "drKmsKey: arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", "drKmsKey: arn:aws:kms:us-west-2:123456789012:alias/dr",
+			envAt + ".backup.drKmsKey: must be a KMS key ARN in us-west-2", false},
+		{"key id alone", "drKmsKey: arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", "drKmsKey: 1234abcd-12ab-34cd-56ef-1234567890ab",
+			envAt + ".backup.drKmsKey: must be a KMS key ARN in us-west-2", false},
+		{"short backup account", `backupAccount: "210987654321"`, `backupAccount: "2109"`, envAt + ".backup.backupAccount: must be an AWS account id (12 digits)", true},
+		{"default subnet group", "subnetGroup: stepship-drill-isolated", "subnetGroup: default", envAt + ".drill.subnetGroup: must not be the default subnet group", false},
+		{"missing subnet group", "          subnetGroup: stepship-drill-isolated\n", "", envAt + ".drill.subnetGroup: required", false},
+		{"security group name", "securityGroup: sg-0123456789abcdef0", "securityGroup: drill", envAt + ".drill.securityGroup: must be a security group id", false},
+		{"missing security group", "          securityGroup: sg-0123456789abcdef0\n", "", envAt + ".drill.securityGroup: required", false},
+		{"aurora without instance class", "instance: web-prod", "cluster: web-aurora", envAt + ".drill.instanceClass: required for an Aurora cluster", false},
+		{"bad instance class", "subnetGroup: stepship-drill-isolated", "subnetGroup: stepship-drill-isolated\n          instanceClass: large", envAt + ".drill.instanceClass: must be a DB instance class", false},
+		{"quoted table", "tables: [users, billing.invoices]", `tables: [users, "Users"]`, envAt + ".drill.tables[1]: must be a lower-case table name", false},
+		{"table with SQL", "tables: [users, billing.invoices]", `tables: ["users; drop table users"]`, envAt + ".drill.tables[0]: must be a lower-case table name", false},
+		{"two statements", "query: select count(*) from users where role = 'admin'", "query: select 1; delete from users", envAt + ".drill.assertions[has-admin].query: must be one statement", false},
+		{"empty query", "query: select count(*) from users where role = 'admin'", `query: " "`, envAt + ".drill.assertions[has-admin].query: required", true},
+		{"long query", "query: select count(*) from users where role = 'admin'", "query: select " + strings.Repeat("1", MaxAssertionQueryLen), envAt + ".drill.assertions[has-admin].query: longer than 4096 bytes", true},
+		{"no expect", "              expect: 1\n", "", envAt + ".drill.assertions[has-admin].expect: required", false},
+		{"duplicate assertion", "name: no-orphans", "name: has-admin", envAt + ".drill.assertions[has-admin].name: duplicate assertion name", true},
+		{"unnamed assertion", "name: no-orphans", `name: ""`, envAt + ".drill.assertions[1].name: required", true},
+		{"unknown assertion field", "expect: \"0\"}", "expect: \"0\", timeout: 5}", envAt + `.drill.assertions[no-orphans]: unknown field "timeout"`, false},
+		{"timeout too short", "timeoutMinutes: 90", "timeoutMinutes: 5", envAt + ".drill.timeoutMinutes: must be between 10 and 1440", true},
+		{"timeout too long", "timeoutMinutes: 90", "timeoutMinutes: 2000", envAt + ".drill.timeoutMinutes: must be between 10 and 1440", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := strings.Replace(withData, tt.old, tt.new, 1)
+			if doc == withData {
+				t.Fatalf("the edit %q changed nothing", tt.old)
+			}
+			_, err := Parse([]byte(doc))
+			switch {
+			case err == nil:
+				t.Fatalf("Parse succeeded, want %q", tt.want)
+			case tt.wantExact && err.Error() != tt.want:
+				t.Errorf("error = %q\nwant    %q", err, tt.want)
+			case !tt.wantExact && !strings.Contains(err.Error(), tt.want):
+				t.Errorf("error = %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDataValid(t *testing.T) {
+	tests := []struct{ name, old, new string }{
+		{"as given", "", ""},
+		{"aurora with an instance class", "", ""},
+		{"multi-region key", "key/1234abcd-12ab-34cd-56ef-1234567890ab", "key/mrk-1234abcd12ab34cd56ef1234567890ab"},
+		{"no backup account", "          backupAccount: \"210987654321\"\n", ""},
+		{"no tables or assertions", "          tables: [users, billing.invoices]\n", ""},
+		{"gov cloud", "arn:aws:secretsmanager:us-east-1", "arn:aws-us-gov:secretsmanager:us-gov-west-1"},
+		{"cron lists, ranges, steps and names", "cron(0 5 ? * SUN *)", "cron(0/15 1-3,22 ? JAN-MAR MON-FRI 2026-2030)"},
+		{"last day of month", "cron(0 5 ? * SUN *)", "cron(30 23 L * ? *)"},
+		{"nth weekday", "cron(0 5 ? * SUN *)", "cron(0 5 ? * 2#1 *)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := withData
+			if tt.name == "aurora with an instance class" {
+				doc = strings.Replace(doc, "instance: web-prod", "cluster: web-aurora", 1)
+				doc = strings.Replace(doc, "subnetGroup: stepship-drill-isolated", "subnetGroup: stepship-drill-isolated\n          instanceClass: db.r6g.large", 1)
+			} else {
+				doc = strings.Replace(doc, tt.old, tt.new, 1)
+			}
+			c, err := Parse([]byte(doc))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if _, err := c.Resolve("web", "production"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// The resolved target carries the database, backup and drill the state
+// machines read ($.target.database.instance, $.target.backup.drRegion, …),
+// with the drill's default timeout filled in; an environment without them
+// has none.
+func TestDataTargetJSONGolden(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(withData, "          timeoutMinutes: 90\n", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := c.Resolve("web", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.Drill.TimeoutMinutes != DefaultDrillTimeoutMinutes {
+		t.Errorf("drill timeout %d, want the default %d", tg.Drill.TimeoutMinutes, DefaultDrillTimeoutMinutes)
+	}
+	if tg.Database.Identifier() != "web-prod" || tg.Database.Aurora() {
+		t.Errorf("database %+v", tg.Database)
+	}
+	staging, _ := c.Resolve("web", "staging")
+	if staging.Database != nil || staging.Backup != nil || staging.Drill != nil {
+		t.Errorf("staging has data settings: %+v", staging)
+	}
+	got, err := json.MarshalIndent(tg, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, filepath.Join("testdata", "data-target.golden.json"), append(got, '\n'), *update)
+}
+
+func TestDatabaseIdentifier(t *testing.T) {
+	if d := (Database{Cluster: "c1"}); d.Identifier() != "c1" || !d.Aurora() {
+		t.Errorf("cluster: %q %v", d.Identifier(), d.Aurora())
+	}
+	if d := (Database{Instance: "i1"}); d.Identifier() != "i1" || d.Aurora() {
+		t.Errorf("instance: %q %v", d.Identifier(), d.Aurora())
+	}
+}
