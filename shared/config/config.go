@@ -35,6 +35,14 @@ const (
 	// EnvSecretOverlap is how long after a rotation the previous webhook
 	// secret is still accepted, as a Go duration (default 24h).
 	EnvSecretOverlap = "STEPSHIP_SECRET_OVERLAP"
+	// EnvDatabaseSSLMode is the TLS mode of the migrate function's database
+	// connections: disable, require, verify-ca or verify-full (default
+	// require; local runs against a PostgreSQL without TLS set disable).
+	EnvDatabaseSSLMode = "STEPSHIP_DB_SSLMODE"
+	// EnvMigrationLockTimeout is how long the migrate function waits for
+	// another migration of the same database to release its advisory lock,
+	// as a Go duration (default 5m).
+	EnvMigrationLockTimeout = "STEPSHIP_MIGRATION_LOCK_TIMEOUT"
 )
 
 // lambdaTaskRoot is where Lambda unpacks a function's package.

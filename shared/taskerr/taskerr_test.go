@@ -107,6 +107,16 @@ func TestMessagesSayWhatToFix(t *testing.T) {
 		{&InvalidDeployRequest{Reason: "r"}, "r"},
 		{&UnknownTarget{Reason: "r"}, "r"},
 		{&ECSCallFailed{Reason: "r"}, "r"},
+		{&MigrationFailed{File: "00002_email.sql", Line: 4, Statement: "ALTER TABLE users …", Cause: `column "email" of relation "users" already exists (SQLSTATE 42701)`, Version: 1},
+			`migration 00002_email.sql failed at line 4 ("ALTER TABLE users …"): column "email" of relation "users" already exists (SQLSTATE 42701); the database is still at version 1 (00002_email.sql was rolled back); fix it in a new commit`},
+		{&MigrationFailed{File: "00003_index.sql", Line: 3, Statement: "CREATE INDEX CONCURRENTLY i ON t (c);", Cause: "canceling statement due to lock timeout (SQLSTATE 55P03)", Version: 2, Partial: true},
+			`migration 00003_index.sql failed at line 3 ("CREATE INDEX CONCURRENTLY i ON t (c);"): canceling statement due to lock timeout (SQLSTATE 55P03); the database is still at version 2, but 00003_index.sql runs without a transaction (-- +goose NO TRANSACTION) and the statements before the failing one stayed applied: repair by hand before redeploying`},
+		{&MigrationFailed{Cause: "found 1 missing migrations before current version 5", Version: 5}, "migrations failed: found 1 missing migrations before current version 5; the database is still at version 5"},
+		{&MigrationsNotFound{Location: "s3://b/web/abc/", Reason: "the bucket does not exist"}, "no migrations at s3://b/web/abc/: the bucket does not exist; the database was not touched (check that the build copies migrations/*.sql there, see docs/migrations.md)"},
+		{&MigrationsTooLarge{Location: "s3://b/web/abc/", Limit: 16 << 20}, "the migrations at s3://b/web/abc/ are larger than 16777216 bytes in total; the database was not touched (ship only migrations/*.sql, or run big data changes as a task)"},
+		{&InvalidMigrateRequest{Reason: "r"}, "r"},
+		{&S3CallFailed{Reason: "r"}, "r"},
+		{&DatabaseUnreachable{Reason: "r"}, "r"},
 	}
 	for _, tt := range tests {
 		t.Run(reflect.TypeOf(tt.err).Elem().Name(), func(t *testing.T) {
