@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stepship/stepship/shared/awsenv"
+	"github.com/stepship/stepship/shared/config"
 	"github.com/stepship/stepship/shared/function"
 	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/shared/taskerr"
@@ -83,27 +84,8 @@ func TestLoadMigrationsFromS3(t *testing.T) {
 // credentials from Secrets Manager, migrations from S3), against the
 // emulator and a real PostgreSQL.
 func TestHandleWithMotoAndPostgres(t *testing.T) {
-	m := harness.StartMoto(t)
-	pg := harness.StartPostgres(t)
 	ctx := t.Context()
-	db := newTestDB(t, pg)
-	cfg := m.Config(ctx)
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	for name, body := range map[string]string{"00001_users.sql": createUsers, "00002_email.sql": addEmail} {
-		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + name), Body: strings.NewReader(body)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	secret := `{"engine":"postgres","host":"` + pg.Host + `","port":` + itoa(pg.Port) + `,"username":"postgres","password":"trusted-anyway","dbname":"` + db.name + `"}`
-	out, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("web/db"), SecretString: aws.String(secret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := m.Env()
-	env["STEPSHIP_DB_SSLMODE"] = "disable"
+	env, secretARN := emulated(t, map[string]string{prefix + "00001_users.sql": createUsers, prefix + "00002_email.sql": addEmail})
 	var log logBuffer
 	getenv := func(k string) string { return env[k] }
 	awsCfg, err := awsenv.Config(getenv)
@@ -116,7 +98,7 @@ func TestHandleWithMotoAndPostgres(t *testing.T) {
 	}
 	handle := h.(func(context.Context, payload.Invocation[payload.MigrateInput]) (payload.MigrateResult, error))
 	inv := input()
-	inv.Input.DatabaseSecretARN = aws.ToString(out.ARN)
+	inv.Input.DatabaseSecretARN = secretARN
 	got, err := handle(ctx, inv)
 	if err != nil || got.VersionAfter != 2 || len(got.Applied) != 2 {
 		t.Fatalf("Handle = %+v, %v", got, err)
@@ -130,4 +112,34 @@ func TestHandleWithMotoAndPostgres(t *testing.T) {
 	if !errors.As(err, &unavailable) || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("missing secret: %v", err)
 	}
+}
+
+// emulated starts the AWS emulator and a PostgreSQL with a database of the
+// test's own, puts objects (key → body) into the test bucket and the
+// database's credentials into a secret, and returns the function's
+// environment for them and the secret's ARN.
+func emulated(t *testing.T, objects map[string]string) (map[string]string, string) {
+	t.Helper()
+	m := harness.StartMoto(t)
+	pg := harness.StartPostgres(t)
+	ctx := t.Context()
+	db := newTestDB(t, pg)
+	cfg := m.Config(ctx)
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	for key, body := range objects {
+		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret := `{"engine":"postgres","host":"` + pg.Host + `","port":` + itoa(pg.Port) + `,"username":"postgres","password":"trusted-anyway","dbname":"` + db.name + `"}`
+	out, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("web/db"), SecretString: aws.String(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := m.Env()
+	env[config.EnvDatabaseSSLMode] = "disable"
+	return env, aws.ToString(out.ARN)
 }
