@@ -13,49 +13,20 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
-	"github.com/stepship/stepship/shared/config"
-	"github.com/stepship/stepship/shared/logging"
+	"github.com/stepship/stepship/shared/awsenv"
+	"github.com/stepship/stepship/shared/function"
 )
 
-func main() {
-	os.Exit(run(context.Background(), os.Getenv, os.Stdout, os.Stderr, lambda.Start))
-}
+func main() { function.Start("deploy", setup) }
 
-// run builds the function and hands its handler to start (lambda.Start, which
-// serves invocations for as long as the process lives). When the function
-// cannot start it says why in the log and on stderr and returns 1.
-func run(ctx context.Context, getenv config.Getenv, stdout, stderr io.Writer, start func(handler any)) int {
-	log := logging.New(stdout)
-	d, err := setup(ctx, getenv, log)
-	if err != nil {
-		log.Error("deploy function failed to start", "error", err)
-		fmt.Fprintln(stderr, "deploy:", err)
-		return 1
-	}
-	start(d.Handle)
-	return 0
-}
-
-// setup reads the catalog and builds the ECS client once, so that warm
-// invocations reuse them.
-func setup(ctx context.Context, getenv config.Getenv, log *slog.Logger) (*Deployer, error) {
-	cat, err := config.LoadCatalog(getenv)
+// setup builds the ECS client once, so that warm invocations reuse it.
+func setup(env function.Env) (any, error) {
+	client := ecs.NewFromConfig(env.AWS, func(o *ecs.Options) { o.BaseEndpoint = awsenv.Endpoint(env.Getenv, env.AWS, ecs.ServiceID) })
+	d, err := NewDeployer(client, env.Catalog, env.Log)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("failed to load AWS configuration: %w", err)
-	}
-	return NewDeployer(ecs.NewFromConfig(cfg), cat, log)
+	return d.Handle, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stepship/stepship/shared/config"
+	"github.com/stepship/stepship/shared/function"
 	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/shared/taskerr"
 )
@@ -27,14 +28,12 @@ func TestRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := func(k string) string {
-				if k == config.EnvCatalog {
-					return tt.catalog
-				}
-				return ""
+				return map[string]string{config.EnvCatalog: tt.catalog, "AWS_REGION": "us-east-1",
+					"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret-key"}[k]
 			}
 			var stdout, stderr strings.Builder
 			var handlers []any
-			code := run(env, &stdout, &stderr, func(h any) { handlers = append(handlers, h) })
+			code := function.Run("resolve", env, &stdout, &stderr, func(h any) { handlers = append(handlers, h) }, setup)
 			if code != tt.wantCode || !strings.HasPrefix(stderr.String(), tt.wantStderr) || (tt.wantStderr == "") != (stderr.Len() == 0) {
 				t.Fatalf("run = %d, stderr %q; want %d, %q…", code, stderr.String(), tt.wantCode, tt.wantStderr)
 			}

@@ -16,45 +16,24 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/stepship/stepship/shared/awsenv"
 	"github.com/stepship/stepship/shared/config"
+	"github.com/stepship/stepship/shared/function"
 	"github.com/stepship/stepship/shared/intake"
-	"github.com/stepship/stepship/shared/logging"
 	"github.com/stepship/stepship/shared/webhook"
 )
 
-func main() {
-	os.Exit(run(context.Background(), os.Getenv, os.Stdout, os.Stderr, lambda.Start))
-}
+func main() { function.Start("webhook", setup) }
 
-// run builds the function and hands its handler to start (lambda.Start, which
-// serves invocations for as long as the process lives). When the function
-// cannot start it says why in the log and on stderr and returns 1.
-func run(ctx context.Context, getenv config.Getenv, stdout, stderr io.Writer, start func(handler any)) int {
-	log := logging.New(stdout)
-	h, err := setup(ctx, getenv, log)
-	if err != nil {
-		log.Error("webhook function failed to start", "error", err)
-		fmt.Fprintln(stderr, "webhook:", err)
-		return 1
-	}
-	start(h.Handle)
-	return 0
-}
-
-// setup reads the environment and the catalog once, builds the clients and
-// reads the webhook secret, so that a malformed secret stops the function at
-// start with an error that shows the expected format, and warm invocations
-// reuse everything.
-func setup(ctx context.Context, getenv config.Getenv, log *slog.Logger) (*intake.Intake, error) {
+// setup reads the environment once, builds the clients and reads the webhook
+// secret, so that a malformed secret stops the function at start with an
+// error that shows the expected format, and warm invocations reuse everything.
+func setup(env function.Env) (any, error) {
+	getenv := env.Getenv
 	secretARN, err := config.Required(getenv, config.EnvWebhookSecretARN)
 	if err != nil {
 		return nil, err
@@ -75,18 +54,18 @@ func setup(ctx context.Context, getenv config.Getenv, log *slog.Logger) (*intake
 	if err != nil {
 		return nil, err
 	}
-	cat, err := config.LoadCatalog(getenv)
+	sm := secretsmanager.NewFromConfig(env.AWS, func(o *secretsmanager.Options) {
+		o.BaseEndpoint = awsenv.Endpoint(getenv, env.AWS, secretsmanager.ServiceID)
+	})
+	states := sfn.NewFromConfig(env.AWS, func(o *sfn.Options) { o.BaseEndpoint = awsenv.Endpoint(getenv, env.AWS, sfn.ServiceID) })
+	keys := intake.NewSecretCache(sm, secretARN, intake.WithSecretOverlap(overlap))
+	if _, err := keys.Keyring(context.Background()); err != nil {
+		return nil, fmt.Errorf("failed to read the webhook secret at start: %w", err)
+	}
+	h, err := intake.New(env.Catalog, keys, states, stateMachineARN, env.Log,
+		intake.WithMaxBodyBytes(maxBody), intake.WithReplayWindow(window))
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("failed to load AWS configuration: %w", err)
-	}
-	keys := intake.NewSecretCache(secretsmanager.NewFromConfig(cfg), secretARN, intake.WithSecretOverlap(overlap))
-	if _, err := keys.Keyring(ctx); err != nil {
-		return nil, fmt.Errorf("failed to read the webhook secret at start: %w", err)
-	}
-	return intake.New(cat, keys, sfn.NewFromConfig(cfg), stateMachineARN, log,
-		intake.WithMaxBodyBytes(maxBody), intake.WithReplayWindow(window))
+	return h.Handle, nil
 }

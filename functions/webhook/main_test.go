@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/stepship/stepship/shared/config"
+	"github.com/stepship/stepship/shared/function"
 	"github.com/stepship/stepship/shared/webhook"
 	"github.com/stepship/stepship/shared/webhook/webhooktest"
 )
@@ -124,7 +125,26 @@ func env(kv ...string) config.Getenv {
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
 	}
-	return func(k string) string { return m[k] }
+	return func(k string) string {
+		if v, ok := m[k]; ok {
+			return v
+		}
+		return os.Getenv(k) // the AWS variables awsEnv sets
+	}
+}
+
+// setupWith runs the function's setup as function.Run does, and returns its
+// handler.
+func setupWith(getenv config.Getenv) (func(context.Context, events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error), error) {
+	e, err := function.Load(getenv, discard())
+	if err != nil {
+		return nil, err
+	}
+	h, err := setup(e)
+	if err != nil {
+		return nil, err
+	}
+	return h.(func(context.Context, events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error)), nil
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
@@ -162,7 +182,7 @@ func TestSetup(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			newFakeAWS(t, tt.secret)
-			h, err := setup(context.Background(), tt.env, discard())
+			h, err := setupWith(tt.env)
 			if tt.wantErr == nil {
 				if err != nil || h == nil {
 					t.Fatalf("setup: %v", err)
@@ -189,7 +209,7 @@ func TestSetup(t *testing.T) {
 // execution through ExecutionAlreadyExists and DescribeExecution.
 func TestWithRealSDKClients(t *testing.T) {
 	f := newFakeAWS(t, `{"github": "`+githubSecret+`"}`)
-	h, err := setup(context.Background(), env(), discard())
+	h, err := setupWith(env())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +219,7 @@ func TestWithRealSDKClients(t *testing.T) {
 	}
 	var answers []string
 	for _, id := range []string{"7c1e2a40-cb0b-11f0-8d4b-2b1e5f0a9c11", "0f9e8d7c-re-sent"} {
-		resp, err := h.Handle(context.Background(), events.LambdaFunctionURLRequest{
+		resp, err := h(context.Background(), events.LambdaFunctionURLRequest{
 			Headers:        webhooktest.GitHubHeaders("push", id, []byte(githubSecret), body),
 			Body:           string(body),
 			RequestContext: events.LambdaFunctionURLRequestContext{HTTP: events.LambdaFunctionURLRequestContextHTTPDescription{Method: "POST"}},
@@ -239,7 +259,7 @@ func TestRun(t *testing.T) {
 			newFakeAWS(t, `{"github": "`+githubSecret+`"}`)
 			var stdout, stderr strings.Builder
 			var handlers []any
-			code := run(context.Background(), tt.env, &stdout, &stderr, func(h any) { handlers = append(handlers, h) })
+			code := function.Run("webhook", tt.env, &stdout, &stderr, func(h any) { handlers = append(handlers, h) }, setup)
 			if code != tt.wantCode || stderr.String() != tt.wantStderr {
 				t.Fatalf("run = %d, stderr %q; want %d, %q", code, stderr.String(), tt.wantCode, tt.wantStderr)
 			}

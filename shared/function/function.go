@@ -8,6 +8,7 @@ package function
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
@@ -41,19 +42,29 @@ func Load(getenv config.Getenv, log *slog.Logger) (Env, error) {
 	return Env{Catalog: cat, AWS: cfg, Log: log, Getenv: getenv}, nil
 }
 
-// Start loads the Env, builds the handler with setup (any handler shape
-// lambda.Start accepts) and serves it; it does not return.
+// Start runs the function with the process's environment, stdout and stderr,
+// serving its handler with lambda.Start; it does not return.
 func Start(name string, setup func(Env) (handler any, err error)) {
-	log := logging.New(os.Stdout)
-	env, err := Load(os.Getenv, log)
+	os.Exit(Run(name, os.Getenv, os.Stdout, os.Stderr, lambda.Start, setup))
+}
+
+// Run loads the Env from getenv, builds the handler with setup (any handler
+// shape lambda.Start accepts) and hands it to start, which serves invocations
+// for as long as the process lives; it returns the exit code. When the
+// function cannot start it says why in the JSON log on stdout and on stderr,
+// starts nothing and returns 1.
+func Run(name string, getenv config.Getenv, stdout, stderr io.Writer, start func(handler any), setup func(Env) (handler any, err error)) int {
+	log := logging.New(stdout)
+	env, err := Load(getenv, log)
 	var handler any
 	if err == nil {
 		handler, err = setup(env)
 	}
 	if err != nil {
 		log.Error(name+" function failed to start", "error", err)
-		fmt.Fprintln(os.Stderr, name+":", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, name+":", err)
+		return 1
 	}
-	lambda.Start(handler)
+	start(handler)
+	return 0
 }
