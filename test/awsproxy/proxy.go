@@ -2,6 +2,7 @@ package awsproxy
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -316,8 +317,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = io.MultiReader(body, r.Body)
 		req.Target = Identify(r, nil)
 	} else {
-		req.Body = head
-		req.Target = Identify(r, head)
+		req.Body = p.plain(r.Header, head)
+		req.Target = Identify(r, req.Body)
 	}
 	seq, pl := p.admit(req)
 	c := Call{Seq: seq, Target: req.Target, N: req.N, Start: start, Effects: pl.effects}
@@ -342,6 +343,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.Status, c.Err = p.forward(w, r, req, body, pl.respond)
+}
+
+// plain is a request body as rules read it: a gzip-compressed one (the SDK
+// compresses CloudWatch's PutMetricData) decompressed, up to the body limit;
+// the emulator still gets the bytes as sent.
+func (p *Proxy) plain(h http.Header, body []byte) []byte {
+	if !strings.EqualFold(strings.TrimSpace(h.Get("Content-Encoding")), "gzip") {
+		return body
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return body
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, int64(p.opts.bodyLimit)))
+	if err != nil {
+		return body
+	}
+	return out
 }
 
 // hold waits d, or until the proxy closes (false), or until gone is closed.

@@ -33,6 +33,10 @@ type RDSScript struct {
 	// "failed" or "incompatible-restore" (both end the SDK's
 	// DBInstanceAvailable waiter with an error).
 	RestoredStatus string
+	// RestoredEndpoint, "HOST:PORT", is the Endpoint (Address, Port) an
+	// instance restored from a snapshot through the proxy answers with once
+	// available: a test points the restored database at a real PostgreSQL.
+	RestoredEndpoint string
 
 	// CopyQuotaExceeded: the first CopyQuotaExceeded CopyDBSnapshot calls
 	// answer RDS's error for the concurrent cross-region copy limit:
@@ -111,7 +115,7 @@ func (s RDSScript) Install(p *Proxy) *Script {
 			}))
 		}
 	}
-	if s.InstancePolls > 0 || s.RestoredStatus != "" {
+	if s.InstancePolls > 0 || s.RestoredStatus != "" || s.RestoredEndpoint != "" {
 		for _, action := range []string{"CreateDBInstance", "RestoreDBInstanceFromDBSnapshot", "RestoreDBInstanceToPointInTime", "CreateDBInstanceReadReplica", "DescribeDBInstances"} {
 			rule(action, nil, Window{}, Respond(func(r *Request, resp *Response) error {
 				return s.instanceAnswer(st, r, resp)
@@ -201,6 +205,9 @@ func (s RDSScript) instanceAnswer(st *rdsState, r *Request, resp *Response) erro
 		if n := st.instances[key]; n >= 1 && n > s.InstancePolls {
 			if st.restored[key] && s.RestoredStatus != "" {
 				return xmlSet(elem, "DBInstanceStatus", s.RestoredStatus)
+			}
+			if host, port, ok := strings.Cut(s.RestoredEndpoint, ":"); ok && st.restored[key] {
+				elem = xmlSetInner(elem, "Endpoint", "<Address>"+xmlText(host)+"</Address><Port>"+xmlText(port)+"</Port>")
 			}
 			return xmlSet(elem, "DBInstanceStatus", "available")
 		}

@@ -161,8 +161,9 @@ type Request struct {
 	Method string
 	Path   string
 	Header http.Header
-	// Body is the request body; nil when it was larger than the proxy's
-	// body limit (then Param finds nothing).
+	// Body is the request body (decompressed when it was sent gzip-encoded);
+	// nil when it was larger than the proxy's body limit (then Param finds
+	// nothing).
 	Body []byte
 
 	once   sync.Once

@@ -76,7 +76,12 @@ func xmlChild(elem []byte, name string) (string, bool) {
 // xmlSet sets the text of elem's first <name> child, adding the child
 // before elem's closing tag when there is none.
 func xmlSet(elem []byte, name, value string) []byte {
-	field := []byte("<" + name + ">" + xmlText(value) + "</" + name + ">")
+	return xmlSetInner(elem, name, xmlText(value))
+}
+
+// xmlSetInner is xmlSet with the child's content given as XML.
+func xmlSetInner(elem []byte, name, inner string) []byte {
+	field := []byte("<" + name + ">" + inner + "</" + name + ">")
 	if spans := xmlElements(elem, name); len(spans) > 0 {
 		s := spans[0]
 		return append(append(elem[:s.start:s.start], field...), elem[s.end:]...)

@@ -5,6 +5,10 @@
 // (through localenvtest.StartT) and `make demo` both start it, so the demo
 // shows exactly what the tests prove.
 //
+// WithBackups adds the backup and dr-drill machines (in two regions), their
+// functions, and the fault-injecting proxy (test/awsproxy) their AWS calls go
+// through, so that tests script what RDS does and moto does not.
+//
 // Start brings it all up and returns an *Env, or an error with nothing left
 // running; Close stops everything. The package does not import testing.
 package localenv
@@ -29,6 +33,7 @@ import (
 	"github.com/stepship/stepship/shared/config"
 	"github.com/stepship/stepship/shared/intake"
 	"github.com/stepship/stepship/statemachines"
+	"github.com/stepship/stepship/test/awsproxy"
 	"github.com/stepship/stepship/test/localsvc"
 	"github.com/stepship/stepship/test/sfnlocal/server"
 	"github.com/stepship/stepship/test/world"
@@ -42,6 +47,15 @@ const (
 	ResolveFunctionName = "stepship-resolve"
 	DeployStateMachine  = "stepship-deploy"
 	WebhookFunctionName = "stepship-webhook"
+
+	// With WithBackups: the backup machine runs in Region, the drill machine
+	// and its functions in the DR region (world.DemoBackups().DRRegion), as
+	// the CDK stacks would deploy them.
+	SnapshotFunctionName = "stepship-snapshot"
+	RestoreFunctionName  = "stepship-restore"
+	DRVerifyFunctionName = "stepship-dr-verify"
+	BackupStateMachine   = "stepship-backup"
+	DrillStateMachine    = "stepship-dr-drill"
 )
 
 // Env is one running local stepship.
@@ -61,6 +75,20 @@ type Env struct {
 	// WebhookEnv is the webhook function's environment (to start more copies).
 	WebhookEnv map[string]string
 
+	// With WithBackups (nil or empty otherwise): the fault-injecting proxy in
+	// front of the AWS emulator that the snapshot, restore and dr-verify
+	// functions and the local service's SDK integrations call through (tests
+	// script RDS on it), what the backup world seeded, the functions, and the
+	// two machines.
+	Proxy                 *awsproxy.Proxy
+	BackupSpec            world.BackupSpec
+	SeededBackups         *world.SeededBackups
+	Snapshot              *localsvc.Lambda
+	Restore               *localsvc.Lambda
+	DRVerify              *localsvc.Lambda
+	BackupStateMachineARN string
+	DrillStateMachineARN  string
+
 	functions string            // the built functions (dist/local)
 	svcOpts   []localsvc.Option // how services are started (log folder)
 
@@ -74,10 +102,12 @@ type Env struct {
 type Option func(*options)
 
 type options struct {
-	timeScale float64
-	progress  func(step string, took time.Duration)
-	functions string
-	logDir    string
+	timeScale    float64
+	timeoutScale float64
+	backups      bool
+	progress     func(step string, took time.Duration)
+	functions    string
+	logDir       string
 }
 
 // DefaultTimeScale divides every wait and timeout of the state machines: a
@@ -88,6 +118,25 @@ const DefaultTimeScale = 20
 
 // WithTimeScale divides every wait of the state machines (default DefaultTimeScale).
 func WithTimeScale(f float64) Option { return func(o *options) { o.timeScale = f } }
+
+// WithTimeoutScale divides Task states' TimeoutSeconds and HeartbeatSeconds
+// instead of the time scale (default: the time scale; DefaultTimeScale with
+// WithBackups).
+func WithTimeoutScale(f float64) Option { return func(o *options) { o.timeoutScale = f } }
+
+// BackupTimeScale is the time scale WithBackups sets: the backup and drill
+// machines poll once a minute and retry the copy quota every 5 minutes, which
+// take 30 ms and 150 ms at this scale, and their whole-execution timeouts
+// (24 and 30 hours) still leave 43 and 54 s. Task timeouts keep
+// DefaultTimeScale, so a 30-second timeout still allows 1.5 s for a real call.
+const BackupTimeScale = 2000
+
+// WithBackups also runs the backup and dr-drill state machines: the world of
+// world.DemoBackups seeded, an awsproxy in front of the emulator, the
+// snapshot, restore and dr-verify bootstraps under the runtime emulator, the
+// two machines created (in the home and the DR region), and the time scale
+// BackupTimeScale unless WithTimeScale says otherwise.
+func WithBackups() Option { return func(o *options) { o.backups = true } }
 
 // WithProgress reports each start-up step when it is done.
 func WithProgress(f func(step string, took time.Duration)) Option {
@@ -107,9 +156,18 @@ func WithLogDir(dir string) Option { return func(o *options) { o.logDir = dir } 
 // runs until Close. When a step fails, what was started is stopped again
 // and the error says which step failed.
 func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
-	o := options{timeScale: DefaultTimeScale, progress: func(string, time.Duration) {}}
+	o := options{progress: func(string, time.Duration) {}}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	switch {
+	case o.timeScale == 0 && o.backups:
+		o.timeScale = BackupTimeScale
+		if o.timeoutScale == 0 {
+			o.timeoutScale = DefaultTimeScale
+		}
+	case o.timeScale == 0:
+		o.timeScale = DefaultTimeScale
 	}
 	root, err := localsvc.RepoRoot()
 	if err != nil {
@@ -166,26 +224,38 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 	}
 	o.progress("resolve and deploy functions: built bootstraps under the Lambda runtime emulator", time.Since(step))
 
-	step = time.Now()
-	fnARN := func(name string) string {
-		return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", Region, Account, name)
+	integrations := e.AWS
+	machines := []server.MachineConfig{}
+	lambdas := map[string]string{}
+	if o.backups {
+		step = time.Now()
+		if integrations, err = e.startBackups(ctx, fnEnv, &machines, lambdas); err != nil {
+			return nil, err
+		}
+		o.progress(fmt.Sprintf("backups: RDS %s and its secret, DR key, subnet group %s and %s in %s; snapshot, restore and dr-verify functions; AWS calls through the proxy on %s",
+			e.BackupSpec.Database, e.BackupSpec.DrillSubnetGroup, e.BackupSpec.DrillSecurityGroup, e.BackupSpec.DRRegion, e.Proxy.URL()), time.Since(step))
 	}
+
+	step = time.Now()
+	lambdas[DeployFunctionName], lambdas[ResolveFunctionName] = e.Deploy.URL(), e.Resolve.URL()
 	s, err := server.NewFromConfig(ctx, &server.Config{
-		Region:    Region,
-		Account:   Account,
-		TimeScale: o.timeScale,
-		StateMachines: []server.MachineConfig{{
+		Region:       Region,
+		Account:      Account,
+		TimeScale:    o.timeScale,
+		TimeoutScale: o.timeoutScale,
+		StateMachines: append([]server.MachineConfig{{
 			Name: DeployStateMachine,
 			File: filepath.Join(e.Root, statemachines.File(statemachines.Deploy)),
 			DefinitionSubstitutions: map[string]string{
-				statemachines.FunctionPlaceholder("resolve"): fnARN(ResolveFunctionName),
-				statemachines.FunctionPlaceholder("deploy"):  fnARN(DeployFunctionName),
+				statemachines.FunctionPlaceholder("resolve"): fnARN(Region, ResolveFunctionName),
+				statemachines.FunctionPlaceholder("deploy"):  fnARN(Region, DeployFunctionName),
 			},
 			RoleArn: fmt.Sprintf("arn:aws:iam::%s:role/stepship-deploy-state-machine", Account),
-		}},
-		Lambdas: map[string]string{DeployFunctionName: e.Deploy.URL(), ResolveFunctionName: e.Resolve.URL()},
-		// The service integrations (CodeBuild, ECR, …) call the AWS emulator.
-		AWSConfig: &e.AWS,
+		}}, machines...),
+		Lambdas: lambdas,
+		// The service integrations (CodeBuild, ECR, RDS, …) call the AWS
+		// emulator (through the proxy with WithBackups).
+		AWSConfig: &integrations,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to configure the local Step Functions service: %w", err)
@@ -196,6 +266,10 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 	e.started(func() error { return shutdown(s) }, nil)
 	e.Server = s
 	e.DeployStateMachineARN = s.StateMachineARN(DeployStateMachine)
+	if o.backups {
+		e.BackupStateMachineARN = s.StateMachineARNIn(Region, BackupStateMachine)
+		e.DrillStateMachineARN = s.StateMachineARNIn(e.BackupSpec.DRRegion, DrillStateMachine)
+	}
 	e.SFN = sfn.NewFromConfig(e.AWS, func(o *sfn.Options) { o.BaseEndpoint = aws.String(s.URL()) })
 	o.progress("local Step Functions service on "+s.URL(), time.Since(step))
 
@@ -211,6 +285,72 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 	}
 	o.progress("webhook function: built bootstrap under the Lambda runtime emulator", time.Since(step))
 	return e, nil
+}
+
+// fnARN is the ARN of a function of the local account in region.
+func fnARN(region, name string) string {
+	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, Account, name)
+}
+
+// startBackups seeds the backup world, starts the proxy and the snapshot,
+// restore and dr-verify functions (calling AWS through it), and adds the
+// backup and drill machines and their functions to the local service's
+// configuration. It returns the configuration the service's SDK
+// integrations use: through the proxy, each call tried once, so that a fault
+// a test injects reaches the state machine's own Retry.
+func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machines *[]server.MachineConfig, lambdas map[string]string) (aws.Config, error) {
+	e.BackupSpec = world.DemoBackups()
+	seeded, err := world.SeedBackups(ctx, e.AWS, e.BackupSpec)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("failed to seed the emulated account's backups: %w", err)
+	}
+	e.SeededBackups = seeded
+	p, err := awsproxy.Start(e.Moto.Endpoint)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	e.started(p.Close, nil)
+	e.Proxy = p
+	home := p.Env(fnEnv)
+	dr := p.Env(fnEnv)
+	dr["AWS_REGION"], dr["AWS_DEFAULT_REGION"] = e.BackupSpec.DRRegion, e.BackupSpec.DRRegion
+	for _, f := range []struct {
+		fn   **localsvc.Lambda
+		dir  string
+		name string
+		env  map[string]string
+	}{
+		{&e.Snapshot, "snapshot", SnapshotFunctionName, home},
+		{&e.Restore, "restore", RestoreFunctionName, dr},
+		{&e.DRVerify, "dr-verify", DRVerifyFunctionName, dr},
+	} {
+		if *f.fn, err = e.startFunction(ctx, e.functions, f.dir, f.env, e.svcOpts); err != nil {
+			return aws.Config{}, err
+		}
+		lambdas[f.name] = (*f.fn).URL()
+	}
+	role := func(name string) string { return fmt.Sprintf("arn:aws:iam::%s:role/%s-state-machine", Account, name) }
+	*machines = append(*machines, server.MachineConfig{
+		Name:   BackupStateMachine,
+		Region: Region,
+		File:   filepath.Join(e.Root, statemachines.File(statemachines.Backup)),
+		DefinitionSubstitutions: map[string]string{
+			statemachines.FunctionPlaceholder("snapshot"): fnARN(Region, SnapshotFunctionName),
+		},
+		RoleArn: role(BackupStateMachine),
+	}, server.MachineConfig{
+		Name:   DrillStateMachine,
+		Region: e.BackupSpec.DRRegion,
+		File:   filepath.Join(e.Root, statemachines.File(statemachines.DRDrill)),
+		DefinitionSubstitutions: map[string]string{
+			statemachines.FunctionPlaceholder("restore"):   fnARN(e.BackupSpec.DRRegion, RestoreFunctionName),
+			statemachines.FunctionPlaceholder("dr-verify"): fnARN(e.BackupSpec.DRRegion, DRVerifyFunctionName),
+		},
+		RoleArn: role(DrillStateMachine),
+	})
+	cfg := p.Config(e.AWS.Copy())
+	cfg.Retryer = awsproxy.Retryer(1, 0)
+	return cfg, nil
 }
 
 // startFunction runs the built bootstrap of functions/NAME from dist under the

@@ -135,6 +135,12 @@ func WithInvoker(inv TaskInvoker) Option { return func(r *Runner) { r.invoker = 
 // WithClock sets the clock (default: real time).
 func WithClock(c Clock) Option { return func(r *Runner) { r.clock = c } }
 
+// WithTimeoutClock sets the clock that measures Task states' TimeoutSeconds
+// and HeartbeatSeconds (default: the runner's clock). A test that scales
+// waits far down (a minute's Wait in milliseconds) can keep the timeouts of
+// real calls scaled less, so that a real call is not timed out.
+func WithTimeoutClock(c Clock) Option { return func(r *Runner) { r.timeouts = c } }
+
 // The runner API (runner.go, task.go, parse.go, clock.go, errors.go):
 //
 //	func Parse(definition []byte) (*StateMachine, error)

@@ -23,7 +23,9 @@ import (
 type Runner struct {
 	invoker TaskInvoker
 	clock   Clock
-	random  func() float64 // in [0, 1), for FULL retry jitter; tests set it
+	// timeouts measures Task TimeoutSeconds and HeartbeatSeconds (default clock).
+	timeouts Clock
+	random   func() float64 // in [0, 1), for FULL retry jitter; tests set it
 
 	mu          sync.Mutex
 	tokens      map[string]*taskWait // open tokens
@@ -45,6 +47,9 @@ func NewRunner(opts ...Option) *Runner {
 	}
 	if r.clock == nil {
 		r.clock = realClock{}
+	}
+	if r.timeouts == nil {
+		r.timeouts = r.clock
 	}
 	if r.random == nil {
 		r.random = rand.Float64

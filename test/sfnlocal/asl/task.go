@@ -91,7 +91,7 @@ func (x *Execution) invoke(ctx context.Context, f *frame, st *state, in json.Raw
 	defer cancel(nil)
 	if timeout > 0 {
 		go func() {
-			if x.r.clock.Sleep(tctx, seconds(timeout)) == nil {
+			if x.r.timeouts.Sleep(tctx, seconds(timeout)) == nil {
 				cancel(errTaskTimeout)
 			}
 		}()
@@ -217,7 +217,7 @@ func (x *Execution) watchHeartbeat(tctx context.Context, cancel context.CancelCa
 	for {
 		sctx, stop := context.WithCancel(tctx)
 		slept := make(chan error, 1)
-		go func() { slept <- x.r.clock.Sleep(sctx, d) }()
+		go func() { slept <- x.r.timeouts.Sleep(sctx, d) }()
 		select {
 		case <-tw.beat:
 			stop()

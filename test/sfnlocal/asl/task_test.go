@@ -349,3 +349,36 @@ func TestClosedTokensBounded(t *testing.T) {
 		t.Errorf("newest token: %v, want ErrTaskTimedOut", err)
 	}
 }
+
+// WithTimeoutClock measures Task timeouts apart from the waits: a minute's
+// Wait takes a microsecond while a 1-second Task timeout still allows a
+// 50 ms call; with one clock for both, that call times out.
+func TestTimeoutClock(t *testing.T) {
+	slow := func(ctx context.Context, _ Task, _ int) (json.RawMessage, error) {
+		select {
+		case <-time.After(50 * time.Millisecond):
+			return json.RawMessage(`{}`), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	def := chain("W", `"W":{"Type":"Wait","Seconds":60,"Next":"T"},"T":{"Type":"Task","Resource":"slow","TimeoutSeconds":1,"Next":"OK"},"OK":{"Type":"Succeed"}`)
+	for _, c := range []struct {
+		name     string
+		opts     []Option
+		want     Status
+		maxTaken time.Duration
+	}{
+		{"timeouts scaled apart", []Option{WithClock(NewScaledClock(6e7)), WithTimeoutClock(NewScaledClock(1))}, StatusSucceeded, 2 * time.Second},
+		{"one clock", []Option{WithClock(NewScaledClock(6e7))}, StatusFailed, 2 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tasks := &fakeTasks{fn: map[string]func(context.Context, Task, int) (json.RawMessage, error){"slow": slow}}
+			start := time.Now()
+			_, st := runWith(t, NewRunner(append(c.opts, WithInvoker(tasks))...), def, `{}`)
+			if st.Status != c.want || time.Since(start) > c.maxTaken {
+				t.Errorf("status %s %s after %v, want %s", st.Status, st.Error, time.Since(start), c.want)
+			}
+		})
+	}
+}

@@ -27,6 +27,11 @@ type Config struct {
 	// TimeScale divides every wait of the interpreter (Wait states, Retry intervals,
 	// .sync polls): 1000 makes a 5-minute Wait take 0.3 s. Default 1.
 	TimeScale float64 `json:"timeScale,omitempty"`
+	// TimeoutScale divides Task states' TimeoutSeconds and HeartbeatSeconds
+	// instead of TimeScale (default: TimeScale). A large TimeScale makes a
+	// minute's Wait take milliseconds; a smaller TimeoutScale keeps a Task's
+	// 30-second timeout long enough for a real call.
+	TimeoutScale float64 `json:"timeoutScale,omitempty"`
 	// StateMachines are created at start.
 	StateMachines []MachineConfig `json:"stateMachines,omitempty"`
 	// Lambdas binds function names (or function ARNs) to Lambda Runtime Interface
@@ -63,6 +68,9 @@ type MachineConfig struct {
 	// and the CDK do.
 	DefinitionSubstitutions map[string]string `json:"definitionSubstitutions,omitempty"`
 	RoleArn                 string            `json:"roleArn,omitempty"`
+	// Region is the machine's region (default: the config's): its ARN and the
+	// region its SDK integrations call.
+	Region string `json:"region,omitempty"`
 }
 
 // LoadConfig reads a configuration file.
@@ -192,11 +200,17 @@ func NewFromConfig(ctx context.Context, c *Config) (*Server, error) {
 		}
 	}
 	mocks := tasks.NewMocks(mockCfg, tasks.Standard(lambdas, services))
-	var clock asl.Clock
+	var clock, timeouts asl.Clock
 	if scale != 1 {
 		clock = asl.NewScaledClock(scale)
 	}
-	s := New(Options{Region: c.Region, Account: c.Account, Invoker: mocks, Clock: clock})
+	if c.TimeoutScale < 0 {
+		return nil, fmt.Errorf("sfnlocal config: timeoutScale must be positive, got %v", c.TimeoutScale)
+	}
+	if c.TimeoutScale > 0 && c.TimeoutScale != scale {
+		timeouts = asl.NewScaledClock(c.TimeoutScale)
+	}
+	s := New(Options{Region: c.Region, Account: c.Account, Invoker: mocks, Clock: clock, TimeoutClock: timeouts})
 	for _, m := range c.StateMachines {
 		def, err := c.Definition(m)
 		if err != nil {
@@ -206,7 +220,7 @@ func NewFromConfig(ctx context.Context, c *Config) (*Server, error) {
 		if role == "" {
 			role = "arn:aws:iam::" + s.opts.Account + ":role/sfnlocal"
 		}
-		if _, err := s.CreateStateMachine(m.Name, def, role); err != nil {
+		if _, err := s.CreateStateMachineIn(m.Region, m.Name, def, role); err != nil {
 			return nil, fmt.Errorf("create state machine %q: %w", m.Name, err)
 		}
 	}

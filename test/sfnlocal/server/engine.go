@@ -39,12 +39,13 @@ type Execution interface {
 type ASLEngine struct{ Runner *asl.Runner }
 
 // NewASLEngine returns an Engine running tasks with inv and sleeping with clock
-// (nil clock: real time).
-func NewASLEngine(inv asl.TaskInvoker, clock asl.Clock) *ASLEngine {
+// (nil clock: real time); extra options follow.
+func NewASLEngine(inv asl.TaskInvoker, clock asl.Clock, extra ...asl.Option) *ASLEngine {
 	opts := []asl.Option{asl.WithInvoker(inv)}
 	if clock != nil {
 		opts = append(opts, asl.WithClock(clock))
 	}
+	opts = append(opts, extra...)
 	return &ASLEngine{Runner: asl.NewRunner(opts...)}
 }
 

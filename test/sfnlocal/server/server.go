@@ -41,6 +41,9 @@ type Options struct {
 	Invoker asl.TaskInvoker
 	// Clock scales time for the interpreter (used when Engine is nil; nil: real time).
 	Clock asl.Clock
+	// TimeoutClock measures Task TimeoutSeconds and HeartbeatSeconds (used when
+	// Engine is nil; nil: Clock).
+	TimeoutClock asl.Clock
 	// Engine overrides the interpreter (tests); default NewASLEngine(Invoker, Clock).
 	Engine Engine
 	// Logger receives one line per request error and per execution start (default: discard).
@@ -114,7 +117,11 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, machines: map[string]*stateMachine{}, execs: map[string]*execution{}}
 	s.engine = opts.Engine
 	if s.engine == nil {
-		s.engine = NewASLEngine(opts.Invoker, opts.Clock)
+		var extra []asl.Option
+		if opts.TimeoutClock != nil {
+			extra = append(extra, asl.WithTimeoutClock(opts.TimeoutClock))
+		}
+		s.engine = NewASLEngine(opts.Invoker, opts.Clock, extra...)
 	}
 	s.log = opts.Logger
 	if s.log == nil {
@@ -195,12 +202,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // in the server's default region, and returns its ARN. An existing machine of that
 // name is updated.
 func (s *Server) CreateStateMachine(name, definition, roleArn string) (string, error) {
-	arn := s.smArn(s.opts.Region, name)
+	return s.CreateStateMachineIn(s.opts.Region, name, definition, roleArn)
+}
+
+// CreateStateMachineIn is CreateStateMachine in a given region: one server hosts
+// the machines of several regions, as Step Functions does in each, and its SDK
+// integrations call services in the region of the execution's machine.
+func (s *Server) CreateStateMachineIn(region, name, definition, roleArn string) (string, error) {
+	if region == "" {
+		region = s.opts.Region
+	}
+	arn := s.smArn(region, name)
 	s.mu.Lock()
 	_, exists := s.machines[arn]
 	s.mu.Unlock()
 	if !exists {
-		_, err := s.createStateMachine(s.opts.Region, createSMIn{Name: name, smSettings: smSettings{Definition: definition, RoleArn: roleArn}})
+		_, err := s.createStateMachine(region, createSMIn{Name: name, smSettings: smSettings{Definition: definition, RoleArn: roleArn}})
 		if err == nil {
 			return arn, nil
 		}
@@ -216,6 +233,9 @@ func (s *Server) CreateStateMachine(name, definition, roleArn string) (string, e
 
 // StateMachineARN returns the ARN a state machine of this name has in the default region.
 func (s *Server) StateMachineARN(name string) string { return s.smArn(s.opts.Region, name) }
+
+// StateMachineARNIn returns the ARN a state machine of this name has in region.
+func (s *Server) StateMachineARNIn(region, name string) string { return s.smArn(region, name) }
 
 func (s *Server) smArn(region, name string) string {
 	return "arn:aws:states:" + region + ":" + s.opts.Account + ":stateMachine:" + name

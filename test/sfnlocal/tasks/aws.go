@@ -42,8 +42,9 @@ import (
 //	sns:publish, sns:publish.waitForTaskToken
 //	sqs:sendMessage, sqs:sendMessage.waitForTaskToken
 //	lambda:invoke, lambda:invoke.waitForTaskToken (through the Lambda API)
-//	aws-sdk:SERVICE:action[.waitForTaskToken] for codebuild, dynamodb, ecr, ecs,
-//	  lambda, secretsmanager, sfn, sns, sqs (any action of the SDK client)
+//	aws-sdk:SERVICE:action[.waitForTaskToken] for cloudwatch, codebuild, dynamodb,
+//	  ecr, ecs, lambda, rds, secretsmanager, sfn, sns, sqs (any action of the SDK
+//	  client, in the region of the execution's state machine)
 //
 // For ".waitForTaskToken" the call is made and the runner waits for the token.
 type AWS struct {
@@ -160,8 +161,17 @@ func badParameters(service string, err error) error {
 // serviceFailure names an SDK error as Step Functions does: "SERVICE.ErrorCode", with
 // the message and the call's details as cause.
 func serviceFailure(service string, err error) error {
+	return serviceFailureNamed(service, "", err)
+}
+
+// serviceFailureNamed is serviceFailure with the error's name after the
+// service given (the API error's code when empty).
+func serviceFailureNamed(service, name string, err error) error {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
+		if name == "" {
+			name = ae.ErrorCode()
+		}
 		status, reqID := 0, ""
 		var re *smithyhttp.ResponseError
 		if errors.As(err, &re) {
@@ -171,7 +181,7 @@ func serviceFailure(service string, err error) error {
 			}
 		}
 		return &asl.TaskFailure{
-			Name:  service + "." + ae.ErrorCode(),
+			Name:  service + "." + name,
 			Cause: fmt.Sprintf("%s (Service: %s; Status Code: %d; Error Code: %s; Request ID: %s; Proxy: null)", ae.ErrorMessage(), service, status, ae.ErrorCode(), reqID),
 		}
 	}

@@ -1,0 +1,480 @@
+package integration
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/stepship/stepship/shared/backup"
+	"github.com/stepship/stepship/test/awsproxy"
+	"github.com/stepship/stepship/test/harness"
+	"github.com/stepship/stepship/test/localenv"
+	"github.com/stepship/stepship/test/localenv/localenvtest"
+)
+
+// backupWorld is the local stack with the backup and drill machines, a real
+// PostgreSQL standing in for every database a drill restores, and RDS
+// clients of both regions straight to the emulator (for assertions and
+// seeding; the functions and the machines call through the proxy).
+type backupWorld struct {
+	e        *localenv.Env
+	home, dr *rds.Client
+	pgAddr   string
+}
+
+// The backup and dr-drill state machines end to end: the built snapshot,
+// restore and dr-verify bootstraps under the runtime emulator, the ASL files
+// in the local Step Functions service (backup in us-east-1, the drill in the
+// DR region us-west-2), the emulator in both regions behind the
+// fault-injecting proxy that scripts what RDS does and moto does not, and a
+// real PostgreSQL as the restored database.
+func TestBackupsAndDrills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the local stack with its backups")
+	}
+	start := time.Now()
+	e := localenvtest.StartT(t, localenv.WithBackups())
+	pg := harness.StartPostgres(t)
+	ctx := t.Context()
+	// The restored database: goose's version table at version 3 and the
+	// catalog's drill tables (users, with one admin).
+	if _, err := pg.CreateDatabase(ctx, e.BackupSpec.DBName); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pg.ExecIn(ctx, e.BackupSpec.DBName, `
+		CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp DEFAULT now());
+		INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true), (3, true), (4, true), (4, false);
+		CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL, role text NOT NULL);
+		INSERT INTO users (name, role) VALUES ('alice', 'admin'), ('bob', 'member');`); err != nil {
+		t.Fatal(err)
+	}
+	dr := e.AWS.Copy()
+	dr.Region = e.BackupSpec.DRRegion
+	w := &backupWorld{e: e, home: rds.NewFromConfig(e.AWS), dr: rds.NewFromConfig(dr), pgAddr: fmt.Sprintf("%s:%d", pg.Host, pg.Port)}
+	t.Logf("local stack with backups and PostgreSQL up in %s", time.Since(start).Round(time.Millisecond))
+
+	t.Run("full backup run", w.fullBackup)
+	t.Run("pruning keeps what it must", w.pruning)
+	t.Run("copy quota errors retried", w.copyQuota)
+	t.Run("drill passes", w.drillPasses)
+	t.Run("drill whose verification fails", w.drillVerificationFails)
+	t.Run("failure at each drill step", w.drillFaults)
+}
+
+// backupRun starts a backup in the next second (a backup is named after the
+// second its execution started: two in one second are one backup) and waits
+// for it.
+func (w *backupWorld) backupRun(t *testing.T) (*sfn.DescribeExecutionOutput, []string) {
+	t.Helper()
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+	return w.run(t, w.e.BackupStateMachineARN, string(localenvtest.Fixture(t, w.e, "backup-now.json")))
+}
+
+// run starts an execution of machine and waits until it ends.
+func (w *backupWorld) run(t *testing.T, machine, input string) (*sfn.DescribeExecutionOutput, []string) {
+	t.Helper()
+	ctx := t.Context()
+	x, err := w.e.SFN.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(machine), Input: aws.String(input)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := w.e.WaitExecution(ctx, aws.ToString(x.ExecutionArn), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, err := w.e.History(ctx, aws.ToString(x.ExecutionArn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, localenv.StatePath(hist)
+}
+
+// snapshots lists the manual snapshots of the database in a region, by
+// identifier, with their tags.
+func (w *backupWorld) snapshots(t *testing.T, c *rds.Client) map[string]rdstypes.DBSnapshot {
+	t.Helper()
+	out, err := c.DescribeDBSnapshots(t.Context(), &rds.DescribeDBSnapshotsInput{SnapshotType: aws.String("manual")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]rdstypes.DBSnapshot{}
+	for _, s := range out.DBSnapshots {
+		m[aws.ToString(s.DBSnapshotIdentifier)] = s
+	}
+	return m
+}
+
+func tagMap(tags []rdstypes.Tag) map[string]string {
+	m := map[string]string{}
+	for _, t := range tags {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
+}
+
+func count(path []string, state string) int {
+	n := 0
+	for _, s := range path {
+		if s == state {
+			n++
+		}
+	}
+	return n
+}
+
+// metric reports whether namespace has metric in region.
+func (w *backupWorld) metric(t *testing.T, region, namespace, metric string) bool {
+	t.Helper()
+	cfg := w.e.AWS.Copy()
+	cfg.Region = region
+	out, err := cloudwatch.NewFromConfig(cfg).ListMetrics(t.Context(), &cloudwatch.ListMetricsInput{Namespace: aws.String(namespace), MetricName: aws.String(metric)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Metrics) > 0
+}
+
+// A backup takes the snapshot (creating for 3 polls: the Wait loop runs),
+// tags it, copies it to the DR region re-encrypted with the DR key (creating
+// for 2 polls of the copy), prunes, and records the RPO.
+func (w *backupWorld) fullBackup(t *testing.T) {
+	p, spec := w.e.Proxy, w.e.BackupSpec
+	defer awsproxy.RDSScript{Region: localenv.Region, SnapshotPolls: 3}.Install(p).Remove()
+	defer awsproxy.RDSScript{Region: spec.DRRegion, SnapshotPolls: 2}.Install(p).Remove()
+
+	out, path := w.backupRun(t)
+	if out.Status != sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("backup %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
+	}
+	if n := count(path, "WaitSnapshot"); n != 4 {
+		t.Errorf("waited %d times for the snapshot, want 4 (creating for 3 polls): %v", n, path)
+	}
+	if n := count(path, "Copy"); n != 4 {
+		t.Errorf("copy called %d times, want 4 (started, creating for 2 polls, then available): %v", n, path)
+	}
+	if path[len(path)-1] != "BackedUp" || !slices.Contains(path, "RecordRPO") || !slices.Contains(path, "Prune") {
+		t.Errorf("path %v", path)
+	}
+	var res struct {
+		Plan struct{ Snapshot string }
+		Copy struct {
+			Available bool
+			Region    string
+		}
+		Prune struct{ RPOSeconds *int64 }
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.Output)), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Prune.RPOSeconds == nil || *res.Prune.RPOSeconds < 0 || *res.Prune.RPOSeconds > 60 || !res.Copy.Available || res.Copy.Region != spec.DRRegion {
+		t.Errorf("output %s", aws.ToString(out.Output))
+	}
+	snap, ok := w.snapshots(t, w.home)[res.Plan.Snapshot]
+	tags := tagMap(snap.TagList)
+	if !ok || tags[backup.TagManagedBy] != backup.ManagedBy || tags[backup.TagDatabase] != spec.Database || tags[backup.TagReason] == "" || tags[backup.TagTakenAt] == "" {
+		t.Errorf("snapshot %s in the home region: %v, tags %v", res.Plan.Snapshot, ok, tags)
+	}
+	cp, ok := w.snapshots(t, w.dr)[res.Plan.Snapshot]
+	ctags := tagMap(cp.TagList)
+	if !ok || aws.ToString(cp.KmsKeyId) != spec.DRKMSKey || ctags[backup.TagCopyOf] != aws.ToString(snap.DBSnapshotArn) || ctags[backup.TagTakenAt] != tags[backup.TagTakenAt] {
+		t.Errorf("copy in %s: %v, key %s, tags %v", spec.DRRegion, ok, aws.ToString(cp.KmsKeyId), ctags)
+	}
+	if !w.metric(t, localenv.Region, "Stepship/Backups", "RPOSeconds") {
+		t.Error("no RPOSeconds metric in the home region")
+	}
+	t.Logf("backup %s: RPO %ds, path %s", res.Plan.Snapshot, *res.Prune.RPOSeconds, strings.Join(path, " → "))
+}
+
+// Pruning deletes only stepship's snapshots of the database that are old and
+// not among the newest 3 available (catalog: retention count 3, days 7); it
+// keeps one a drill uses, and never looks at one without stepship's tags.
+func (w *backupWorld) pruning(t *testing.T) {
+	spec, ctx := w.e.BackupSpec, t.Context()
+	ours := func(id string, age time.Duration, extra ...rdstypes.Tag) {
+		tags := append([]rdstypes.Tag{
+			{Key: aws.String(backup.TagManagedBy), Value: aws.String(backup.ManagedBy)},
+			{Key: aws.String(backup.TagDatabase), Value: aws.String(spec.Database)},
+			{Key: aws.String(backup.TagService), Value: aws.String("web")},
+			{Key: aws.String(backup.TagEnvironment), Value: aws.String("production")},
+			{Key: aws.String(backup.TagTakenAt), Value: aws.String(time.Now().Add(-age).UTC().Format(time.RFC3339))},
+		}, extra...)
+		if id == "by-hand-old" {
+			tags = nil
+		}
+		if _, err := w.home.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(spec.Database), DBSnapshotIdentifier: aws.String(id), Tags: tags}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day := 24 * time.Hour
+	ours("old-30d", 30*day)
+	ours("old-31d-in-use", 31*day, rdstypes.Tag{Key: aws.String(backup.TagInUseBy), Value: aws.String("drill-web-prod-202611010500")})
+	ours("old-32d", 32*day)
+	ours("old-33d", 33*day)
+	ours("by-hand-old", 90*day)
+
+	out, path := w.backupRun(t)
+	if out.Status != sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("backup %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
+	}
+	// Two young ones (the full run's and this one), then old-30d make the
+	// newest 3 available; old-31d-in-use is kept for its drill.
+	left := w.snapshots(t, w.home)
+	for id, want := range map[string]bool{"old-30d": true, "old-31d-in-use": true, "old-32d": false, "old-33d": false, "by-hand-old": true} {
+		if _, ok := left[id]; ok != want {
+			t.Errorf("%s left: %v, want %v", id, ok, want)
+		}
+	}
+	var res struct {
+		Prune struct {
+			Regions []struct {
+				Region  string
+				Kept    []backup.Decision
+				Deleted []backup.Decision
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.Output)), &res); err != nil || len(res.Prune.Regions) != 2 {
+		t.Fatalf("output %s: %v", aws.ToString(out.Output), err)
+	}
+	for _, d := range res.Prune.Regions[0].Kept {
+		t.Logf("kept    %-40s %s", d.Snapshot, d.Reason)
+	}
+	for _, d := range res.Prune.Regions[0].Deleted {
+		t.Logf("deleted %-40s %s", d.Snapshot, d.Reason)
+	}
+}
+
+// RDS's concurrent cross-region copy quota answers the first two copies:
+// the state machine waits it out (CopyQuotaExceeded, retried) and the backup
+// still succeeds.
+func (w *backupWorld) copyQuota(t *testing.T) {
+	p, spec := w.e.Proxy, w.e.BackupSpec
+	defer awsproxy.RDSScript{Region: spec.DRRegion, CopyQuotaExceeded: 2}.Install(p).Remove()
+	before := p.Count("rds", "CopyDBSnapshot")
+	out, path := w.backupRun(t)
+	if out.Status != sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("backup %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
+	}
+	if n := p.Count("rds", "CopyDBSnapshot") - before; n != 3 {
+		t.Errorf("%d copy calls, want 3 (2 refused by the quota, then the copy)", n)
+	}
+	if n := count(path, "Copy"); n != 1 {
+		t.Errorf("entered Copy %d times, want once (the quota is retried inside the state): %v", n, path)
+	}
+}
+
+// drillResult is what a drill's output or error tells.
+type drillResult struct {
+	Report struct {
+		Passed     bool
+		RTOSeconds *int64
+		Checks     []struct {
+			Name   string
+			Passed bool
+			Detail string
+		}
+	}
+	Picked struct {
+		Snapshot   string
+		RPOSeconds int64
+	}
+	Cleanup struct {
+		Deleted  []string
+		Released string
+	}
+}
+
+// drill runs a drill with the extra input fields, and checks that nothing it
+// restored is left and the copy it used is released.
+func (w *backupWorld) drill(t *testing.T, extra string, cleaned bool) (*sfn.DescribeExecutionOutput, []string) {
+	t.Helper()
+	input := strings.TrimSuffix(strings.TrimSpace(string(localenvtest.Fixture(t, w.e, "dr-drill.json"))), "}") + extra + "}"
+	out, path := w.run(t, w.e.DrillStateMachineARN, input)
+	left := w.drillDatabases(t)
+	if cleaned && len(left) > 0 {
+		t.Errorf("drill databases left behind: %v (path %v)", left, path)
+	}
+	if cleaned {
+		for id, s := range w.snapshots(t, w.dr) {
+			if u := tagMap(s.TagList)[backup.TagInUseBy]; u != "" {
+				t.Errorf("copy %s still in use by %s", id, u)
+			}
+		}
+	}
+	return out, path
+}
+
+// drillDatabases lists the databases drills restored that still exist.
+func (w *backupWorld) drillDatabases(t *testing.T) []string {
+	t.Helper()
+	out, err := w.dr.DescribeDBInstances(t.Context(), &rds.DescribeDBInstancesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, db := range out.DBInstances {
+		if id := aws.ToString(db.DBInstanceIdentifier); strings.HasPrefix(id, "drill-") {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// restoredHere installs the script every drill runs with: a restored
+// instance is creating for 2 polls, then answers at the PostgreSQL.
+func (w *backupWorld) restoredHere(s awsproxy.RDSScript) *awsproxy.Script {
+	s.Region = w.e.BackupSpec.DRRegion
+	s.RestoredEndpoint = w.pgAddr
+	if s.InstancePolls == 0 {
+		s.InstancePolls = 2
+	}
+	return s.Install(w.e.Proxy)
+}
+
+// A drill restores the newest copy, verifies the data in PostgreSQL,
+// records RTO and RPO, and deletes what it restored.
+func (w *backupWorld) drillPasses(t *testing.T) {
+	defer w.restoredHere(awsproxy.RDSScript{}).Remove()
+	out, path := w.drill(t, `,"expectedSchemaVersion":3`, true)
+	if out.Status != sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("drill %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
+	}
+	var r drillResult
+	if err := json.Unmarshal([]byte(aws.ToString(out.Output)), &r); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Report.Passed || len(r.Report.Checks) != 3 || r.Report.RTOSeconds == nil || len(r.Cleanup.Deleted) != 1 || r.Cleanup.Released != r.Picked.Snapshot {
+		t.Errorf("output %s", aws.ToString(out.Output))
+	}
+	if n := count(path, "WaitRestored"); n != 3 {
+		t.Errorf("waited %d times for the restored database, want 3: %v", n, path)
+	}
+	for _, m := range []string{"RTOSeconds", "RPOSeconds"} {
+		if !w.metric(t, w.e.BackupSpec.DRRegion, "Stepship/DRDrills", m) {
+			t.Errorf("no %s metric in %s", m, w.e.BackupSpec.DRRegion)
+		}
+	}
+	var raw struct{ Report json.RawMessage }
+	_ = json.Unmarshal([]byte(aws.ToString(out.Output)), &raw)
+	t.Logf("drill report (copy %s, RPO %ds): %s", r.Picked.Snapshot, r.Picked.RPOSeconds, raw.Report)
+}
+
+// A restored copy whose data fails a check: VerificationFailed, the
+// checks in the cause, the database deleted.
+func (w *backupWorld) drillVerificationFails(t *testing.T) {
+	defer w.restoredHere(awsproxy.RDSScript{}).Remove()
+	out, path := w.drill(t, `,"expectedSchemaVersion":7`, true)
+	if out.Status != sfntypes.ExecutionStatusFailed || aws.ToString(out.Error) != "VerificationFailed" ||
+		!strings.Contains(aws.ToString(out.Cause), "version 3, want 7") || !slices.Contains(path, "Cleanup") {
+		t.Fatalf("drill %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
+	}
+}
+
+// A failure injected at each step of the drill ends in a named outcome, and
+// every one after the restore began is cleaned up — except a cleanup that
+// keeps failing, whose cause names the database to delete by hand.
+func (w *backupWorld) drillFaults(t *testing.T) {
+	spec := w.e.BackupSpec
+	always := awsproxy.FromCall(1)
+	cases := []struct {
+		step, fault string
+		input       string // added to the drill's input
+		script      awsproxy.RDSScript
+		rules       []awsproxy.Rule
+		status      sfntypes.ExecutionStatus
+		outcome     string // the execution's error, or its last state when it succeeded
+		cleaned     bool
+	}{
+		{step: "Plan", fault: "confirmFailover in drill mode", input: `,"confirmFailover":"web/production"`,
+			status: sfntypes.ExecutionStatusFailed, outcome: "InvalidDrillRequest", cleaned: true},
+		{step: "Pick", fault: "DescribeDBSnapshots refused",
+			rules:  []awsproxy.Rule{{Service: "rds", Region: spec.DRRegion, Action: "DescribeDBSnapshots", Calls: always, Effect: awsproxy.Error("AccessDenied", "not allowed", 403)}},
+			status: sfntypes.ExecutionStatusFailed, outcome: "PickFailed", cleaned: true},
+		{step: "Restore", fault: "InsufficientDBInstanceCapacity",
+			script: awsproxy.RDSScript{RestoreError: awsproxy.Error("InsufficientDBInstanceCapacity", "no capacity", 400)},
+			status: sfntypes.ExecutionStatusFailed, outcome: "RDSCallFailed", cleaned: true},
+		{step: "WaitRestored", fault: "restore ends incompatible-restore",
+			script: awsproxy.RDSScript{RestoredStatus: "incompatible-restore"},
+			status: sfntypes.ExecutionStatusFailed, outcome: "RestoreFailed", cleaned: true},
+		{step: "WaitRestored", fault: "still creating after drill.timeoutMinutes",
+			script: awsproxy.RDSScript{InstancePolls: 1000},
+			status: sfntypes.ExecutionStatusFailed, outcome: "RestoreTimedOut", cleaned: true},
+		{step: "DescribeRestored", fault: "throttled past its retries",
+			rules:  []awsproxy.Rule{{Service: "rds", Region: spec.DRRegion, Action: "DescribeDBInstances", Calls: awsproxy.FirstCalls(5), Effect: awsproxy.Throttle()}},
+			status: sfntypes.ExecutionStatusFailed, outcome: "Rds.RdsException", cleaned: true},
+		{step: "Verify", fault: "secret unreadable",
+			rules:  []awsproxy.Rule{{Service: "secretsmanager", Action: "GetSecretValue", Calls: always, Effect: awsproxy.Error("AccessDeniedException", "not allowed", 400)}},
+			status: sfntypes.ExecutionStatusFailed, outcome: "DatabaseUnreachable", cleaned: true},
+		{step: "RecordMetrics", fault: "PutMetricData 5xx",
+			rules:  []awsproxy.Rule{{Service: "monitoring", Action: "PutMetricData", Calls: always, Effect: awsproxy.ServerError()}},
+			status: sfntypes.ExecutionStatusSucceeded, outcome: "DrillPassed", cleaned: true},
+		{step: "Cleanup", fault: "DeleteDBInstance refused",
+			rules:  []awsproxy.Rule{{Service: "rds", Region: spec.DRRegion, Action: "DeleteDBInstance", Calls: always, Effect: awsproxy.Error("InvalidParameterCombination", "refused", 400)}},
+			status: sfntypes.ExecutionStatusFailed, outcome: "CleanupFailed", cleaned: false},
+	}
+	var table strings.Builder
+	tw := tabwriter.NewWriter(&table, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "step\tfault\toutcome\tleft behind\tstates\ttook")
+	for _, c := range cases {
+		t.Run(c.step+"/"+c.fault, func(t *testing.T) {
+			defer w.restoredHere(c.script).Remove()
+			for _, r := range c.rules {
+				defer w.e.Proxy.Add(r).Remove()
+			}
+			start := time.Now()
+			out, path := w.drill(t, c.input, c.cleaned)
+			got := aws.ToString(out.Error)
+			if out.Status == sfntypes.ExecutionStatusSucceeded {
+				got = path[len(path)-1]
+			}
+			left := w.drillDatabases(t)
+			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%v\t%d\t%s\n", c.step, c.fault, out.Status, got, left, len(path), time.Since(start).Round(time.Millisecond))
+			if out.Status != c.status || got != c.outcome {
+				t.Errorf("%s %s (%s), want %s %s; path %v", out.Status, got, aws.ToString(out.Cause), c.status, c.outcome, path)
+			}
+			if !c.cleaned {
+				// The one exception: the cause names what to delete by hand.
+				if len(left) != 1 || !strings.Contains(aws.ToString(out.Cause), left[0]) {
+					t.Errorf("left %v, cause %s", left, aws.ToString(out.Cause))
+				}
+				w.deleteByHand(t, left)
+			}
+		})
+	}
+	tw.Flush()
+	t.Logf("a failure at each drill step:\n%s", table.String())
+}
+
+// deleteByHand deletes what a drill left, as its cause says to, and
+// releases the copies it marked in use.
+func (w *backupWorld) deleteByHand(t *testing.T, ids []string) {
+	t.Helper()
+	ctx := t.Context()
+	for _, id := range ids {
+		if _, err := w.dr.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+			var nf *rdstypes.DBInstanceNotFoundFault
+			if !errors.As(err, &nf) {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, s := range w.snapshots(t, w.dr) {
+		if tagMap(s.TagList)[backup.TagInUseBy] != "" {
+			if _, err := w.dr.RemoveTagsFromResource(ctx, &rds.RemoveTagsFromResourceInput{ResourceName: s.DBSnapshotArn, TagKeys: []string{backup.TagInUseBy}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
