@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,14 +66,7 @@ const (
 // arguments. Every action re-resolves its target from the catalog by
 // Service and Environment; the rest names what earlier actions made.
 type Task struct {
-	Action string `json:"action"`
-	// Request is the execution's input (plan), decoded strictly.
-	Request json.RawMessage `json:"request,omitempty"`
-	// StartedAt is the execution's start (plan): it names the restored
-	// database.
-	StartedAt   time.Time `json:"startedAt"`
-	Service     string    `json:"service,omitempty"`
-	Environment string    `json:"environment,omitempty"`
+	backup.Call // StartedAt names the restored database
 	// Restored names the database the drill restores (restore, cleanup), as
 	// plan made it.
 	Restored *Restored `json:"restored,omitempty"`

@@ -197,7 +197,7 @@ func wantErr(t *testing.T, err error, name, text string) {
 func TestPlan(t *testing.T) {
 	h, _ := newHandler(t)
 	started := time.Date(2026, 11, 29, 5, 0, 3, 0, time.UTC)
-	got, err := run(h, Task{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(`{"service":"web","environment":"production","reason":"weekly","expectedSchemaVersion":7}`)})
+	got, err := run(h, Task{Call: backup.Call{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(`{"service":"web","environment":"production","reason":"weekly","expectedSchemaVersion":7}`)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestPlan(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("plan %+v, want %+v", got, want)
 	}
-	a, err := run(h, Task{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(`{"service":"web","environment":"aurora","reason":"outage","mode":"failover","confirmFailover":"web/aurora"}`)})
+	a, err := run(h, Task{Call: backup.Call{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(`{"service":"web","environment":"aurora","reason":"outage","mode":"failover","confirmFailover":"web/aurora"}`)}})
 	if err != nil || a.(Plan).Restored != (Restored{Instance: "failover-web-aurora-202611290500-1", Cluster: "failover-web-aurora-202611290500"}) || a.(Plan).MaxPolls != 60 {
 		t.Errorf("aurora failover plan %+v, %v", a, err)
 	}
@@ -219,7 +219,7 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := run(h, Task{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(tt.request)})
+			_, err := run(h, Task{Call: backup.Call{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(tt.request)}})
 			wantErr(t, err, tt.errName, tt.text)
 		})
 	}
@@ -227,14 +227,14 @@ func TestPlan(t *testing.T) {
 
 func TestPick(t *testing.T) {
 	h, f := newHandler(t)
-	_, err := run(h, Task{Action: ActionPick, Service: "web", Environment: "production"})
+	_, err := run(h, Task{Call: backup.Call{Action: ActionPick, Service: "web", Environment: "production"}})
 	wantErr(t, err, "NoSnapshotToRestore", "us-west-2 has no available stepship copy of web-prod: run a backup first")
 
 	f.add("older", 26*time.Hour, "available", ours())
 	f.add("newest", 2*time.Hour, "available", ours())
 	f.add("copying", time.Hour, "copying", ours())
 	f.add("not-ours", time.Minute, "available", map[string]string{})
-	got, err := run(h, Task{Action: ActionPick, Service: "web", Environment: "production"})
+	got, err := run(h, Task{Call: backup.Call{Action: ActionPick, Service: "web", Environment: "production"}})
 	if err != nil || got.(Picked).Snapshot != "newest" || got.(Picked).RPOSeconds != 7200 {
 		t.Errorf("pick %+v, %v", got, err)
 	}
@@ -244,7 +244,7 @@ func TestRestoreAndCleanup(t *testing.T) {
 	h, f := newHandler(t)
 	f.add("newest", 2*time.Hour, "available", ours())
 	r := &Restored{Instance: "drill-web-prod-202611300500"}
-	task := Task{Action: ActionRestore, Service: "web", Environment: "production", Snapshot: "newest", Restored: r, ExecutionName: "weekly"}
+	task := Task{Call: backup.Call{Action: ActionRestore, Service: "web", Environment: "production"}, Snapshot: "newest", Restored: r, ExecutionName: "weekly"}
 	got, err := run(h, task)
 	if err != nil {
 		t.Fatal(err)
@@ -269,7 +269,7 @@ func TestRestoreAndCleanup(t *testing.T) {
 		t.Errorf("retry: %v, restores %d", err, len(f.restores))
 	}
 
-	clean := Task{Action: ActionCleanup, Service: "web", Environment: "production", Snapshot: "newest", Restored: r}
+	clean := Task{Call: backup.Call{Action: ActionCleanup, Service: "web", Environment: "production"}, Snapshot: "newest", Restored: r}
 	got, err = run(h, clean)
 	if err != nil || !reflect.DeepEqual(got, Cleaned{Deleted: []string{r.Instance}, AlreadyGone: []string{}, Released: "newest"}) {
 		t.Errorf("cleanup %+v, %v", got, err)
@@ -304,7 +304,7 @@ func TestCleanupRefusesWhatIsNotADrill(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			h, f := newHandler(t)
 			f.instances["web-prod"] = tags
-			_, err := run(h, Task{Action: ActionCleanup, Service: "web", Environment: "production", Restored: &Restored{Instance: "web-prod"}})
+			_, err := run(h, Task{Call: backup.Call{Action: ActionCleanup, Service: "web", Environment: "production"}, Restored: &Restored{Instance: "web-prod"}})
 			wantErr(t, err, "InvalidDrillRequest", "is not one stepship restored for a drill")
 			if slices.ContainsFunc(f.calls, func(c string) bool { return strings.HasPrefix(c, "delete") }) {
 				t.Errorf("deleted: %v", f.calls)
@@ -318,24 +318,24 @@ func TestRestoreAndCleanupFailures(t *testing.T) {
 	f.add("newest", time.Hour, "available", ours())
 	f.add("foreign", time.Hour, "available", map[string]string{})
 	r := &Restored{Instance: "drill-web-prod-202611300500"}
-	_, err := run(h, Task{Action: ActionRestore, Service: "web", Environment: "production", Snapshot: "gone", Restored: r})
+	_, err := run(h, Task{Call: backup.Call{Action: ActionRestore, Service: "web", Environment: "production"}, Snapshot: "gone", Restored: r})
 	wantErr(t, err, "SnapshotNotFound", "copy gone is not in us-west-2")
-	_, err = run(h, Task{Action: ActionRestore, Service: "web", Environment: "production", Snapshot: "foreign", Restored: r})
+	_, err = run(h, Task{Call: backup.Call{Action: ActionRestore, Service: "web", Environment: "production"}, Snapshot: "foreign", Restored: r})
 	wantErr(t, err, "SnapshotNotFound", "is not stepship's copy of web-prod")
 	f.restoreErr = &smithy.GenericAPIError{Code: "InsufficientDBInstanceCapacity", Message: "no capacity"}
-	_, err = run(h, Task{Action: ActionRestore, Service: "web", Environment: "production", Snapshot: "newest", Restored: r})
+	_, err = run(h, Task{Call: backup.Call{Action: ActionRestore, Service: "web", Environment: "production"}, Snapshot: "newest", Restored: r})
 	wantErr(t, err, "RDSCallFailed", "failed to restore drill-web-prod-202611300500 from newest")
-	_, err = run(h, Task{Action: ActionRestore, Service: "web", Environment: "production", Snapshot: "newest"})
+	_, err = run(h, Task{Call: backup.Call{Action: ActionRestore, Service: "web", Environment: "production"}, Snapshot: "newest"})
 	wantErr(t, err, "InvalidDrillRequest", "restored (the database plan named) is required for restore")
 
 	// Being deleted already: fine. Any other refusal: retriable.
 	f.instances[r.Instance] = []rdstypes.Tag{{Key: aws.String(backup.TagManagedBy), Value: aws.String(backup.ManagedBy)}, {Key: aws.String(backup.TagPurpose), Value: aws.String("drill")}}
 	f.deleteErr = &rdstypes.InvalidDBInstanceStateFault{Message: aws.String("Instance drill-web-prod-202611300500 is already being deleting.")}
-	if got, err := run(h, Task{Action: ActionCleanup, Service: "web", Environment: "production", Restored: r}); err != nil || got.(Cleaned).Deleted[0] != r.Instance {
+	if got, err := run(h, Task{Call: backup.Call{Action: ActionCleanup, Service: "web", Environment: "production"}, Restored: r}); err != nil || got.(Cleaned).Deleted[0] != r.Instance {
 		t.Errorf("deleting already: %+v, %v", got, err)
 	}
 	f.deleteErr = &rdstypes.InvalidDBInstanceStateFault{Message: aws.String("Instance is in state creating")}
-	_, err = run(h, Task{Action: ActionCleanup, Service: "web", Environment: "production", Restored: r})
+	_, err = run(h, Task{Call: backup.Call{Action: ActionCleanup, Service: "web", Environment: "production"}, Restored: r})
 	wantErr(t, err, "RDSCallFailed", "failed to delete drill database drill-web-prod-202611300500")
 }
 
@@ -344,10 +344,10 @@ func TestAuroraRestoreAndCleanup(t *testing.T) {
 	f.add("newest", time.Hour, "available", map[string]string{backup.TagManagedBy: backup.ManagedBy, backup.TagDatabase: "web-aurora"})
 	h.rds = &clusterSnapshots{fakeRDS: f}
 	r := &Restored{Instance: "drill-web-aurora-202611300500-1", Cluster: "drill-web-aurora-202611300500"}
-	if _, err := run(h, Task{Action: ActionRestore, Service: "web", Environment: "aurora", Snapshot: "newest", Restored: r}); err != nil {
+	if _, err := run(h, Task{Call: backup.Call{Action: ActionRestore, Service: "web", Environment: "aurora"}, Snapshot: "newest", Restored: r}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := run(h, Task{Action: ActionCleanup, Service: "web", Environment: "aurora", Snapshot: "newest", Restored: r}); err != nil {
+	if _, err := run(h, Task{Call: backup.Call{Action: ActionCleanup, Service: "web", Environment: "aurora"}, Snapshot: "newest", Restored: r}); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
@@ -379,6 +379,6 @@ func (c *clusterSnapshots) DescribeDBClusterSnapshots(_ context.Context, in *rds
 
 func TestUnknownAction(t *testing.T) {
 	h, _ := newHandler(t)
-	_, err := run(h, Task{Action: "verify", Service: "web", Environment: "production", Restored: &Restored{Instance: "x"}})
+	_, err := run(h, Task{Call: backup.Call{Action: "verify", Service: "web", Environment: "production"}, Restored: &Restored{Instance: "x"}})
 	wantErr(t, err, "InvalidDrillRequest", `unknown action "verify"`)
 }

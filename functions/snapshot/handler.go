@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,14 +51,7 @@ const (
 
 // Task is what the backup state machine sends: an action and its arguments.
 type Task struct {
-	Action string `json:"action"`
-	// Request is the execution's input (plan), decoded strictly.
-	Request json.RawMessage `json:"request,omitempty"`
-	// StartedAt is the execution's start (plan): the backup's point in time.
-	StartedAt time.Time `json:"startedAt"`
-	// Service and Environment name the catalog entry (copy, prune).
-	Service     string `json:"service,omitempty"`
-	Environment string `json:"environment,omitempty"`
+	backup.Call // StartedAt is the backup's point in time
 	// Snapshot is the identifier of the snapshot to copy (copy).
 	Snapshot string `json:"snapshot,omitempty"`
 }

@@ -189,8 +189,7 @@ func wantErr(t *testing.T, err error, name, text string) {
 func TestPlan(t *testing.T) {
 	w := newWorld(t)
 	started := time.Date(2026, 11, 30, 3, 0, 7, 0, time.UTC)
-	got, err := w.run(t, Task{Action: ActionPlan, StartedAt: started,
-		Request: json.RawMessage(`{"service":"web","environment":"production","reason":"nightly (scheduled)"}`)})
+	got, err := w.run(t, Task{Call: backup.Call{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(`{"service":"web","environment":"production","reason":"nightly (scheduled)"}`)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +208,7 @@ func TestPlan(t *testing.T) {
 	if string(raw) != `[{"Key":"stepship:managed-by","Value":"stepship"}]` {
 		t.Errorf("tags JSON %s", raw)
 	}
-	a, err := w.run(t, Task{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(`{"service":"web","environment":"aurora","reason":"x"}`)})
+	a, err := w.run(t, Task{Call: backup.Call{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(`{"service":"web","environment":"aurora","reason":"x"}`)}})
 	if err != nil || !a.(Plan).Aurora || a.(Plan).Database != "web-aurora" {
 		t.Errorf("aurora plan %+v, %v", a, err)
 	}
@@ -230,7 +229,7 @@ func TestPlanRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			task := Task{Action: ActionPlan, StartedAt: now, Request: json.RawMessage(tt.request)}
+			task := Task{Call: backup.Call{Action: ActionPlan, StartedAt: now, Request: json.RawMessage(tt.request)}}
 			if tt.noStart {
 				task.StartedAt = time.Time{}
 			}
@@ -238,7 +237,7 @@ func TestPlanRefusals(t *testing.T) {
 			wantErr(t, err, tt.errName, tt.text)
 		})
 	}
-	_, err := w.run(t, Task{Action: "snapshot"})
+	_, err := w.run(t, Task{Call: backup.Call{Action: "snapshot"}})
 	wantErr(t, err, "InvalidBackupRequest", `unknown action "snapshot"`)
 }
 
@@ -247,7 +246,7 @@ const snapID = "stepship-web-prod-20261130-030000"
 func TestCopyStartsOnceInTheDRRegion(t *testing.T) {
 	w := newWorld(t)
 	w.home.add(snapID, "available", time.Minute, ours(backup.TagTakenAt, "2026-11-30T03:00:00Z", "aws:backup:source", "x"))
-	task := Task{Action: ActionCopy, Service: "web", Environment: "production", Snapshot: snapID}
+	task := Task{Call: backup.Call{Action: ActionCopy, Service: "web", Environment: "production"}, Snapshot: snapID}
 
 	got, err := w.run(t, task)
 	if err != nil {
@@ -290,7 +289,7 @@ func TestCopyAurora(t *testing.T) {
 	w := newWorld(t)
 	w.home.clusters["c1"] = &rdstypes.DBClusterSnapshot{DBClusterSnapshotIdentifier: aws.String("c1"), DBClusterSnapshotArn: aws.String("arn:aws:rds:us-east-1:123456789012:cluster-snapshot:c1"),
 		Status: aws.String("available"), TagList: []rdstypes.Tag{{Key: aws.String(backup.TagManagedBy), Value: aws.String(backup.ManagedBy)}, {Key: aws.String(backup.TagDatabase), Value: aws.String("web-aurora")}}}
-	got, err := w.run(t, Task{Action: ActionCopy, Service: "web", Environment: "aurora", Snapshot: "c1"})
+	got, err := w.run(t, Task{Call: backup.Call{Action: ActionCopy, Service: "web", Environment: "aurora"}, Snapshot: "c1"})
 	if err != nil || !got.(Copy).Started || got.(Copy).Region != "eu-west-1" {
 		t.Fatalf("copy %+v, %v", got, err)
 	}
@@ -330,7 +329,7 @@ func TestCopyFailures(t *testing.T) {
 			w := newWorld(t)
 			w.home.add(snapID, "available", time.Minute, ours())
 			tt.setup(w)
-			_, err := w.run(t, Task{Action: ActionCopy, Service: "web", Environment: "production", Snapshot: snapID})
+			_, err := w.run(t, Task{Call: backup.Call{Action: ActionCopy, Service: "web", Environment: "production"}, Snapshot: snapID})
 			wantErr(t, err, tt.errName, tt.text)
 		})
 	}
@@ -342,7 +341,7 @@ func TestCopyFailures(t *testing.T) {
 	w.dr.add(snapID, "copying", 0, ours())
 	delete(w.dr.snapshots, snapID) // not there at the first look …
 	w.h.clients["us-west-2"] = &appearing{fakeRDS: w.dr}
-	got, err := w.run(t, Task{Action: ActionCopy, Service: "web", Environment: "production", Snapshot: snapID})
+	got, err := w.run(t, Task{Call: backup.Call{Action: ActionCopy, Service: "web", Environment: "production"}, Snapshot: snapID})
 	if err != nil || got.(Copy).Started || got.(Copy).Status != "copying" {
 		t.Errorf("race: %+v, %v", got, err)
 	}
@@ -369,7 +368,7 @@ func TestPrune(t *testing.T) {
 	}
 	w.dr.add("s-40", "available", 40*day, ours(backup.TagInUseBy, "drill-web-prod-202611290500"))
 
-	got, err := w.run(t, Task{Action: ActionPrune, Service: "web", Environment: "production"})
+	got, err := w.run(t, Task{Call: backup.Call{Action: ActionPrune, Service: "web", Environment: "production"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +399,7 @@ func TestPrune(t *testing.T) {
 	}
 
 	// Run again: nothing left to delete, same RPO.
-	again, err := w.run(t, Task{Action: ActionPrune, Service: "web", Environment: "production"})
+	again, err := w.run(t, Task{Call: backup.Call{Action: ActionPrune, Service: "web", Environment: "production"}})
 	if err != nil || len(again.(PruneResult).Regions[0].Deleted) != 0 {
 		t.Errorf("second prune %+v, %v", again, err)
 	}
@@ -409,7 +408,7 @@ func TestPrune(t *testing.T) {
 func TestPruneWithoutACopyHasNoRPO(t *testing.T) {
 	w := newWorld(t)
 	w.home.add("s-0", "available", time.Hour, ours())
-	got, err := w.run(t, Task{Action: ActionPrune, Service: "web", Environment: "production"})
+	got, err := w.run(t, Task{Call: backup.Call{Action: ActionPrune, Service: "web", Environment: "production"}})
 	if err != nil || got.(PruneResult).RPOSeconds != nil || got.(PruneResult).NewestCopy != nil {
 		t.Errorf("prune %+v, %v", got, err)
 	}
@@ -425,7 +424,7 @@ func TestPruneDeleteFailureIsNamed(t *testing.T) {
 	w.home.add("s-1", "available", time.Hour, ours())
 	w.home.add("s-2", "available", 2*time.Hour, ours())
 	w.home.deleteErr = &smithy.GenericAPIError{Code: "InvalidDBSnapshotState", Message: "busy"}
-	_, err := w.run(t, Task{Action: ActionPrune, Service: "web", Environment: "production"})
+	_, err := w.run(t, Task{Call: backup.Call{Action: ActionPrune, Service: "web", Environment: "production"}})
 	wantErr(t, err, "RDSCallFailed", "failed to delete s-old in us-east-1")
 }
 

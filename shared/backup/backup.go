@@ -18,6 +18,7 @@
 package backup
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -292,4 +293,18 @@ func DrillTarget(cat *catalog.Catalog, service, environment, region string) (cat
 		return catalog.Target{}, &taskerr.UnknownTarget{Reason: fmt.Sprintf("the drills of %s/%s run in its drRegion %s, and this function runs in %s; nothing was changed", service, environment, tg.Backup.DRRegion, region)}
 	}
 	return tg, nil
+}
+
+// Call is what the backup and dr-drill state machines send their functions:
+// an action and the arguments every action shares. Each function's Task
+// embeds it and adds its own.
+type Call struct {
+	Action string `json:"action"`
+	// Request is the execution's input (plan), decoded strictly.
+	Request json.RawMessage `json:"request,omitempty"`
+	// StartedAt is the execution's start (plan).
+	StartedAt time.Time `json:"startedAt"`
+	// Service and Environment name the catalog entry (every other action).
+	Service     string `json:"service,omitempty"`
+	Environment string `json:"environment,omitempty"`
 }
