@@ -146,10 +146,9 @@ func (e *Environment) validateData(at string) error {
 }
 
 func (d *Database) validate(at string) error {
-	switch {
-	case d.Instance == "" && d.Cluster == "":
+	if d.Instance == "" && d.Cluster == "" {
 		return &Error{Path: at, Problem: "one of instance (an RDS DB instance) or cluster (an Aurora cluster) is required"}
-	case d.Instance != "" && d.Cluster != "":
+	} else if d.Instance != "" && d.Cluster != "" {
 		return &Error{Path: at, Problem: "give instance or cluster, not both"}
 	}
 	field := "instance"
@@ -159,10 +158,9 @@ func (d *Database) validate(at string) error {
 	if !rdsIdentifierRE.MatchString(d.Identifier()) {
 		return &Error{Path: at + "." + field, Problem: "must be an RDS identifier: a lower-case letter, then lower-case letters, digits and single hyphens, at most 63 characters, not ending in a hyphen"}
 	}
-	switch {
-	case d.Secret == "":
+	if d.Secret == "" {
 		return &Error{Path: at + ".secret", Problem: "required (the Secrets Manager ARN of the database's credentials)"}
-	case !secretARNRE.MatchString(d.Secret):
+	} else if !secretARNRE.MatchString(d.Secret) {
 		return &Error{Path: at + ".secret", Problem: "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)"}
 	}
 	return nil
@@ -178,10 +176,9 @@ func (b *Backup) validate(at string) error {
 	if b.Retention.Days < 1 || b.Retention.Days > 3650 {
 		return &Error{Path: at + ".retention.days", Problem: "must be between 1 and 3650 (snapshots younger than this are always kept)"}
 	}
-	switch {
-	case b.DRRegion == "":
+	if b.DRRegion == "" {
 		return &Error{Path: at + ".drRegion", Problem: "required (the region the snapshots are copied to)"}
-	case !regionRE.MatchString(b.DRRegion):
+	} else if !regionRE.MatchString(b.DRRegion) {
 		return &Error{Path: at + ".drRegion", Problem: fmt.Sprintf("must be an AWS region such as us-west-2, not %q", b.DRRegion)}
 	}
 	if m := kmsKeyARNRE.FindStringSubmatch(b.DRKMSKey); m == nil || m[1] != b.DRRegion {
@@ -197,24 +194,21 @@ func (d *Drill) validate(at string, aurora bool) error {
 	if err := validSchedule(d.Schedule); err != nil {
 		return &Error{Path: at + ".schedule", Problem: err.Error()}
 	}
-	switch {
-	case d.SubnetGroup == "":
+	if d.SubnetGroup == "" {
 		return &Error{Path: at + ".subnetGroup", Problem: "required (an isolated DB subnet group in the DR region)"}
-	case d.SubnetGroup == "default":
+	} else if d.SubnetGroup == "default" {
 		return &Error{Path: at + ".subnetGroup", Problem: "must not be the default subnet group: a drill restores into isolated subnets of its own"}
-	case !subnetGroupRE.MatchString(d.SubnetGroup):
+	} else if !subnetGroupRE.MatchString(d.SubnetGroup) {
 		return &Error{Path: at + ".subnetGroup", Problem: "must be a DB subnet group name (lower-case letters, digits, '.', '_', ' ' or '-')"}
 	}
-	switch {
-	case d.SecurityGroup == "":
+	if d.SecurityGroup == "" {
 		return &Error{Path: at + ".securityGroup", Problem: "required (the drill-only security group in the DR region)"}
-	case !securityGroupRE.MatchString(d.SecurityGroup):
+	} else if !securityGroupRE.MatchString(d.SecurityGroup) {
 		return &Error{Path: at + ".securityGroup", Problem: "must be a security group id (sg- and 8 or 17 hex digits)"}
 	}
-	switch {
-	case d.InstanceClass == "" && aurora:
+	if d.InstanceClass == "" && aurora {
 		return &Error{Path: at + ".instanceClass", Problem: "required for an Aurora cluster (its restore creates no instance), e.g. db.r6g.large"}
-	case d.InstanceClass != "" && !instanceClassRE.MatchString(d.InstanceClass):
+	} else if d.InstanceClass != "" && !instanceClassRE.MatchString(d.InstanceClass) {
 		return &Error{Path: at + ".instanceClass", Problem: "must be a DB instance class such as db.t4g.medium"}
 	}
 	for i, t := range d.Tables {
@@ -225,32 +219,29 @@ func (d *Drill) validate(at string, aurora bool) error {
 	seen := map[string]bool{}
 	for i, a := range d.Assertions {
 		aat := fmt.Sprintf("%s.assertions[%s]", at, labelOf(a.Name, i))
-		switch {
-		case a.Name == "":
+		if a.Name == "" {
 			return &Error{Path: aat + ".name", Problem: "required"}
-		case !nameRE.MatchString(a.Name):
+		} else if !nameRE.MatchString(a.Name) {
 			return &Error{Path: aat + ".name", Problem: "must be 1-40 lower-case letters, digits or '-', starting and ending with a letter or digit"}
-		case seen[a.Name]:
+		} else if seen[a.Name] {
 			return &Error{Path: aat + ".name", Problem: "duplicate assertion name"}
 		}
 		seen[a.Name] = true
 		q := strings.TrimSpace(a.Query)
-		switch {
-		case q == "":
+		if q == "" {
 			return &Error{Path: aat + ".query", Problem: "required"}
-		case len(a.Query) > MaxAssertionQueryLen:
+		} else if len(a.Query) > MaxAssertionQueryLen {
 			return &Error{Path: aat + ".query", Problem: fmt.Sprintf("longer than %d bytes", MaxAssertionQueryLen)}
-		case strings.Contains(strings.TrimSuffix(q, ";"), ";"):
+		} else if strings.Contains(strings.TrimSuffix(q, ";"), ";") {
 			return &Error{Path: aat + ".query", Problem: "must be one statement (it runs in a read-only transaction)"}
 		}
 		if a.Expect == "" {
 			return &Error{Path: aat + ".expect", Problem: "required (the first column of the one row the query returns, as text)"}
 		}
 	}
-	switch {
-	case d.TimeoutMinutes == 0:
+	if d.TimeoutMinutes == 0 {
 		d.TimeoutMinutes = DefaultDrillTimeoutMinutes
-	case d.TimeoutMinutes < MinDrillTimeoutMinutes || d.TimeoutMinutes > MaxDrillTimeoutMinutes:
+	} else if d.TimeoutMinutes < MinDrillTimeoutMinutes || d.TimeoutMinutes > MaxDrillTimeoutMinutes {
 		return &Error{Path: at + ".timeoutMinutes", Problem: fmt.Sprintf("must be between %d and %d", MinDrillTimeoutMinutes, MaxDrillTimeoutMinutes)}
 	}
 	return nil

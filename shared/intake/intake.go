@@ -336,15 +336,17 @@ func (h *Intake) replayed(e webhook.Event, signedAt time.Time) string {
 		at = signedAt
 	}
 	now := h.now()
-	switch {
-	case e.Provider == git.GitHub && e.PushedAt.IsZero():
+	if e.Provider == git.GitHub && e.PushedAt.IsZero() {
 		return fmt.Sprintf("push of %s carries no signed push time (repository.pushed_at); nothing to deploy", git.ShortRef(e.Ref))
-	case at.IsZero():
+	}
+	if at.IsZero() {
 		return "" // a host that signs no time: see docs/webhook.md, threat model
-	case now.Sub(at) > h.replayWindow:
+	}
+	if now.Sub(at) > h.replayWindow {
 		return fmt.Sprintf("push of %s at %s is older than the replay window (%s): a re-sent delivery deploys nothing; push again or start the deploy from the console",
 			git.ShortRef(e.Ref), at.UTC().Format(time.RFC3339), h.replayWindow)
-	case at.Sub(now) > webhook.DefaultTimestampTolerance:
+	}
+	if at.Sub(now) > webhook.DefaultTimestampTolerance {
 		return fmt.Sprintf("push of %s at %s is in the future; nothing to deploy (check the host's clock)", git.ShortRef(e.Ref), at.UTC().Format(time.RFC3339))
 	}
 	return ""
