@@ -112,6 +112,12 @@ type Environment struct {
 	// Drill schedules restores of the newest DR copy that prove it works
 	// (optional; requires backup).
 	Drill *Drill `yaml:"drill,omitempty"`
+	// Migrations says how a release's database migrations run (optional:
+	// none when absent).
+	Migrations *Migrations `yaml:"migrations,omitempty"`
+	// Verify says how a release is proven healthy (rollout timeout, health
+	// check, bake and alarms); defaults apply when absent.
+	Verify *Verify `yaml:"verify,omitempty"`
 }
 
 // Target is one deploy: a service in one environment, with everything the
@@ -119,18 +125,20 @@ type Environment struct {
 // an execution's input. The JSON names are what the state machines' paths
 // refer to ($.target.build.mode, $.target.image.repository, …).
 type Target struct {
-	Service     string     `json:"service"`
-	Environment string     `json:"environment"`
-	Repository  Repository `json:"repository"`
-	Image       Image      `json:"image"`
-	Build       Build      `json:"build"`
-	Cluster     string     `json:"cluster"`
-	ECSService  string     `json:"ecsService"`
-	Container   string     `json:"container"`
-	Roles       []string   `json:"roles,omitempty"`
-	Database    *Database  `json:"database,omitempty"`
-	Backup      *Backup    `json:"backup,omitempty"`
-	Drill       *Drill     `json:"drill,omitempty"`
+	Service     string      `json:"service"`
+	Environment string      `json:"environment"`
+	Repository  Repository  `json:"repository"`
+	Image       Image       `json:"image"`
+	Build       Build       `json:"build"`
+	Cluster     string      `json:"cluster"`
+	ECSService  string      `json:"ecsService"`
+	Container   string      `json:"container"`
+	Roles       []string    `json:"roles,omitempty"`
+	Database    *Database   `json:"database,omitempty"`
+	Backup      *Backup     `json:"backup,omitempty"`
+	Drill       *Drill      `json:"drill,omitempty"`
+	Migrations  *Migrations `json:"migrations,omitempty"`
+	Verify      *Verify     `json:"verify"`
 }
 
 // Image is an ECR image repository, parsed from the catalog's image URI.
@@ -230,6 +238,8 @@ func (s *Service) target(e *Environment) Target {
 		Database:    e.Database,
 		Backup:      e.Backup,
 		Drill:       e.Drill,
+		Migrations:  e.Migrations,
+		Verify:      e.Verify,
 	}
 }
 
@@ -530,7 +540,10 @@ func (e *Environment) validate(at string) error {
 		}
 
 	}
-	return e.validateData(at)
+	if err := e.validateData(at); err != nil {
+		return err
+	}
+	return e.validateRelease(at)
 }
 
 func validPattern(p string) error {
