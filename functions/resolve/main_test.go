@@ -50,12 +50,12 @@ func TestRun(t *testing.T) {
 			if len(handlers) != 1 {
 				t.Fatalf("started %d times, want once", len(handlers))
 			}
-			h, ok := handlers[0].(func(context.Context, payload.Invocation[json.RawMessage]) (payload.Resolved, error))
+			h, ok := handlers[0].(func(context.Context, payload.ResolveInvocation) (payload.Resolved, error))
 			if !ok {
 				t.Fatalf("handler is a %T, want the resolver's Handle", handlers[0])
 			}
 			var invalid *taskerr.InvalidDeployRequest
-			if _, err := h(context.Background(), payload.Invocation[json.RawMessage]{Input: json.RawMessage(`{}`)}); !errors.As(err, &invalid) {
+			if _, err := h(context.Background(), payload.ResolveInvocation{Input: json.RawMessage(`{}`)}); !errors.As(err, &invalid) {
 				t.Errorf("empty input: %v, want *taskerr.InvalidDeployRequest", err)
 			}
 		})
