@@ -81,7 +81,13 @@ var sdkResources = map[string]func(stack awscdk.Stack, targets []catalog.Target)
 	"ecr":        catalogRepositories,
 	"rds":        catalogDatabases,
 	"cloudwatch": func(awscdk.Stack, []catalog.Target) []*string { return []*string{jsii.String("*")} },
+	"ecs":        catalogServices,
+	"sfn":        ownExecutions,
 }
+
+// sdkIAMPrefix is the IAM prefix of an SDK integration's service when it is
+// not the service's name: Step Functions' actions are states:….
+var sdkIAMPrefix = map[string]string{"sfn": "states"}
 
 // sdkConditions narrows the SDK integrations of a service whose actions take
 // no resource: CloudWatch metrics only in stepship's namespaces.
@@ -164,6 +170,13 @@ var dynamoDBItemActions = map[string]string{
 	"arn:aws:states:::dynamodb:deleteItem": "dynamodb:DeleteItem",
 }
 
+// dynamoDBSDKActions maps the DynamoDB SDK integrations stepship uses to the
+// item actions they need, on stepship's own table: a transaction is
+// authorized item by item.
+var dynamoDBSDKActions = map[string][]string{
+	"arn:aws:states:::aws-sdk:dynamodb:transactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+}
+
 // integrationStatements returns the policy statements the state machine's role
 // needs for the Task resources of asl, other than invoking stepship's own
 // functions (named by placeholders and granted separately), scoped to the
@@ -178,10 +191,14 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 	var problems []error
 	sdkActions := map[string][]string{}
 	var tableActions []string
-	codebuild, codebuildSync := false, false
+	codebuild, codebuildSync, runTask := false, false, false
 	for _, r := range resources {
 		if action, ok := dynamoDBItemActions[r]; ok {
 			tableActions = append(tableActions, action)
+			continue
+		}
+		if actions, ok := dynamoDBSDKActions[r]; ok {
+			tableActions = append(tableActions, actions...)
 			continue
 		}
 		switch {
@@ -193,13 +210,19 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 			codebuild = true
 		case r == "arn:aws:states:::codebuild:startBuild.sync":
 			codebuild, codebuildSync = true, true
+		case r == "arn:aws:states:::ecs:runTask.sync":
+			runTask = true
 		case strings.HasPrefix(r, "arn:aws:states:::aws-sdk:"):
 			service, action, ok := strings.Cut(strings.TrimPrefix(r, "arn:aws:states:::aws-sdk:"), ":")
 			if _, known := sdkResources[service]; !ok || !known || action == "" || strings.Contains(action, ".") {
 				problems = append(problems, fmt.Errorf("Task resource %s: no permissions are defined for this SDK integration (add its service to sdkResources in infra/integrations.go)", r))
 				continue
 			}
-			name := service + ":" + strings.ToUpper(action[:1]) + action[1:]
+			prefix := service
+			if p, ok := sdkIAMPrefix[service]; ok {
+				prefix = p
+			}
+			name := prefix + ":" + strings.ToUpper(action[:1]) + action[1:]
 			sdkActions[service] = append(sdkActions[service], name)
 			sdkActions[service] = append(sdkActions[service], sdkImpliedActions[name]...)
 		default:
@@ -231,10 +254,13 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 			Resources: &[]*string{arn("events", "rule/StepFunctionsGetEventForCodeBuildStartBuildRule")},
 		}))
 	}
+	if runTask {
+		statements = append(statements, runTaskStatements(stack, targets)...)
+	}
 	if len(tableActions) > 0 {
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("UseTheTable"),
-			Actions:   jsii.Strings(tableActions...),
+			Actions:   jsii.Strings(dedupe(tableActions)...),
 			Resources: &[]*string{tableARN},
 		}), awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("UseTheTableKey"),

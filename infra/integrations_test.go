@@ -124,8 +124,8 @@ func TestRDSAndCloudWatchIntegrationsAreScopedToTheCatalogsDatabases(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
+	// (testdata/catalog.yaml gives web/production its database)
 	cat := strings.Replace(string(base), "          - arn:aws:iam::123456789012:role/web-exec\n", `          - arn:aws:iam::123456789012:role/web-exec
-        database: {instance: web-prod, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}
         backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 7, days: 14}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/k"}
         drill: {schedule: "cron(0 5 ? * SUN *)", subnetGroup: drill, securityGroup: sg-0123456789abcdef0}
 `, 1)
