@@ -33,6 +33,8 @@
 //     (the call takes effect; the caller saw a timeout). Drop(d): close the
 //     connection unanswered after d; the call never takes effect.
 //   - Respond(f): forward, then let f rewrite the emulator's answer.
+//   - Answer(f): answer with f's Response in place of the emulator, for
+//     what it does not implement at all.
 //
 // Every rule counts every call that passes its filters, whatever the other
 // rules did to it. When several rules select a call, every Delay and Respond
@@ -59,8 +61,10 @@
 // # Scripts
 //
 // RDSScript and ECSScript are data-driven sets of rules for what RDS and ECS
-// do and moto does not (see README.md for the FACTS.md behaviour each
-// reproduces); Install adds them to a proxy and Script.Remove takes them out.
+// do and moto does not; CloudWatchScript records alarm state changes and
+// answers DescribeAlarmHistory, which moto does not implement (see README.md
+// for the FACTS.md behaviour each reproduces). Install adds them to a proxy
+// and Script.Remove takes them out.
 //
 // # Use
 //

@@ -337,6 +337,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler) // closes the connection unanswered; the deferred record runs
 
 		}
+		if pl.answer.kind == kindAnswer {
+			c.Status, c.Err = p.answer(w, r, req, pl.answer.answer)
+			return
+		}
 		e := pl.answer.err(req.Target)
 		writeAPIError(w, r, req.Target, e)
 		c.Status = e.Status
@@ -430,6 +434,23 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *Request, bo
 	rs.Header.Del("Content-Length")
 	maps.Copy(w.Header(), rs.Header)
 	w.Header().Set("Content-Length", strconv.Itoa(len(rs.Body)))
+	w.WriteHeader(rs.Status)
+	_, _ = w.Write(rs.Body)
+	return rs.Status, nil
+}
+
+// answer sends f's answer to the call.
+func (p *Proxy) answer(w http.ResponseWriter, r *http.Request, req *Request, f AnswerFunc) (int, error) {
+	rs, err := f(req)
+	if err == nil && rs == nil {
+		err = errors.New("no answer")
+	}
+	if err != nil {
+		return p.fail(w, r, req, fmt.Errorf("answering %s: %w", req.Action, err))
+	}
+	h := w.Header()
+	maps.Copy(h, rs.Header)
+	h.Set("Content-Length", strconv.Itoa(len(rs.Body)))
 	w.WriteHeader(rs.Status)
 	_, _ = w.Write(rs.Body)
 	return rs.Status, nil
