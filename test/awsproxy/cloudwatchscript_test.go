@@ -219,6 +219,16 @@ func TestCloudWatchAlarmHistory(t *testing.T) {
 		}
 	})
 
+	t.Run("faults win over the script's answer", func(t *testing.T) {
+		h := p.Add(awsproxy.Rule{Service: "monitoring", Action: "DescribeAlarmHistory", Calls: awsproxy.FromCall(1), Effect: awsproxy.Throttle()})
+		defer h.Remove()
+		_, err := w.cw.DescribeAlarmHistory(ctx, &cloudwatch.DescribeAlarmHistoryInput{AlarmName: aws.String(a)})
+		var apiErr smithy.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "Throttling" || h.Fired() != 1 {
+			t.Errorf("throttled DescribeAlarmHistory: %v (rule fired %d times)", err, h.Fired())
+		}
+	})
+
 	t.Run("other calls reach moto", func(t *testing.T) {
 		out, err := w.cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{a, b}})
 		if err != nil {

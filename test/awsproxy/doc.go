@@ -39,7 +39,8 @@
 // Every rule counts every call that passes its filters, whatever the other
 // rules did to it. When several rules select a call, every Delay and Respond
 // applies in the order the rules were added and the first answering effect
-// wins. A Rule without an Effect only counts (Handle.Matched).
+// wins, an Answer last: a fault added after a script that answers still
+// reaches the caller. A Rule without an Effect only counts (Handle.Matched).
 //
 // # The SDK's retries
 //

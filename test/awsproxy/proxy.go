@@ -278,6 +278,7 @@ func (p *Proxy) admit(req *Request) (seq int, pl plan) {
 	p.seq++
 	p.counts[req.Target]++
 	req.N = p.counts[req.Target]
+	var answerer *installed // the first rule that would Answer
 	for _, r := range p.rules {
 		if !r.matches(req) {
 			continue
@@ -291,6 +292,11 @@ func (p *Proxy) admit(req *Request) (seq int, pl plan) {
 			pl.delay += r.Effect.delay
 		case kindRespond:
 			pl.respond = append(pl.respond, r.Effect.respond)
+		case kindAnswer:
+			if answerer == nil {
+				answerer = r
+			}
+			continue // counted below, unless a fault answers
 		default:
 			if pl.answer != nil {
 				continue // the first answering effect wins
@@ -299,6 +305,11 @@ func (p *Proxy) admit(req *Request) (seq int, pl plan) {
 		}
 		r.fired++
 		pl.effects = append(pl.effects, r.Effect.name)
+	}
+	if pl.answer == nil && answerer != nil {
+		answerer.fired++
+		pl.answer = &answerer.Effect
+		pl.effects = append(pl.effects, answerer.Effect.name)
 	}
 	return p.seq, pl
 }

@@ -84,7 +84,9 @@ const (
 // ServiceUnavailable, Error, Drop and Answer answer in place of the emulator
 // (the call never reaches it); Delay and Respond let it through. When several
 // rules select one call, every Delay and Respond applies (in the order the
-// rules were added) and the first answering effect wins.
+// rules were added) and the first answering effect wins; an Answer only when
+// no other answering effect selects the call, so that faults can still be
+// injected in front of a script that answers.
 type Effect struct {
 	kind    effectKind
 	err     func(Target) apiError
