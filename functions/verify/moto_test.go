@@ -67,17 +67,7 @@ func TestAgainstTheEmulator(t *testing.T) {
 		TaskDefinition: aws.String(revs[1]), DesiredCount: aws.Int32(1), LaunchType: ecstypes.LaunchTypeFargate}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String(alarm), Namespace: aws.String("AWS/ApplicationELB"),
-		MetricName: aws.String("HTTPCode_Target_5XX_Count"), Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1),
-		Threshold: aws.Float64(5), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold}); err != nil {
-		t.Fatal(err)
-	}
-	setAlarm := func(state cwtypes.StateValue, reason string) {
-		t.Helper()
-		if _, err := cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String(alarm), StateValue: state, StateReason: aws.String(reason)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putAlarm(t, cw, alarm)
 	var status atomic.Int32
 	status.Store(http.StatusOK)
 	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(int(status.Load())) }))
@@ -158,7 +148,7 @@ func TestAgainstTheEmulator(t *testing.T) {
 		wantError[taskerr.HealthCheckFailed](t, err, "health check of "+health.URL+"/health failed: 0 of 2 consecutive passes after 2 attempts (last answers: 503, 503)")
 	})
 	t.Run("alarm in ALARM", func(t *testing.T) {
-		setAlarm(cwtypes.StateValueAlarm, "Threshold Crossed: 1 datapoint [9.0] was greater than the threshold (5.0).")
+		setAlarm(t, cw, alarm, cwtypes.StateValueAlarm, "Threshold Crossed: 1 datapoint [9.0] was greater than the threshold (5.0).")
 		_, err := verify(ctx, "moto", 6)
 		wantError[taskerr.AlarmInAlarm](t, err, alarm, "Threshold Crossed: 1 datapoint [9.0]")
 	})
@@ -169,7 +159,7 @@ func TestAgainstTheEmulator(t *testing.T) {
 		wantError[taskerr.AlarmDuringBake](t, err, alarm, "Threshold Crossed")
 	})
 	t.Run("verified with the alarm OK again", func(t *testing.T) {
-		setAlarm(cwtypes.StateValueOk, "Threshold no longer crossed")
+		setAlarm(t, cw, alarm, cwtypes.StateValueOk, "Threshold no longer crossed")
 		got, err := verify(ctx, "moto", 6)
 		if err != nil || got.Status != payload.RolloutCompleted || got.Polls != 1 {
 			t.Fatalf("got %+v, %v", got, err)
@@ -178,8 +168,9 @@ func TestAgainstTheEmulator(t *testing.T) {
 	// moto 5.2 keeps a list of state changes on SetAlarmState but does not
 	// implement DescribeAlarmHistory (it answers HTTP 500, retried by the
 	// SDK, then VerifyCallFailed): the history part of the bake is tested
-	// with fakes (TestBake). When moto implements it, this test fails and
-	// can check the history for real.
+	// with fakes (TestBake) and with the awsproxy CloudWatchScript answering
+	// it (TestBakeAgainstTheEmulator). When moto implements it, this test
+	// fails and can check the history for real.
 	t.Run("bake: moto has no alarm history", func(t *testing.T) {
 		_, err := verify(ctx, "moto", 6, func(in *payload.VerifyInput) {
 			in.Phase, in.Since = payload.VerifyBake, time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
