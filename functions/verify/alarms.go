@@ -109,7 +109,9 @@ type historyData struct {
 // wentIntoAlarm reads the alarm's state updates since the bake began,
 // oldest first, and returns AlarmDuringBake for the first one into ALARM.
 func (v *Verifier) wentIntoAlarm(ctx context.Context, name string, since time.Time) error {
+	// Without AlarmTypes, CloudWatch returns metric alarms' history only.
 	p := cloudwatch.NewDescribeAlarmHistoryPaginator(v.cw, &cloudwatch.DescribeAlarmHistoryInput{AlarmName: aws.String(name),
+		AlarmTypes:      []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm, cwtypes.AlarmTypeCompositeAlarm},
 		HistoryItemType: cwtypes.HistoryItemTypeStateUpdate, StartDate: aws.Time(since), ScanBy: cwtypes.ScanByTimestampAscending})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)

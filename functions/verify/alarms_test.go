@@ -121,6 +121,13 @@ func TestBake(t *testing.T) {
 			if len(w.cw.historyInputs) != 1+3 { // web-5xx: one empty page; web-latency: pages 1 to 3
 				t.Errorf("%d DescribeAlarmHistory calls", len(w.cw.historyInputs))
 			}
+			for _, in := range w.cw.historyInputs {
+				// Without both types CloudWatch leaves composite alarms out.
+				if !slices.Equal(in.AlarmTypes, []cwtypes.AlarmType{cwtypes.AlarmTypeMetricAlarm, cwtypes.AlarmTypeCompositeAlarm}) ||
+					in.HistoryItemType != cwtypes.HistoryItemTypeStateUpdate || in.ScanBy != cwtypes.ScanByTimestampAscending {
+					t.Errorf("DescribeAlarmHistory(%+v)", in)
+				}
+			}
 		}},
 		{name: "history unreadable: the summary says", env: "checked", setup: func(w *world) {
 			item := stateUpdate("web-5xx", at(time.Minute), cwtypes.StateValueOk, cwtypes.StateValueAlarm, "")

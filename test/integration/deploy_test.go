@@ -347,7 +347,8 @@ func (p *pipeline) alarmDuringBake(t *testing.T) {
 	r := p.push(t, nil)
 	arn := p.start(t, r)
 	p.waitForState(t, arn, "Bake")
-	cw := cloudwatch.NewFromConfig(p.e.AWS)
+	// Through the proxy, which keeps the alarm history moto does not.
+	cw := cloudwatch.NewFromConfig(p.e.Proxy.Config(p.e.AWS.Copy()))
 	set := func(v cwtypes.StateValue) {
 		if _, err := cw.SetAlarmState(t.Context(), &cloudwatch.SetAlarmStateInput{AlarmName: aws.String(p.e.Releases.Alarm),
 			StateValue: v, StateReason: aws.String("test: 5xx " + string(v))}); err != nil {

@@ -25,7 +25,7 @@ import (
 // the lock and ledger table, the migrations bucket and the bake's alarm; a
 // real PostgreSQL and the database's secret naming it; the health-check
 // server and the catalog pointing at it; the default ECS script (every
-// deployment completes).
+// deployment completes) and the alarm history moto does not keep.
 func (e *Env) startReleases(ctx context.Context, svcOpts []localsvc.Option) error {
 	e.Releases = world.DemoReleases()
 	if err := world.SeedReleases(ctx, e.AWS, e.Releases); err != nil {
@@ -58,6 +58,9 @@ func (e *Env) startReleases(ctx context.Context, svcOpts []localsvc.Option) erro
 		return err
 	}
 	e.ScriptECS(awsproxy.ECSScript{Region: Region, Rollouts: []awsproxy.Rollout{{Outcome: awsproxy.RolloutCompleted, InProgressPolls: 1}}})
+	// moto records no alarm history (FACTS.md): the proxy keeps it, for the
+	// bake's check of the alarms.
+	awsproxy.CloudWatchScript{Region: Region}.Install(e.Proxy)
 	return nil
 }
 
