@@ -365,9 +365,9 @@ func outcome(state, output string) string {
 			TaskDefinition         string `json:"taskDefinition"`
 		} `json:"release"`
 		Migration *struct {
-			VersionBefore json.Number `json:"versionBefore"`
-			VersionAfter  json.Number `json:"versionAfter"`
-			Applied       []string    `json:"applied"`
+			VersionBefore any      `json:"versionBefore"`
+			VersionAfter  any      `json:"versionAfter"`
+			Applied       []string `json:"applied"`
 		} `json:"migration"`
 		Verify *struct {
 			Status       string `json:"status"`
@@ -380,6 +380,9 @@ func outcome(state, output string) string {
 		Order *struct {
 			Push string `json:"push"`
 		} `json:"order"`
+		Error *struct {
+			Error string `json:"Error"`
+		} `json:"error"`
 	}
 	_ = json.Unmarshal([]byte(output), &o)
 	switch {
@@ -393,8 +396,12 @@ func outcome(state, output string) string {
 		return "image found: " + o.Image.Digest[:19] + "…"
 	case state == "Register" && o.Release != nil:
 		return fmt.Sprintf("registered %s (the service runs %s)", localenv.TaskDefinitionName(o.Release.TaskDefinition), localenv.TaskDefinitionName(o.Release.PreviousTaskDefinition))
+	case state == "Migrate" && o.Migration != nil && len(o.Migration.Applied) == 0:
+		return fmt.Sprintf("database already at version %v: nothing to apply", o.Migration.VersionAfter)
 	case state == "Migrate" && o.Migration != nil:
-		return fmt.Sprintf("database migrated %s → %s (%s)", o.Migration.VersionBefore, o.Migration.VersionAfter, strings.Join(o.Migration.Applied, ", "))
+		return fmt.Sprintf("database migrated %v → %v (%s)", o.Migration.VersionBefore, o.Migration.VersionAfter, strings.Join(o.Migration.Applied, ", "))
+	case (state == "Verify" || state == "CheckBake") && o.Error != nil && o.Error.Error != "" && (o.Verify == nil || o.Verify.Status == ""):
+		return "failed: " + o.Error.Error + " → roll back"
 	case state == "UpdateService" && o.Release != nil:
 		return "service pointed at " + localenv.TaskDefinitionName(o.Release.TaskDefinition)
 	case state == "Verify" && o.Verify != nil:
@@ -434,7 +441,7 @@ func (p printer) state(r row) {
 	if r.kind != "Succeed" && r.kind != "Fail" {
 		took = ms(r.took)
 	}
-	fmt.Fprintf(p.w, "  %-18s %-8s %8s  %s\n", r.name, r.kind, took, r.outcome)
+	fmt.Fprintf(p.w, "  %-24s %-8s %8s  %s\n", r.name, r.kind, took, r.outcome)
 }
 func (p printer) kv(k, v string) { fmt.Fprintf(p.w, "  %-10s %s\n", k, v) }
 

@@ -33,6 +33,8 @@ func TestDemoDeploysThePushAndReportsEachStep(t *testing.T) {
 		"the execution the push already started, nothing new",
 		"FAILED FAILED_CLEAN (InvalidDeployRequest): the catalog names every target",
 		"registered web:3 (the service runs web:2)",
+		"database already at version 1: nothing to apply",
+		"failed: DeploymentFailed → roll back",
 		"service pointed back at web:2",
 		"rollback stable",
 		"→ ROLLED_BACK: commit bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb failed (DeploymentFailed",
@@ -55,5 +57,5 @@ func TestDemoDeploysThePushAndReportsEachStep(t *testing.T) {
 
 var (
 	costLine    = regexp.MustCompile(`(?m)^  deploy +[0-9]+ transitions \([0-9]+ retries\), [0-9]+ Lambda invocations, [0-9.]+ GB-s: \$0\.[0-9]{6}$`)
-	registerRow = regexp.MustCompile(`(?m)^  Register {11}Task +[0-9.]+ m?s  registered web:2`)
+	registerRow = regexp.MustCompile(`(?m)^  Register {17}Task +[0-9.]+ m?s  registered web:2`)
 )
