@@ -20,10 +20,13 @@ package backup
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/taskerr"
@@ -115,7 +118,37 @@ func SnapshotTags(t catalog.Target, reason string, takenAt time.Time) []Tag {
 // takenAt takes of a database; its copies in other regions have the same
 // identifier.
 func SnapshotID(database string, takenAt time.Time) string {
-	return "stepship-" + database + "-" + takenAt.UTC().Format("20060102-150405")
+	return SnapshotPrefix(database) + takenAt.UTC().Format("20060102-150405")
+}
+
+// SnapshotPrefix is what every SnapshotID of a database starts with:
+// "stepship-DB-" (IAM scopes the backup's permissions with it).
+func SnapshotPrefix(database string) string { return "stepship-" + database + "-" }
+
+// SecretReplica is the ARN of a Secrets Manager secret's replica in region:
+// the secret's own ARN with the region replaced (a replica keeps the name and
+// its suffix), or the secret itself when it is in region. The drill reads a
+// database's credentials there, so that it needs nothing from the home
+// region.
+func SecretReplica(secretARN, region string) (string, error) {
+	a, err := arn.Parse(secretARN)
+	if err != nil || a.Service != "secretsmanager" {
+		return "", fmt.Errorf("%q is not a Secrets Manager secret ARN", secretARN)
+	}
+	a.Region = region
+	return a.String(), nil
+}
+
+// DRRegions lists the DR regions of the catalog's backups, in catalog
+// order, each once.
+func DRRegions(cat *catalog.Catalog) []string {
+	var out []string
+	for _, t := range cat.Targets() {
+		if t.Backup != nil && !slices.Contains(out, t.Backup.DRRegion) {
+			out = append(out, t.Backup.DRRegion)
+		}
+	}
+	return out
 }
 
 // maxRestoredStem bounds the part of a restored database's identifier taken

@@ -83,7 +83,8 @@ const (
 )
 
 // SeedBackups creates the spec's resources: the PostgreSQL instance and its
-// credentials' secret in cfg's (home) region; the KMS key the copies are
+// credentials' secret in cfg's (home) region, the secret replicated to the
+// DR region; the KMS key the copies are
 // re-encrypted with, the drill's DB subnet group (over the default VPC's
 // subnets) and security group in the DR region. It talks to the emulator
 // directly (its seed API is moto's own).
@@ -92,6 +93,8 @@ func SeedBackups(ctx context.Context, cfg aws.Config, b BackupSpec) (*SeededBack
 	creds, _ := json.Marshal(map[string]any{"username": b.DBUser, "password": b.DBPassword, "engine": "postgres", "port": 5432, "dbname": b.DBName, "dbInstanceIdentifier": b.Database})
 	sec, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: aws.String(b.SecretName), SecretString: aws.String(string(creds)), Description: aws.String("credentials of " + b.Database + " (demo)"),
+		// The drill reads the replica in the DR region (docs/backups.md).
+		AddReplicaRegions: []smtypes.ReplicaRegionType{{Region: aws.String(b.DRRegion)}},
 		// moto's way to choose the ARN's suffix (the tag stays on the secret).
 		Tags: []smtypes.Tag{{Key: aws.String("_custom_id_"), Value: aws.String(b.SecretSuffix)}},
 	})
