@@ -130,7 +130,7 @@ func NewHandler(cat *catalog.Catalog, home string, clients map[string]rdsAPI, lo
 	if cat == nil || log == nil || home == "" {
 		return nil, errors.New("snapshot: catalog, home region and logger are required")
 	}
-	for _, r := range append([]string{home}, backup.DRRegions(cat)...) {
+	for _, r := range append([]string{home}, backup.DRRegions(cat.Targets())...) {
 		if clients[r] == nil {
 			return nil, fmt.Errorf("snapshot: no RDS client for region %s", r)
 		}

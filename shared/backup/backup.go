@@ -61,6 +61,25 @@ const (
 	TagPurpose = "stepship:purpose"
 )
 
+// The CloudWatch metrics the backup and dr-drill state machines publish
+// (statemachines/backup.asl.json RecordRPO, dr-drill.asl.json
+// RecordMetrics), with the dimensions Service and Environment; the stack's
+// alarms and dashboard watch them, and fail the synth when a state machine
+// no longer publishes one.
+const (
+	// MetricNamespaceBackups holds the backup's RPO (home region).
+	MetricNamespaceBackups = "Stepship/Backups"
+	// MetricNamespaceDrills holds a drill's RTO and RPO (DR region).
+	MetricNamespaceDrills = "Stepship/DRDrills"
+	// MetricRPO is the age of the newest DR copy's data, in seconds.
+	MetricRPO = "RPOSeconds"
+	// MetricRTO is a drill's time from restore to verified data, in seconds.
+	MetricRTO = "RTOSeconds"
+	// DimensionService and DimensionEnvironment name the catalog entry.
+	DimensionService     = "Service"
+	DimensionEnvironment = "Environment"
+)
+
 // ManagedBy is the value of TagManagedBy.
 const ManagedBy = "stepship"
 
@@ -139,12 +158,18 @@ func SecretReplica(secretARN, region string) (string, error) {
 	return a.String(), nil
 }
 
-// DRRegions lists the DR regions of the catalog's backups, in catalog
-// order, each once.
-func DRRegions(cat *catalog.Catalog) []string {
+// DRRegions lists the DR regions of the targets' backups, in order, each
+// once.
+func DRRegions(targets []catalog.Target) []string { return drRegions(targets, false) }
+
+// DrillRegions lists the DR regions the targets' drills run in, in order,
+// each once: where stepship's DR stacks are.
+func DrillRegions(targets []catalog.Target) []string { return drRegions(targets, true) }
+
+func drRegions(targets []catalog.Target, drills bool) []string {
 	var out []string
-	for _, t := range cat.Targets() {
-		if t.Backup != nil && !slices.Contains(out, t.Backup.DRRegion) {
+	for _, t := range targets {
+		if t.Backup != nil && (t.Drill != nil || !drills) && !slices.Contains(out, t.Backup.DRRegion) {
 			out = append(out, t.Backup.DRRegion)
 		}
 	}

@@ -208,3 +208,18 @@ func TestSecretReplica(t *testing.T) {
 		}
 	}
 }
+
+func TestDRRegionsAndDrillRegions(t *testing.T) {
+	targets := []catalog.Target{
+		{Backup: &catalog.Backup{DRRegion: "us-west-2"}, Drill: &catalog.Drill{}},
+		{Backup: &catalog.Backup{DRRegion: "eu-west-1"}},
+		{},
+		{Backup: &catalog.Backup{DRRegion: "us-west-2"}},
+	}
+	if got := DRRegions(targets); !slices.Equal(got, []string{"us-west-2", "eu-west-1"}) {
+		t.Errorf("DRRegions = %v", got)
+	}
+	if got := DrillRegions(targets); !slices.Equal(got, []string{"us-west-2"}) {
+		t.Errorf("DrillRegions = %v", got)
+	}
+}
