@@ -46,7 +46,7 @@ func run() (err error) {
 	if err != nil {
 		return err
 	}
-	if _, err := NewStepshipStack(app, contextString(app, "stackName", "Stepship"), props); err != nil {
+	if _, _, err := NewStacks(app, contextString(app, "stackName", "Stepship"), props); err != nil {
 		return err
 	}
 	if contextString(app, "nag", "true") != "false" {
