@@ -34,9 +34,11 @@ type BackupSpec struct {
 	SecretName   string // Secrets Manager name of its credentials (home region)
 	SecretSuffix string // the six letters of the secret's ARN: catalog.yaml names the ARN
 	DRRegion     string
-	// DRKMSKey, DrillSecurityGroup: catalog.yaml names them, and the emulator
-	// makes up their identifiers; SeedBackups makes it make up these ones
-	// (see seedIDs) and fails when it does not.
+	// DRKMSKey, DrillSecurityGroup: the emulator makes up their identifiers;
+	// SeedBackups makes it make up these ones (see seedIDs) and fails when
+	// it does not. catalog.yaml names the key; the security group plays the
+	// DR stack's drill security group, which the local stack passes to the
+	// restore function (config.EnvDrillSecurityGroup), as the DR stack does.
 	DRKMSKey           string
 	DrillSecurityGroup string
 	DrillSubnetGroup   string
@@ -154,7 +156,7 @@ func SeedBackups(ctx context.Context, cfg aws.Config, b BackupSpec) (*SeededBack
 	}
 	out.SecurityGroupID = sg.GroupID
 	if sg.GroupID != b.DrillSecurityGroup {
-		return nil, fmt.Errorf("the emulator made security group %s, but the spec (and catalog.yaml) name %s: write the one it made in both", sg.GroupID, b.DrillSecurityGroup)
+		return nil, fmt.Errorf("the emulator made security group %s, but the spec names %s: write the one it made there", sg.GroupID, b.DrillSecurityGroup)
 	}
 	var ids []string
 	for _, s := range subnets.Items[:2] {
