@@ -44,6 +44,12 @@ func TestThereIsADRStackInEachRegionTheCatalogDrillsIn(t *testing.T) {
 	if got := keys(d.Functions); !slices.Equal(got, []string{"dr-verify", "restore"}) {
 		t.Errorf("DR functions %v", got)
 	}
+	for id, fn := range f.dr["us-west-2"].resources("AWS::Lambda::Function") {
+		if p := props(fn); fmt.Sprint(p["Architectures"]) != "[arm64]" || p["Runtime"] != "provided.al2023" || p["Handler"] != "bootstrap" ||
+			fmt.Sprint(p["TracingConfig"]) != "map[Mode:Active]" {
+			t.Errorf("DR function %s: %v %v %v %v", id, p["Architectures"], p["Runtime"], p["Handler"], p["TracingConfig"])
+		}
+	}
 	for _, name := range []string{"restore", "dr-verify"} {
 		if _, ok := f.stack.Functions[name]; ok {
 			t.Errorf("the home stack has the %s function", name)

@@ -197,6 +197,9 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 			Resources: &[]*string{arn("events", "rule/StepFunctionsGetEventForCodeBuildStartBuildRule")},
 		}))
 	}
+	if len(tableActions) > 0 && tableARN == nil {
+		return nil, fmt.Errorf("Task resources %s: this stack has no lock and ledger table", strings.Join(dedupe(tableActions), ", "))
+	}
 	if len(tableActions) > 0 {
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("UseTheTable"),
