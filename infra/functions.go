@@ -31,7 +31,7 @@ const (
 	// sets STEPSHIP_DEPLOY_STATE_MACHINE_ARN.
 	StartsDeploy Capability = "starts-deploy"
 	// DeploysECS grants the ECS and iam:PassRole permissions needed to register a
-	// task-definition revision and point a service at it.
+	// task-definition revision of a catalog service.
 	DeploysECS Capability = "deploys-ecs"
 	// CopiesSnapshots grants what the snapshot function does to stepship's
 	// snapshots of the catalog's databases: read them in the home and DR
@@ -48,6 +48,12 @@ const (
 	// databases and the Secrets Manager endpoint, and lets it read the
 	// catalog's database secrets' replicas in that region (dr.go).
 	VerifiesDrills Capability = "verifies-drills"
+	// VerifiesReleases grants what functions/verify reads: the catalog's ECS
+	// services and their tasks, and the catalog's CloudWatch alarms.
+	VerifiesReleases Capability = "verifies-releases"
+	// MigratesDatabases grants what functions/migrate reads: the secrets of the
+	// catalog's databases with SQL migrations, and their migrations in S3.
+	MigratesDatabases Capability = "migrates-databases"
 )
 
 // lambdaTaskRoot is where Lambda unpacks a function's package; every package
@@ -93,10 +99,27 @@ func DefaultFunctions() []FunctionSpec {
 		},
 		{
 			Name:         "deploy",
-			Description:  "stepship: registers a task-definition revision with the new image and updates the ECS service",
+			Description:  "stepship: registers the task-definition revision of a release (the new image, by digest)",
 			MemoryMB:     256,
 			Timeout:      60 * time.Second,
 			Capabilities: []Capability{DeploysECS},
+		},
+		{
+			Name:        "verify",
+			Description: "stepship: waits for a release's ECS rollout, runs its health check, checks its alarms",
+			MemoryMB:    128,
+			// One invocation waits at most 10 minutes (functions/verify),
+			// then answers IN_PROGRESS for the next round.
+			Timeout:      11 * time.Minute,
+			Capabilities: []Capability{VerifiesReleases},
+		},
+		{
+			Name:        "migrate",
+			Description: "stepship: applies a release's SQL migrations (goose) to the catalog's database",
+			MemoryMB:    256,
+			// The deploy state machine's Migrate state allows 900 s.
+			Timeout:      15 * time.Minute,
+			Capabilities: []Capability{MigratesDatabases},
 		},
 		{
 			Name:        "snapshot",
@@ -152,9 +175,9 @@ func pascalName(name string) string {
 
 // validateFunctions reports what is wrong with the list of functions.
 func validateFunctions(specs []FunctionSpec) error {
-	known := map[Capability]bool{PublicURL: true, ReadsWebhookSecret: true, StartsDeploy: true, DeploysECS: true,
+	known := map[Capability]bool{PublicURL: true, ReadsWebhookSecret: true, StartsDeploy: true, DeploysECS: true, VerifiesReleases: true, MigratesDatabases: true,
 		CopiesSnapshots: true, RestoresDrills: true, VerifiesDrills: true}
-	// Capabilities whose resources exist only in a DR stack, and those only in the home stack.
+	// Capabilities whose resources exist only in a DR stack; the others are the home stack's.
 	drOnly := map[Capability]bool{RestoresDrills: true, VerifiesDrills: true}
 	seen := map[string]bool{}
 	var problems []error

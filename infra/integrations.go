@@ -79,6 +79,8 @@ func taskResources(asl string) ([]string, error) {
 var sdkResources = map[string]func(stack awscdk.Stack, targets []catalog.Target) []*string{
 	"ecr":        catalogRepositories,
 	"cloudwatch": func(awscdk.Stack, []catalog.Target) []*string { return []*string{jsii.String("*")} },
+	"ecs":        catalogServices,
+	"sfn":        ownExecutions,
 }
 
 // sdkStatements builds the statements of the SDK integrations of a service
@@ -87,6 +89,10 @@ var sdkResources = map[string]func(stack awscdk.Stack, targets []catalog.Target)
 var sdkStatements = map[string]func(stack awscdk.Stack, actions []string, targets []catalog.Target) ([]awsiam.PolicyStatement, error){
 	"rds": rdsIntegrationStatements,
 }
+
+// sdkIAMPrefix is the IAM prefix of an SDK integration's service when it is
+// not the service's name: Step Functions' actions are states:….
+var sdkIAMPrefix = map[string]string{"sfn": "states"}
 
 // sdkConditions narrows the SDK integrations of a service whose actions take
 // no resource: CloudWatch metrics only in stepship's namespaces.
@@ -131,6 +137,13 @@ var dynamoDBItemActions = map[string]string{
 	"arn:aws:states:::dynamodb:deleteItem": "dynamodb:DeleteItem",
 }
 
+// dynamoDBSDKActions maps the DynamoDB SDK integrations stepship uses to the
+// item actions they need, on stepship's own table: a transaction is
+// authorized item by item.
+var dynamoDBSDKActions = map[string][]string{
+	"arn:aws:states:::aws-sdk:dynamodb:transactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+}
+
 // integrationStatements returns the policy statements the state machine's role
 // needs for the Task resources of asl, other than invoking stepship's own
 // functions (named by placeholders and granted separately), scoped to the
@@ -145,10 +158,14 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 	var problems []error
 	sdkActions := map[string][]string{}
 	var tableActions []string
-	codebuild, codebuildSync := false, false
+	codebuild, codebuildSync, runTask := false, false, false
 	for _, r := range resources {
 		if action, ok := dynamoDBItemActions[r]; ok {
 			tableActions = append(tableActions, action)
+			continue
+		}
+		if actions, ok := dynamoDBSDKActions[r]; ok {
+			tableActions = append(tableActions, actions...)
 			continue
 		}
 		switch {
@@ -160,6 +177,8 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 			codebuild = true
 		case r == "arn:aws:states:::codebuild:startBuild.sync":
 			codebuild, codebuildSync = true, true
+		case r == "arn:aws:states:::ecs:runTask.sync":
+			runTask = true
 		case strings.HasPrefix(r, "arn:aws:states:::aws-sdk:"):
 			service, action, ok := strings.Cut(strings.TrimPrefix(r, "arn:aws:states:::aws-sdk:"), ":")
 			_, known := sdkResources[service]
@@ -167,7 +186,11 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 				problems = append(problems, fmt.Errorf("Task resource %s: no permissions are defined for this SDK integration (add its service to sdkResources in infra/integrations.go)", r))
 				continue
 			}
-			sdkActions[service] = append(sdkActions[service], service+":"+strings.ToUpper(action[:1])+action[1:])
+			prefix := service
+			if p, ok := sdkIAMPrefix[service]; ok {
+				prefix = p
+			}
+			sdkActions[service] = append(sdkActions[service], prefix+":"+strings.ToUpper(action[:1])+action[1:])
 		default:
 			problems = append(problems, fmt.Errorf("Task resource %s: unknown integration (name stepship functions as ${NameFunctionArn}; add other integrations to infra/integrations.go)", r))
 		}
@@ -197,13 +220,16 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 			Resources: &[]*string{arn("events", "rule/StepFunctionsGetEventForCodeBuildStartBuildRule")},
 		}))
 	}
+	if runTask {
+		statements = append(statements, runTaskStatements(stack, targets)...)
+	}
 	if len(tableActions) > 0 && tableARN == nil {
 		return nil, fmt.Errorf("Task resources %s: this stack has no lock and ledger table", strings.Join(dedupe(tableActions), ", "))
 	}
 	if len(tableActions) > 0 {
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("UseTheTable"),
-			Actions:   jsii.Strings(tableActions...),
+			Actions:   jsii.Strings(dedupe(tableActions)...),
 			Resources: &[]*string{tableARN},
 		}), awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("UseTheTableKey"),

@@ -8,6 +8,14 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
+// The wildcard findings the suppressions below accept, each named once.
+var (
+	ownExecutionsFinding   = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):states:[^:]*:[^:]*:execution:[A-Za-z0-9-]+-deploy:\*$/g`)}
+	clusterTasksFinding    = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):ecs:[^:]*:[^:]*:task\/[A-Za-z0-9_-]+\/\*$/g`)}
+	taskDefinitionsFinding = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):ecs:[^:]*:[^:]*:task-definition\/\*$/g`)}
+	rolePrefixFinding      = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_\/-]+\*$/g`)}
+)
+
 // addNagSuppressions records, on the resources themselves, why each cdk-nag
 // AwsSolutions finding that remains is accepted. Each suppression names the exact
 // findings it covers (appliesTo), so a new wildcard still fails the check.
@@ -18,8 +26,7 @@ func addNagSuppressions(s *StepshipStack, specs []FunctionSpec) {
 		appliesTo := []any{"Resource::*"}
 		if spec.has(StartsDeploy) {
 			reasons = append(reasons, "states:DescribeExecution is limited to the executions of the deploy state machine, whose names are not known in advance")
-			appliesTo = append(appliesTo,
-				&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):states:[^:]*:[^:]*:execution:<DeployStateMachine[0-9A-F]{8}\.Name>:\*$/g`)})
+			appliesTo = append(appliesTo, ownExecutionsFinding)
 		}
 		if spec.has(CopiesSnapshots) {
 			reasons, appliesTo = append(reasons, snapshotsReason), append(appliesTo, snapshotsPattern)
@@ -29,15 +36,28 @@ func addNagSuppressions(s *StepshipStack, specs []FunctionSpec) {
 				"iam:PassRole on a role prefix is what the catalog declares for an environment (roles: [arn:…:role/NAME-*]), and only to ecs-tasks.amazonaws.com",
 				"ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition support no resource-level permissions",
 				"ecs:TagResource is limited to task definitions and to RegisterTaskDefinition by an ecs:CreateAction condition")
-			appliesTo = append(appliesTo,
-				&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):ecs:[^:]*:[^:]*:task-definition\/\*$/g`)},
-				&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_\/-]+\*$/g`)},
-			)
+			appliesTo = append(appliesTo, taskDefinitionsFinding, rolePrefixFinding)
+		}
+		if spec.has(VerifiesReleases) {
+			reasons = append(reasons, "ecs:DescribeTasks is limited to the tasks of the catalog's clusters, whose ids are not known in advance (why a deployment's tasks stopped)")
+			appliesTo = append(appliesTo, clusterTasksFinding)
+		}
+		if spec.has(MigratesDatabases) {
+			reasons = append(reasons, "s3:GetObject is limited to the catalog's migrations locations (s3://BUCKET/PREFIX/), under which each build writes COMMIT/*.sql")
+			appliesTo = append(appliesTo, &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):s3:::[a-z0-9.-]+\/.+\/\*$/g`)})
 		}
 		suppressWildcards(fn.Role(), reasons, appliesTo)
 	}
 
-	suppressWildcards(s.DeployStateMachine.Role(), []string{machineLogsReason}, []any{"Resource::*"})
+	cdknag.NagSuppressions_AddResourceSuppressions(s.DeployStateMachine.Role(), &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("Step Functions log delivery (logs:CreateLogDelivery and related) and X-Ray tracing " +
+			"support no resource-level permissions; states:DescribeExecution is limited to the deploy machine's own executions " +
+			"(the lock's holder: has it ended?); a migration task (ecs:runTask.sync) runs a revision of the catalog's services, " +
+			"whose revisions are not known in advance, only in the catalog's clusters (ecs:cluster condition), its tasks are watched " +
+			"and stopped only there, and it may pass only the roles the catalog lists (a prefix where the catalog gives one) to ecs-tasks"),
+		AppliesTo: &[]any{"Resource::*", ownExecutionsFinding, clusterTasksFinding, taskDefinitionsFinding, rolePrefixFinding},
+	}}, jsii.Bool(true))
 	if s.Backups != nil {
 		suppressWildcards(s.Backups.StateMachine.Role(), []string{machineLogsReason, snapshotsReason}, []any{"Resource::*", snapshotsPattern})
 	}

@@ -210,13 +210,19 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 				Actions: jsii.Strings("states:DescribeExecution"),
 				Resources: &[]*string{stack.FormatArn(&awscdk.ArnComponents{
 					Service: jsii.String("states"), Resource: jsii.String("execution"),
-					ResourceName: jsii.String(*s.DeployStateMachine.StateMachineName() + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+					ResourceName: jsii.String(deployMachineName(stack) + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
 				})},
 			}))
 			fn.AddEnvironment(jsii.String(config.EnvDeployStateMachineARN), s.DeployStateMachine.StateMachineArn(), nil)
 		}
 		if spec.has(DeploysECS) {
 			grantECSDeploy(stack, fn, targets)
+		}
+		if spec.has(VerifiesReleases) {
+			grantVerify(stack, fn, targets)
+		}
+		if spec.has(MigratesDatabases) {
+			grantMigrate(stack, fn, targets)
 		}
 		if spec.has(PublicURL) {
 			url := fn.AddFunctionUrl(&awslambda.FunctionUrlOptions{AuthType: awslambda.FunctionUrlAuthType_NONE})
@@ -310,26 +316,21 @@ func newFunction(stack awscdk.Stack, spec FunctionSpec, distDir, stagingDir, cat
 // function and ${TableName}.
 func newDeployStateMachine(s *StepshipStack, asl []byte, file string, specs []FunctionSpec, targets []catalog.Target, retention awslogs.RetentionDays) (awsstepfunctions.StateMachine, error) {
 	return newStateMachine(s.Stack, machine{
-		ID: "DeployStateMachine", LogSuffix: "deploy", Comment: "stepship: deploy a pushed commit to its ECS service",
+		ID: "DeployStateMachine", Name: deployMachineName(s.Stack), LogSuffix: "deploy", Comment: "stepship: deploy a pushed commit to its ECS service",
 		ASL: asl, File: file, Functions: functionsByPlaceholder(specs, s.Functions),
 		Resources: map[string]*string{statemachines.TableName: s.Table.TableName()}, TableARN: s.Table.TableArn(),
 	}, targets, retention, s.DataKey)
 }
 
 // grantECSDeploy gives fn exactly the calls functions/deploy makes, on exactly
-// what the catalog lists: describe and update its services, register a revision
-// (carrying the old one's tags) and pass the roles its environments list.
+// what the catalog lists: describe its services, register a revision
+// (carrying the old one's tags) and pass the roles its environments list. It
+// does not update a service: the state machine does (ecs:updateService).
 func grantECSDeploy(stack awscdk.Stack, fn awslambda.Function, targets []catalog.Target) {
-	var services, roles []*string
-	for _, t := range targets {
-		services = appendNew(services, ecsServiceARN(stack, t.Cluster, t.ECSService))
-		for _, r := range t.Roles {
-			roles = appendNew(roles, jsii.String(r))
-		}
-	}
+	services, roles := catalogServices(stack, targets), catalogRoles(targets)
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("DescribeAndUpdateTheCatalogsServices"),
-		Actions:   jsii.Strings("ecs:DescribeServices", "ecs:UpdateService"),
+		Sid:       jsii.String("DescribeTheCatalogsServices"),
+		Actions:   jsii.Strings("ecs:DescribeServices"),
 		Resources: &services,
 	}))
 	// These two actions support no resource-level permissions.

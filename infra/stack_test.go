@@ -304,16 +304,25 @@ func TestDeployStateMachineSubstitutesTheDeployFunctionArn(t *testing.T) {
 			}),
 		})
 	})
-	// AND the state machine may invoke the resolve and deploy functions, and no other
+	// AND the state machine may invoke the functions its definition names
+	// (resolve, deploy, migrate, verify), and no other
 	smRole := f.logicalID(t, "AWS::IAM::Role", "DeployStateMachineRole")
+	named := []string{deployFn, resolveFn, f.logicalID(t, "AWS::Lambda::Function", "MigrateFunction"), f.logicalID(t, "AWS::Lambda::Function", "VerifyFunction")}
+	invoked := map[string]bool{}
 	for _, st := range f.statementsOf(smRole) {
 		if asList(st["Action"]).contains("lambda:InvokeFunction") {
 			for _, r := range asList(st["Resource"]) {
-				if !strings.Contains(fmt.Sprint(r), deployFn) && !strings.Contains(fmt.Sprint(r), resolveFn) {
+				i := slices.IndexFunc(named, func(id string) bool { return strings.Contains(fmt.Sprint(r), id) })
+				if i < 0 {
 					t.Errorf("state machine may invoke %v", r)
+					continue
 				}
+				invoked[named[i]] = true
 			}
 		}
+	}
+	if len(invoked) != len(named) {
+		t.Errorf("state machine may invoke %v, want %v", invoked, named)
 	}
 }
 
@@ -545,7 +554,7 @@ func TestDeployFunctionHasOnlyTheECSPermissionsItUses(t *testing.T) {
 		}
 	}
 	sort.Strings(actions)
-	want := "ecs:DescribeServices,ecs:DescribeTaskDefinition,ecs:RegisterTaskDefinition,ecs:TagResource,ecs:UpdateService,iam:PassRole"
+	want := "ecs:DescribeServices,ecs:DescribeTaskDefinition,ecs:RegisterTaskDefinition,ecs:TagResource,iam:PassRole"
 	if got := strings.Join(actions, ","); got != want {
 		t.Errorf("deploy actions:\nwant %s\n got %s", want, got)
 	}
@@ -723,8 +732,8 @@ func TestEveryPermissionToChangeSomethingIsScopedToTheCatalog(t *testing.T) {
 
 	// THEN services, roles, projects and repositories are exactly the catalog's
 	want := map[string]string{
-		"DescribeAndUpdateTheCatalogsServices": "[arn:aws:ecs:us-east-1:123456789012:service/prod/web arn:aws:ecs:us-east-1:123456789012:service/staging/api]",
-		"PassTheCatalogsTaskRolesToECSTasks":   "[arn:aws:iam::123456789012:role/api-* arn:aws:iam::123456789012:role/web-exec arn:aws:iam::123456789012:role/web-task]",
+		"DescribeTheCatalogsServices":        "[arn:aws:ecs:us-east-1:123456789012:service/prod/web arn:aws:ecs:us-east-1:123456789012:service/staging/api]",
+		"PassTheCatalogsTaskRolesToECSTasks": "[arn:aws:iam::123456789012:role/api-* arn:aws:iam::123456789012:role/web-exec arn:aws:iam::123456789012:role/web-task]",
 	}
 	for sid, w := range want {
 		if deploy[sid] != w {

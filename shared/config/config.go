@@ -48,6 +48,10 @@ const (
 	// another migration of the same database to release its advisory lock,
 	// as a Go duration (default 5m).
 	EnvMigrationLockTimeout = "STEPSHIP_MIGRATION_LOCK_TIMEOUT"
+	// EnvVerifyPollInterval is how often the verify function describes the
+	// ECS service while a deployment rolls out, as a Go duration (default
+	// 15s).
+	EnvVerifyPollInterval = "STEPSHIP_VERIFY_POLL_INTERVAL"
 )
 
 // lambdaTaskRoot is where Lambda unpacks a function's package.

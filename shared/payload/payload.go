@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/git"
 )
 
@@ -42,6 +41,11 @@ type DeployRequest struct {
 	RequestedBy string `json:"requestedBy,omitempty"`
 	// Source describes the push behind a webhook deploy; absent for a console one.
 	Source *Source `json:"source,omitempty"`
+	// AllowOlder asks, from the console only and with a Reason, to deploy a
+	// commit older than the last one recorded for the service and
+	// environment: an explicit rollback request, recorded as such. Without
+	// it, an older commit is refused (docs/deploy.md, "Order").
+	AllowOlder bool `json:"allowOlder,omitempty"`
 }
 
 // Source is the signed git push behind a deploy. Every field comes from the
@@ -261,6 +265,9 @@ func (r DeployRequest) Validate() error {
 		problems = append(problems, "commit must be a full commit id (40 lower-case hex digits)")
 	}
 	problems = append(problems, textProblems(r.Reason, r.RequestedBy)...)
+	if r.AllowOlder && (r.Source != nil || strings.TrimSpace(r.Reason) == "") {
+		problems = append(problems, "allowOlder is a console rollback request: it needs a reason and no source")
+	}
 	if s := r.Source; s != nil {
 		if !s.Provider.Valid() {
 			problems = append(problems, "source.provider must be github, gitlab or bitbucket")
@@ -306,14 +313,6 @@ func textProblems(reason, requestedBy string) []string {
 	return problems
 }
 
-// Resolved is the resolve function's output, which replaces the deploy state
-// machine's state: the request as checked and its target from the catalog.
-// Later states read $.request and $.target, never the raw input.
-type Resolved struct {
-	Request DeployRequest  `json:"request"`
-	Target  catalog.Target `json:"target"`
-}
-
 // DeployInput is what the deploy state machine sends the deploy function: the
 // request (service, environment, commit) and the digest the image check found.
 // The function resolves the target from its own copy of the catalog.
@@ -340,13 +339,36 @@ func (d DeployInput) Validate() error {
 	return deployKind.invalid(problems)
 }
 
-// DeployResult is the deploy function's output.
+// DeployResult is the deploy function's output: the release's revision and
+// the one the service ran before it.
 type DeployResult struct {
 	Cluster                string `json:"cluster"`
 	ECSService             string `json:"ecsService"`
 	PreviousTaskDefinition string `json:"previousTaskDefinition"`
 	TaskDefinition         string `json:"taskDefinition"`
 	Image                  string `json:"image"`
+	// LaunchType and NetworkConfiguration are how the service's tasks run:
+	// a migration task (catalog migrations mode task) runs the same way.
+	// NetworkConfiguration has ECS's own (PascalCase) shape, which the
+	// state machine passes to ecs:runTask as it is.
+	LaunchType string `json:"launchType"`
+	// LogStreamPrefix is the container's awslogs stream prefix: a task's
+	// log stream is PREFIX/CONTAINER/TASK_ID ("" without awslogs).
+	LogStreamPrefix      string                `json:"logStreamPrefix"`
+	NetworkConfiguration *NetworkConfiguration `json:"networkConfiguration,omitempty"`
+}
+
+// NetworkConfiguration is an ECS service's awsvpc network configuration in
+// the shape of the RunTask API's member of that name.
+type NetworkConfiguration struct {
+	AwsvpcConfiguration AwsvpcConfiguration `json:"AwsvpcConfiguration"`
+}
+
+// AwsvpcConfiguration is the RunTask API's member of that name.
+type AwsvpcConfiguration struct {
+	Subnets        []string `json:"Subnets"`
+	SecurityGroups []string `json:"SecurityGroups,omitempty"`
+	AssignPublicIp string   `json:"AssignPublicIp,omitempty"`
 }
 
 // Invocation is what a state machine sends a stepship function: the execution id

@@ -18,6 +18,10 @@ const (
 	// VerifyBake checks, after the bake time, that none of the catalog's
 	// alarms is in ALARM or went into ALARM since Since.
 	VerifyBake VerifyPhase = "bake"
+	// VerifyStable waits, as VerifyRollout does, for the deployment to reach
+	// COMPLETED, and checks nothing else: a rollback's wait, when the
+	// alarms may still be in ALARM from the release rolled back.
+	VerifyStable VerifyPhase = "stable"
 )
 
 // VerifyInput is what the deploy state machine sends the verify function.
@@ -45,8 +49,8 @@ func (v VerifyInput) Validate() error {
 	if !strings.HasPrefix(v.TaskDefinition, "arn:") || !strings.Contains(v.TaskDefinition, ":task-definition/") {
 		problems = append(problems, "taskDefinition must be a task definition ARN")
 	}
-	if v.Phase != VerifyRollout && v.Phase != VerifyBake {
-		problems = append(problems, `phase must be "rollout" or "bake"`)
+	if v.Phase != VerifyRollout && v.Phase != VerifyBake && v.Phase != VerifyStable {
+		problems = append(problems, `phase must be "rollout", "bake" or "stable"`)
 	}
 	for _, f := range []struct{ name, value string }{{"startedAt", v.StartedAt}, {"since", v.Since}} {
 		if _, err := time.Parse(time.RFC3339, f.value); f.value != "" && err != nil {
