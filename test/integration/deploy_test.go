@@ -133,6 +133,7 @@ func (p *pipeline) deploy(t *testing.T, r release, want string, causes ...string
 	t.Helper()
 	arn := p.start(t, r)
 	p.expect(t, arn, want, causes...)
+	p.lockFree(t)
 	return arn
 }
 
@@ -148,7 +149,6 @@ func (p *pipeline) expect(t *testing.T, arn, want string, causes ...string) {
 			t.Errorf("cause %q does not say %q", cause, c)
 		}
 	}
-	p.lockFree(t)
 }
 
 // lockFree: every execution that ended released the lock.
@@ -250,10 +250,22 @@ func (p *pipeline) migrationDeploys(t *testing.T) {
 	r := p.push(t, nil)
 	arn := p.deploy(t, r, payload.OutcomeSucceeded, "deployed commit "+r.commit)
 	hist, _ := p.e.History(t.Context(), arn)
-	if got, want := localenv.StatePath(hist), []string{"Resolve", "HasSource", "Acquire", "ReadLast", "OrderCheck", "BuildMode", "Build", "CheckImage",
+	// Verify may take a second round (when the rollout completes late in
+	// an invocation, the health check waits for the next one).
+	path := localenv.StatePath(hist)
+	if i := slices.Index(path, "VerifyDone"); i > 0 && len(path) > i+2 && path[i+1] == "Verify" {
+		path = slices.Delete(path, i+1, i+3)
+	}
+	if want := []string{"Resolve", "HasSource", "Acquire", "ReadLast", "OrderCheck", "BuildMode", "Build", "CheckImage",
 		"Register", "MigrationsMode", "Migrate", "UpdateService", "Verify", "VerifyDone", "BakeNeeded", "Bake", "CheckBake", "Succeeded",
-		"RecordSucceeded", "Release", "Finish", "Deployed"}; !slices.Equal(got, want) {
-		t.Errorf("path %v\nwant %v", got, want)
+		"RecordSucceeded", "Release", "Finish", "Deployed"}; !slices.Equal(path, want) {
+		t.Errorf("path %v\nwant %v", path, want)
+	}
+	// The budget: at most 40 state transitions for a successful deploy.
+	if run := localenv.Measure(hist); run.Transitions > 40 || run.Invocations < 5 {
+		t.Errorf("a deploy took %s; the budget is 40 transitions", run)
+	} else {
+		t.Logf("a deploy with a migration and a bake: %s", run)
 	}
 	p.wantRunning(t, r)
 	if v := p.dbVersion(t); v != "1" {
@@ -338,6 +350,7 @@ func (p *pipeline) healthFails(t *testing.T) {
 	p.waitForState(t, arn, "Rollback")
 	p.e.Health.Set(200)
 	p.expect(t, arn, payload.OutcomeRolledBack, "HealthCheckFailed", "503", "rolled back to "+p.good)
+	p.lockFree(t)
 	if got := p.runs(t).TaskDefinition; got != p.good {
 		t.Errorf("service runs %s, want %s", got, p.good)
 	}
@@ -358,6 +371,7 @@ func (p *pipeline) alarmDuringBake(t *testing.T) {
 	set(cwtypes.StateValueAlarm)
 	defer set(cwtypes.StateValueOk)
 	p.expect(t, arn, payload.OutcomeRolledBack, "AlarmDuringBake", p.e.Releases.Alarm, "rolled back to "+p.good)
+	p.lockFree(t)
 }
 
 func (p *pipeline) threeInARow(t *testing.T) {
@@ -373,6 +387,7 @@ func (p *pipeline) threeInARow(t *testing.T) {
 	p.expect(t, arnB, payload.OutcomeFailedClean, "superseded by "+c.commit)
 	p.expect(t, arnA, payload.OutcomeSucceeded)
 	p.expect(t, arnC, payload.OutcomeSucceeded)
+	p.lockFree(t)
 	p.wantRunning(t, c)
 	if e := p.entry(t, arnB); e.Outcome != payload.OutcomeFailedClean || !strings.Contains(e.Reason, "superseded by "+c.commit) {
 		t.Errorf("ledger entry of the superseded push %+v", e)
@@ -420,6 +435,7 @@ func (p *pipeline) olderRefused(t *testing.T) {
 	in := fmt.Sprintf(`{"service":"web","environment":"production","commit":%q,"allowOlder":true,"reason":"back to the first release","requestedBy":"alice"}`, first.Commit)
 	arn = p.startInput(t, in)
 	p.expect(t, arn, payload.OutcomeSucceeded)
+	p.lockFree(t)
 	if e := p.entry(t, arn); !e.RollbackRequest || e.Trigger != "console" || e.Author != "alice" || e.PushedAt != first.PushedAt {
 		t.Errorf("ledger entry of the rollback request %+v", e)
 	}
@@ -429,6 +445,7 @@ func (p *pipeline) olderRefused(t *testing.T) {
 	// Without allowOlder, the same console deploy is refused.
 	in = fmt.Sprintf(`{"service":"web","environment":"production","commit":%q,"reason":"again"}`, first.Commit)
 	p.expect(t, p.startInput(t, in), payload.OutcomeFailedClean, "refused")
+	p.lockFree(t)
 }
 
 func (p *pipeline) crashMidDeploy(t *testing.T) {
