@@ -54,7 +54,7 @@ const scheduledBy = "eventbridge-scheduler"
 // database starting it with the documented input (events/backup-now.json),
 // alarms on the RPO each backup records and on failed executions, and the
 // dashboard.
-func addBackups(s *StepshipStack, specs []FunctionSpec, props *StepshipStackProps, targets []catalog.Target, retention awslogs.RetentionDays) error {
+func addBackups(s *StepshipStack, specs []FunctionSpec, targets []catalog.Target, retention awslogs.RetentionDays) error {
 	var backedUp []catalog.Target
 	for _, t := range targets {
 		if t.Backup != nil {
@@ -119,9 +119,7 @@ func addBackups(s *StepshipStack, specs []FunctionSpec, props *StepshipStackProp
 			dr := t.Backup.DRRegion
 			rpoMetrics = append(rpoMetrics, metricOf(backup.MetricNamespaceDrills, backup.MetricRPO, t, dr))
 			for _, what := range []string{"drill-rpo", "drill-rto"} {
-				alarms = append(alarms, awscloudwatch.Alarm_FromAlarmArn(stack, jsii.String(fmt.Sprintf("%s%d", pascalName(what), i)),
-					stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudwatch"), Region: jsii.String(dr), Resource: jsii.String("alarm"),
-						ResourceName: jsii.String(alarmName(drStackName(home, dr), what, &t)), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})))
+				alarms = append(alarms, drAlarm(stack, fmt.Sprintf("%s%d", pascalName(what), i), home, dr, what, &t))
 			}
 			row = append(row, metricWidget(fmt.Sprintf("RTO of %s/%s (drills in %s)", t.Service, t.Environment, dr), dr, o.RTO,
 				metricOf(backup.MetricNamespaceDrills, backup.MetricRTO, t, dr)))
@@ -132,9 +130,7 @@ func addBackups(s *StepshipStack, specs []FunctionSpec, props *StepshipStackProp
 	executions := []awscloudwatch.IWidget{executionsWidget("backup executions", *b.StateMachine.StateMachineArn(), region)}
 	for _, dr := range backup.DrillRegions(backedUp) {
 		executions = append(executions, executionsWidget("drill executions in "+dr, drillMachineARN(stack, home, dr), dr))
-		alarms = append(alarms, awscloudwatch.Alarm_FromAlarmArn(stack, jsii.String("DrillFailed"+pascalName(dr)),
-			stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("cloudwatch"), Region: jsii.String(dr), Resource: jsii.String("alarm"),
-				ResourceName: jsii.String(alarmName(drStackName(home, dr), "drill-failed", nil)), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})))
+		alarms = append(alarms, drAlarm(stack, "DrillFailed"+pascalName(dr), home, dr, "drill-failed", nil))
 	}
 	widgets = append(widgets, executions)
 	refs := make([]interfacesawscloudwatch.IAlarmRef, len(alarms))
@@ -157,6 +153,15 @@ func addBackups(s *StepshipStack, specs []FunctionSpec, props *StepshipStackProp
 	})
 	s.Backups = b
 	return nil
+}
+
+// drAlarm is the alarm the DR stack of region names what (and the target),
+// by its ARN: the dashboard lists it without a cross-region reference.
+func drAlarm(stack awscdk.Stack, id, home, region, what string, t *catalog.Target) awscloudwatch.IAlarm {
+	return awscloudwatch.Alarm_FromAlarmArn(stack, jsii.String(id), stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("cloudwatch"), Region: jsii.String(region), Resource: jsii.String("alarm"),
+		ResourceName: jsii.String(alarmName(drStackName(home, region), what, t)), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	}))
 }
 
 // drillMachineARN is the ARN of the drill state machine the DR stack of

@@ -232,7 +232,7 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 			})
 		}
 	}
-	if err := addBackups(s, specs, props, targets, retention); err != nil {
+	if err := addBackups(s, specs, targets, retention); err != nil {
 		return nil, err
 	}
 	addNagSuppressions(s, specs)
