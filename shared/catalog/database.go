@@ -66,12 +66,15 @@ type Drill struct {
 	// Schedule is an EventBridge Scheduler cron expression.
 	Schedule string `yaml:"schedule" json:"schedule"`
 	// SubnetGroup is the DB subnet group, in the DR region, the drill restores
-	// into: private subnets with no route to the internet. "default" is
-	// refused.
+	// into: private subnets with no route to the internet. stepship's DR
+	// stack creates it, under this name, over its isolated subnets.
+	// "default" is refused.
 	SubnetGroup string `yaml:"subnetGroup" json:"subnetGroup"`
 	// SecurityGroup is the drill-only VPC security group (sg-…) of the
-	// restored database, in the DR region.
-	SecurityGroup string `yaml:"securityGroup" json:"securityGroup"`
+	// restored database, in the DR region (optional: the drill security
+	// group of stepship's DR stack, which admits only the dr-verify
+	// function, when empty).
+	SecurityGroup string `yaml:"securityGroup,omitempty" json:"securityGroup,omitempty"`
 	// InstanceClass is the DB instance class of the restored database
 	// (required for an Aurora cluster, whose restore creates no instance;
 	// an instance restore keeps the snapshot's class when it is empty).
@@ -201,9 +204,7 @@ func (d *Drill) validate(at string, aurora bool) error {
 	} else if !subnetGroupRE.MatchString(d.SubnetGroup) {
 		return &Error{Path: at + ".subnetGroup", Problem: "must be a DB subnet group name (lower-case letters, digits, '.', '_', ' ' or '-')"}
 	}
-	if d.SecurityGroup == "" {
-		return &Error{Path: at + ".securityGroup", Problem: "required (the drill-only security group in the DR region)"}
-	} else if !securityGroupRE.MatchString(d.SecurityGroup) {
+	if d.SecurityGroup != "" && !securityGroupRE.MatchString(d.SecurityGroup) {
 		return &Error{Path: at + ".securityGroup", Problem: "must be a security group id (sg- and 8 or 17 hex digits)"}
 	}
 	if d.InstanceClass == "" && aurora {

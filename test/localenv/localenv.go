@@ -360,6 +360,9 @@ func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machine
 	home := maps.Clone(fnEnv)
 	dr := maps.Clone(fnEnv)
 	dr["AWS_REGION"], dr["AWS_DEFAULT_REGION"] = e.BackupSpec.DRRegion, e.BackupSpec.DRRegion
+	// The restore function gets the drill security group as the DR stack gives it.
+	restore := maps.Clone(dr)
+	restore[config.EnvDrillSecurityGroup] = seeded.SecurityGroupID
 	for _, f := range []struct {
 		fn   **localsvc.Lambda
 		dir  string
@@ -367,7 +370,7 @@ func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machine
 		env  map[string]string
 	}{
 		{&e.Snapshot, "snapshot", SnapshotFunctionName, home},
-		{&e.Restore, "restore", RestoreFunctionName, dr},
+		{&e.Restore, "restore", RestoreFunctionName, restore},
 		{&e.DRVerify, "dr-verify", DRVerifyFunctionName, dr},
 	} {
 		if *f.fn, err = e.startFunction(ctx, e.functions, f.dir, f.env, e.svcOpts); err != nil {

@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
 
 // BackupSpec names what SeedBackups creates: the database the catalog's
@@ -30,9 +32,11 @@ type BackupSpec struct {
 	SecretName   string // Secrets Manager name of its credentials (home region)
 	SecretSuffix string // the six letters of the secret's ARN: catalog.yaml names the ARN
 	DRRegion     string
-	// DRKMSKey, DrillSecurityGroup: catalog.yaml names them, and the emulator
-	// makes up their identifiers; SeedBackups makes it make up these ones
-	// (see seedIDs) and fails when it does not.
+	// DRKMSKey, DrillSecurityGroup: the emulator makes up their identifiers;
+	// SeedBackups makes it make up these ones (see seedIDs) and fails when
+	// it does not. catalog.yaml names the key; the security group plays the
+	// DR stack's drill security group, which the local stack passes to the
+	// restore function (config.EnvDrillSecurityGroup), as the DR stack does.
 	DRKMSKey           string
 	DrillSecurityGroup string
 	DrillSubnetGroup   string
@@ -77,12 +81,18 @@ const (
 )
 
 // SeedBackups creates the spec's DR resources (the database and its secret
-// are SeedDatabase's, which must have run): the KMS key the copies are
-// re-encrypted with, the drill's DB subnet group (over the default VPC's
-// subnets) and security group in the DR region. It talks to the emulator
-// directly (its seed API is moto's own).
+// are SeedDatabase's, which must have run): the secret's replica in the DR
+// region, where the drill reads it (docs/backups.md, "Before the first
+// drill"), the KMS key the copies are re-encrypted with, the drill's DB
+// subnet group (over the default VPC's subnets) and security group in the DR
+// region. It talks to the emulator directly (its seed API is moto's own).
 func SeedBackups(ctx context.Context, cfg aws.Config, b BackupSpec) (*SeededBackups, error) {
 	out := &SeededBackups{SubnetGroup: b.DrillSubnetGroup}
+	if _, err := secretsmanager.NewFromConfig(cfg).ReplicateSecretToRegions(ctx, &secretsmanager.ReplicateSecretToRegionsInput{
+		SecretId: aws.String(b.SecretName), AddReplicaRegions: []smtypes.ReplicaRegionType{{Region: aws.String(b.DRRegion)}},
+	}); err != nil {
+		return nil, fmt.Errorf("failed to replicate secret %s to %s: %w", b.SecretName, b.DRRegion, err)
+	}
 	dr := cfg.Copy()
 	dr.Region = b.DRRegion
 	if err := motoSeed(ctx, cfg, seedDRKMSKey); err != nil {
@@ -124,7 +134,7 @@ func SeedBackups(ctx context.Context, cfg aws.Config, b BackupSpec) (*SeededBack
 	}
 	out.SecurityGroupID = sg.GroupID
 	if sg.GroupID != b.DrillSecurityGroup {
-		return nil, fmt.Errorf("the emulator made security group %s, but the spec (and catalog.yaml) name %s: write the one it made in both", sg.GroupID, b.DrillSecurityGroup)
+		return nil, fmt.Errorf("the emulator made security group %s, but the spec names %s: write the one it made there", sg.GroupID, b.DrillSecurityGroup)
 	}
 	var ids []string
 	for _, s := range subnets.Items[:2] {
