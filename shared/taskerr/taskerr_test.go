@@ -21,7 +21,12 @@ func TestDeployStateMachineNamesTheseTypes(t *testing.T) {
 	}{
 		{&InvalidDeployRequest{}, "Resolve", false},
 		{&UnknownTarget{}, "Resolve", false},
-		{&ECSCallFailed{}, "Deploy", true},
+		{&ECSCallFailed{}, "Register", true},
+		{&DatabaseUnreachable{}, "Migrate", true},
+		{&S3CallFailed{}, "Migrate", true},
+		{&VerifyCallFailed{}, "Verify", true},
+		{&VerifyCallFailed{}, "CheckBake", true},
+		{&VerifyCallFailed{}, "VerifyRollback", true},
 	}
 	for _, tt := range tests {
 		name := reflect.TypeOf(tt.err).Elem().Name()
