@@ -396,17 +396,43 @@ func join(at, field string) string {
 	return at + "." + field
 }
 
+// The patterns below spell no long counted repetition (x{1,255}): package
+// regexp compiles x{m,n} into n copies of x, and compiling those at package
+// init was most of every function's start beyond a hello-world one (README,
+// Performance). Where a name has a length limit, the valid… function checks
+// it beside a pattern with * or +, accepting exactly what the counted
+// pattern did (the classes are ASCII, so a byte is a character;
+// TestValidatorsMatchCountedPatterns compares them).
 var (
-	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+	// nameRE: at most 40 characters (validName).
+	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 	// ECS names: letters, digits, '-' and '_', up to 255 characters; cluster
-	// and service may also be given as ARNs.
-	ecsNameRE = regexp.MustCompile(`^([A-Za-z0-9_-]{1,255}|arn:[A-Za-z0-9:/_.-]+)$`)
+	// and service may also be given as ARNs (validECSName).
+	ecsNameRE = regexp.MustCompile(`^([A-Za-z0-9_-]+|arn:[A-Za-z0-9:/_.-]+)$`)
 	// An ECR repository name: lower-case path components.
-	repoNameRE     = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
-	roleARNRE      = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]*\*?$`)
-	codeBuildRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$`)
+	repoNameRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
+	roleARNRE  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]*\*?$`)
+	// codeBuildRE: at most 255 characters (validCodeBuildProject).
+	codeBuildRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]+$`)
 	repoSegmentsRE = regexp.MustCompile(`^[^/\s]+(/[^/\s]+)+$`)
 )
+
+// maxNameLen bounds service, environment and assertion names.
+const maxNameLen = 40
+
+// validName: 1-40 lower-case letters, digits or '-', starting and ending
+// with a letter or digit.
+func validName(s string) bool { return len(s) <= maxNameLen && nameRE.MatchString(s) }
+
+// validECSName: 1-255 letters, digits, '-' or '_', or an ARN (of any length).
+func validECSName(s string) bool {
+	// A name matching the ARN branch has a ':', which the other lacks.
+	return ecsNameRE.MatchString(s) && (len(s) <= 255 || strings.HasPrefix(s, "arn:"))
+}
+
+// validCodeBuildProject: 2-255 letters, digits, '-' or '_', starting with a
+// letter or digit.
+func validCodeBuildProject(s string) bool { return len(s) <= 255 && codeBuildRE.MatchString(s) }
 
 func (c *Catalog) validate() error {
 	if c.Version != Version {
@@ -441,7 +467,7 @@ func (s *Service) validate(at string) error {
 	if s.Name == "" {
 		return &Error{Path: at + ".name", Problem: "required"}
 	}
-	if !nameRE.MatchString(s.Name) {
+	if !validName(s.Name) {
 		return &Error{Path: at + ".name", Problem: "must be 1-40 lower-case letters, digits or '-', starting and ending with a letter or digit"}
 	}
 	if s.Repository.Provider == "" {
@@ -472,7 +498,7 @@ func (s *Service) validate(at string) error {
 		if s.Build.Project == "" {
 			return &Error{Path: at + ".build.project", Problem: "required when build.mode is codebuild"}
 		}
-		if !codeBuildRE.MatchString(s.Build.Project) {
+		if !validCodeBuildProject(s.Build.Project) {
 			return &Error{Path: at + ".build.project", Problem: "must be a CodeBuild project name (2-255 letters, digits, '-' or '_')"}
 		}
 	case BuildPrebuilt:
@@ -504,7 +530,7 @@ func (e *Environment) validate(at string) error {
 	if e.Name == "" {
 		return &Error{Path: at + ".name", Problem: "required"}
 	}
-	if !nameRE.MatchString(e.Name) {
+	if !validName(e.Name) {
 		return &Error{Path: at + ".name", Problem: "must be 1-40 lower-case letters, digits or '-', starting and ending with a letter or digit"}
 	}
 	if len(e.Branches) == 0 && len(e.Tags) == 0 {
@@ -525,13 +551,13 @@ func (e *Environment) validate(at string) error {
 			return &Error{Path: at + "." + f.name, Problem: "required"}
 		}
 	}
-	if !ecsNameRE.MatchString(e.Cluster) {
+	if !validECSName(e.Cluster) {
 		return &Error{Path: at + ".cluster", Problem: "must be an ECS cluster name or ARN"}
 	}
-	if !ecsNameRE.MatchString(e.Service) {
+	if !validECSName(e.Service) {
 		return &Error{Path: at + ".service", Problem: "must be an ECS service name or ARN"}
 	}
-	if !ecsNameRE.MatchString(e.Container) || strings.HasPrefix(e.Container, "arn:") {
+	if !validECSName(e.Container) || strings.HasPrefix(e.Container, "arn:") {
 		return &Error{Path: at + ".container", Problem: "must be a container name (letters, digits, '-', '_')"}
 	}
 	for i, r := range e.Roles {

@@ -107,19 +107,41 @@ const (
 )
 
 var (
-	// RDS identifiers: a letter, then letters, digits and single hyphens, at
-	// most 63 characters, not ending in a hyphen. RDS stores them in lower
-	// case, so the catalog writes them that way.
-	rdsIdentifierRE = regexp.MustCompile(`^[a-z]([a-z0-9]|-[a-z0-9]){0,62}$`)
+	// RDS identifiers: a letter, then letters, digits and single hyphens,
+	// not ending in a hyphen (validRDSIdentifier bounds the length). RDS
+	// stores them in lower case, so the catalog writes them that way.
+	rdsIdentifierRE = regexp.MustCompile(`^[a-z]([a-z0-9]|-[a-z0-9])*$`)
 	secretARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
 	regionRE        = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	kmsKeyARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:kms:([a-z0-9-]+):[0-9]{12}:key/[A-Za-z0-9-]+$`)
 	accountRE       = regexp.MustCompile(`^[0-9]{12}$`)
-	subnetGroupRE   = regexp.MustCompile(`^[a-z0-9._ -]{1,255}$`)
+	// subnetGroupRE: at most 255 characters (validSubnetGroup).
+	subnetGroupRE   = regexp.MustCompile(`^[a-z0-9._ -]+$`)
 	securityGroupRE = regexp.MustCompile(`^sg-[0-9a-f]{8}([0-9a-f]{9})?$`)
 	instanceClassRE = regexp.MustCompile(`^db\.[a-z0-9-]+\.[a-z0-9-]+$`)
-	tableRE         = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$`)
+	// tableRE: each part at most 63 characters (validTable).
+	tableRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$`)
 )
+
+// The length limits of the patterns above, checked apart (see nameRE in
+// catalog.go for why).
+
+// validRDSIdentifier: rdsIdentifierRE with at most 63 letters and digits
+// (the counted pattern's limit: a first letter, then at most 62 units of a
+// letter or digit, each maybe after a hyphen).
+func validRDSIdentifier(s string) bool {
+	return len(s)-strings.Count(s, "-") <= 63 && rdsIdentifierRE.MatchString(s)
+}
+
+// validSubnetGroup: 1-255 lower-case letters, digits, '.', '_', ' ' or '-'.
+func validSubnetGroup(s string) bool { return len(s) <= 255 && subnetGroupRE.MatchString(s) }
+
+// validTable: a table name, maybe schema-qualified, each part at most 63
+// characters.
+func validTable(s string) bool {
+	schema, table, _ := strings.Cut(s, ".")
+	return len(schema) <= 63 && len(table) <= 63 && tableRE.MatchString(s)
+}
 
 // validateData checks the environment's database, backup and drill, and
 // fills the drill's default timeout.
@@ -158,7 +180,7 @@ func (d *Database) validate(at string) error {
 	if d.Aurora() {
 		field = "cluster"
 	}
-	if !rdsIdentifierRE.MatchString(d.Identifier()) {
+	if !validRDSIdentifier(d.Identifier()) {
 		return &Error{Path: at + "." + field, Problem: "must be an RDS identifier: a lower-case letter, then lower-case letters, digits and single hyphens, at most 63 characters, not ending in a hyphen"}
 	}
 	if d.Secret == "" {
@@ -201,7 +223,7 @@ func (d *Drill) validate(at string, aurora bool) error {
 		return &Error{Path: at + ".subnetGroup", Problem: "required (an isolated DB subnet group in the DR region)"}
 	} else if d.SubnetGroup == "default" {
 		return &Error{Path: at + ".subnetGroup", Problem: "must not be the default subnet group: a drill restores into isolated subnets of its own"}
-	} else if !subnetGroupRE.MatchString(d.SubnetGroup) {
+	} else if !validSubnetGroup(d.SubnetGroup) {
 		return &Error{Path: at + ".subnetGroup", Problem: "must be a DB subnet group name (lower-case letters, digits, '.', '_', ' ' or '-')"}
 	}
 	if d.SecurityGroup != "" && !securityGroupRE.MatchString(d.SecurityGroup) {
@@ -213,7 +235,7 @@ func (d *Drill) validate(at string, aurora bool) error {
 		return &Error{Path: at + ".instanceClass", Problem: "must be a DB instance class such as db.t4g.medium"}
 	}
 	for i, t := range d.Tables {
-		if !tableRE.MatchString(t) {
+		if !validTable(t) {
 			return &Error{Path: fmt.Sprintf("%s.tables[%d]", at, i), Problem: "must be a lower-case table name, optionally schema-qualified (orders, billing.invoices)"}
 		}
 	}
@@ -222,7 +244,7 @@ func (d *Drill) validate(at string, aurora bool) error {
 		aat := fmt.Sprintf("%s.assertions[%s]", at, labelOf(a.Name, i))
 		if a.Name == "" {
 			return &Error{Path: aat + ".name", Problem: "required"}
-		} else if !nameRE.MatchString(a.Name) {
+		} else if !validName(a.Name) {
 			return &Error{Path: aat + ".name", Problem: "must be 1-40 lower-case letters, digits or '-', starting and ending with a letter or digit"}
 		} else if seen[a.Name] {
 			return &Error{Path: aat + ".name", Problem: "duplicate assertion name"}

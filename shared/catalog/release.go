@@ -83,11 +83,23 @@ const (
 )
 
 var (
-	migrationsLocationRE = regexp.MustCompile(`^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/([A-Za-z0-9!_.*'()-]+/)+$`)
+	// migrationsLocationRE: a bucket of at most 63 characters
+	// (validMigrationsLocation; see nameRE in catalog.go for why apart).
+	migrationsLocationRE = regexp.MustCompile(`^s3://[a-z0-9][a-z0-9.-]+[a-z0-9]/([A-Za-z0-9!_.*'()-]+/)+$`)
 	// CloudWatch alarm names: printable ASCII without quotes or
-	// backslashes here, since they travel in JSON and ARNs.
-	alarmNameRE = regexp.MustCompile(`^[A-Za-z0-9 _.:/#+=@-]{1,255}$`)
+	// backslashes here, since they travel in JSON and ARNs; at most 255
+	// characters (validAlarmName).
+	alarmNameRE = regexp.MustCompile(`^[A-Za-z0-9 _.:/#+=@-]+$`)
 )
+
+// validMigrationsLocation: s3://BUCKET/PREFIX/, the bucket 3-63 characters.
+func validMigrationsLocation(s string) bool {
+	bucket, _, _ := strings.Cut(strings.TrimPrefix(s, "s3://"), "/")
+	return len(bucket) <= 63 && migrationsLocationRE.MatchString(s)
+}
+
+// validAlarmName: 1-255 characters of alarmNameRE.
+func validAlarmName(s string) bool { return len(s) <= 255 && alarmNameRE.MatchString(s) }
 
 // validateRelease checks the environment's migrations and verify, and fills
 // their defaults.
@@ -116,7 +128,7 @@ func (m *Migrations) validate(at string, hasDatabase bool) error {
 		if !hasDatabase {
 			return &Error{Path: at, Problem: "sql migrations require database (whose secret the migrate function connects with)"}
 		}
-		if !migrationsLocationRE.MatchString(m.Location) || strings.Contains(m.Location, "/./") || strings.Contains(m.Location, "/../") {
+		if !validMigrationsLocation(m.Location) || strings.Contains(m.Location, "/./") || strings.Contains(m.Location, "/../") {
 			return &Error{Path: at + ".location", Problem: "required in sql mode: s3://BUCKET/PREFIX/ with a final '/' (the build writes PREFIX/COMMIT/*.sql)"}
 		}
 		if len(m.Command) > 0 || m.TimeoutSeconds != 0 {
@@ -162,7 +174,7 @@ func (v *Verify) validate(at string) error {
 	}
 	seen := map[string]bool{}
 	for i, a := range v.Alarms {
-		if !alarmNameRE.MatchString(a) {
+		if !validAlarmName(a) {
 			return &Error{Path: fmt.Sprintf("%s.alarms[%d]", at, i), Problem: "must be a CloudWatch alarm name (1-255 letters, digits, spaces and _.:/#+=@-)"}
 		}
 		if seen[a] {

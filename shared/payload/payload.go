@@ -68,9 +68,19 @@ var TargetFields = []string{"cluster", "ecsService", "container", "image", "buil
 // maxTextLen bounds the free-text fields.
 const maxTextLen = 512
 
+// The patterns of this package spell no long counted repetition: package
+// regexp compiles x{m,n} into n copies of x at package init, on every
+// function's cold start. Lengths are checked apart, accepting exactly what
+// the counted pattern did (the classes are ASCII, so a byte is a character;
+// TestValidatorsMatchCountedPatterns compares them).
 var (
-	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+	// nameRE: at most 40 characters (validName).
+	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 )
+
+// validName: a catalog name, 1-40 lower-case letters, digits or '-',
+// starting and ending with a letter or digit.
+func validName(s string) bool { return len(s) <= 40 && nameRE.MatchString(s) }
 
 // requestKind names a state machine's input in errors, with the sample that
 // shows its shape.
@@ -290,13 +300,13 @@ func targetProblems(service, environment string) []string {
 	switch {
 	case service == "":
 		problems = append(problems, "service is required")
-	case !nameRE.MatchString(service):
+	case !validName(service):
 		problems = append(problems, "service must be a catalog service name ([a-z0-9-], 1-40 characters)")
 	}
 	switch {
 	case environment == "":
 		problems = append(problems, "environment is required")
-	case !nameRE.MatchString(environment):
+	case !validName(environment):
 		problems = append(problems, "environment must be a catalog environment name ([a-z0-9-], 1-40 characters)")
 	}
 	return problems
@@ -325,7 +335,11 @@ type DeployInput struct {
 	ImageDigest string `json:"imageDigest"`
 }
 
-var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+// digestRE: 64 hex digits (validDigest).
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]+$`)
+
+// validDigest: sha256: and 64 lower-case hex digits.
+func validDigest(s string) bool { return len(s) == len("sha256:")+64 && digestRE.MatchString(s) }
 
 // Validate names every problem of a deploy function input.
 func (d DeployInput) Validate() error {
@@ -333,7 +347,7 @@ func (d DeployInput) Validate() error {
 	if err := (DeployRequest{Service: d.Service, Environment: d.Environment, Commit: d.Commit}).Validate(); err != nil {
 		problems = append(problems, err.(*InvalidRequestError).Problems...)
 	}
-	if !digestRE.MatchString(d.ImageDigest) {
+	if !validDigest(d.ImageDigest) {
 		problems = append(problems, "imageDigest must be sha256: and 64 hex digits")
 	}
 	return deployKind.invalid(problems)

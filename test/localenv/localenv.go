@@ -115,6 +115,10 @@ type Env struct {
 	ecsMu sync.Mutex
 	ecs   *awsproxy.Script // what ScriptECS installed
 
+	// envs is each function's environment, by its folder name (the first
+	// one it was started with).
+	envs map[string]map[string]string
+
 	functions string            // the built functions (dist/local)
 	svcOpts   []localsvc.Option // how services are started (log folder)
 
@@ -302,7 +306,7 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 				statemachines.FunctionPlaceholder("deploy"):  fnARN(Region, DeployFunctionName),
 				statemachines.FunctionPlaceholder("verify"):  fnARN(Region, VerifyFunctionName),
 				statemachines.FunctionPlaceholder("migrate"): fnARN(Region, MigrateFunctionName),
-				statemachines.TableName: e.Releases.Table,
+				statemachines.TableName:                      e.Releases.Table,
 			},
 			RoleArn: fmt.Sprintf("arn:aws:iam::%s:role/stepship-deploy-state-machine", Account),
 		}}, machines...),
@@ -412,7 +416,21 @@ func (e *Env) startFunction(ctx context.Context, dist, name string, env map[stri
 		return nil, err
 	}
 	e.started(fn.Close, fn)
+	if _, ok := e.envs[name]; !ok {
+		if e.envs == nil {
+			e.envs = map[string]map[string]string{}
+		}
+		e.envs[name] = maps.Clone(env)
+	}
 	return fn, nil
+}
+
+// FunctionEnv returns the environment the stack started functions/NAME with
+// (to start more copies, or to measure its start); false when the stack does
+// not run it (snapshot, restore and dr-verify need WithBackups).
+func (e *Env) FunctionEnv(name string) (map[string]string, bool) {
+	env, ok := e.envs[name]
+	return maps.Clone(env), ok
 }
 
 // StartWebhook starts another copy of the webhook function, its environment
