@@ -126,11 +126,10 @@ var (
 // The length limits of the patterns above, checked apart (see nameRE in
 // catalog.go for why).
 
-// validRDSIdentifier: rdsIdentifierRE with at most 63 letters and digits
-// (the counted pattern's limit: a first letter, then at most 62 units of a
-// letter or digit, each maybe after a hyphen).
+// validRDSIdentifier: rdsIdentifierRE, at most 63 characters, hyphens
+// included (RDS's limit).
 func validRDSIdentifier(s string) bool {
-	return len(s)-strings.Count(s, "-") <= 63 && rdsIdentifierRE.MatchString(s)
+	return len(s) <= 63 && rdsIdentifierRE.MatchString(s)
 }
 
 // validSubnetGroup: 1-255 lower-case letters, digits, '.', '_', ' ' or '-'.

@@ -24,17 +24,6 @@ func TestValidatorsMatchCountedPatterns(t *testing.T) {
 		"validCodeBuildProject": {Pattern: `^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$`, Valid: validCodeBuildProject, Gen: func(r *rand.Rand) string {
 			return pt.Sometimes(r, pt.Word(r, "aZ09"+lowerDigits, 1)+pt.Word(r, "aZ09_-"+lowerDigits, pt.Near(r, 254)), "-. é")
 		}},
-		"validRDSIdentifier": {Pattern: `^[a-z]([a-z0-9]|-[a-z0-9]){0,62}$`, Valid: validRDSIdentifier, Gen: func(r *rand.Rand) string {
-			var b strings.Builder
-			b.WriteString(pt.Word(r, "abcxyz", 1))
-			for range pt.Near(r, 62) {
-				if r.IntN(3) == 0 {
-					b.WriteByte('-')
-				}
-				b.WriteString(pt.Word(r, lowerDigits, 1))
-			}
-			return pt.Sometimes(r, b.String(), "-A_é")
-		}},
 		"validSubnetGroup": {Pattern: `^[a-z0-9._ -]{1,255}$`, Valid: validSubnetGroup, Gen: func(r *rand.Rand) string {
 			return pt.Sometimes(r, pt.Word(r, "az09._ -"+lowerDigits, pt.Near(r, 255)), "A/é")
 		}},
@@ -54,4 +43,18 @@ func TestValidatorsMatchCountedPatterns(t *testing.T) {
 			return pt.Sometimes(r, pt.Word(r, "aZ09 _.:/#+=@-", pt.Near(r, 255)), "\"\\é")
 		}},
 	})
+}
+
+// RDS identifiers are at most 63 characters, hyphens included; a letter
+// first, no trailing or doubled hyphen.
+func TestValidRDSIdentifier(t *testing.T) {
+	for s, want := range map[string]bool{
+		"a": true, "web-prod": true, "a" + strings.Repeat("b", 62): true, "a" + strings.Repeat("-b", 31): true,
+		"a" + strings.Repeat("b", 63): false, "a" + strings.Repeat("-b", 32): false,
+		"": false, "1web": false, "web-": false, "web--prod": false, "Web": false, "web_prod": false,
+	} {
+		if got := validRDSIdentifier(s); got != want {
+			t.Errorf("validRDSIdentifier(%q) (%d characters) = %v, want %v", s, len(s), got, want)
+		}
+	}
 }

@@ -116,10 +116,10 @@ func SeedDatabase(ctx context.Context, cfg aws.Config, b BackupSpec, host string
 // Record states write it).
 type LedgerEntry struct {
 	Commit, Outcome, Reason, Execution, Trigger, Author string
-	ImageDigest, RevisionBefore, RevisionAfter        string
-	MigrationBefore, MigrationAfter                   string
-	PushedAt, Start, End                              string
-	RollbackRequest                                   bool
+	ImageDigest, RevisionBefore, RevisionAfter          string
+	MigrationBefore, MigrationAfter                     string
+	PushedAt, Start, End                                string
+	RollbackRequest                                     bool
 }
 
 // Ledger reads a target's ledger entries, oldest first.
@@ -174,4 +174,3 @@ func ReadLock(ctx context.Context, cfg aws.Config, r ReleaseSpec, service, envir
 	}
 	return Lock{Owner: s("owner"), OwnerCommit: s("ownerCommit"), Waiter: s("waiter"), WaiterCommit: s("waiterCommit"), LeaseUntil: s("leaseUntil")}, nil
 }
-
