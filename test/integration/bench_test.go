@@ -14,7 +14,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/shared/webhook/webhooktest"
+	"github.com/stepship/stepship/test/awsproxy"
 	"github.com/stepship/stepship/test/harness"
 	"github.com/stepship/stepship/test/localenv"
 	"github.com/stepship/stepship/test/localenv/localenvtest"
@@ -226,4 +228,54 @@ func median(v []float64) float64 {
 		return (v[n/2-1] + v[n/2]) / 2
 	}
 	return v[n/2]
+}
+
+// BenchmarkDeploy measures what a deploy costs on the local stack, read from
+// each execution's history (localenv.Measure): state transitions (the
+// budget is 40 per successful deploy), Lambda invocations, GB-seconds at the
+// functions' memory sizes, and the list price — for a deploy with a SQL
+// migration, a health check and a bake (catalog.yaml's web/production),
+// and for a release whose ECS deployment fails and is rolled back.
+//
+//	go test -run '^$' -bench BenchmarkDeploy -benchtime 5x ./test/integration/
+func BenchmarkDeploy(b *testing.B) {
+	e := localenvtest.StartT(b)
+	p := &pipeline{e: e, t0: time.Now().Add(-time.Hour).Truncate(time.Second)}
+	measure := func(b *testing.B, want string, script awsproxy.ECSScript) {
+		var transitions, invocations, gbs, usd float64
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			r := p.push(b, nil)
+			e.ScriptECS(script)
+			b.StartTimer()
+			arn := p.start(b, r)
+			outcome, cause := p.ended(b, arn)
+			b.StopTimer()
+			if outcome != want {
+				b.Fatalf("ended %s (%s), want %s", outcome, cause, want)
+			}
+			hist, err := e.History(context.Background(), arn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			run := localenv.Measure(hist)
+			transitions += float64(run.Transitions)
+			invocations += float64(run.Invocations)
+			gbs += run.GBSeconds
+			usd += run.Cost()
+			b.StartTimer()
+		}
+		n := float64(b.N)
+		b.ReportMetric(transitions/n, "transitions/op")
+		b.ReportMetric(invocations/n, "invocations/op")
+		b.ReportMetric(gbs/n, "GB-s/op")
+		b.ReportMetric(usd/n*1e6, "µUSD/op")
+	}
+	b.Run("succeeded", func(b *testing.B) {
+		measure(b, payload.OutcomeSucceeded, awsproxy.ECSScript{Rollouts: []awsproxy.Rollout{{Outcome: awsproxy.RolloutCompleted, InProgressPolls: 1}}})
+	})
+	b.Run("rolled-back", func(b *testing.B) {
+		measure(b, payload.OutcomeRolledBack, awsproxy.ECSScript{Rollouts: []awsproxy.Rollout{
+			{Outcome: awsproxy.RolloutFailed, InProgressPolls: 1}, {Outcome: awsproxy.RolloutCompleted, InProgressPolls: 1}}})
+	})
 }

@@ -67,7 +67,7 @@ type release struct {
 
 // push makes a commit's build artifacts (image, migrations) and returns it
 // with the next push time.
-func (p *pipeline) push(t *testing.T, migrations map[string]string) release {
+func (p *pipeline) push(t testing.TB, migrations map[string]string) release {
 	t.Helper()
 	p.n++
 	r := release{commit: fmt.Sprintf("%040x", 0xc0ffee0000+p.n), pushedAt: p.t0.Add(time.Duration(p.n) * time.Minute)}
@@ -91,14 +91,14 @@ var baseMigrations = map[string]string{
 
 // start starts a deploy of r as its push would: the input carries the signed
 // push (source) the webhook function would put there.
-func (p *pipeline) start(t *testing.T, r release) string {
+func (p *pipeline) start(t testing.TB, r release) string {
 	t.Helper()
 	in, _ := json.Marshal(payload.DeployRequest{Service: "web", Environment: "production", Commit: r.commit,
 		Source: &payload.Source{Provider: "github", Repository: "acme/web", Ref: "refs/heads/main", Pusher: "dana", PushedAt: &r.pushedAt}})
 	return p.startInput(t, string(in))
 }
 
-func (p *pipeline) startInput(t *testing.T, input string) string {
+func (p *pipeline) startInput(t testing.TB, input string) string {
 	t.Helper()
 	out, err := p.e.SFN.StartExecution(t.Context(), &sfn.StartExecutionInput{StateMachineArn: aws.String(p.e.DeployStateMachineARN), Input: aws.String(input)})
 	if err != nil {
@@ -109,7 +109,7 @@ func (p *pipeline) startInput(t *testing.T, input string) string {
 
 // ended waits for an execution and returns its outcome (the error of a
 // failed one, SUCCEEDED from the output of a successful one) and cause.
-func (p *pipeline) ended(t *testing.T, arn string) (outcome, cause string) {
+func (p *pipeline) ended(t testing.TB, arn string) (outcome, cause string) {
 	t.Helper()
 	out, err := p.e.WaitExecution(t.Context(), arn, 3*time.Minute)
 	if err != nil {

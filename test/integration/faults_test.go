@@ -42,8 +42,12 @@ func TestDeployFaultMatrix(t *testing.T) {
 		// the path tells a bucket's listing from an object).
 		when func(*awsproxy.Request) bool
 	}
-	bucketOnly := func(r *awsproxy.Request) bool { return r.Method == "GET" && strings.Count(strings.Trim(r.Path, "/"), "/") == 0 }
-	object := func(r *awsproxy.Request) bool { return r.Method == "GET" && strings.Count(strings.Trim(r.Path, "/"), "/") > 0 }
+	bucketOnly := func(r *awsproxy.Request) bool {
+		return r.Method == "GET" && strings.Count(strings.Trim(r.Path, "/"), "/") == 0
+	}
+	object := func(r *awsproxy.Request) bool {
+		return r.Method == "GET" && strings.Count(strings.Trim(r.Path, "/"), "/") > 0
+	}
 	calls := []call{
 		{"state machine", "dynamodb", "UpdateItem", true, nil},
 		{"state machine", "dynamodb", "GetItem", true, nil},
