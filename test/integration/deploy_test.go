@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -47,6 +49,7 @@ func TestDeployPipeline(t *testing.T) {
 	t.Run("two pushes at once: never older over newer", p.twoAtOnce)
 	t.Run("an older push is refused; a console rollback request is not", p.olderRefused)
 	t.Run("a crash mid-deploy: the next deploy takes the lock over", p.crashMidDeploy)
+	t.Run("an expired lease frees the lock of a holder still running", p.leaseExpires)
 }
 
 type pipeline struct {
@@ -467,4 +470,35 @@ func (p *pipeline) crashMidDeploy(t *testing.T) {
 	}
 	p.deploy(t, next, payload.OutcomeSucceeded)
 	p.wantRunning(t, next)
+}
+
+// A holder that still runs but whose lease has ended (it cannot be asked
+// about, or runs past the machine's own timeout) loses the lock: the next
+// deploy takes it without waiting. The holder then finds the lock gone: its
+// release changes nothing of the new holder's.
+func (p *pipeline) leaseExpires(t *testing.T) {
+	p.e.ScriptECS(awsproxy.ECSScript{Rollouts: []awsproxy.Rollout{{Outcome: awsproxy.RolloutCompleted, InProgressPolls: 100000}, {Outcome: awsproxy.RolloutCompleted, InProgressPolls: 1}}})
+	defer p.completing()
+	slow, next := p.push(t, nil), p.push(t, nil)
+	arnSlow := p.start(t, slow)
+	defer p.e.SFN.StopExecution(context.Background(), &sfn.StopExecutionInput{ExecutionArn: aws.String(arnSlow)})
+	p.waitForState(t, arnSlow, "Verify")
+	// Its lease ran out an hour ago.
+	if _, err := dynamodb.NewFromConfig(p.e.AWS).UpdateItem(t.Context(), &dynamodb.UpdateItemInput{TableName: aws.String(p.e.Releases.Table),
+		Key:                       map[string]ddbtypes.AttributeValue{"PK": &ddbtypes.AttributeValueMemberS{Value: payload.LockKey("web", "production")}, "SK": &ddbtypes.AttributeValueMemberS{Value: "lock"}},
+		UpdateExpression:          aws.String("SET leaseUntil = :past"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":past": &ddbtypes.AttributeValueMemberS{Value: time.Now().Add(-time.Hour).UTC().Format(payload.TimeFormat)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	arnNext := p.start(t, next)
+	hist := func() []string {
+		h, _ := p.e.History(t.Context(), arnNext)
+		return localenv.StatePath(h)
+	}
+	p.expect(t, arnNext, payload.OutcomeSucceeded)
+	if path := hist(); slices.Contains(path, "ReadLock") || slices.Contains(path, "WaitForLock") {
+		t.Errorf("the next deploy waited for an expired lease: %v", path)
+	}
+	p.lockFree(t)
 }

@@ -116,6 +116,13 @@ func TestSignedPushDeploysTheCommit(t *testing.T) {
 		}
 	}
 	assertExecutions(t, e, 1)
+	// Nothing registered twice: one ledger entry, one new revision.
+	if l, err := world.Ledger(ctx, e.AWS, e.Releases, "web", "production"); err != nil || len(l) != 1 {
+		t.Errorf("ledger %+v (%v), want the one deploy", l, err)
+	}
+	if svc, err := world.Service(ctx, e.AWS, e.Spec); err != nil || svc.Revision != 2 {
+		t.Errorf("service on %+v (%v), want revision 2", svc, err)
+	}
 
 	// A captured push re-sent after the replay window starts nothing.
 	old := webhooktest.WithPushedAt(localenvtest.Fixture(t, e, "github-push.json"), time.Now().Add(-2*time.Hour))
