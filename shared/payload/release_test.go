@@ -1,6 +1,7 @@
 package payload
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +124,20 @@ func TestVerifyInputValidate(t *testing.T) {
 				t.Errorf("error %q does not name the verify request", err)
 			}
 		})
+	}
+}
+
+// The documented console inputs decode: events/deploy-input.json and the
+// rollback request events/deploy-rollback-request.json.
+func TestDocumentedDeployInputsDecode(t *testing.T) {
+	for name, rollback := range map[string]bool{"deploy-input.json": false, "deploy-rollback-request.json": true} {
+		raw, err := os.ReadFile("../../events/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := DecodeDeployRequest(raw)
+		if err != nil || r.AllowOlder != rollback || r.Reason == "" || r.Source != nil {
+			t.Errorf("%s: %+v, %v", name, r, err)
+		}
 	}
 }
