@@ -109,6 +109,8 @@ const (
 	build      = `{"Build":{"Id":"web-build:0b7f","BuildStatus":"SUCCEEDED"}}`
 	registered = `{"cluster":"stepship-demo","ecsService":"web","previousTaskDefinition":"` + rev1 + `","taskDefinition":"` + rev2 + `","image":"x",` +
 		`"launchType":"FARGATE","logStreamPrefix":"ecs","networkConfiguration":{"AwsvpcConfiguration":{"Subnets":["subnet-1"]}}}`
+	registeredHost = `{"cluster":"stepship-demo","ecsService":"web","previousTaskDefinition":"` + rev1 + `","taskDefinition":"` + rev2 + `","image":"x",` +
+		`"launchType":"EC2","logStreamPrefix":""}`
 	migrated   = `{"versionBefore":3,"versionAfter":4,"applied":["00004_add_email.sql"],"lockWaitMs":0,"durationMs":12}`
 	taskRan    = `{"TaskArn":"arn:aws:ecs:us-east-1:123456789012:task/stepship-demo/0f3c","StoppedReason":"Essential container in task exited","Containers":[{"ExitCode":0}]}`
 	taskExit1  = `{"TaskArn":"arn:aws:ecs:us-east-1:123456789012:task/stepship-demo/0f3c","StoppedReason":"Essential container in task exited","Containers":[{"ExitCode":1}]}`
@@ -163,7 +165,7 @@ func happy(resolvedState string) map[string][]reply {
 	return map[string][]reply{
 		"Resolve": {ok(resolvedState)}, "LookupCommit": {ok(noItem)}, "Acquire": {ok(done)}, "ReadLast": {ok(noItem)},
 		"Build": {ok(build)}, "CheckImage": {ok(images)}, "Register": {ok(registered)}, "Migrate": {ok(migrated)},
-		"MigrationTask": {ok(taskRan)}, "UpdateService": {ok(updated)}, "Verify": {ok(verified)}, "CheckBake": {ok(verified)},
+		"MigrationTask": {ok(taskRan)}, "MigrationTaskHostNetwork": {ok(taskRan)}, "UpdateService": {ok(updated)}, "Verify": {ok(verified)}, "CheckBake": {ok(verified)},
 		"Rollback": {ok(done)}, "VerifyRollback": {ok(verified)},
 		"RecordSucceeded": {ok(done)}, "Record": {ok(done)}, "RecordRefused": {ok(done)}, "Release": {ok(done)},
 	}
@@ -210,7 +212,7 @@ func deployScenarios(t *testing.T) []scenario {
 				name = "Ecs.ThrottlingException"
 			case "CheckOwner":
 				name = "Sfn.ThrottlingException"
-			case "MigrationTask":
+			case "MigrationTask", "MigrationTaskHostNetwork":
 				name = "ECS.ThrottlingException"
 			}
 			out[s] = append([]reply{fail(name, "Rate exceeded")}, out[s]...)
@@ -240,32 +242,50 @@ func deployScenarios(t *testing.T) []scenario {
 		{
 			name:   "task-mode migrations run the release as a one-off task",
 			script: everyThrottledOnce(happy(task), "MigrationTask"),
-			path:   path(start, locked, checked, []string{"MigrationTask"}, verifiedP, succeeded),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTask"}, verifiedP, succeeded),
 			status: asl.StatusSucceeded,
+		},
+		{
+			name:   "a service without awsvpc networking: its migration task gets no network configuration",
+			script: everyThrottledOnce(script(happy(task), "Register", ok(registeredHost)), "MigrationTaskHostNetwork"),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTaskHostNetwork"}, verifiedP, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name:   "a migration task without awsvpc networking exits 1",
+			script: script(happy(task), "Register", ok(registeredHost), "MigrationTaskHostNetwork", fail("States.TaskFailed", taskExit1)),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTaskHostNetwork", "MigrationTaskStopped", "ParseStoppedTask", "ExitCodeKnown", "MigrationTaskFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"exited with code 1", "log stream: /web/0f3c"},
+		},
+		{
+			name:   "a migration task without awsvpc networking times out",
+			script: script(happy(task), "Register", ok(registeredHost), "MigrationTaskHostNetwork", fail("States.Timeout", "")),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTaskHostNetwork", "MigrationFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN",
 		},
 		{
 			name:   "a migration task that exits 1 stops the deploy before the code changes",
 			script: script(happy(task), "MigrationTask", fail("States.TaskFailed", taskExit1)),
-			path:   path(start, locked, checked, []string{"MigrationTask", "MigrationTaskStopped", "ParseStoppedTask", "ExitCodeKnown", "MigrationTaskFailed"}, recorded),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTask", "MigrationTaskStopped", "ParseStoppedTask", "ExitCodeKnown", "MigrationTaskFailed"}, recorded),
 			status: asl.StatusFailed, errName: "FAILED_CLEAN",
 			cause: []string{"exited with code 1", "log stream: ecs/web/0f3c", "the service was not changed and still runs " + rev1},
 		},
 		{
 			name:   "a migration task that cannot start",
 			script: script(happy(task), "MigrationTask", fail("ECS.AccessDeniedException", "not allowed")),
-			path:   path(start, locked, checked, []string{"MigrationTask", "MigrationTaskStopped", "MigrationFailed"}, recorded),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTask", "MigrationTaskStopped", "MigrationFailed"}, recorded),
 			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"ECS.AccessDeniedException"},
 		},
 		{
 			name:   "a migration task that stopped before its container ran",
 			script: script(happy(task), "MigrationTask", fail("States.TaskFailed", `{"TaskArn":"arn:aws:ecs:us-east-1:123456789012:task/stepship-demo/0f3c","StopCode":"TaskFailedToStart","Containers":[{}]}`)),
-			path:   path(start, locked, checked, []string{"MigrationTask", "MigrationTaskStopped", "ParseStoppedTask", "ExitCodeKnown", "MigrationFailed"}, recorded),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTask", "MigrationTaskStopped", "ParseStoppedTask", "ExitCodeKnown", "MigrationFailed"}, recorded),
 			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"TaskFailedToStart"},
 		},
 		{
 			name:   "a migration task timing out",
 			script: script(happy(task), "MigrationTask", fail("States.Timeout", "")),
-			path:   path(start, locked, checked, []string{"MigrationTask", "MigrationFailed"}, recorded),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTask", "MigrationFailed"}, recorded),
 			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"States.Timeout"},
 		},
 		{
