@@ -420,3 +420,38 @@ func TestNewDeployerChecksItsArguments(t *testing.T) {
 		}
 	}
 }
+
+// The result names the awslogs stream prefix of the deployed container, under
+// which a migration task's logs are found; a container logging elsewhere (or
+// a sidecar's prefix) gives none.
+func TestDeployerReportsTheLogStreamPrefix(t *testing.T) {
+	awslogs := func(prefix string) *ecstypes.LogConfiguration {
+		return &ecstypes.LogConfiguration{LogDriver: ecstypes.LogDriverAwslogs,
+			Options: map[string]string{"awslogs-group": "/ecs/web", "awslogs-stream-prefix": prefix}}
+	}
+	for _, tt := range []struct {
+		name         string
+		web, sidecar *ecstypes.LogConfiguration
+		want         string
+	}{
+		{"awslogs", awslogs("ecs"), nil, "ecs"},
+		{"awslogs without a prefix", &ecstypes.LogConfiguration{LogDriver: ecstypes.LogDriverAwslogs}, nil, ""},
+		{"another driver with the same option", &ecstypes.LogConfiguration{LogDriver: ecstypes.LogDriverSplunk,
+			Options: map[string]string{"awslogs-stream-prefix": "ecs"}}, nil, ""},
+		{"no log configuration", nil, awslogs("sidecar"), ""},
+		{"the deployed container's own prefix", awslogs("web"), awslogs("sidecar"), "web"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			defs := f.taskDefs[rev1].ContainerDefinitions
+			defs[0].LogConfiguration, defs[1].LogConfiguration = tt.web, tt.sidecar
+			got, err := newDeployer(t, f).Handle(context.Background(), request(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.LogStreamPrefix != tt.want {
+				t.Errorf("log stream prefix %q, want %q", got.LogStreamPrefix, tt.want)
+			}
+		})
+	}
+}
