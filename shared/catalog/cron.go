@@ -43,17 +43,17 @@ func LongestGap(schedule string) (time.Duration, error) {
 		if !months[int(d.Month())] || !day(d) {
 			continue
 		}
-		for h := 0; h < 24; h++ {
+		for h := range 24 {
 			if !hours[h] {
 				continue
 			}
-			for m := 0; m < 60; m++ {
+			for m := range 60 {
 				if !minutes[m] {
 					continue
 				}
 				t := d.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
-				if !last.IsZero() && t.Sub(last) > longest {
-					longest = t.Sub(last)
+				if !last.IsZero() {
+					longest = max(longest, t.Sub(last))
 				}
 				last = t
 			}
@@ -96,9 +96,9 @@ func cronSet(field string, lo, hi int, names map[string]int) (map[int]bool, erro
 			step = n
 		}
 		first, last := lo, hi
-		switch a, b, isRange := strings.Cut(rng, "-"); {
-		case rng == "*" || rng == "?":
-		case isRange:
+		// An if chain, not a switch: Go's coverage counts its conditions.
+		// "*" and "?" (every value) hold no '-'.
+		if a, b, isRange := strings.Cut(rng, "-"); isRange {
 			var err error
 			if first, err = value(a); err != nil {
 				return nil, err
@@ -106,7 +106,7 @@ func cronSet(field string, lo, hi int, names map[string]int) (map[int]bool, erro
 			if last, err = value(b); err != nil {
 				return nil, err
 			}
-		default:
+		} else if rng != "*" && rng != "?" {
 			n, err := value(rng)
 			if err != nil {
 				return nil, err
@@ -129,12 +129,14 @@ func dayMatcher(dom, dow string) (func(time.Time) bool, error) {
 	lastDay := func(d time.Time) int { return time.Date(d.Year(), d.Month()+1, 0, 0, 0, 0, 0, time.UTC).Day() }
 	weekday := func(d time.Time) int { return int(d.Weekday()) + 1 }
 	if dom != "?" {
-		switch {
-		case dom == "L":
+		// An if chain, not a switch: Go's coverage counts its conditions.
+		if dom == "L" {
 			return func(d time.Time) bool { return d.Day() == lastDay(d) }, nil
-		case dom == "LW":
+		}
+		if dom == "LW" {
 			return func(d time.Time) bool { return d.Day() == nearestWeekday(d, lastDay(d)) }, nil
-		case strings.HasSuffix(dom, "W"):
+		}
+		if strings.HasSuffix(dom, "W") {
 			n, err := strconv.Atoi(strings.TrimSuffix(dom, "W"))
 			if err != nil || n < 1 || n > 31 {
 				return nil, fmt.Errorf("day-of-month %q is not NW", dom)

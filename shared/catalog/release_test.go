@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,6 +94,11 @@ func TestReleaseDefaults(t *testing.T) {
 			&catalog.Migrations{Mode: catalog.MigrationsTask, Command: []string{"m"}, TimeoutSeconds: 60}, catalog.Verify{TimeoutSeconds: 1200, Alarms: []string{}}},
 		{"task, upper bound", []string{"migrations: {mode: task, command: [m], timeoutSeconds: 21600}"},
 			&catalog.Migrations{Mode: catalog.MigrationsTask, Command: []string{"m"}, TimeoutSeconds: 21600}, catalog.Verify{TimeoutSeconds: 1200, Alarms: []string{}}},
+		{"task, the most arguments, the longest, spaces and tildes", []string{"migrations: {mode: task, command: [" + strings.Repeat("a, ", 62) + strings.Repeat("b", 1024) + ", \"up --to ~1\"]}"},
+			&catalog.Migrations{Mode: catalog.MigrationsTask, Command: append(append(slices.Repeat([]string{"a"}, 62), strings.Repeat("b", 1024)), "up --to ~1"), TimeoutSeconds: 1800},
+			catalog.Verify{TimeoutSeconds: 1200, Alarms: []string{}}},
+		{"health status, the lowest", []string{"verify: {health: {url: https://web/, status: 100}}"}, nil,
+			catalog.Verify{TimeoutSeconds: 1200, Alarms: []string{}, Health: &catalog.Health{URL: "https://web/", Status: 100, Passes: 3, Attempts: 9, IntervalSeconds: 10}}},
 		{"health defaults", []string{"verify: {timeoutSeconds: 60, health: {url: https://web/healthz}}"}, nil,
 			catalog.Verify{TimeoutSeconds: 60, Alarms: []string{}, Health: &catalog.Health{URL: "https://web/healthz", Status: 200, Passes: 3, Attempts: 9, IntervalSeconds: 10}}},
 		{"health given", []string{"verify: {timeoutSeconds: 10800, bakeSeconds: 10800, alarms: [web-5xx], health: {url: http://10.0.0.1:8080/up, status: 204, passes: 1, attempts: 100, intervalSeconds: 300}}"}, nil,
