@@ -70,6 +70,7 @@ func TestDecodeDrillRequest(t *testing.T) {
 	}{
 		{"mode defaults to drill", `{"service":"web","environment":"production","reason":"weekly"}`, ModeDrill, ""},
 		{"expected version", `{"service":"web","environment":"production","reason":"weekly","expectedSchemaVersion":20261130}`, ModeDrill, ""},
+		{"expected version zero (no migration applied)", `{"service":"web","environment":"production","reason":"weekly","expectedSchemaVersion":0}`, ModeDrill, ""},
 		{"failover confirmed", `{"service":"web","environment":"production","reason":"outage","mode":"failover","confirmFailover":"web/production"}`, ModeFailover, ""},
 		{"failover unconfirmed", `{"service":"web","environment":"production","reason":"outage","mode":"failover"}`, "",
 			`invalid dr-drill request: confirmFailover must be "web/production" to start a failover, which keeps the restored database running` + tail},

@@ -99,12 +99,14 @@ func ParseS3Location(s string) (S3Location, error) {
 		return S3Location{}, errors.New("must be s3://BUCKET/PREFIX/")
 	}
 	bucket, prefix, ok := strings.Cut(rest, "/")
-	switch {
-	case !validBucket(bucket) || strings.Contains(bucket, ".."):
+	// An if chain, not a switch: Go's coverage counts its conditions.
+	if !validBucket(bucket) || strings.Contains(bucket, "..") {
 		return S3Location{}, errors.New("must name an S3 bucket (3-63 characters: a-z, 0-9, '.', '-')")
-	case !ok || prefix == "" || !strings.HasSuffix(prefix, "/"):
+	}
+	if !ok || prefix == "" || !strings.HasSuffix(prefix, "/") {
 		return S3Location{}, errors.New("must be a folder: s3://BUCKET/PREFIX/ with a final '/'")
-	case len(prefix) > maxPrefixLen || !utf8.ValidString(prefix):
+	}
+	if len(prefix) > maxPrefixLen || !utf8.ValidString(prefix) {
 		return S3Location{}, fmt.Errorf("must have a prefix of at most %d bytes of UTF-8", maxPrefixLen)
 	}
 	for _, seg := range strings.Split(strings.TrimSuffix(prefix, "/"), "/") {

@@ -27,6 +27,14 @@ func TestMigrateInputValidate(t *testing.T) {
 		{name: "empty", change: func(m *MigrateInput) { *m = MigrateInput{} }, want: []string{"service is required", "environment is required", "commit is required", "databaseSecretArn must be", "migrations must be s3://"}},
 		{name: "an IAM role's ARN", change: func(m *MigrateInput) { m.DatabaseSecretARN = "arn:aws:iam::123456789012:role/secret:x" }, want: []string{"databaseSecretArn must be"}},
 		{name: "secret name, not ARN", change: func(m *MigrateInput) { m.DatabaseSecretARN = "web/db" }, want: []string{"databaseSecretArn must be"}},
+		{name: "secret ARN without a name", change: func(m *MigrateInput) { m.DatabaseSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:" }, want: []string{"databaseSecretArn must be"}},
+		{name: "secret ARN with a one-character name", change: func(m *MigrateInput) { m.DatabaseSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:w" }},
+		{name: "secret ARN without a region", change: func(m *MigrateInput) {
+			m.DatabaseSecretARN = "arn:aws:secretsmanager::123456789012:secret:web/db-AbCdEf"
+		}, want: []string{"databaseSecretArn must be"}},
+		{name: "secret ARN with a short account", change: func(m *MigrateInput) {
+			m.DatabaseSecretARN = "arn:aws:secretsmanager:us-east-1:12345678901:secret:web/db-AbCdEf"
+		}, want: []string{"databaseSecretArn must be"}},
 		{name: "another commit's folder", change: func(m *MigrateInput) {
 			m.Migrations = "s3://stepship-artifacts/web/migrations/ffffffffffffffffffffffffffffffffffffffff/"
 		}, want: []string{"migrations must end with the commit"}},
@@ -75,7 +83,13 @@ func TestParseS3Location(t *testing.T) {
 		{name: "empty segment", in: "s3://bkt/a//b/", wantErr: "must not have empty"},
 		{name: "dot-dot segment", in: "s3://bkt/a/../b/", wantErr: "must not have empty"},
 		{name: "control character", in: "s3://bkt/a\nb/", wantErr: "control characters"},
+		{name: "unit separator (last control character)", in: "s3://bkt/a\x1fb/", wantErr: "control characters"},
+		{name: "delete character", in: "s3://bkt/a\x7fb/", wantErr: "control characters"},
+		{name: "space (first printable character)", in: "s3://bkt/a b/", bucket: "bkt", prefix: "a b/"},
+		{name: "tilde", in: "s3://bkt/a~b/", bucket: "bkt", prefix: "a~b/"},
 		{name: "too long", in: "s3://bkt/" + strings.Repeat("a/", 400), wantErr: "at most 768 bytes"},
+		{name: "the longest", in: "s3://bkt/" + strings.Repeat("a/", 384), bucket: "bkt", prefix: strings.Repeat("a/", 384)},
+		{name: "one byte too long", in: "s3://bkt/" + strings.Repeat("a/", 383) + "ab/", wantErr: "at most 768 bytes"},
 		{name: "not UTF-8", in: "s3://bkt/\xff/", wantErr: "UTF-8"},
 	}
 	for _, tt := range tests {

@@ -164,16 +164,16 @@ func strictObject(raw []byte, path string, t reflect.Type) ([]string, error) {
 	seen := map[string]bool{}
 	for _, k := range keys {
 		name := path + k
-		switch {
-		case seen[k]:
+		// An if chain, not a switch: Go's coverage counts its conditions.
+		if seen[k] {
 			problems = append(problems, fmt.Sprintf("field %q appears more than once", name))
-		case slices.ContainsFunc(TargetFields, func(f string) bool { return strings.EqualFold(f, k) }):
+		} else if slices.ContainsFunc(TargetFields, func(f string) bool { return strings.EqualFold(f, k) }) {
 			problems = append(problems, fmt.Sprintf("field %q is not allowed: the catalog names every target", name))
-		case !hasKey(allowed, k):
+		} else if !hasKey(allowed, k) {
 			problems = append(problems, fmt.Sprintf("unknown field %q", name))
-		case string(bytes.TrimSpace(fields[k])) == "null":
+		} else if string(bytes.TrimSpace(fields[k])) == "null" {
 			problems = append(problems, fmt.Sprintf("field %q must not be null", name))
-		case allowed[k] != nil:
+		} else if allowed[k] != nil {
 			sub, err := strictObject(fields[k], name+".", allowed[k])
 			if err != nil {
 				problems = append(problems, err.Error())
@@ -297,16 +297,15 @@ func (r DeployRequest) Validate() error {
 // targetProblems checks the service and environment every request names.
 func targetProblems(service, environment string) []string {
 	var problems []string
-	switch {
-	case service == "":
+	// If chains, not switches: Go's coverage counts their conditions.
+	if service == "" {
 		problems = append(problems, "service is required")
-	case !validName(service):
+	} else if !validName(service) {
 		problems = append(problems, "service must be a catalog service name ([a-z0-9-], 1-40 characters)")
 	}
-	switch {
-	case environment == "":
+	if environment == "" {
 		problems = append(problems, "environment is required")
-	case !validName(environment):
+	} else if !validName(environment) {
 		problems = append(problems, "environment must be a catalog environment name ([a-z0-9-], 1-40 characters)")
 	}
 	return problems
