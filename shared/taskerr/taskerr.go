@@ -181,10 +181,10 @@ func (e *MigrationFailed) Error() string {
 		fmt.Fprintf(&b, " (%q)", e.Statement)
 	}
 	fmt.Fprintf(&b, ": %s; the database is still at version %d", e.Cause, e.Version)
-	switch {
-	case e.Partial:
+	// An if chain, not a switch: Go's coverage counts its conditions.
+	if e.Partial {
 		fmt.Fprintf(&b, ", but %s runs without a transaction (-- +goose NO TRANSACTION) and the statements before the failing one stayed applied: repair by hand before redeploying", e.File)
-	case e.File != "":
+	} else if e.File != "" {
 		fmt.Fprintf(&b, " (%s was rolled back); fix it in a new commit", e.File)
 	}
 	return b.String()
