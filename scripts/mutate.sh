@@ -40,6 +40,25 @@ if ((${#pkgs[@]} == 0)); then
 	done < <(go list -f '{{if .GoFiles}}{{.Dir}}{{end}}' ./functions/... ./shared/... | sed "s#^$root/##" | grep -Ev '(^|/)[^/]*test$')
 fi
 
+# Gremlins v0.6.0 tests a mutant with `go test ... PKG`, PKG found by
+# walking up the file's folders to one named like its Go package; a `package
+# main` (every function of functions/) has none, so it names the module's
+# root, which has no package: `go test` fails to set up and every mutant
+# counts as killed, whatever the tests. A `go` first on PATH gives such a
+# `go test` the package being measured (MUTATE_PKG) instead.
+module=$(go list -m)
+real_go=$(command -v go)
+shim=$(mktemp -d)
+trap 'rm -rf "$shim"' EXIT
+cat >"$shim/go" <<SHIM
+#!/usr/bin/env bash
+if [[ \$1 == test && -n \${MUTATE_PKG:-} && \${*: -1} == "$module" ]]; then
+	exec "$real_go" "\${@:1:\$#-1}" "\$MUTATE_PKG"
+fi
+exec "$real_go" "\$@"
+SHIM
+chmod +x "$shim/go"
+
 fail=0
 printf '%-28s %7s %6s %12s %10s %10s %9s\n' package killed lived "not covered" "timed out" efficacy coverage
 for pkg in "${pkgs[@]}"; do
@@ -51,7 +70,7 @@ for pkg in "${pkgs[@]}"; do
 		excludes+=(-E "(^|/)${sub#"${pkg#./}/"}/")
 	done < <(go list -f '{{.Dir}}' "$pkg/..." | sed "s#^$root/##" | grep -vx "${pkg#./}" || true)
 	rm -f "$out"
-	"$bin" unleash --workers 2 --timeout-coefficient "$timeout_coefficient" "${excludes[@]}" -o "$out" "$pkg" >"$root/.tools/mutate/$name.log" 2>&1 || true
+	MUTATE_PKG=$(go list "$pkg") PATH="$shim:$PATH" "$bin" unleash --workers 2 --timeout-coefficient "$timeout_coefficient" "${excludes[@]}" -o "$out" "$pkg" >"$root/.tools/mutate/$name.log" 2>&1 || true
 	read -r killed lived uncovered < <(python3 - "$out" "$root/.tools/mutate/$name.log" <<'PY'
 import json, sys
 try:
