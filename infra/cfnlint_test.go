@@ -24,27 +24,34 @@ func cfnLint(t *testing.T) string {
 }
 
 func TestCfnLintFindsNothingInTheTemplate(t *testing.T) {
-	// GIVEN the synthesized template on disk and cfn-lint from the project's tools
+	// GIVEN the synthesized templates (home and DR stacks) on disk and cfn-lint
+	// from the project's tools
 	f := synthesized(t)
 	lint := cfnLint(t)
 	if _, err := os.Stat(lint); err != nil {
 		t.Fatalf("cfn-lint is not installed at %s (the test tools install it into .venv from requirements.txt; "+
 			"or set STEPSHIP_CFN_LINT): %v", lint, err)
 	}
-	body, err := json.MarshalIndent(f.doc, "", " ")
-	if err != nil {
-		t.Fatal(err)
+	templates := []string{filepath.Join(f.dir, "Stepship.template.json")}
+	docs := []map[string]any{f.doc}
+	for region, d := range f.dr {
+		templates, docs = append(templates, filepath.Join(f.dir, drStackName("Stepship", region)+".template.json")), append(docs, d.doc)
 	}
-	template := filepath.Join(f.dir, "Stepship.template.json")
-	if err := os.WriteFile(template, body, 0o644); err != nil {
-		t.Fatal(err)
+	for i, doc := range docs {
+		body, err := json.MarshalIndent(doc, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(templates[i], body, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// WHEN cfn-lint checks it (errors, warnings and informational findings), less
 	// W3005: CDK makes each function DependsOn its role and the role's default
 	// policy on purpose, so the policy exists before the first invocation, even
 	// where a GetAtt already orders the role itself.
-	out, err := exec.Command(lint, "--info", "--ignore-checks", "W3005", "--", template).CombinedOutput()
+	out, err := exec.Command(lint, append([]string{"--info", "--ignore-checks", "W3005", "--"}, templates...)...).CombinedOutput()
 
 	// THEN it finds nothing
 	var exit *exec.ExitError

@@ -31,8 +31,29 @@ const (
 	// sets STEPSHIP_DEPLOY_STATE_MACHINE_ARN.
 	StartsDeploy Capability = "starts-deploy"
 	// DeploysECS grants the ECS and iam:PassRole permissions needed to register a
-	// task-definition revision and point a service at it.
+	// task-definition revision of a catalog service.
 	DeploysECS Capability = "deploys-ecs"
+	// CopiesSnapshots grants what the snapshot function does to stepship's
+	// snapshots of the catalog's databases: read them in the home and DR
+	// regions, copy them to the DR region re-encrypted with the catalog's
+	// drKmsKey, and delete them (backup.go).
+	CopiesSnapshots Capability = "copies-snapshots"
+	// RestoresDrills grants what the restore function does in a DR region:
+	// restore the catalog's copies into the drill's subnet group, never
+	// publicly, and delete only what a drill restored (dr.go); it sets
+	// STEPSHIP_DRILL_SECURITY_GROUP.
+	RestoresDrills Capability = "restores-drills"
+	// VerifiesDrills puts the function in the DR stack's isolated drill VPC
+	// with a security group of its own that reaches only the restored
+	// databases and the Secrets Manager endpoint, and lets it read the
+	// catalog's database secrets' replicas in that region (dr.go).
+	VerifiesDrills Capability = "verifies-drills"
+	// VerifiesReleases grants what functions/verify reads: the catalog's ECS
+	// services and their tasks, and the catalog's CloudWatch alarms.
+	VerifiesReleases Capability = "verifies-releases"
+	// MigratesDatabases grants what functions/migrate reads: the secrets of the
+	// catalog's databases with SQL migrations, and their migrations in S3.
+	MigratesDatabases Capability = "migrates-databases"
 )
 
 // lambdaTaskRoot is where Lambda unpacks a function's package; every package
@@ -53,6 +74,9 @@ type FunctionSpec struct {
 	Timeout time.Duration
 	// Capabilities lists what the function needs from the stack.
 	Capabilities []Capability
+	// DR puts the function in the stack of each disaster-recovery region
+	// the catalog's backups name (NewDRStack) instead of the home stack.
+	DR bool
 }
 
 // DefaultFunctions is stepship's list of functions. Add an entry here when a new
@@ -75,12 +99,68 @@ func DefaultFunctions() []FunctionSpec {
 		},
 		{
 			Name:         "deploy",
-			Description:  "stepship: registers a task-definition revision with the new image and updates the ECS service",
+			Description:  "stepship: registers the task-definition revision of a release (the new image, by digest)",
 			MemoryMB:     256,
 			Timeout:      60 * time.Second,
 			Capabilities: []Capability{DeploysECS},
 		},
+		{
+			Name:        "verify",
+			Description: "stepship: waits for a release's ECS rollout, runs its health check, checks its alarms",
+			MemoryMB:    128,
+			// One invocation waits at most 10 minutes (functions/verify),
+			// then answers IN_PROGRESS for the next round.
+			Timeout:      11 * time.Minute,
+			Capabilities: []Capability{VerifiesReleases},
+		},
+		{
+			Name:        "migrate",
+			Description: "stepship: applies a release's SQL migrations (goose) to the catalog's database",
+			MemoryMB:    256,
+			// The deploy state machine's Migrate state allows 900 s.
+			Timeout:      15 * time.Minute,
+			Capabilities: []Capability{MigratesDatabases},
+		},
+		{
+			Name:        "snapshot",
+			Description: "stepship: plans a backup, copies its snapshot to the DR region and prunes by retention in both regions",
+			MemoryMB:    256,
+			// Within the backup state machine's Task timeouts (Prune: 120 s).
+			Timeout:      110 * time.Second,
+			Capabilities: []Capability{CopiesSnapshots},
+		},
+		{
+			Name:        "restore",
+			Description: "stepship: plans a drill, picks the newest DR copy, restores it in isolation and cleans it up",
+			MemoryMB:    256,
+			// Within the dr-drill state machine's Task timeouts (Cleanup: 120 s).
+			Timeout:      110 * time.Second,
+			Capabilities: []Capability{RestoresDrills},
+			DR:           true,
+		},
+		{
+			Name:        "dr-verify",
+			Description: "stepship: checks a restored database's data from inside the drill VPC and measures the RTO",
+			MemoryMB:    256,
+			// Within the Verify Task's timeout (300 s).
+			Timeout:      280 * time.Second,
+			Capabilities: []Capability{VerifiesDrills},
+			DR:           true,
+		},
 	}
+}
+
+// homeAndDR splits the functions into those of the home stack and those of
+// each DR stack.
+func homeAndDR(specs []FunctionSpec) (home, dr []FunctionSpec) {
+	for _, f := range specs {
+		if f.DR {
+			dr = append(dr, f)
+		} else {
+			home = append(home, f)
+		}
+	}
+	return home, dr
 }
 
 // has reports whether the function needs capability c.
@@ -95,7 +175,10 @@ func pascalName(name string) string {
 
 // validateFunctions reports what is wrong with the list of functions.
 func validateFunctions(specs []FunctionSpec) error {
-	known := map[Capability]bool{PublicURL: true, ReadsWebhookSecret: true, StartsDeploy: true, DeploysECS: true}
+	known := map[Capability]bool{PublicURL: true, ReadsWebhookSecret: true, StartsDeploy: true, DeploysECS: true, VerifiesReleases: true, MigratesDatabases: true,
+		CopiesSnapshots: true, RestoresDrills: true, VerifiesDrills: true}
+	// Capabilities whose resources exist only in a DR stack; the others are the home stack's.
+	drOnly := map[Capability]bool{RestoresDrills: true, VerifiesDrills: true}
 	seen := map[string]bool{}
 	var problems []error
 	for i, f := range specs {
@@ -116,8 +199,11 @@ func validateFunctions(specs []FunctionSpec) error {
 			problems = append(problems, fmt.Errorf("function %q: timeout %v is outside 1s..15m", f.Name, f.Timeout))
 		}
 		for _, c := range f.Capabilities {
-			if !known[c] {
+			switch {
+			case !known[c]:
 				problems = append(problems, fmt.Errorf("function %q: unknown capability %q", f.Name, c))
+			case drOnly[c] != f.DR:
+				problems = append(problems, fmt.Errorf("function %q: capability %q belongs to the %s stack", f.Name, c, map[bool]string{true: "DR", false: "home"}[drOnly[c]]))
 			}
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/statemachines"
 )
@@ -79,52 +78,26 @@ func taskResources(asl string) ([]string, error) {
 // by service to what the catalog lists.
 var sdkResources = map[string]func(stack awscdk.Stack, targets []catalog.Target) []*string{
 	"ecr":        catalogRepositories,
-	"rds":        catalogDatabases,
 	"cloudwatch": func(awscdk.Stack, []catalog.Target) []*string { return []*string{jsii.String("*")} },
+	"ecs":        catalogServices,
+	"sfn":        ownExecutions,
 }
+
+// sdkStatements builds the statements of the SDK integrations of a service
+// whose actions each need resources or conditions of their own (rds.go); an
+// action the builder does not know fails the synth.
+var sdkStatements = map[string]func(stack awscdk.Stack, actions []string, targets []catalog.Target) ([]awsiam.PolicyStatement, error){
+	"rds": rdsIntegrationStatements,
+}
+
+// sdkIAMPrefix is the IAM prefix of an SDK integration's service when it is
+// not the service's name: Step Functions' actions are states:….
+var sdkIAMPrefix = map[string]string{"sfn": "states"}
 
 // sdkConditions narrows the SDK integrations of a service whose actions take
 // no resource: CloudWatch metrics only in stepship's namespaces.
 var sdkConditions = map[string]map[string]any{
 	"cloudwatch": {"StringLike": map[string]any{"cloudwatch:namespace": "Stepship/*"}},
-}
-
-// sdkImpliedActions are the actions an SDK integration's action needs
-// besides its own: RDS checks rds:AddTagsToResource for a create with Tags.
-var sdkImpliedActions = map[string][]string{
-	"rds:CreateDBSnapshot":        {"rds:AddTagsToResource"},
-	"rds:CreateDBClusterSnapshot": {"rds:AddTagsToResource"},
-}
-
-// catalogDatabases are the RDS resources the backup and drill machines act
-// on, for each catalog database with a backup: the instance or cluster,
-// stepship's snapshots of it (stepship-ID-*, shared/backup.SnapshotID) and
-// the databases a drill or a failover restores from them
-// (drill-ID-*, failover-ID-*, shared/backup.RestoredID).
-func catalogDatabases(stack awscdk.Stack, targets []catalog.Target) []*string {
-	var out []*string
-	arn := func(resource, name string) *string {
-		return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("rds"), Resource: jsii.String(resource),
-			ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
-	}
-	for _, t := range targets {
-		if t.Backup == nil {
-			continue
-		}
-		id := t.Database.Identifier()
-		db, snapshot := "db", "snapshot"
-		if t.Database.Aurora() {
-			db, snapshot = "cluster", "cluster-snapshot"
-		}
-		out = appendNew(out, arn(db, id))
-		out = appendNew(out, arn(snapshot, "stepship-"+id+"-*"))
-		if t.Drill != nil {
-			for _, purpose := range []string{"drill", "failover"} {
-				out = appendNew(out, arn("db", backup.RestoredPrefix(purpose, id)+"*"))
-			}
-		}
-	}
-	return out
 }
 
 // catalogRepositories are the ARNs of the catalog's ECR repositories.
@@ -164,6 +137,13 @@ var dynamoDBItemActions = map[string]string{
 	"arn:aws:states:::dynamodb:deleteItem": "dynamodb:DeleteItem",
 }
 
+// dynamoDBSDKActions maps the DynamoDB SDK integrations stepship uses to the
+// item actions they need, on stepship's own table: a transaction is
+// authorized item by item.
+var dynamoDBSDKActions = map[string][]string{
+	"arn:aws:states:::aws-sdk:dynamodb:transactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+}
+
 // integrationStatements returns the policy statements the state machine's role
 // needs for the Task resources of asl, other than invoking stepship's own
 // functions (named by placeholders and granted separately), scoped to the
@@ -178,10 +158,14 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 	var problems []error
 	sdkActions := map[string][]string{}
 	var tableActions []string
-	codebuild, codebuildSync := false, false
+	codebuild, codebuildSync, runTask := false, false, false
 	for _, r := range resources {
 		if action, ok := dynamoDBItemActions[r]; ok {
 			tableActions = append(tableActions, action)
+			continue
+		}
+		if actions, ok := dynamoDBSDKActions[r]; ok {
+			tableActions = append(tableActions, actions...)
 			continue
 		}
 		switch {
@@ -193,15 +177,20 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 			codebuild = true
 		case r == "arn:aws:states:::codebuild:startBuild.sync":
 			codebuild, codebuildSync = true, true
+		case r == "arn:aws:states:::ecs:runTask.sync":
+			runTask = true
 		case strings.HasPrefix(r, "arn:aws:states:::aws-sdk:"):
 			service, action, ok := strings.Cut(strings.TrimPrefix(r, "arn:aws:states:::aws-sdk:"), ":")
-			if _, known := sdkResources[service]; !ok || !known || action == "" || strings.Contains(action, ".") {
+			_, known := sdkResources[service]
+			if _, built := sdkStatements[service]; !ok || !(known || built) || action == "" || strings.Contains(action, ".") {
 				problems = append(problems, fmt.Errorf("Task resource %s: no permissions are defined for this SDK integration (add its service to sdkResources in infra/integrations.go)", r))
 				continue
 			}
-			name := service + ":" + strings.ToUpper(action[:1]) + action[1:]
-			sdkActions[service] = append(sdkActions[service], name)
-			sdkActions[service] = append(sdkActions[service], sdkImpliedActions[name]...)
+			prefix := service
+			if p, ok := sdkIAMPrefix[service]; ok {
+				prefix = p
+			}
+			sdkActions[service] = append(sdkActions[service], prefix+":"+strings.ToUpper(action[:1])+action[1:])
 		default:
 			problems = append(problems, fmt.Errorf("Task resource %s: unknown integration (name stepship functions as ${NameFunctionArn}; add other integrations to infra/integrations.go)", r))
 		}
@@ -231,10 +220,16 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 			Resources: &[]*string{arn("events", "rule/StepFunctionsGetEventForCodeBuildStartBuildRule")},
 		}))
 	}
+	if runTask {
+		statements = append(statements, runTaskStatements(stack, targets)...)
+	}
+	if len(tableActions) > 0 && tableARN == nil {
+		return nil, fmt.Errorf("Task resources %s: this stack has no lock and ledger table", strings.Join(dedupe(tableActions), ", "))
+	}
 	if len(tableActions) > 0 {
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("UseTheTable"),
-			Actions:   jsii.Strings(tableActions...),
+			Actions:   jsii.Strings(dedupe(tableActions)...),
 			Resources: &[]*string{tableARN},
 		}), awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("UseTheTableKey"),
@@ -249,6 +244,14 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 	}
 	sort.Strings(services)
 	for _, s := range services {
+		if build, ok := sdkStatements[s]; ok {
+			built, err := build(stack, sdkActions[s], targets)
+			if err != nil {
+				return nil, err
+			}
+			statements = append(statements, built...)
+			continue
+		}
 		resources := sdkResources[s](stack, targets)
 		if len(resources) == 0 {
 			continue

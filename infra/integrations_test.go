@@ -117,32 +117,20 @@ func TestTheRealDeployDefinitionBuilds(t *testing.T) {
 }
 
 func TestRDSAndCloudWatchIntegrationsAreScopedToTheCatalogsDatabases(t *testing.T) {
-	// GIVEN a catalog database with backups and drills, and a definition
-	// that snapshots it, waits for a restored instance and records a metric
+	// GIVEN the test catalog (instances web-prod, drilled, and web-qa; the
+	// Aurora cluster api-aurora, drilled), and a definition that snapshots
+	// an instance, waits for a restored instance and records a metric
 	app, dir, dist := newTestStack(t)
-	base, err := os.ReadFile(filepath.Join("testdata", "catalog.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat := strings.Replace(string(base), "          - arn:aws:iam::123456789012:role/web-exec\n", `          - arn:aws:iam::123456789012:role/web-exec
-        database: {instance: web-prod, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}
-        backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 7, days: 14}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/k"}
-        drill: {schedule: "cron(0 5 ? * SUN *)", subnetGroup: drill, securityGroup: sg-0123456789abcdef0}
-`, 1)
-	catFile := filepath.Join(dir, "catalog.yaml")
 	asl := filepath.Join(dir, "rds.asl.json")
 	body := `{"StartAt":"A","States":{
 		"A":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:rds:createDBSnapshot","Next":"B"},
 		"B":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:rds:describeDBInstances","Next":"C"},
 		"C":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:cloudwatch:putMetricData","End":true}}}`
-	if err := os.WriteFile(catFile, []byte(cat), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	if err := os.WriteFile(asl, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p := testProps(dir, dist)
-	p.CatalogFile, p.DeployStateMachineFile = catFile, asl
+	p.DeployStateMachineFile = asl
 
 	// WHEN the stack is synthesized
 	s, err := NewStepshipStack(app, "RDS", p)
@@ -155,35 +143,50 @@ func TestRDSAndCloudWatchIntegrationsAreScopedToTheCatalogsDatabases(t *testing.
 	}
 	role := f.logicalID(t, "AWS::IAM::Role", "DeployStateMachineRole")
 
-	// THEN RDS actions (with the tagging a create needs) reach only the
-	// database, stepship's snapshots of it and the drills' instances, and
-	// metrics only stepship's namespaces
-	var rdsStatement, cwStatement map[string]any
+	// THEN each RDS action reaches exactly its resources: a snapshot only of
+	// the catalog's encrypted instances (the cluster takes cluster
+	// snapshots), tagged, named stepship-DB-*; a describe only of what drills
+	// and failovers restore; metrics only in stepship's namespaces
+	got := map[string]string{}
+	var cwCondition string
 	for _, st := range f.statementsOf(role) {
 		actions := fmt.Sprint(st["Action"])
 		switch {
 		case strings.Contains(actions, "rds:"):
-			rdsStatement = st
+			got[actions] = fmt.Sprint(st["Resource"]) + " if " + fmt.Sprint(st["Condition"])
 		case strings.Contains(actions, "cloudwatch:"):
-			cwStatement = st
+			cwCondition = fmt.Sprint(st["Condition"])
 		}
 	}
-	if rdsStatement == nil || cwStatement == nil {
-		t.Fatalf("statements: rds %v, cloudwatch %v", rdsStatement, cwStatement)
+	const arn = "arn:aws:rds:us-east-1:123456789012:"
+	want := map[string]string{
+		"rds:CreateDBSnapshot":                         "[" + arn + "db:web-prod " + arn + "db:web-qa] if map[BoolIfExists:map[rds:StorageEncrypted:true]]",
+		"[rds:AddTagsToResource rds:CreateDBSnapshot]": "[" + arn + "snapshot:stepship-web-prod-* " + arn + "snapshot:stepship-web-qa-*] if <nil>",
+		"rds:DescribeDBInstances":                      "[" + arn + "db:drill-api-aurora-* " + arn + "db:drill-web-prod-* " + arn + "db:failover-api-aurora-* " + arn + "db:failover-web-prod-*] if <nil>",
 	}
-	if got := fmt.Sprint(rdsStatement["Action"]); got != "[rds:AddTagsToResource rds:CreateDBSnapshot rds:DescribeDBInstances]" {
-		t.Errorf("rds actions %s", got)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rds statements:\n got %v\nwant %v", got, want)
 	}
-	resources := fmt.Sprint(rdsStatement["Resource"])
-	for _, want := range []string{":db:web-prod", ":snapshot:stepship-web-prod-*", ":db:drill-web-prod-*", ":db:failover-web-prod-*"} {
-		if !strings.Contains(resources, want) {
-			t.Errorf("rds resources lack %s: %s", want, resources)
-		}
+	if !strings.Contains(cwCondition, "cloudwatch:namespace:Stepship/*") {
+		t.Errorf("cloudwatch condition %s", cwCondition)
 	}
-	if strings.Contains(resources, `"*"`) || strings.Contains(resources, ":db:*") {
-		t.Errorf("rds resources too wide: %s", resources)
+}
+
+func TestAnRDSIntegrationWithoutPermissionsFailsTheSynth(t *testing.T) {
+	// GIVEN a definition that deletes a DB instance directly
+	app, dir, dist := newTestStack(t)
+	asl := filepath.Join(dir, "delete.asl.json")
+	if err := os.WriteFile(asl, []byte(`{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:rds:deleteDBInstance","End":true}}}`), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if got := fmt.Sprint(cwStatement["Condition"]); !strings.Contains(got, "cloudwatch:namespace:Stepship/*") {
-		t.Errorf("cloudwatch condition %s", got)
+	p := testProps(dir, dist)
+	p.DeployStateMachineFile = asl
+
+	// WHEN the stack is built
+	_, err := NewStepshipStack(app, "Delete", p)
+
+	// THEN it fails naming the action and where its permissions would be defined
+	if err == nil || !strings.Contains(err.Error(), "rds:DeleteDBInstance") || !strings.Contains(err.Error(), "infra/rds.go") {
+		t.Errorf("want an error naming rds:DeleteDBInstance and infra/rds.go, got %v", err)
 	}
 }

@@ -2,7 +2,8 @@
 // (see cdk.json); scripts/synth.sh builds the functions first and synthesizes
 // offline. Context values (cdk.json or -c key=value):
 //
-//	stackName           stack name (default "Stepship")
+//	stackName           the home stack's name (default "Stepship"); each region
+//	                    the catalog's drills run in gets a DR stack STACK-dr-REGION
 //	account, region     the stack's environment; when unset, CDK_DEFAULT_ACCOUNT and
 //	                    CDK_DEFAULT_REGION (set by the CDK CLI when it has
 //	                    credentials), else 123456789012 / us-east-1, so synth needs
@@ -46,7 +47,7 @@ func run() (err error) {
 	if err != nil {
 		return err
 	}
-	if _, err := NewStepshipStack(app, contextString(app, "stackName", "Stepship"), props); err != nil {
+	if _, _, err := NewStacks(app, contextString(app, "stackName", "Stepship"), props); err != nil {
 		return err
 	}
 	if contextString(app, "nag", "true") != "false" {

@@ -13,9 +13,12 @@ import (
 func TestCdkNagAwsSolutionsFindsNothingUnsuppressed(t *testing.T) {
 	// GIVEN the stack, as main.go builds it, with cdk-nag's AwsSolutions checks
 	app, dir, dist := newTestStack(t)
-	s, err := NewStepshipStack(app, "Stepship", testProps(dir, dist))
+	s, drs, err := NewStacks(app, "Stepship", testProps(dir, dist))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(drs) == 0 {
+		t.Fatal("the test catalog's drills made no DR stack")
 	}
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 
@@ -25,10 +28,16 @@ func TestCdkNagAwsSolutionsFindsNothingUnsuppressed(t *testing.T) {
 		t.Fatalf("the synth failed, see the findings above: %v", err)
 	}
 
-	// THEN there is no warning-level finding either
-	warns := assertions.Annotations_FromStack(s.Stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
-	for _, m := range *warns {
-		t.Errorf("cdk-nag warning at %s: %v", *m.Id, m.Entry.Data)
+	// THEN there is no warning-level finding either, in any stack
+	stacks := []awscdk.Stack{s.Stack}
+	for _, d := range drs {
+		stacks = append(stacks, d.Stack)
+	}
+	for _, st := range stacks {
+		warns := assertions.Annotations_FromStack(st).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+		for _, m := range *warns {
+			t.Errorf("cdk-nag warning at %s: %v", *m.Id, m.Entry.Data)
+		}
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -67,6 +66,9 @@ type StepshipStack struct {
 	Table              awsdynamodb.Table
 	// StagedDirs maps a function name to its staged asset directory.
 	StagedDirs map[string]string
+	// Backups is what backup.go adds: the backup state machine, its
+	// schedules, alarms and the dashboard.
+	Backups *Backups
 }
 
 // DefaultWebhookConcurrency is the webhook function's reserved concurrency
@@ -89,6 +91,7 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 	if err := validateFunctions(specs); err != nil {
 		return nil, fmt.Errorf("invalid function list: %w", err)
 	}
+	specs, _ = homeAndDR(specs) // the others are NewDRStack's
 	if props.DistDir == "" {
 		return nil, errors.New("no dist directory given (DistDir)")
 	}
@@ -207,13 +210,19 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 				Actions: jsii.Strings("states:DescribeExecution"),
 				Resources: &[]*string{stack.FormatArn(&awscdk.ArnComponents{
 					Service: jsii.String("states"), Resource: jsii.String("execution"),
-					ResourceName: jsii.String(*s.DeployStateMachine.StateMachineName() + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+					ResourceName: jsii.String(deployMachineName(stack) + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
 				})},
 			}))
 			fn.AddEnvironment(jsii.String(config.EnvDeployStateMachineARN), s.DeployStateMachine.StateMachineArn(), nil)
 		}
 		if spec.has(DeploysECS) {
 			grantECSDeploy(stack, fn, targets)
+		}
+		if spec.has(VerifiesReleases) {
+			grantVerify(stack, fn, targets)
+		}
+		if spec.has(MigratesDatabases) {
+			grantMigrate(stack, fn, targets)
 		}
 		if spec.has(PublicURL) {
 			url := fn.AddFunctionUrl(&awslambda.FunctionUrlOptions{AuthType: awslambda.FunctionUrlAuthType_NONE})
@@ -222,6 +231,9 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 				Value:       url.Url(),
 			})
 		}
+	}
+	if err := addBackups(s, specs, targets, retention); err != nil {
+		return nil, err
 	}
 	addNagSuppressions(s, specs)
 	return s, nil
@@ -299,93 +311,26 @@ func newFunction(stack awscdk.Stack, spec FunctionSpec, distDir, stagingDir, cat
 	return fn, dir, nil
 }
 
-// newDeployStateMachine defines the deploy state machine from its ASL text, kept
-// inline in the template (DefinitionBody.fromString). Its placeholders are
-// ${NameFunctionArn} for each function (the state machine may invoke exactly
-// those it names) and the resources of statemachines.Resources; any other fails.
+// newDeployStateMachine defines the deploy state machine from its ASL text
+// (newStateMachine): its placeholders are ${NameFunctionArn} for each home
+// function and ${TableName}.
 func newDeployStateMachine(s *StepshipStack, asl []byte, file string, specs []FunctionSpec, targets []catalog.Target, retention awslogs.RetentionDays) (awsstepfunctions.StateMachine, error) {
-	stack := s.Stack
-	values := map[string]*string{statemachines.TableName: s.Table.TableName()}
-	byKey := map[string]awslambda.Function{}
-	for _, spec := range specs {
-		key := statemachines.FunctionPlaceholder(spec.Name)
-		byKey[key] = s.Functions[spec.Name]
-		values[key] = s.Functions[spec.Name].FunctionArn()
-	}
-	subs := map[string]*string{}
-	var invoked []awslambda.Function
-	var unknown []string
-	for _, key := range statemachines.Placeholders(asl) {
-		v, ok := values[key]
-		if !ok {
-			unknown = append(unknown, key)
-			continue
-		}
-		subs[key] = v
-		if fn, ok := byKey[key]; ok {
-			invoked = append(invoked, fn)
-		}
-	}
-	if len(unknown) > 0 {
-		known := make([]string, 0, len(values))
-		for k := range values {
-			known = append(known, "${"+k+"}")
-		}
-		sort.Strings(known)
-		return nil, fmt.Errorf("state machine %s uses unknown placeholders ${%s}; known: %s",
-			file, strings.Join(unknown, "}, ${"), strings.Join(known, ", "))
-	}
-
-	statements, err := integrationStatements(stack, string(asl), targets, s.Table.TableArn(), s.DataKey.KeyArn())
-	if err != nil {
-		return nil, fmt.Errorf("state machine %s: %w", file, err)
-	}
-
-	logs := awslogs.NewLogGroup(stack, jsii.String("DeployStateMachineLogs"), &awslogs.LogGroupProps{
-		// Step Functions' vended-logs prefix keeps the CloudWatch Logs resource policy small.
-		LogGroupName:  jsii.String("/aws/vendedlogs/states/" + *stack.StackName() + "-deploy"),
-		Retention:     retention,
-		EncryptionKey: s.DataKey,
-	})
-	sm := awsstepfunctions.NewStateMachine(stack, jsii.String("DeployStateMachine"), &awsstepfunctions.StateMachineProps{
-		Comment:                 jsii.String("stepship: deploy a pushed commit to its ECS service"),
-		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(string(asl))),
-		DefinitionSubstitutions: &subs,
-		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
-		TracingEnabled:          jsii.Bool(true),
-		Logs: &awsstepfunctions.LogOptions{
-			Destination:          logs,
-			Level:                awsstepfunctions.LogLevel_ALL,
-			IncludeExecutionData: jsii.Bool(true),
-		},
-	})
-	for _, st := range statements {
-		sm.AddToRolePolicy(st)
-	}
-	// Invoke by unqualified ARN only (GrantInvoke would add every version and alias).
-	for _, fn := range invoked {
-		sm.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings("lambda:InvokeFunction"),
-			Resources: &[]*string{fn.FunctionArn()},
-		}))
-	}
-	return sm, nil
+	return newStateMachine(s.Stack, machine{
+		ID: "DeployStateMachine", Name: deployMachineName(s.Stack), LogSuffix: "deploy", Comment: "stepship: deploy a pushed commit to its ECS service",
+		ASL: asl, File: file, Functions: functionsByPlaceholder(specs, s.Functions),
+		Resources: map[string]*string{statemachines.TableName: s.Table.TableName()}, TableARN: s.Table.TableArn(),
+	}, targets, retention, s.DataKey)
 }
 
 // grantECSDeploy gives fn exactly the calls functions/deploy makes, on exactly
-// what the catalog lists: describe and update its services, register a revision
-// (carrying the old one's tags) and pass the roles its environments list.
+// what the catalog lists: describe its services, register a revision
+// (carrying the old one's tags) and pass the roles its environments list. It
+// does not update a service: the state machine does (ecs:updateService).
 func grantECSDeploy(stack awscdk.Stack, fn awslambda.Function, targets []catalog.Target) {
-	var services, roles []*string
-	for _, t := range targets {
-		services = appendNew(services, ecsServiceARN(stack, t.Cluster, t.ECSService))
-		for _, r := range t.Roles {
-			roles = appendNew(roles, jsii.String(r))
-		}
-	}
+	services, roles := catalogServices(stack, targets), catalogRoles(targets)
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("DescribeAndUpdateTheCatalogsServices"),
-		Actions:   jsii.Strings("ecs:DescribeServices", "ecs:UpdateService"),
+		Sid:       jsii.String("DescribeTheCatalogsServices"),
+		Actions:   jsii.Strings("ecs:DescribeServices"),
 		Resources: &services,
 	}))
 	// These two actions support no resource-level permissions.

@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +28,10 @@ type fixture struct {
 	template assertions.Template
 	doc      map[string]any // the template as JSON
 	dir      string
+	// dr are the DR stacks' fixtures by region (stack nil), and drStacks
+	// the stacks.
+	dr       map[string]*fixture
+	drStacks map[string]*DRStack
 }
 
 var (
@@ -141,16 +147,37 @@ func buildFixture() (f *fixture, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := NewStepshipStack(app, "Stepship", testProps(dir, dist))
+	s, drs, err := NewStacks(app, "Stepship", testProps(dir, dist))
 	if err != nil {
 		return nil, err
 	}
-	return synthesize(s, dir)
+	f, err = synthesize(s, dir)
+	if err != nil {
+		return nil, err
+	}
+	f.dr, f.drStacks = map[string]*fixture{}, map[string]*DRStack{}
+	for _, d := range drs {
+		if f.dr[d.Region], err = synthesizeStack(d.Stack, dir); err != nil {
+			return nil, err
+		}
+		f.drStacks[d.Region] = d
+	}
+	return f, nil
 }
 
 // synthesize returns the template of s, as a CDK Template and as JSON.
 func synthesize(s *StepshipStack, dir string) (*fixture, error) {
-	tmpl := assertions.Template_FromStack(s.Stack, nil)
+	f, err := synthesizeStack(s.Stack, dir)
+	if err != nil {
+		return nil, err
+	}
+	f.stack = s
+	return f, nil
+}
+
+// synthesizeStack returns the template of a stack.
+func synthesizeStack(stack awscdk.Stack, dir string) (*fixture, error) {
+	tmpl := assertions.Template_FromStack(stack, nil)
 	raw, err := json.Marshal(tmpl.ToJSON())
 	if err != nil {
 		return nil, err
@@ -159,7 +186,7 @@ func synthesize(s *StepshipStack, dir string) (*fixture, error) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, err
 	}
-	return &fixture{stack: s, template: tmpl, doc: doc, dir: dir}, nil
+	return &fixture{template: tmpl, doc: doc, dir: dir}, nil
 }
 
 // holds runs a CDK assertion, which panics through jsii when it fails.
@@ -210,7 +237,7 @@ func props(res map[string]any) map[string]any {
 func TestEveryFunctionIsArm64OnProvidedAL2023WithItsOwnLogGroup(t *testing.T) {
 	// GIVEN the stack built from the default function list
 	f := synthesized(t)
-	specs := DefaultFunctions()
+	specs, _ := homeAndDR(DefaultFunctions())
 
 	// WHEN the template is read
 	fns := f.resources("AWS::Lambda::Function")
@@ -277,16 +304,25 @@ func TestDeployStateMachineSubstitutesTheDeployFunctionArn(t *testing.T) {
 			}),
 		})
 	})
-	// AND the state machine may invoke the resolve and deploy functions, and no other
+	// AND the state machine may invoke the functions its definition names
+	// (resolve, deploy, migrate, verify), and no other
 	smRole := f.logicalID(t, "AWS::IAM::Role", "DeployStateMachineRole")
+	named := []string{deployFn, resolveFn, f.logicalID(t, "AWS::Lambda::Function", "MigrateFunction"), f.logicalID(t, "AWS::Lambda::Function", "VerifyFunction")}
+	invoked := map[string]bool{}
 	for _, st := range f.statementsOf(smRole) {
 		if asList(st["Action"]).contains("lambda:InvokeFunction") {
 			for _, r := range asList(st["Resource"]) {
-				if !strings.Contains(fmt.Sprint(r), deployFn) && !strings.Contains(fmt.Sprint(r), resolveFn) {
+				i := slices.IndexFunc(named, func(id string) bool { return strings.Contains(fmt.Sprint(r), id) })
+				if i < 0 {
 					t.Errorf("state machine may invoke %v", r)
+					continue
 				}
+				invoked[named[i]] = true
 			}
 		}
+	}
+	if len(invoked) != len(named) {
+		t.Errorf("state machine may invoke %v, want %v", invoked, named)
 	}
 }
 
@@ -373,6 +409,9 @@ func TestEveryPackageHoldsBootstrapAndTheCatalog(t *testing.T) {
 	for _, spec := range DefaultFunctions() {
 		name, files := spec.Name, []string{"bootstrap", "catalog.yaml"}
 		dir := f.stack.StagedDirs[name]
+		if spec.DR {
+			dir = f.drStacks["us-west-2"].StagedDirs[name]
+		}
 		if got := listDir(t, dir); strings.Join(got, ",") != strings.Join(files, ",") {
 			t.Errorf("%s package: want %v, got %v", name, files, got)
 		}
@@ -515,36 +554,37 @@ func TestDeployFunctionHasOnlyTheECSPermissionsItUses(t *testing.T) {
 		}
 	}
 	sort.Strings(actions)
-	want := "ecs:DescribeServices,ecs:DescribeTaskDefinition,ecs:RegisterTaskDefinition,ecs:TagResource,ecs:UpdateService,iam:PassRole"
+	want := "ecs:DescribeServices,ecs:DescribeTaskDefinition,ecs:RegisterTaskDefinition,ecs:TagResource,iam:PassRole"
 	if got := strings.Join(actions, ","); got != want {
 		t.Errorf("deploy actions:\nwant %s\n got %s", want, got)
 	}
 }
 
 func TestNoPolicyGrantsWildcardActionsOrFullAccess(t *testing.T) {
-	// GIVEN the stack
+	// GIVEN the home stack and the DR stacks
 	f := synthesized(t)
-
-	// WHEN every role and policy is read
-	// THEN no statement allows "*" or "service:*", and no role carries a managed policy
-	for id, res := range f.resources("AWS::IAM::Role") {
-		if m := props(res)["ManagedPolicyArns"]; m != nil {
-			t.Errorf("role %s has managed policies %v", id, m)
+	for _, f := range append([]*fixture{f}, slices.Collect(maps.Values(f.dr))...) {
+		// WHEN every role and policy (and VPC endpoint policy) is read
+		// THEN no statement allows "*" or "service:*", and no role carries a managed policy
+		for id, res := range f.resources("AWS::IAM::Role") {
+			if m := props(res)["ManagedPolicyArns"]; m != nil {
+				t.Errorf("role %s has managed policies %v", id, m)
+			}
 		}
-	}
-	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::Role", "AWS::IAM::ManagedPolicy"} {
-		for id, res := range f.resources(typ) {
-			for _, st := range statementsIn(props(res)) {
-				for _, a := range asList(st["Action"]) {
-					if s := fmt.Sprint(a); s == "*" || strings.HasSuffix(s, ":*") || strings.Contains(s, "FullAccess") {
-						t.Errorf("%s allows %s", id, s)
+		for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::EC2::VPCEndpoint"} {
+			for id, res := range f.resources(typ) {
+				for _, st := range statementsIn(props(res)) {
+					for _, a := range asList(st["Action"]) {
+						if s := fmt.Sprint(a); s == "*" || strings.HasSuffix(s, ":*") || strings.Contains(s, "FullAccess") {
+							t.Errorf("%s allows %s", id, s)
+						}
 					}
 				}
 			}
 		}
-	}
-	if n := len(f.resources("AWS::IAM::ManagedPolicy")); n != 0 {
-		t.Errorf("want no managed policies, got %d", n)
+		if n := len(f.resources("AWS::IAM::ManagedPolicy")); n != 0 {
+			t.Errorf("want no managed policies, got %d", n)
+		}
 	}
 }
 
@@ -692,8 +732,8 @@ func TestEveryPermissionToChangeSomethingIsScopedToTheCatalog(t *testing.T) {
 
 	// THEN services, roles, projects and repositories are exactly the catalog's
 	want := map[string]string{
-		"DescribeAndUpdateTheCatalogsServices": "[arn:aws:ecs:us-east-1:123456789012:service/prod/web arn:aws:ecs:us-east-1:123456789012:service/staging/api]",
-		"PassTheCatalogsTaskRolesToECSTasks":   "[arn:aws:iam::123456789012:role/api-* arn:aws:iam::123456789012:role/web-exec arn:aws:iam::123456789012:role/web-task]",
+		"DescribeTheCatalogsServices":        "[arn:aws:ecs:us-east-1:123456789012:service/prod/web arn:aws:ecs:us-east-1:123456789012:service/staging/api]",
+		"PassTheCatalogsTaskRolesToECSTasks": "[arn:aws:iam::123456789012:role/api-* arn:aws:iam::123456789012:role/web-exec arn:aws:iam::123456789012:role/web-task]",
 	}
 	for sid, w := range want {
 		if deploy[sid] != w {

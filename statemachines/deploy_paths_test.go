@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/statemachines"
 	"github.com/stepship/stepship/test/sfnlocal/asl"
 )
@@ -21,7 +24,16 @@ import (
 // Retry of the definition is taken by no scenario — so a path nobody runs
 // cannot rot unnoticed.
 
-const commit = "9fceb02d0ae598e95dc970b74767f19372d61af8"
+const (
+	commit      = "9fceb02d0ae598e95dc970b74767f19372d61af8"
+	otherCommit = "1111111111111111111111111111111111111111"
+	newerCommit = "2222222222222222222222222222222222222222"
+	execARN     = "arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:paths"
+	startTime   = "2026-11-30T10:00:00.000Z"
+	rev1        = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
+	rev2        = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"
+	rev0        = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:0"
+)
 
 // reply is one scripted task result: an output or an error.
 type reply struct {
@@ -33,27 +45,95 @@ type reply struct {
 func ok(out string) reply           { return reply{out: out} }
 func fail(name, cause string) reply { return reply{err: name, text: cause} }
 
-// resolved is what the resolve function returns for web in production: the
-// request as checked and the target (it replaces the state).
-func resolved(mode string) string {
-	return `{"request":{"service":"web","environment":"production","commit":"` + commit + `"},"target":` + target(mode) + `}`
-}
-
-func target(mode string) string {
-	build := `{"mode":"prebuilt"}`
-	if mode == "codebuild" {
-		build = `{"mode":"codebuild","project":"web-build"}`
-	}
-	return `{"service":"web","environment":"production","repository":{"provider":"github","name":"acme/web"},` +
-		`"image":{"uri":"123456789012.dkr.ecr.us-east-1.amazonaws.com/web","registryId":"123456789012","region":"us-east-1","repository":"web"},` +
-		`"build":` + build + `,"cluster":"stepship-demo","ecsService":"web","container":"web"}`
+// catalogYAML is web/production in the variants the scenarios deploy.
+func catalogYAML(build, migrations, verify string) string {
+	return `
+version: 1
+services:
+  - name: web
+    repository: {provider: github, name: acme/web}
+    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web
+    build: ` + build + `
+    environments:
+      - name: production
+        branches: [main]
+        cluster: stepship-demo
+        service: web
+        container: web
+        database: {instance: web-prod, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}
+` + migrations + verify
 }
 
 const (
-	digest   = "sha256:3f2a9c1e5b7d4f60812a3b4c5d6e7f8091a2b3c43f2a9c1e5b7d4f60812a3b4c"
-	images   = `{"ImageDetails":[{"ImageDigest":"` + digest + `","ImageTags":["` + commit + `"]}]}`
-	build    = `{"Build":{"Id":"web-build:0b7f","BuildStatus":"SUCCEEDED"}}`
-	deployed = `{"cluster":"stepship-demo","ecsService":"web","previousTaskDefinition":"web:1","taskDefinition":"web:2","image":"x"}`
+	codebuild = `{mode: codebuild, project: web-build}`
+	prebuilt  = `{mode: prebuilt}`
+	sqlMig    = "        migrations: {mode: sql, location: \"s3://web-migrations/web/\"}\n"
+	taskMig   = "        migrations: {mode: task, command: [./migrate, up]}\n"
+	baked     = "        verify: {bakeSeconds: 300, alarms: [web-5xx]}\n"
+)
+
+// resolved is what the resolve function returns (it replaces the state), from
+// the real payload.NewResolved over a catalog variant and a deploy request.
+func resolved(t *testing.T, cat string, req payload.DeployRequest) string {
+	t.Helper()
+	c, err := catalog.Parse([]byte(cat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := c.Resolve("web", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := payload.NewResolved(req, target, execARN, startTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+var pushedAt = time.Date(2026, 11, 30, 9, 59, 0, 0, time.UTC)
+
+func webhookReq() payload.DeployRequest {
+	return payload.DeployRequest{Service: "web", Environment: "production", Commit: commit,
+		Source: &payload.Source{Provider: "github", Repository: "acme/web", Ref: "refs/heads/main", Pusher: "dana", PushedAt: &pushedAt}}
+}
+
+func consoleReq(allowOlder bool) payload.DeployRequest {
+	return payload.DeployRequest{Service: "web", Environment: "production", Commit: commit, Reason: "redeploy", RequestedBy: "alice", AllowOlder: allowOlder}
+}
+
+const (
+	digest     = "sha256:3f2a9c1e5b7d4f60812a3b4c5d6e7f8091a2b3c43f2a9c1e5b7d4f60812a3b4c"
+	images     = `{"ImageDetails":[{"ImageDigest":"` + digest + `","ImageTags":["` + commit + `"]}]}`
+	build      = `{"Build":{"Id":"web-build:0b7f","BuildStatus":"SUCCEEDED"}}`
+	registered = `{"cluster":"stepship-demo","ecsService":"web","previousTaskDefinition":"` + rev1 + `","taskDefinition":"` + rev2 + `","image":"x",` +
+		`"launchType":"FARGATE","logStreamPrefix":"ecs","networkConfiguration":{"AwsvpcConfiguration":{"Subnets":["subnet-1"]}}}`
+	registeredHost = `{"cluster":"stepship-demo","ecsService":"web","previousTaskDefinition":"` + rev1 + `","taskDefinition":"` + rev2 + `","image":"x",` +
+		`"launchType":"EC2","logStreamPrefix":""}`
+	migrated   = `{"versionBefore":3,"versionAfter":4,"applied":["00004_add_email.sql"],"lockWaitMs":0,"durationMs":12}`
+	taskRan    = `{"TaskArn":"arn:aws:ecs:us-east-1:123456789012:task/stepship-demo/0f3c","StoppedReason":"Essential container in task exited","Containers":[{"ExitCode":0}]}`
+	taskExit1  = `{"TaskArn":"arn:aws:ecs:us-east-1:123456789012:task/stepship-demo/0f3c","StoppedReason":"Essential container in task exited","Containers":[{"ExitCode":1}]}`
+	updated    = `{"Service":{"TaskDefinition":"` + rev2 + `"}}`
+	verified   = `{"status":"COMPLETED","taskDefinition":"` + rev2 + `","startedAt":"2026-11-30T10:01:00Z","completedAt":"2026-11-30T10:03:00Z","polls":4,"healthPasses":3}`
+	inProgress = `{"status":"IN_PROGRESS","taskDefinition":"` + rev2 + `","startedAt":"2026-11-30T10:01:00Z","completedAt":"","polls":40,"healthPasses":0}`
+	noItem     = `{}`
+	done       = `{}`
+	ccf        = "DynamoDB.ConditionalCheckFailedException"
+	// held: the lock item while an older push deploys (and no one waits).
+	held = `{"Item":{"PK":{"S":"deploy#web#production"},"SK":{"S":"lock"},"owner":{"S":"arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:older"},` +
+		`"ownerCommit":{"S":"` + otherCommit + `"},"ownerOrder":{"S":"2026-11-30T09:00:00.000Z|2026-11-30T09:00:01.000Z|older"}}}`
+	heldByNewer = `{"Item":{"owner":{"S":"arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:newer"},` +
+		`"ownerCommit":{"S":"` + newerCommit + `"},"ownerOrder":{"S":"2026-11-30T10:30:00.000Z|2026-11-30T10:30:01.000Z|newer"}}}`
+	newerWaits = `{"Item":{"owner":{"S":"arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:older"},"ownerOrder":{"S":"2026-11-30T09:00:00.000Z|x|older"},` +
+		`"waiter":{"S":"arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:newer"},"waiterCommit":{"S":"` + newerCommit + `"},` +
+		`"waiterOrder":{"S":"2026-11-30T10:30:00.000Z|2026-11-30T10:30:01.000Z|newer"}}}`
+	freeNow   = `{"Item":{"waiter":{"S":"arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:oldest"},"waiterOrder":{"S":"2026-11-30T08:00:00.000Z|x|oldest"}}}`
+	lastNewer = `{"Item":{"highPush":{"S":"2026-11-30T10:30:00.000Z"},"highCommit":{"S":"` + newerCommit + `"},"succeededTaskDefinition":{"S":"` + rev0 + `"}}}`
+	lastOlder = `{"Item":{"highPush":{"S":"2026-11-30T09:00:00.000Z"},"highCommit":{"S":"` + otherCommit + `"},"succeededTaskDefinition":{"S":"` + rev0 + `"}}}`
+	seenOlder = `{"Item":{"push":{"S":"2026-11-30T08:00:00.000Z"}}}`
+	seenNewer = `{"Item":{"push":{"S":"2026-11-30T11:00:00.000Z"}}}`
+	throttled = "DynamoDB.ThrottlingException"
 )
 
 type scenario struct {
@@ -63,93 +143,402 @@ type scenario struct {
 	status  asl.Status
 	errName string
 	cause   []string // substrings of the cause
+	input   string   // the machine's input (deployInput when empty)
 }
 
-var deployScenarios = []scenario{
-	{
-		name:   "codebuild: build, check, deploy",
-		script: map[string][]reply{"Resolve": {ok(resolved("codebuild"))}, "Build": {ok(build)}, "CheckImage": {ok(images)}, "Deploy": {ok(deployed)}},
-		path:   []string{"Resolve", "BuildMode", "Build", "CheckImage", "Deploy", "Deployed"},
-		status: asl.StatusSucceeded,
-	},
-	{
-		name:   "prebuilt: check, deploy",
-		script: map[string][]reply{"Resolve": {ok(resolved("prebuilt"))}, "CheckImage": {ok(images)}, "Deploy": {ok(deployed)}},
-		path:   []string{"Resolve", "BuildMode", "CheckImage", "Deploy", "Deployed"},
-		status: asl.StatusSucceeded,
-	},
-	{
-		name:   "an input naming a target is refused",
-		script: map[string][]reply{"Resolve": {fail("InvalidDeployRequest", `invalid deploy request: field "cluster" is not allowed`)}},
-		path:   []string{"Resolve", "RequestRefused"},
-		status: asl.StatusFailed, errName: "InvalidDeployRequest", cause: []string{`"cluster" is not allowed`},
-	},
-	{
-		name:   "a service the catalog does not have is refused",
-		script: map[string][]reply{"Resolve": {fail("UnknownTarget", `service "api" is not in the catalog`)}},
-		path:   []string{"Resolve", "RequestRefused"},
-		status: asl.StatusFailed, errName: "UnknownTarget", cause: []string{`"api"`},
-	},
-	{
-		name:   "resolve crashes",
-		script: map[string][]reply{"Resolve": {fail("Lambda.Unknown", "exit status 2")}},
-		path:   []string{"Resolve", "ResolveFailed"},
-		status: asl.StatusFailed, errName: "ResolveFailed", cause: []string{"Lambda.Unknown", "nothing was changed"},
-	},
-	{
-		name:   "resolve throttled once, then deploys",
-		script: map[string][]reply{"Resolve": {fail("Lambda.TooManyRequestsException", "Rate exceeded"), ok(resolved("prebuilt"))}, "CheckImage": {ok(images)}, "Deploy": {ok(deployed)}},
-		path:   []string{"Resolve", "BuildMode", "CheckImage", "Deploy", "Deployed"},
-		status: asl.StatusSucceeded,
-	},
-	{
-		name:   "the build fails",
-		script: map[string][]reply{"Resolve": {ok(resolved("codebuild"))}, "Build": {fail("States.TaskFailed", `{"BuildStatus":"FAILED"}`)}},
-		path:   []string{"Resolve", "BuildMode", "Build", "BuildFailed"},
-		status: asl.StatusFailed, errName: "BuildFailed", cause: []string{"the build of commit " + commit + " failed (States.TaskFailed)", "FAILED", "nothing was deployed"},
-	},
-	{
-		name:   "CodeBuild throttles once, then builds",
-		script: map[string][]reply{"Resolve": {ok(resolved("codebuild"))}, "Build": {fail("CodeBuild.AccountLimitExceededException", "limit"), ok(build)}, "CheckImage": {ok(images)}, "Deploy": {ok(deployed)}},
-		path:   []string{"Resolve", "BuildMode", "Build", "CheckImage", "Deploy", "Deployed"},
-		status: asl.StatusSucceeded,
-	},
-	{
-		name:   "the commit's image is not in the repository",
-		script: map[string][]reply{"Resolve": {ok(resolved("prebuilt"))}, "CheckImage": {fail("Ecr.ImageNotFoundException", "The image with imageId {imageTag:"+commit+"} does not exist")}},
-		path:   []string{"Resolve", "BuildMode", "CheckImage", "ImageNotFound"},
-		status: asl.StatusFailed, errName: "ImageNotFound", cause: []string{"no image tagged " + commit + " in ECR repository web (registry 123456789012)"},
-	},
-	{
-		name:   "the catalog's repository does not exist",
-		script: map[string][]reply{"Resolve": {ok(resolved("prebuilt"))}, "CheckImage": {fail("Ecr.RepositoryNotFoundException", "The repository with name 'web' does not exist")}},
-		path:   []string{"Resolve", "BuildMode", "CheckImage", "ImageNotFound"},
-		status: asl.StatusFailed, errName: "ImageNotFound", cause: []string{"'web' does not exist"},
-	},
-	{
-		name:   "ECR keeps failing",
-		script: map[string][]reply{"Resolve": {ok(resolved("prebuilt"))}, "CheckImage": {fail("Ecr.ServerException", "internal error")}},
-		path:   []string{"Resolve", "BuildMode", "CheckImage", "ImageCheckFailed"},
-		status: asl.StatusFailed, errName: "ImageCheckFailed", cause: []string{"Ecr.ServerException", "nothing was deployed"},
-	},
-	{
-		name:   "an ECS call fails once, then the deploy succeeds",
-		script: map[string][]reply{"Resolve": {ok(resolved("prebuilt"))}, "CheckImage": {ok(images)}, "Deploy": {fail("ECSCallFailed", "throttled"), ok(deployed)}},
-		path:   []string{"Resolve", "BuildMode", "CheckImage", "Deploy", "Deployed"},
-		status: asl.StatusSucceeded,
-	},
-	{
-		name:   "the ECS service is not there",
-		script: map[string][]reply{"Resolve": {ok(resolved("prebuilt"))}, "CheckImage": {ok(images)}, "Deploy": {fail("ServiceNotFound", `ECS service "web" not found`)}},
-		path:   []string{"Resolve", "BuildMode", "CheckImage", "Deploy", "DeployFailed"},
-		status: asl.StatusFailed, errName: "ServiceNotFound", cause: []string{`"web" not found`},
-	},
+// script is a scenario's scripted task results: base plus changes.
+func script(base map[string][]reply, changes ...any) map[string][]reply {
+	out := maps.Clone(base)
+	for i := 0; i+1 < len(changes); i += 2 {
+		switch r := changes[i+1].(type) {
+		case reply:
+			out[changes[i].(string)] = []reply{r}
+		case []reply:
+			out[changes[i].(string)] = r
+		}
+	}
+	return out
+}
+
+// happy scripts every task of a deploy that goes well.
+func happy(resolvedState string) map[string][]reply {
+	return map[string][]reply{
+		"Resolve": {ok(resolvedState)}, "LookupCommit": {ok(noItem)}, "Acquire": {ok(done)}, "ReadLast": {ok(noItem)},
+		"Build": {ok(build)}, "CheckImage": {ok(images)}, "Register": {ok(registered)}, "Migrate": {ok(migrated)},
+		"MigrationTask": {ok(taskRan)}, "MigrationTaskHostNetwork": {ok(taskRan)}, "UpdateService": {ok(updated)}, "Verify": {ok(verified)}, "CheckBake": {ok(verified)},
+		"Rollback": {ok(done)}, "VerifyRollback": {ok(verified)},
+		"RecordSucceeded": {ok(done)}, "Record": {ok(done)}, "RecordRefused": {ok(done)}, "Release": {ok(done)},
+	}
+}
+
+// Paths, in pieces.
+var (
+	start      = []string{"Resolve", "HasSource"}
+	console    = []string{"Resolve", "HasSource", "LookupCommit", "KnownCommit"}
+	locked     = []string{"Acquire", "ReadLast", "OrderCheck"}
+	built      = []string{"BuildMode", "Build", "CheckImage", "Register", "MigrationsMode"}
+	checked    = []string{"BuildMode", "CheckImage", "Register", "MigrationsMode"}
+	verifiedP  = []string{"UpdateService", "Verify", "VerifyDone", "BakeNeeded"}
+	succeeded  = []string{"Succeeded", "RecordSucceeded", "Release", "Finish", "Deployed"}
+	recorded   = []string{"Record", "Release", "Finish", "NotDeployed"}
+	refused    = []string{"RecordRefused", "Release", "Finish", "NotDeployed"}
+	rolledBack = []string{"Rollback", "VerifyRollback", "VerifyRollbackDone", "RolledBack", "Record", "Release", "Finish", "NotDeployed"}
+	toLastGood = []string{"RollbackTarget", "RollbackToLastSucceeded"}
+	toPrevious = []string{"RollbackTarget", "RollbackToPrevious"}
+)
+
+func path(parts ...[]string) []string { return slices.Concat(parts...) }
+
+func deployScenarios(t *testing.T) []scenario {
+	hook := resolved(t, catalogYAML(codebuild, sqlMig, baked), webhookReq())
+	plain := resolved(t, catalogYAML(prebuilt, "", ""), webhookReq())
+	task := resolved(t, catalogYAML(prebuilt, taskMig, ""), webhookReq())
+	cons := resolved(t, catalogYAML(prebuilt, "", ""), consoleReq(false))
+	older := resolved(t, catalogYAML(prebuilt, "", ""), consoleReq(true))
+	everyThrottledOnce := func(base map[string][]reply, states ...string) map[string][]reply {
+		out := maps.Clone(base)
+		for _, s := range states {
+			name := "Lambda.TooManyRequestsException"
+			switch s {
+			case "Acquire", "ReadLock", "ReadLast", "LookupCommit", "TakeOver", "Enqueue", "Release":
+				name = throttled
+			case "RecordSucceeded", "Record", "RecordRefused":
+				name = "DynamoDb.ThrottlingException"
+			case "Build":
+				name = "CodeBuild.ThrottlingException"
+			case "CheckImage":
+				name = "Ecr.ThrottlingException"
+			case "UpdateService", "Rollback":
+				name = "Ecs.ThrottlingException"
+			case "CheckOwner":
+				name = "Sfn.ThrottlingException"
+			case "MigrationTask", "MigrationTaskHostNetwork":
+				name = "ECS.ThrottlingException"
+			}
+			out[s] = append([]reply{fail(name, "Rate exceeded")}, out[s]...)
+		}
+		return out
+	}
+	return []scenario{
+		{
+			name:   "a push builds, migrates, deploys, verifies and bakes",
+			script: happy(hook),
+			path:   path(start, locked, built, []string{"Migrate"}, verifiedP, []string{"Bake", "CheckBake"}, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name: "every call throttled once on the way",
+			script: everyThrottledOnce(happy(hook), "Resolve", "Acquire", "ReadLast", "Build", "CheckImage", "Register", "Migrate",
+				"UpdateService", "Verify", "CheckBake", "RecordSucceeded", "Release"),
+			path:   path(start, locked, built, []string{"Migrate"}, verifiedP, []string{"Bake", "CheckBake"}, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name:   "a prebuilt image without migrations or bake, verified over two rounds",
+			script: script(happy(plain), "Verify", []reply{ok(inProgress), ok(verified)}),
+			path:   path(start, locked, checked, []string{"UpdateService", "Verify", "VerifyDone", "Verify", "VerifyDone", "BakeNeeded"}, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name:   "task-mode migrations run the release as a one-off task",
+			script: everyThrottledOnce(happy(task), "MigrationTask"),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTask"}, verifiedP, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name:   "a service without awsvpc networking: its migration task gets no network configuration",
+			script: everyThrottledOnce(script(happy(task), "Register", ok(registeredHost)), "MigrationTaskHostNetwork"),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTaskHostNetwork"}, verifiedP, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name:   "a migration task without awsvpc networking exits 1",
+			script: script(happy(task), "Register", ok(registeredHost), "MigrationTaskHostNetwork", fail("States.TaskFailed", taskExit1)),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTaskHostNetwork", "MigrationTaskStopped", "ParseStoppedTask", "ExitCodeKnown", "MigrationTaskFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"exited with code 1", "log stream: /web/0f3c"},
+		},
+		{
+			name:   "a migration task without awsvpc networking times out",
+			script: script(happy(task), "Register", ok(registeredHost), "MigrationTaskHostNetwork", fail("States.Timeout", "")),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTaskHostNetwork", "MigrationFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN",
+		},
+		{
+			name:   "a migration task that exits 1 stops the deploy before the code changes",
+			script: script(happy(task), "MigrationTask", fail("States.TaskFailed", taskExit1)),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTask", "MigrationTaskStopped", "ParseStoppedTask", "ExitCodeKnown", "MigrationTaskFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN",
+			cause: []string{"exited with code 1", "log stream: ecs/web/0f3c", "the service was not changed and still runs " + rev1},
+		},
+		{
+			name:   "a migration task that cannot start",
+			script: script(happy(task), "MigrationTask", fail("ECS.AccessDeniedException", "not allowed")),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTask", "MigrationTaskStopped", "MigrationFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"ECS.AccessDeniedException"},
+		},
+		{
+			name:   "a migration task that stopped before its container ran",
+			script: script(happy(task), "MigrationTask", fail("States.TaskFailed", `{"TaskArn":"arn:aws:ecs:us-east-1:123456789012:task/stepship-demo/0f3c","StopCode":"TaskFailedToStart","Containers":[{}]}`)),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTask", "MigrationTaskStopped", "ParseStoppedTask", "ExitCodeKnown", "MigrationFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"TaskFailedToStart"},
+		},
+		{
+			name:   "a migration task timing out",
+			script: script(happy(task), "MigrationTask", fail("States.Timeout", "")),
+			path:   path(start, locked, checked, []string{"MigrationTaskNetwork", "MigrationTask", "MigrationFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"States.Timeout"},
+		},
+		{
+			name: "a failing migration stops the deploy before the code changes",
+			script: script(happy(hook), "Migrate", []reply{fail("DatabaseUnreachable", "connection refused"),
+				fail("MigrationFailed", "migration 00004_add_email.sql failed at line 3; the database is at version 3")}),
+			path:   path(start, locked, built, []string{"Migrate", "MigrationFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN",
+			cause: []string{"MigrationFailed: migration 00004_add_email.sql failed", "the service was not changed and still runs " + rev1},
+		},
+		{
+			name:   "a console deploy of a new commit is ordered by its arrival",
+			script: everyThrottledOnce(happy(cons), "LookupCommit"),
+			path:   path(console, locked, checked, verifiedP, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name:   "a console deploy of an older commit is refused",
+			script: script(happy(cons), "LookupCommit", ok(seenOlder), "ReadLast", ok(lastOlder)),
+			path:   path(console, []string{"UseCommitOrder"}, locked, []string{"RefusedOlder"}, refused),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN",
+			cause: []string{"refused: commit " + commit + " was pushed at 2026-11-30T08:00:00.000Z, before commit " + otherCommit, "allowOlder", "nothing was changed"},
+		},
+		{
+			name:   "a console rollback request (allowOlder) deploys an older commit",
+			script: script(happy(older), "LookupCommit", ok(seenOlder), "ReadLast", ok(lastOlder)),
+			path:   path(console, []string{"UseCommitOrder"}, locked, []string{"RollbackRequest", "KeepHigh"}, checked, verifiedP, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name:   "a console rollback request of a commit that is not older",
+			script: script(happy(older), "LookupCommit", ok(seenNewer), "ReadLast", ok(lastOlder)),
+			path:   path(console, []string{"UseCommitOrder"}, locked, []string{"RollbackRequest"}, checked, verifiedP, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name:   "a push older than the newest recorded is refused",
+			script: everyThrottledOnce(script(happy(plain), "ReadLast", ok(lastNewer)), "RecordRefused"),
+			path:   path(start, locked, []string{"RefusedOlder"}, refused),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"before commit " + newerCommit, "nothing goes backwards"},
+		},
+		{
+			name:   "a later push waiting for the lock supersedes this one",
+			script: script(happy(plain), "Acquire", fail(ccf, "The conditional request failed"), "ReadLock", ok(newerWaits), "Release", fail(ccf, "not the owner")),
+			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "SupersededByWaiter"}, refused),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"superseded by " + newerCommit, "waiting for the deploy lock of web/production", "nothing was changed"},
+		},
+		{
+			name:   "a later push deploying now supersedes this one",
+			script: everyThrottledOnce(script(happy(plain), "Acquire", fail(ccf, "failed"), "ReadLock", ok(heldByNewer), "Release", fail(ccf, "not the owner")), "ReadLock"),
+			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "SupersededByOwner"}, refused),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"superseded by " + newerCommit, "deploying now"},
+		},
+		{
+			name: "an older push deploying: wait as next, then deploy",
+			script: everyThrottledOnce(script(happy(plain), "Acquire", []reply{fail(ccf, "held"), ok(done)}, "ReadLock", ok(held),
+				"CheckOwner", ok(`{"Status":"RUNNING"}`), "Enqueue", ok(done)), "CheckOwner", "Enqueue"),
+			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "CheckOwner", "OwnerRunning", "Enqueue", "WaitForLock"}, locked, checked, verifiedP, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name: "a later push took the waiting place meanwhile: look again",
+			script: script(happy(plain), "Acquire", []reply{fail(ccf, "held"), fail(ccf, "held"), ok(done)}, "ReadLock", ok(held),
+				"CheckOwner", ok(`{"Status":"RUNNING"}`), "Enqueue", []reply{fail(ccf, "outranked"), ok(done)}),
+			path: path(start, []string{"Acquire", "ReadLock", "Contended", "CheckOwner", "OwnerRunning", "Enqueue", "Acquire", "ReadLock", "Contended",
+				"CheckOwner", "OwnerRunning", "Enqueue", "WaitForLock"}, locked, checked, verifiedP, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name: "the holder's execution has ended: take the lock over",
+			script: everyThrottledOnce(script(happy(plain), "Acquire", fail(ccf, "held"), "ReadLock", ok(held), "CheckOwner", ok(`{"Status":"ABORTED"}`),
+				"TakeOver", ok(done)), "TakeOver"),
+			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "CheckOwner", "OwnerRunning", "TakeOver", "ReadLast", "OrderCheck"}, checked, verifiedP, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name: "the holder's execution is gone, and someone else took over first",
+			script: script(happy(plain), "Acquire", []reply{fail(ccf, "held"), ok(done)}, "ReadLock", ok(held),
+				"CheckOwner", fail("Sfn.ExecutionDoesNotExistException", "Execution Does Not Exist"), "TakeOver", fail(ccf, "taken")),
+			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "CheckOwner", "TakeOver"}, locked, checked, verifiedP, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name: "the holder cannot be asked about: wait behind it",
+			script: script(happy(plain), "Acquire", []reply{fail(ccf, "held"), ok(done)}, "ReadLock", ok(held),
+				"CheckOwner", fail("Sfn.AccessDeniedException", "no"), "Enqueue", ok(done)),
+			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "CheckOwner", "Enqueue", "WaitForLock"}, locked, checked, verifiedP, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name:   "the lock was freed meanwhile: wait and take it",
+			script: script(happy(plain), "Acquire", []reply{fail(ccf, "held"), ok(done)}, "ReadLock", ok(freeNow)),
+			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "WaitForLock"}, locked, checked, verifiedP, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name:   "the lock table fails",
+			script: script(happy(plain), "Acquire", fail(throttled, "Rate exceeded"), "Release", fail(ccf, "not the owner")),
+			path:   path(start, []string{"Acquire", "LockFailed", "Release", "Finish", "NotDeployed"}),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"LockFailed: the deploy lock of web/production could not be taken (DynamoDB.ThrottlingException", "nothing was changed"},
+		},
+		{
+			name:   "the commit's push time cannot be read",
+			script: script(happy(cons), "LookupCommit", fail("DynamoDB.AccessDeniedException", "no"), "Release", fail(ccf, "x")),
+			path:   path(start, []string{"LookupCommit", "LockFailed", "Release", "Finish", "NotDeployed"}),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"LockFailed"},
+		},
+		{
+			name:   "the lock cannot be read",
+			script: script(happy(plain), "Acquire", fail(ccf, "held"), "ReadLock", fail("DynamoDB.AccessDeniedException", "no"), "Release", fail(ccf, "x")),
+			path:   path(start, []string{"Acquire", "ReadLock", "LockFailed", "Release", "Finish", "NotDeployed"}),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN",
+		},
+		{
+			name: "taking over or waiting fails",
+			script: script(happy(plain), "Acquire", fail(ccf, "held"), "ReadLock", ok(held), "CheckOwner", ok(`{"Status":"FAILED"}`),
+				"TakeOver", fail("DynamoDB.AccessDeniedException", "no"), "Release", fail(ccf, "x")),
+			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "CheckOwner", "OwnerRunning", "TakeOver", "LockFailed", "Release", "Finish", "NotDeployed"}),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN",
+		},
+		{
+			name: "waiting fails",
+			script: script(happy(plain), "Acquire", fail(ccf, "held"), "ReadLock", ok(held), "CheckOwner", ok(`{"Status":"RUNNING"}`),
+				"Enqueue", fail("DynamoDB.AccessDeniedException", "no"), "Release", fail(ccf, "x")),
+			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "CheckOwner", "OwnerRunning", "Enqueue", "LockFailed", "Release", "Finish", "NotDeployed"}),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN",
+		},
+		{
+			name:   "the ledger cannot be read",
+			script: script(happy(plain), "ReadLast", fail("DynamoDB.AccessDeniedException", "no")),
+			path:   path(start, []string{"Acquire", "ReadLast", "LedgerReadFailed", "Release", "Finish", "NotDeployed"}),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"LedgerReadFailed", "nothing was changed"},
+		},
+		{
+			name:   "an input naming a target is refused",
+			script: map[string][]reply{"Resolve": {fail("InvalidDeployRequest", `invalid deploy request: field "cluster" is not allowed`)}},
+			path:   []string{"Resolve", "RequestRefused"},
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{`InvalidDeployRequest: invalid deploy request: field "cluster" is not allowed`},
+		},
+		{
+			name:   "a service the catalog does not have is refused",
+			script: map[string][]reply{"Resolve": {fail("UnknownTarget", `service "api" is not in the catalog`)}},
+			path:   []string{"Resolve", "RequestRefused"},
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{`UnknownTarget: service "api"`},
+		},
+		{
+			name:   "resolve crashes",
+			script: map[string][]reply{"Resolve": {fail("Lambda.Unknown", "exit status 2")}},
+			path:   []string{"Resolve", "ResolveFailed"},
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"ResolveFailed", "Lambda.Unknown", "nothing was changed"},
+		},
+		{
+			name:   "the build fails",
+			script: script(happy(hook), "Build", fail("States.TaskFailed", `{"BuildStatus":"FAILED"}`)),
+			path:   path(start, locked, []string{"BuildMode", "Build", "BuildFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"BuildFailed: the build of commit " + commit + " failed (States.TaskFailed", "nothing was deployed"},
+		},
+		{
+			name:   "the commit's image is not in the repository",
+			script: script(happy(plain), "CheckImage", fail("Ecr.ImageNotFoundException", "The image with imageId {imageTag:"+commit+"} does not exist")),
+			path:   path(start, locked, []string{"BuildMode", "CheckImage", "ImageNotFound"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"ImageNotFound: no image tagged " + commit + " in ECR repository web (registry 123456789012)"},
+		},
+		{
+			name:   "the catalog's repository does not exist",
+			script: script(happy(plain), "CheckImage", fail("Ecr.RepositoryNotFoundException", "The repository with name 'web' does not exist")),
+			path:   path(start, locked, []string{"BuildMode", "CheckImage", "ImageNotFound"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"'web' does not exist"},
+		},
+		{
+			name:   "ECR keeps failing",
+			script: script(happy(plain), "CheckImage", fail("Ecr.ServerException", "internal error")),
+			path:   path(start, locked, []string{"BuildMode", "CheckImage", "ImageCheckFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"ImageCheckFailed", "Ecr.ServerException", "nothing was deployed"},
+		},
+		{
+			name:   "the ECS service is not there",
+			script: script(happy(plain), "Register", fail("ServiceNotFound", `ECS service "web" not found`)),
+			path:   path(start, locked, []string{"BuildMode", "CheckImage", "Register", "RegisterFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{`ServiceNotFound: ECS service "web" not found`, "the service was not changed"},
+		},
+		{
+			name:   "ECS refuses the update",
+			script: script(happy(plain), "UpdateService", fail("Ecs.ServiceNotActiveException", "Service was not ACTIVE")),
+			path:   path(start, locked, checked, []string{"UpdateService", "UpdateRefused"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"UpdateRefused", "the service was not changed"},
+		},
+		{
+			name:   "the update keeps failing: roll back, to be sure",
+			script: script(happy(plain), "UpdateService", fail("Ecs.ServerException", "internal")),
+			path:   path(start, locked, checked, []string{"UpdateService"}, toPrevious, rolledBack),
+			status: asl.StatusFailed, errName: "ROLLED_BACK", cause: []string{"rolled back to " + rev1},
+		},
+		{
+			name: "the rollout fails: back to the last good release",
+			script: everyThrottledOnce(script(happy(plain), "ReadLast", ok(lastOlder), "Verify", fail("DeploymentFailed", "tasks failed to start"),
+				"VerifyRollback", []reply{ok(inProgress), ok(verified)}), "Rollback", "VerifyRollback", "Record"),
+			path: path(start, locked, checked, []string{"UpdateService", "Verify"}, toLastGood,
+				[]string{"Rollback", "VerifyRollback", "VerifyRollbackDone", "VerifyRollback", "VerifyRollbackDone", "RolledBack", "Record", "Release", "Finish", "NotDeployed"}),
+			status: asl.StatusFailed, errName: "ROLLED_BACK",
+			cause: []string{"commit " + commit + " failed (DeploymentFailed: tasks failed to start)", "rolled back to " + rev0, "migration version"},
+		},
+		{
+			name:   "an alarm during the bake rolls back",
+			script: script(happy(hook), "CheckBake", fail("AlarmDuringBake", "web-5xx went into ALARM at 10:04")),
+			path:   path(start, locked, built, []string{"Migrate"}, verifiedP, []string{"Bake", "CheckBake"}, toPrevious, rolledBack),
+			status: asl.StatusFailed, errName: "ROLLED_BACK", cause: []string{"AlarmDuringBake: web-5xx went into ALARM", "migration version 4"},
+		},
+		{
+			name:   "the rollback fails: FAILED_DIRTY says what runs where",
+			script: script(happy(plain), "Verify", fail("HealthCheckFailed", "503"), "Rollback", fail("Ecs.AccessDeniedException", "denied")),
+			path:   path(start, locked, checked, []string{"UpdateService", "Verify"}, toPrevious, []string{"Rollback", "RollbackFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_DIRTY",
+			cause: []string{"HealthCheckFailed: 503", "the rollback of web/production to " + rev1 + " failed too (Ecs.AccessDeniedException: denied)", "may still run " + rev2, "roll back by hand"},
+		},
+		{
+			name:   "the rollback does not become stable",
+			script: script(happy(plain), "Verify", fail("RolledBackByECS", "circuit breaker"), "VerifyRollback", fail("RolloutTimedOut", "still IN_PROGRESS")),
+			path:   path(start, locked, checked, []string{"UpdateService", "Verify"}, toPrevious, []string{"Rollback", "VerifyRollback", "RollbackFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_DIRTY", cause: []string{"RolloutTimedOut"},
+		},
+		{
+			name:   "the ledger cannot be written: the outcome says so",
+			script: script(happy(plain), "RecordSucceeded", fail("DynamoDb.AccessDeniedException", "no")),
+			path:   path(start, locked, checked, verifiedP, []string{"Succeeded", "RecordSucceeded", "RecordFailed", "Release", "Finish", "Deployed"}),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name:   "a failure's ledger entry cannot be written",
+			script: script(happy(plain), "CheckImage", fail("Ecr.ImageNotFoundException", "no"), "Record", fail("DynamoDb.AccessDeniedException", "no")),
+			path:   path(start, locked, []string{"BuildMode", "CheckImage", "ImageNotFound", "Record", "RecordFailed", "Release", "Finish", "NotDeployed"}),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"the ledger entry could not be written: DynamoDb.AccessDeniedException"},
+		},
+		{
+			name:   "a refusal's ledger entry cannot be written",
+			script: script(happy(plain), "ReadLast", ok(lastNewer), "RecordRefused", fail("DynamoDb.AccessDeniedException", "no")),
+			path:   path(start, locked, []string{"RefusedOlder", "RecordRefused", "RecordFailed", "Release", "Finish", "NotDeployed"}),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN",
+		},
+		{
+			name:   "the lock cannot be released: the outcome says so",
+			script: script(happy(plain), "Release", fail("DynamoDB.AccessDeniedException", "no")),
+			path:   path(start, locked, checked, verifiedP, []string{"Succeeded", "RecordSucceeded", "Release", "ReleaseFailed", "Finish", "Deployed"}),
+			status: asl.StatusSucceeded,
+		},
+	}
 }
 
 // edge is a transition taken: from → to, or from → "retry[i]".
 type edge struct{ from, to string }
 
-// deployInput is the deploy machine's input in every scenario.
+// deployInput is the deploy machine's input in every scenario (the scripted
+// resolve result is what counts).
 var deployInput = fmt.Sprintf(`{"service":"web","environment":"production","commit":%q}`, commit)
 
 // run executes a state machine on a scenario, with input, and returns the
@@ -194,7 +583,7 @@ func runObserved(t *testing.T, machine, input string, sc scenario, observe func(
 		}
 		return json.RawMessage(r.out), nil
 	})
-	runner := asl.NewRunner(asl.WithInvoker(inv), asl.WithClock(asl.NewScaledClock(1e6)))
+	runner := asl.NewRunner(asl.WithInvoker(inv), asl.WithClock(asl.NewScaledClock(1e4)))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	x, err := runner.Run(ctx, sm, json.RawMessage(input), asl.ExecutionInfo{Name: "paths", StateMachineName: "stepship-" + machine})
@@ -224,7 +613,9 @@ func retrier(s *state, errName string) string {
 	return "retry[none]"
 }
 
-func TestDeployPaths(t *testing.T) { checkPaths(t, statemachines.Deploy, deployInput, deployScenarios) }
+func TestDeployPaths(t *testing.T) {
+	checkPaths(t, statemachines.Deploy, deployInput, deployScenarios(t))
+}
 
 // checkPaths runs each scenario and checks its path and named outcome.
 func checkPaths(t *testing.T, machine, input string, scenarios []scenario) {
@@ -263,15 +654,17 @@ func possibleEdges(d definition) []edge {
 		for _, c := range s.Catch {
 			add(name, c.Next)
 		}
-		for i := range s.Retry {
-			add(name, fmt.Sprintf("retry[%d]", i))
+		for i, r := range s.Retry {
+			if r.MaxAttempts == nil || *r.MaxAttempts > 0 { // MaxAttempts 0: never retried
+				add(name, fmt.Sprintf("retry[%d]", i))
+			}
 		}
 	}
 	return out
 }
 
 func TestDeployEveryPathIsTaken(t *testing.T) {
-	everyPathTaken(t, statemachines.Deploy, deployInput, deployScenarios)
+	everyPathTaken(t, statemachines.Deploy, deployInput, deployScenarios(t))
 }
 
 // everyPathTaken fails when a transition, a Catch or a Retry of the machine

@@ -136,6 +136,7 @@ type state struct {
 	} `json:"Choices"`
 	Retry []struct {
 		ErrorEquals []string `json:"ErrorEquals"`
+		MaxAttempts *int     `json:"MaxAttempts"`
 	} `json:"Retry"`
 	Catch []struct {
 		ErrorEquals []string `json:"ErrorEquals"`

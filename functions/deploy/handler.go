@@ -30,22 +30,19 @@ type (
 	taskDefinitionRegisterer interface {
 		RegisterTaskDefinition(ctx context.Context, in *ecs.RegisterTaskDefinitionInput, optFns ...func(*ecs.Options)) (*ecs.RegisterTaskDefinitionOutput, error)
 	}
-	serviceUpdater interface {
-		UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, optFns ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
-	}
 	ecsAPI interface {
 		servicesDescriber
 		taskDefinitionDescriber
 		taskDefinitionRegisterer
-		serviceUpdater
 	}
 )
 
 var _ ecsAPI = (*ecs.Client)(nil)
 
-// Deployer registers a task-definition revision with the new image and points the
-// service at it. Its targets come from the catalog it was built with, never from
-// its input.
+// Deployer prepares a release: it registers the task-definition revision whose
+// container runs the new image, which the state machine then migrates with (in
+// task mode) and points the service at (ecs:updateService). Its targets come
+// from the catalog it was built with, never from its input.
 type Deployer struct {
 	ecs     ecsAPI
 	catalog *catalog.Catalog
@@ -60,11 +57,14 @@ func NewDeployer(client ecsAPI, cat *catalog.Catalog, log *slog.Logger) (*Deploy
 	return &Deployer{ecs: client, catalog: cat, log: log}, nil
 }
 
-// Handle deploys the catalog's image of a commit, by digest, to the catalog's
-// service in the environment. It is idempotent: when the service already runs a
-// task definition whose container has that image, it registers nothing and
-// reports that task definition; when an earlier attempt registered the revision
-// but failed to update the service, it reuses that revision. Errors are the named
+// Handle registers the revision of the catalog's service in the environment
+// whose container runs the catalog's image of a commit, by digest, and
+// reports it with the revision the service runs now (what a rollback goes
+// back to) and how the service's tasks are launched (what a migration task
+// needs). It changes nothing the service runs. It is idempotent: when the
+// service already runs a task definition whose container has that image, it
+// registers nothing and reports that task definition; when an earlier
+// attempt registered the same revision, it reuses it. Errors are the named
 // types of shared/taskerr.
 func (d *Deployer) Handle(ctx context.Context, inv payload.Invocation[payload.DeployInput]) (payload.DeployResult, error) {
 	in := inv.Input
@@ -83,7 +83,8 @@ func (d *Deployer) Handle(ctx context.Context, inv payload.Invocation[payload.De
 		return payload.DeployResult{}, err
 	}
 	current := aws.ToString(svc.TaskDefinition)
-	result := payload.DeployResult{Cluster: t.Cluster, ECSService: t.ECSService, PreviousTaskDefinition: current, Image: image}
+	result := payload.DeployResult{Cluster: t.Cluster, ECSService: t.ECSService, PreviousTaskDefinition: current, Image: image,
+		LaunchType: launchType(svc), NetworkConfiguration: networkOf(svc)}
 
 	td, tags, err := d.describeTaskDefinition(ctx, current)
 	if err != nil {
@@ -104,6 +105,7 @@ func (d *Deployer) Handle(ctx context.Context, inv payload.Invocation[payload.De
 		}
 	}
 
+	result.LogStreamPrefix = logStreamPrefix(td.ContainerDefinitions[idx])
 	reg := registerInputFrom(td, tags)
 	reg.ContainerDefinitions[idx].Image = aws.String(image)
 	next := d.registered(ctx, reg, current, log)
@@ -117,15 +119,6 @@ func (d *Deployer) Handle(ctx context.Context, inv payload.Invocation[payload.De
 		next = aws.ToString(out.TaskDefinition.TaskDefinitionArn)
 		log.Info("registered task definition", slog.String("taskDefinition", next), slog.String("image", image))
 	}
-
-	if _, err := d.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{
-		Cluster:        aws.String(t.Cluster),
-		Service:        aws.String(t.ECSService),
-		TaskDefinition: aws.String(next),
-	}); err != nil {
-		return payload.DeployResult{}, &taskerr.ECSCallFailed{Reason: fmt.Sprintf("failed to update service %s to %s: %v", t.ECSService, next, err)}
-	}
-	log.Info("updated service", slog.String("from", current), slog.String("to", next))
 	result.TaskDefinition = next
 	return result, nil
 }
@@ -175,6 +168,39 @@ func (d *Deployer) registered(ctx context.Context, in *ecs.RegisterTaskDefinitio
 		return ""
 	}
 	return arn
+}
+
+// launchType is how a migration task of the service is launched: the
+// service's own launch type, FARGATE when it has none (a capacity provider
+// strategy, whose tasks the migration runs on Fargate).
+func launchType(svc ecstypes.Service) string {
+	if svc.LaunchType != "" {
+		return string(svc.LaunchType)
+	}
+	return string(ecstypes.LaunchTypeFargate)
+}
+
+// logStreamPrefix is the awslogs stream prefix of the container ("" when it
+// does not log with awslogs): its tasks log to PREFIX/CONTAINER/TASK_ID.
+func logStreamPrefix(c ecstypes.ContainerDefinition) string {
+	if lc := c.LogConfiguration; lc != nil && lc.LogDriver == ecstypes.LogDriverAwslogs {
+		return lc.Options["awslogs-stream-prefix"]
+	}
+	return ""
+}
+
+// networkOf is the service's awsvpc network configuration in RunTask's
+// shape (nil for a service without awsvpc networking).
+func networkOf(svc ecstypes.Service) *payload.NetworkConfiguration {
+	n := svc.NetworkConfiguration
+	if n == nil || n.AwsvpcConfiguration == nil {
+		return nil
+	}
+	return &payload.NetworkConfiguration{AwsvpcConfiguration: payload.AwsvpcConfiguration{
+		Subnets:        n.AwsvpcConfiguration.Subnets,
+		SecurityGroups: n.AwsvpcConfiguration.SecurityGroups,
+		AssignPublicIp: string(n.AwsvpcConfiguration.AssignPublicIp),
+	}}
 }
 
 func containerIndex(defs []ecstypes.ContainerDefinition, name string) int {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,9 +27,9 @@ type fakeECS struct {
 	extraTags   []ecstypes.Tag // returned besides team=web
 	familyErr   error          // DescribeTaskDefinition of a family (no revision) fails with it
 	registerErr error
-	updateErr   error
 	registered  []*ecs.RegisterTaskDefinitionInput
-	updates     []*ecs.UpdateServiceInput
+	network     *ecstypes.NetworkConfiguration // of every service
+	launchType  ecstypes.LaunchType
 }
 
 func (f *fakeECS) DescribeServices(_ context.Context, in *ecs.DescribeServicesInput, _ ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error) {
@@ -40,7 +41,7 @@ func (f *fakeECS) DescribeServices(_ context.Context, in *ecs.DescribeServicesIn
 		name := serviceName(ref)
 		if td, ok := f.services[name]; ok {
 			out.Services = append(out.Services, ecstypes.Service{ServiceName: aws.String(name), ServiceArn: aws.String(serviceARN + name),
-				Status: aws.String("ACTIVE"), TaskDefinition: aws.String(td)})
+				Status: aws.String("ACTIVE"), TaskDefinition: aws.String(td), NetworkConfiguration: f.network, LaunchType: f.launchType})
 		}
 	}
 	return out, nil
@@ -84,15 +85,6 @@ func (f *fakeECS) RegisterTaskDefinition(_ context.Context, in *ecs.RegisterTask
 	}
 	f.taskDefs[arn] = td
 	return &ecs.RegisterTaskDefinitionOutput{TaskDefinition: td}, nil
-}
-
-func (f *fakeECS) UpdateService(_ context.Context, in *ecs.UpdateServiceInput, _ ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error) {
-	if f.updateErr != nil {
-		return nil, f.updateErr
-	}
-	f.updates = append(f.updates, in)
-	f.services[serviceName(aws.ToString(in.Service))] = aws.ToString(in.TaskDefinition)
-	return &ecs.UpdateServiceOutput{}, nil
 }
 
 // latest returns the ARN of the family's latest revision.
@@ -195,7 +187,7 @@ func TestDeployerHandle(t *testing.T) {
 		wantRegisters int
 		wantTaskDef   string
 	}{
-		{name: "registers a revision with the image by digest and updates the service", fake: newFake, req: request(nil), wantRegisters: 1, wantTaskDef: rev2},
+		{name: "registers a revision with the image by digest", fake: newFake, req: request(nil), wantRegisters: 1, wantTaskDef: rev2},
 		{name: "service given as an ARN", fake: newFake, req: request(env("by-arn")), wantRegisters: 1, wantTaskDef: rev2},
 		{name: "roles allowed by prefix", fake: newFake, req: request(env("prefix-roles")), wantRegisters: 1, wantTaskDef: rev2},
 		{name: "already on the image: registers nothing", fake: withImage(imageURI + "@" + digest), req: request(nil), wantTaskDef: rev1},
@@ -216,7 +208,6 @@ func TestDeployerHandle(t *testing.T) {
 		{name: "unknown ECS service", fake: newFake, req: request(env("lost-service")), wantErrType: "ServiceNotFound", wantErrText: `service "api"`},
 		{name: "unknown container", fake: newFake, req: request(env("lost-container")), wantErrType: "ContainerNotFound", wantErrText: `"worker"`},
 		{name: "register fails", fake: func() *fakeECS { f := newFake(); f.registerErr = errors.New("throttled"); return f }, req: request(nil), wantErrType: "ECSCallFailed", wantErrText: "failed to register a new revision of web: throttled"},
-		{name: "update fails after register", fake: func() *fakeECS { f := newFake(); f.updateErr = errors.New("boom"); return f }, req: request(nil), wantErrType: "ECSCallFailed", wantErrText: "failed to update service web", wantRegisters: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,9 +229,6 @@ func TestDeployerHandle(t *testing.T) {
 				if !strings.Contains(err.Error(), tt.wantErrText) {
 					t.Errorf("error %q does not contain %q", err, tt.wantErrText)
 				}
-				if len(f.updates) != 0 {
-					t.Errorf("service updated despite the error")
-				}
 				return
 			}
 			if err != nil {
@@ -249,8 +237,8 @@ func TestDeployerHandle(t *testing.T) {
 			if got.TaskDefinition != tt.wantTaskDef || got.PreviousTaskDefinition != rev1 || got.Image != imageURI+"@"+digest {
 				t.Errorf("result %+v, want task definition %s from %s", got, tt.wantTaskDef, rev1)
 			}
-			if f.services["web"] != tt.wantTaskDef {
-				t.Errorf("service runs %s, want %s", f.services["web"], tt.wantTaskDef)
+			if f.services["web"] != rev1 {
+				t.Errorf("service runs %s: registering a release must not change what it runs", f.services["web"])
 			}
 			if tt.wantRegisters == 1 {
 				in := f.registered[0]
@@ -262,9 +250,6 @@ func TestDeployerHandle(t *testing.T) {
 				}
 				if aws.ToString(f.taskDefs[rev1].ContainerDefinitions[0].Image) != before {
 					t.Errorf("the old revision was modified in place")
-				}
-				if u := f.updates[0]; aws.ToString(u.Cluster) != "demo" || aws.ToString(u.TaskDefinition) != rev2 {
-					t.Errorf("UpdateService(%s, %s), want cluster demo to %s", aws.ToString(u.Cluster), aws.ToString(u.TaskDefinition), rev2)
 				}
 			}
 		})
@@ -324,30 +309,64 @@ func fillNonZero(v reflect.Value) {
 	}
 }
 
-// A retry after the service update failed reuses the revision the first attempt
-// registered instead of registering an identical one.
-func TestDeployerRetryAfterFailedUpdate(t *testing.T) {
+// A second run for the same image (a retry, or a redelivered input) reuses the
+// revision the first registered instead of registering an identical one; a
+// different image registers a new one.
+func TestDeployerReusesItsRevision(t *testing.T) {
 	f := newFake()
-	f.updateErr = errors.New("throttled")
 	d := newDeployer(t, f)
-	if _, err := d.Handle(context.Background(), request(nil)); err == nil {
-		t.Fatal("first attempt: got no error")
+	first, err := d.Handle(context.Background(), request(nil))
+	if err != nil {
+		t.Fatal(err)
 	}
-	f.updateErr = nil
 	got, err := d.Handle(context.Background(), request(nil))
 	if err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	if len(f.registered) != 1 || got.TaskDefinition != rev2 || f.services["web"] != rev2 {
-		t.Errorf("registered %d revisions, result %s, service on %s; want 1, %s, %s", len(f.registered), got.TaskDefinition, f.services["web"], rev2, rev2)
+	if len(f.registered) != 1 || got.TaskDefinition != rev2 || first.TaskDefinition != rev2 || got.PreviousTaskDefinition != rev1 {
+		t.Errorf("registered %d revisions, results %s then %+v; want 1, %s", len(f.registered), first.TaskDefinition, got, rev2)
 	}
-
-	// A different image after that registers a new revision.
 	got, err = d.Handle(context.Background(), request(func(in *payload.DeployInput) {
 		in.ImageDigest = "sha256:" + strings.Repeat("4b", 32)
 	}))
 	if err != nil || len(f.registered) != 2 || got.TaskDefinition == rev2 {
 		t.Errorf("new image: err %v, %d revisions, result %s", err, len(f.registered), got.TaskDefinition)
+	}
+}
+
+// The result says how the service's tasks run, in RunTask's shape, for a
+// migration task of the release.
+func TestDeployerReportsHowTheServiceRuns(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		network *ecstypes.NetworkConfiguration
+		launch  ecstypes.LaunchType
+		want    string
+	}{
+		{"fargate in a VPC", &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{
+			Subnets: []string{"subnet-1", "subnet-2"}, SecurityGroups: []string{"sg-1"}, AssignPublicIp: ecstypes.AssignPublicIpDisabled}},
+			ecstypes.LaunchTypeFargate,
+			`{"launchType":"FARGATE","networkConfiguration":{"AwsvpcConfiguration":{"Subnets":["subnet-1","subnet-2"],"SecurityGroups":["sg-1"],"AssignPublicIp":"DISABLED"}}}`},
+		{"EC2 bridge networking", nil, ecstypes.LaunchTypeEc2, `{"launchType":"EC2"}`},
+		{"capacity providers", &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{Subnets: []string{"subnet-1"}}}, "",
+			`{"launchType":"FARGATE","networkConfiguration":{"AwsvpcConfiguration":{"Subnets":["subnet-1"]}}}`},
+		{"no awsvpc configuration", &ecstypes.NetworkConfiguration{}, ecstypes.LaunchTypeExternal, `{"launchType":"EXTERNAL"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			f.network, f.launchType = tt.network, tt.launch
+			got, err := newDeployer(t, f).Handle(context.Background(), request(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(struct {
+				L string                        `json:"launchType"`
+				N *payload.NetworkConfiguration `json:"networkConfiguration,omitempty"`
+			}{got.LaunchType, got.NetworkConfiguration})
+			if string(b) != tt.want {
+				t.Errorf("got %s\nwant %s", b, tt.want)
+			}
+		})
 	}
 }
 
@@ -379,8 +398,8 @@ func TestDeployerRegistersWhenTheFamilyCannotBeDescribed(t *testing.T) {
 	f.familyErr = errors.New("ClientException: Unable to describe task definition.")
 	d := newDeployer(t, f)
 	got, err := d.Handle(context.Background(), request(nil))
-	if err != nil || len(f.registered) != 1 || f.services["web"] != got.TaskDefinition {
-		t.Errorf("err %v, %d revisions registered, service on %s, result %s", err, len(f.registered), f.services["web"], got.TaskDefinition)
+	if err != nil || len(f.registered) != 1 || got.TaskDefinition != rev2 {
+		t.Errorf("err %v, %d revisions registered, result %s", err, len(f.registered), got.TaskDefinition)
 	}
 }
 

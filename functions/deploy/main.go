@@ -1,7 +1,8 @@
-// Command deploy is the stepship function that rolls a new image out to an ECS
-// service: it registers a task-definition revision whose container runs the image
-// and points the service at it. The deploy state machine calls it; see
-// statemachines/deploy.asl.json.
+// Command deploy is the stepship function that prepares a release for an ECS
+// service: it registers the task-definition revision whose container runs the
+// new image, by digest, and reports the revision the service runs now. The
+// deploy state machine calls it, then points the service at the revision
+// itself (ecs:updateService); see statemachines/deploy.asl.json.
 //
 // Its input names a service, an environment, a commit and the image digest the
 // state machine found; the cluster, service, container, image repository and the

@@ -18,10 +18,10 @@ import (
 )
 
 // fakeSecretsManager answers GetSecretValue with a database secret, and
-// records the region each request was signed for.
+// records each request's region (as signed) and secret.
 type fakeSecretsManager struct {
-	mu      sync.Mutex
-	regions []string
+	mu    sync.Mutex
+	reads []string
 }
 
 var signedRegion = regexp.MustCompile(`Credential=[^/]+/[0-9]+/([a-z0-9-]+)/secretsmanager/`)
@@ -31,41 +31,37 @@ func (f *fakeSecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	var in struct{ SecretId string }
 	_ = json.NewDecoder(r.Body).Decode(&in)
-	if m := signedRegion.FindStringSubmatch(r.Header.Get("Authorization")); m != nil && r.Header.Get("X-Amz-Target") == "secretsmanager.GetSecretValue" {
-		f.regions = append(f.regions, m[1])
+	region := "unsigned"
+	if m := signedRegion.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		region = m[1]
 	}
+	f.reads = append(f.reads, r.Header.Get("X-Amz-Target")+" in "+region+": "+in.SecretId)
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(map[string]any{"ARN": in.SecretId, "Name": "db", "SecretString": `{"username":"drill","password":"pw","dbname":"app"}`})
 }
 
-// The function starts with a Secrets Manager client for the region of each
-// drilled database's secret, passing over environments without drills or
-// without a database, and reads each secret in its own region. Without a
-// catalog it does not start.
+// The function starts with the Secrets Manager client of its (the DR)
+// region, at the endpoint the environment names, and reads the database's
+// secret from its replica there; without a catalog it does not start.
 func TestRun(t *testing.T) {
 	sm := &fakeSecretsManager{}
 	srv := httptest.NewServer(sm)
 	t.Cleanup(srv.Close)
-	env := functiontest.Env("testdata/catalog.yaml", map[string]string{"AWS_REGION": "us-west-2", "AWS_ENDPOINT_URL_SECRETS_MANAGER": srv.URL})
-	h := functiontest.Start(t, "dr-verify", env, setup)
+	h := functiontest.Started(t, "dr-verify", functiontest.Env("../../catalog.yaml", "AWS_REGION", "us-west-2", "AWS_ENDPOINT_URL_SECRETS_MANAGER", srv.URL), setup)
 	handle, ok := h.(func(context.Context, payload.Invocation[Task]) (Report, error))
 	if !ok {
 		t.Fatalf("handler is a %T, want the verifier's Handle", h)
 	}
 	// Nothing listens on port 1: the secret is read, the connection fails.
-	for _, environment := range []string{"production", "europe"} {
-		_, err := handle(context.Background(), payload.Invocation[Task]{Input: Task{Service: "web", Environment: environment,
-			Restored: backup.Restored{Instance: "drill-x"}, Endpoint: Endpoint{Address: "127.0.0.1", Port: 1}}})
-		if _, ok := err.(*taskerr.DatabaseUnreachable); !ok || !strings.Contains(err.Error(), "failed to connect to the restored database drill-x at 127.0.0.1:1") {
-			t.Errorf("%s: %T %v, want DatabaseUnreachable after reading the secret", environment, err, err)
-		}
+	_, err := handle(context.Background(), payload.Invocation[Task]{Input: Task{Service: "web", Environment: "production",
+		Restored: backup.Restored{Instance: "drill-x"}, Endpoint: Endpoint{Address: "127.0.0.1", Port: 1}}})
+	if _, ok := err.(*taskerr.DatabaseUnreachable); !ok || !strings.Contains(err.Error(), "failed to connect to the restored database drill-x at 127.0.0.1:1") {
+		t.Errorf("%T %v, want DatabaseUnreachable after reading the secret", err, err)
 	}
-	if !slices.Equal(sm.regions, []string{"us-east-1", "eu-west-1"}) {
-		t.Errorf("secrets read in %v, want us-east-1 then eu-west-1", sm.regions)
+	want := []string{"secretsmanager.GetSecretValue in us-west-2: arn:aws:secretsmanager:us-west-2:123456789012:secret:stepship/web-prod-db-AbCdEf"}
+	if !slices.Equal(sm.reads, want) {
+		t.Errorf("reads %q, want %q", sm.reads, want)
 	}
 
-	reason := functiontest.Refused(t, "dr-verify", functiontest.Env("does-not-exist.yaml", nil), setup)
-	if !strings.HasPrefix(reason, "catalog: failed to read does-not-exist.yaml") {
-		t.Errorf("reason %q", reason)
-	}
+	functiontest.Refused(t, "dr-verify", functiontest.Env("does-not-exist.yaml"), setup, "catalog: failed to read does-not-exist.yaml")
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -58,7 +57,7 @@ type Endpoint struct {
 type Verifier struct {
 	catalog *catalog.Catalog
 	region  string
-	secrets func(region string) (secretGetter, bool)
+	secrets secretGetter
 	connect connector
 	log     *slog.Logger
 	now     func() time.Time
@@ -73,10 +72,11 @@ func WithClock(now func() time.Time) Option { return func(v *Verifier) { v.now =
 // WithConnector replaces how the verifier connects (pgx.ConnectConfig).
 func WithConnector(c connector) Option { return func(v *Verifier) { v.connect = c } }
 
-// NewVerifier returns a Verifier running in region (the drills' DR region).
-// secrets returns the Secrets Manager client of a region: a database's
-// secret is read in its own region.
-func NewVerifier(cat *catalog.Catalog, region string, secrets func(string) (secretGetter, bool), log *slog.Logger, opts ...Option) (*Verifier, error) {
+// NewVerifier returns a Verifier running in region (the drills' DR region)
+// with that region's Secrets Manager client: a database's credentials are
+// read from its secret's replica there (backup.SecretReplica), through the
+// DR VPC's endpoint, never from the home region.
+func NewVerifier(cat *catalog.Catalog, region string, secrets secretGetter, log *slog.Logger, opts ...Option) (*Verifier, error) {
 	if cat == nil || region == "" || secrets == nil || log == nil {
 		return nil, errors.New("dr-verify: catalog, region, secrets and logger are required")
 	}
@@ -199,20 +199,16 @@ func (h *Verifier) Handle(ctx context.Context, inv payload.Invocation[Task]) (Re
 	return rep, nil
 }
 
-// credentials reads the database's secret, with the Secrets Manager client
-// of the secret's region. Its value never reaches an error or a log.
-func (h *Verifier) credentials(ctx context.Context, secretARN string) (credentials, error) {
-	a, err := arn.Parse(secretARN)
+// credentials reads the database's secret from its replica in the
+// verifier's region. Its value never reaches an error or a log.
+func (h *Verifier) credentials(ctx context.Context, catalogSecret string) (credentials, error) {
+	secretARN, err := backup.SecretReplica(catalogSecret, h.region)
 	if err != nil {
-		return credentials{}, fmt.Errorf("the catalog's secret %s is not an ARN: %v", secretARN, err)
+		return credentials{}, fmt.Errorf("the catalog's secret: %v", err)
 	}
-	client, ok := h.secrets(a.Region)
-	if !ok {
-		return credentials{}, fmt.Errorf("no Secrets Manager client for %s, the region of secret %s", a.Region, secretARN)
-	}
-	out, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretARN)})
+	out, err := h.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretARN)})
 	if err != nil {
-		return credentials{}, fmt.Errorf("failed to read the database credentials from %s: %v", secretARN, err)
+		return credentials{}, fmt.Errorf("failed to read the database credentials from %s, the replica in %s of %s (replicate the secret there): %v", secretARN, h.region, catalogSecret, err)
 	}
 	var c credentials
 	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &c); err != nil || c.Username == "" {

@@ -25,6 +25,10 @@ import (
 
 const secretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"
 
+// replicaARN is the secret's replica in the DR region, where the verifier
+// reads it.
+const replicaARN = "arn:aws:secretsmanager:us-west-2:123456789012:secret:web-db-AbCdEf"
+
 // testCatalog: a drill with two tables and two assertions.
 var testCatalog = drillCatalog("users, billing.invoices",
 	`{name: one-admin, query: "select count(*) from users where role = 'admin'", expect: "1"}`,
@@ -53,10 +57,20 @@ func drillCatalog(tables string, assertions ...string) string {
 type fakeSecrets struct{ value string }
 
 func (f fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	if aws.ToString(in.SecretId) != secretARN {
+	if aws.ToString(in.SecretId) != replicaARN {
 		return nil, &smNotFound{}
 	}
 	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(f.value)}, nil
+}
+
+// fakeSecretsAt holds one secret, at arn only.
+type fakeSecretsAt struct{ arn string }
+
+func (f fakeSecretsAt) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	if aws.ToString(in.SecretId) != f.arn {
+		return nil, &smNotFound{}
+	}
+	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(`{"username":"u","password":"p"}`)}, nil
 }
 
 type smNotFound struct{}
@@ -73,9 +87,7 @@ func newVerifier(t *testing.T, secret string, cat string) *Verifier {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := NewVerifier(c, "us-west-2", func(region string) (secretGetter, bool) {
-		return fakeSecrets{value: secret}, region == "us-east-1"
-	}, slog.New(slog.NewJSONHandler(io.Discard, nil)), WithClock(func() time.Time { return now }))
+	v, err := NewVerifier(c, "us-west-2", fakeSecrets{value: secret}, slog.New(slog.NewJSONHandler(io.Discard, nil)), WithClock(func() time.Time { return now }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,12 +223,13 @@ func TestVerifyRefusals(t *testing.T) {
 			}
 		})
 	}
-	// No client for the secret's region.
+	// The secret not replicated to the DR region: read there only, and the
+	// error says what to do.
 	c, _ := catalog.Parse([]byte(testCatalog))
-	nv, _ := NewVerifier(c, "us-west-2", func(string) (secretGetter, bool) { return nil, false }, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	nv, _ := NewVerifier(c, "us-west-2", fakeSecretsAt{arn: secretARN}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	_, err := nv.Handle(context.Background(), payload.Invocation[Task]{Input: Task{Service: "web", Environment: "production", Restored: r, Endpoint: ep}})
-	if _, ok := err.(*taskerr.DatabaseUnreachable); !ok || !strings.Contains(err.Error(), "no Secrets Manager client for us-east-1") {
-		t.Errorf("no client: %v", err)
+	if _, ok := err.(*taskerr.DatabaseUnreachable); !ok || !strings.Contains(err.Error(), replicaARN) || !strings.Contains(err.Error(), "replicate the secret there") {
+		t.Errorf("no replica: %v", err)
 	}
 }
 

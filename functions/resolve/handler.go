@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,7 +34,7 @@ func NewResolver(cat *catalog.Catalog, log *slog.Logger) (*Resolver, error) {
 // malformed or forbidden field; a source that is not the service's
 // repository) or *taskerr.UnknownTarget. The state machine replaces its
 // state with the result, so every later state reads what was checked here.
-func (r *Resolver) Handle(ctx context.Context, inv payload.Invocation[json.RawMessage]) (payload.Resolved, error) {
+func (r *Resolver) Handle(ctx context.Context, inv payload.ResolveInvocation) (payload.Resolved, error) {
 	log := logging.ForExecution(r.log, inv.ExecutionID)
 	req, err := payload.DecodeDeployRequest(inv.Input)
 	if err != nil {
@@ -52,7 +51,15 @@ func (r *Resolver) Handle(ctx context.Context, inv payload.Invocation[json.RawMe
 			"source %s %s is not the repository of service %s (%s %s); nothing was changed",
 			s.Provider, s.Repository, t.Service, t.Repository.Provider, t.Repository.Name)}
 	}
+	resolved, err := payload.NewResolved(req, t, inv.ExecutionID, inv.StartTime)
+	if err != nil {
+		// Only a state machine that does not pass $$.Execution.Id and
+		// $$.Execution.StartTime gets here: a bug of the machine, not of the
+		// request.
+		return payload.Resolved{}, fmt.Errorf("resolve: %w", err)
+	}
 	log.Info("deploy resolved", slog.String("service", t.Service), slog.String("environment", t.Environment),
-		slog.String("commit", req.Commit), slog.String("cluster", t.Cluster), slog.String("ecsService", t.ECSService))
-	return payload.Resolved{Request: req, Target: t}, nil
+		slog.String("commit", req.Commit), slog.String("cluster", t.Cluster), slog.String("ecsService", t.ECSService),
+		slog.String("order", resolved.Order.Key))
+	return resolved, nil
 }

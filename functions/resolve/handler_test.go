@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/shared/taskerr"
+	"github.com/stepship/stepship/test/golden"
 )
 
 const commit = "9fceb02d0ae598e95dc970b74767f19372d61af8"
@@ -178,6 +181,61 @@ func FuzzResolverHandle(f *testing.F) {
 	})
 }
 
-func payloadInvocation(input string) payload.Invocation[json.RawMessage] {
-	return payload.Invocation[json.RawMessage]{ExecutionID: "arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:x", Input: json.RawMessage(input)}
+func payloadInvocation(input string) payload.ResolveInvocation {
+	return payload.ResolveInvocation{ExecutionID: "arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:x",
+		StartTime: "2026-11-27T10:41:02.5Z", Input: json.RawMessage(input)}
 }
+
+// The state a deploy starts with: the lock of its target, its order (the
+// signed push time first, else its arrival), the ledger's fixed fields and
+// an empty slot for every result the ledger reads. Golden files, since the
+// state machine's paths read every field (testdata/*.golden.json; -update
+// rewrites them).
+func TestResolverStartsTheDeployState(t *testing.T) {
+	r := newResolver(t)
+	for _, tt := range []struct{ name, input string }{
+		{"webhook", `{"service":"web","environment":"production","commit":"` + commit + `",
+			"source":{"provider":"github","repository":"acme/web","ref":"refs/heads/main","pusher":"dana-ops","pushedAt":"2026-11-27T10:40:00Z"}}`},
+		{"webhook-unsigned-time", `{"service":"worker","environment":"staging","commit":"` + commit + `",
+			"source":{"provider":"gitlab","repository":"acme/platform/worker","ref":"refs/tags/v2.0.0","pusher":"erin"}}`},
+		{"console-rollback", `{"service":"web","environment":"production","commit":"` + commit + `","allowOlder":true,
+			"reason":"back to the release before the incident","requestedBy":"alice"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := r.Handle(context.Background(), payloadInvocation(tt.input))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.MarshalIndent(got, "", "  ")
+			golden.Check(t, filepath.Join("testdata", tt.name+".golden.json"), append(b, '\n'), *update)
+		})
+	}
+	// An older push sorts before a newer one whatever their arrival.
+	older, _ := r.Handle(context.Background(), payloadInvocation(`{"service":"web","environment":"production","commit":"`+commit+`",
+		"source":{"provider":"github","repository":"acme/web","ref":"refs/heads/main","pushedAt":"2026-11-27T10:39:59Z"}}`))
+	newer := payloadInvocation(`{"service":"web","environment":"production","commit":"` + commit + `",
+		"source":{"provider":"github","repository":"acme/web","ref":"refs/heads/main","pushedAt":"2026-11-27T10:40:00Z"}}`)
+	newer.StartTime = "2026-11-27T10:30:00Z"
+	n, _ := r.Handle(context.Background(), newer)
+	if !(older.Order.Key < n.Order.Key) {
+		t.Errorf("order %q is not before %q", older.Order.Key, n.Order.Key)
+	}
+}
+
+// A state machine that passes no execution ARN or start time is a bug the
+// resolver reports, not a deploy it starts.
+func TestResolverNeedsTheExecution(t *testing.T) {
+	r := newResolver(t)
+	in := `{"service":"web","environment":"production","commit":"` + commit + `"}`
+	for _, inv := range []payload.ResolveInvocation{
+		{ExecutionID: "arn:aws:states:us-east-1:123456789012:execution:d:x", StartTime: "yesterday", Input: json.RawMessage(in)},
+		{ExecutionID: "x", StartTime: "2026-11-27T10:41:02Z", Input: json.RawMessage(in)},
+		{ExecutionID: "arn:aws:states:us-east-1:123456789012:execution:d:", StartTime: "2026-11-27T10:41:02Z", Input: json.RawMessage(in)},
+	} {
+		if got, err := r.Handle(context.Background(), inv); err == nil {
+			t.Errorf("%+v: resolved %+v", inv, got)
+		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")

@@ -16,6 +16,7 @@ import (
 	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/backup/rdssnap"
 	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/config"
 	"github.com/stepship/stepship/shared/logging"
 	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/shared/taskerr"
@@ -132,6 +133,9 @@ type Handler struct {
 	rds     rdsAPI
 	log     *slog.Logger
 	now     func() time.Time
+	// drillSecurityGroup is the security group of a drill whose catalog
+	// entry names none: the DR stack's.
+	drillSecurityGroup string
 }
 
 // Option sets an optional setting of a Handler.
@@ -140,7 +144,15 @@ type Option func(*Handler)
 // WithClock replaces time.Now.
 func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
 
-// NewHandler returns a Handler for region.
+// WithDrillSecurityGroup sets the security group a drill restores into when
+// its catalog entry names none (config.EnvDrillSecurityGroup: the DR stack's
+// drill security group).
+func WithDrillSecurityGroup(id string) Option {
+	return func(h *Handler) { h.drillSecurityGroup = id }
+}
+
+// NewHandler returns a Handler for region. Every drill of the region must
+// have a security group: its catalog entry's, or WithDrillSecurityGroup's.
 func NewHandler(cat *catalog.Catalog, region string, client rdsAPI, log *slog.Logger, opts ...Option) (*Handler, error) {
 	if cat == nil || region == "" || client == nil || log == nil {
 		return nil, errors.New("restore: catalog, region, RDS client and logger are required")
@@ -149,7 +161,20 @@ func NewHandler(cat *catalog.Catalog, region string, client rdsAPI, log *slog.Lo
 	for _, o := range opts {
 		o(h)
 	}
+	for _, t := range cat.Targets() {
+		if t.Drill != nil && t.Backup.DRRegion == region && t.Drill.SecurityGroup == "" && h.drillSecurityGroup == "" {
+			return nil, fmt.Errorf("restore: the drill of %s/%s names no securityGroup, and %s (the DR stack's drill security group) is not set", t.Service, t.Environment, config.EnvDrillSecurityGroup)
+		}
+	}
 	return h, nil
+}
+
+// securityGroup is the security group a drill of tg restores into.
+func (h *Handler) securityGroup(tg catalog.Target) string {
+	if tg.Drill.SecurityGroup != "" {
+		return tg.Drill.SecurityGroup
+	}
+	return h.drillSecurityGroup
 }
 
 // Handle runs one action. Errors are the named types of shared/taskerr:
@@ -268,12 +293,12 @@ func (h *Handler) restore(ctx context.Context, tg catalog.Target, t Task, log *s
 		{Key: backup.TagPurpose, Value: string(purpose)}, {Key: backup.TagDrill, Value: backup.TagValue(t.ExecutionName)},
 		{Key: backup.TagCopyOf, Value: snap.ARN},
 	})
-	d := tg.Drill
+	d, sg := tg.Drill, h.securityGroup(tg)
 	started := h.now()
 	if r.Cluster == "" {
 		in := &rds.RestoreDBInstanceFromDBSnapshotInput{
 			DBInstanceIdentifier: aws.String(r.Instance), DBSnapshotIdentifier: aws.String(snap.ID),
-			DBSubnetGroupName: aws.String(d.SubnetGroup), VpcSecurityGroupIds: []string{d.SecurityGroup},
+			DBSubnetGroupName: aws.String(d.SubnetGroup), VpcSecurityGroupIds: []string{sg},
 			PubliclyAccessible: aws.Bool(false), MultiAZ: aws.Bool(false), DeletionProtection: aws.Bool(false), Tags: tags,
 		}
 		if d.InstanceClass != "" {
@@ -285,7 +310,7 @@ func (h *Handler) restore(ctx context.Context, tg catalog.Target, t Task, log *s
 	} else {
 		if _, err := h.rds.RestoreDBClusterFromSnapshot(ctx, &rds.RestoreDBClusterFromSnapshotInput{
 			DBClusterIdentifier: aws.String(r.Cluster), SnapshotIdentifier: aws.String(snap.ID), Engine: aws.String(snap.Engine),
-			DBSubnetGroupName: aws.String(d.SubnetGroup), VpcSecurityGroupIds: []string{d.SecurityGroup},
+			DBSubnetGroupName: aws.String(d.SubnetGroup), VpcSecurityGroupIds: []string{sg},
 			DeletionProtection: aws.Bool(false), Tags: tags,
 		}); err != nil && !alreadyExists(err) {
 			return RestoreStarted{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to restore cluster %s from %s: %v", r.Cluster, snap.ID, err)}
@@ -298,7 +323,7 @@ func (h *Handler) restore(ctx context.Context, tg catalog.Target, t Task, log *s
 		}
 	}
 	log.Info("restore started", slog.String("snapshot", snap.ID), slog.String("instance", r.Instance), slog.String("cluster", r.Cluster),
-		slog.String("subnetGroup", d.SubnetGroup), slog.String("securityGroup", d.SecurityGroup))
+		slog.String("subnetGroup", d.SubnetGroup), slog.String("securityGroup", sg))
 	return RestoreStarted{Restored: r, StartedAt: started}, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/catalog/catalogtest"
+	"github.com/stepship/stepship/shared/config"
 	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/shared/taskerr"
 )
@@ -483,5 +484,44 @@ func TestCallFailures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestADrillWithoutASecurityGroupUsesTheDRStacks(t *testing.T) {
+	// GIVEN a catalog whose us-west-2 drill names no security group
+	cat, err := catalog.Parse([]byte(catalogtest.Web(
+		catalogtest.Environment("production", `database: {instance: web-prod, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}`,
+			backupTo("us-west-2"), `drill: {schedule: "cron(0 5 ? * SUN *)", subnetGroup: drill-isolated}`))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+
+	// WHEN the handler starts without the DR stack's security group
+	// THEN it refuses, naming the entry and the variable
+	if _, err := NewHandler(cat, "us-west-2", newFakeRDS(), log); err == nil ||
+		!strings.Contains(err.Error(), "web/production") || !strings.Contains(err.Error(), config.EnvDrillSecurityGroup) {
+		t.Errorf("NewHandler without a security group: %v", err)
+	}
+	// AND in another region the entry is not its business
+	if _, err := NewHandler(cat, "eu-west-1", newFakeRDS(), log); err != nil {
+		t.Errorf("NewHandler in eu-west-1: %v", err)
+	}
+
+	// WHEN it starts with the DR stack's security group and restores
+	f := newFakeRDS()
+	h, err := NewHandler(cat, "us-west-2", f, log, WithClock(func() time.Time { return now }), WithDrillSecurityGroup("sg-0fedcba9876543210"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.add("newest", 2*time.Hour, "available", ours())
+	if _, err := run(h, Task{Call: backup.Call{Action: ActionRestore, Service: "web", Environment: "production"}, Snapshot: "newest",
+		Restored: &Restored{Instance: "drill-web-prod-202611300500"}, ExecutionName: "weekly"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// THEN the restored database is in that security group only
+	if got := f.restores[0].VpcSecurityGroupIds; !slices.Equal(got, []string{"sg-0fedcba9876543210"}) {
+		t.Errorf("security groups %v", got)
 	}
 }

@@ -16,7 +16,8 @@
 // NoSnapshotToRestore, SnapshotNotFound, RDSCallFailed.
 //
 // Environment (names in shared/config): STEPSHIP_CATALOG, STEPSHIP_LOG_LEVEL,
-// and the AWS SDK's standard variables (AWS_REGION, the DR region;
+// STEPSHIP_DRILL_SECURITY_GROUP (the security group of drills whose catalog
+// entry names none; set by the DR stack), and the AWS SDK's standard variables (AWS_REGION, the DR region;
 // AWS_ENDPOINT_URL for local runs).
 package main
 
@@ -24,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 
 	"github.com/stepship/stepship/shared/awsenv"
+	"github.com/stepship/stepship/shared/config"
 	"github.com/stepship/stepship/shared/function"
 )
 
@@ -32,7 +34,8 @@ func main() { function.Start("restore", setup) }
 // setup builds the RDS client of this region, once.
 func setup(env function.Env) (any, error) {
 	endpoint := awsenv.Endpoint(env.Getenv, env.AWS, rds.ServiceID)
-	h, err := NewHandler(env.Catalog, env.AWS.Region, rds.NewFromConfig(env.AWS, func(o *rds.Options) { o.BaseEndpoint = endpoint }), env.Log)
+	h, err := NewHandler(env.Catalog, env.AWS.Region, rds.NewFromConfig(env.AWS, func(o *rds.Options) { o.BaseEndpoint = endpoint }), env.Log,
+		WithDrillSecurityGroup(env.Getenv(config.EnvDrillSecurityGroup)))
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -131,7 +130,7 @@ func NewHandler(cat *catalog.Catalog, home string, clients map[string]rdsAPI, lo
 	if cat == nil || log == nil || home == "" {
 		return nil, errors.New("snapshot: catalog, home region and logger are required")
 	}
-	for _, r := range append([]string{home}, drRegions(cat)...) {
+	for _, r := range append([]string{home}, backup.DRRegions(cat.Targets())...) {
 		if clients[r] == nil {
 			return nil, fmt.Errorf("snapshot: no RDS client for region %s", r)
 		}
@@ -141,17 +140,6 @@ func NewHandler(cat *catalog.Catalog, home string, clients map[string]rdsAPI, lo
 		o(h)
 	}
 	return h, nil
-}
-
-// drRegions lists the catalog's DR regions, each once.
-func drRegions(cat *catalog.Catalog) []string {
-	var out []string
-	for _, t := range cat.Targets() {
-		if t.Backup != nil && !slices.Contains(out, t.Backup.DRRegion) {
-			out = append(out, t.Backup.DRRegion)
-		}
-	}
-	return out
 }
 
 // Handle runs one action. Errors are the named types of shared/taskerr:

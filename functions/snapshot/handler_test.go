@@ -480,7 +480,7 @@ func TestNewHandlerNeedsAClientPerRegion(t *testing.T) {
 	if _, err := NewHandler(nil, "us-east-1", nil, log); err == nil {
 		t.Error("accepted a nil catalog")
 	}
-	if got := drRegions(cat); !slices.Equal(got, []string{"us-west-2", "eu-west-1"}) {
-		t.Errorf("drRegions %v", got)
+	if got := backup.DRRegions(cat.Targets()); !slices.Equal(got, []string{"us-west-2", "eu-west-1"}) {
+		t.Errorf("DRRegions %v", got)
 	}
 }

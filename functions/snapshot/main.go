@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 
 	"github.com/stepship/stepship/shared/awsenv"
+	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/function"
 )
 
@@ -32,7 +33,7 @@ func main() { function.Start("snapshot", setup) }
 func setup(env function.Env) (any, error) {
 	endpoint := awsenv.Endpoint(env.Getenv, env.AWS, rds.ServiceID)
 	clients := map[string]rdsAPI{}
-	for _, r := range append([]string{env.AWS.Region}, drRegions(env.Catalog)...) {
+	for _, r := range append([]string{env.AWS.Region}, backup.DRRegions(env.Catalog.Targets())...) {
 		if clients[r] == nil {
 			clients[r] = rds.NewFromConfig(env.AWS, func(o *rds.Options) { o.Region, o.BaseEndpoint = r, endpoint })
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/stepship/stepship/shared/backup"
@@ -17,7 +16,7 @@ import (
 func TestRun(t *testing.T) {
 	for _, region := range []string{"us-east-1", "us-west-2"} {
 		t.Run("starts in "+region, func(t *testing.T) {
-			h := functiontest.Start(t, "snapshot", functiontest.Env("../../catalog.yaml", map[string]string{"AWS_REGION": region}), setup)
+			h := functiontest.Started(t, "snapshot", functiontest.Env("../../catalog.yaml", "AWS_REGION", region), setup)
 			handle, ok := h.(func(context.Context, payload.Invocation[Task]) (any, error))
 			if !ok {
 				t.Fatalf("handler is a %T, want the snapshot function's Handle", h)
@@ -26,8 +25,5 @@ func TestRun(t *testing.T) {
 			wantErr(t, err, "InvalidBackupRequest", `unknown action "snapshot"`)
 		})
 	}
-	reason := functiontest.Refused(t, "snapshot", functiontest.Env("does-not-exist.yaml", nil), setup)
-	if !strings.HasPrefix(reason, "catalog: failed to read does-not-exist.yaml") {
-		t.Errorf("reason %q", reason)
-	}
+	functiontest.Refused(t, "snapshot", functiontest.Env("does-not-exist.yaml"), setup, "catalog: failed to read does-not-exist.yaml")
 }

@@ -1,10 +1,15 @@
 // Command demo runs stepship's main job on one machine, with no AWS account, and
-// prints it step by step: it starts the AWS emulator seeded with an ECS service on
-// revision 1 and the webhook secret, the built functions under the Lambda runtime
-// emulator and the local Step Functions service; shows that an unsigned push is
-// refused; sends a signed GitHub push; follows the deploy state machine state by
-// state; and ends with a summary. `make demo` runs it after installing the tools
-// and building the functions.
+// prints it step by step: it starts the local stack (test/localenv: the AWS
+// emulator seeded with an ECS service on revision 1, the webhook secret, the
+// lock and ledger table, a real PostgreSQL; the built functions under the
+// Lambda runtime emulator; the local Step Functions service); shows that an
+// unsigned push is refused; sends a signed GitHub push whose build has a
+// migration and follows the deploy state machine state by state to SUCCEEDED;
+// shows a replayed push and a console input naming a target refused; sends a
+// bad release, whose ECS deployment fails, and follows it to ROLLED_BACK; and
+// ends with a summary: what runs, the ledger, and each deploy's transitions,
+// Lambda time and cost at list prices. `make demo` runs it after installing
+// the tools and building the functions.
 package main
 
 import (
@@ -22,7 +27,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/shared/webhook/webhooktest"
+	"github.com/stepship/stepship/test/awsproxy"
 	"github.com/stepship/stepship/test/localenv"
 	"github.com/stepship/stepship/test/world"
 )
@@ -105,56 +112,138 @@ func demo(ctx context.Context, e *localenv.Env, p printer, begin time.Time) erro
 	}
 	p.line("→ %d %s; executions of the deploy state machine: %d", a.Status, strings.TrimSpace(a.Body), len(list.Executions))
 
-	p.section(fmt.Sprintf("A signed GitHub push: %s %s @ %s", push.Repository.FullName, push.Ref, push.After[:7]))
-	p.line("  %q", firstLine(push.HeadCommit.Message))
-	// The emulator's CodeBuild runs no buildspec: put the image the build pushes.
-	digest, err := world.PushImage(ctx, e.AWS, e.Spec, push.After)
+	before := e.Seeded.TaskDefinition
+	first, err := release(ctx, e, p, body, delivery, push.Repository.FullName, push.Ref, push.After, firstLine(push.HeadCommit.Message), migrations)
 	if err != nil {
 		return err
+	}
+	if first.desc.Status != sfntypes.ExecutionStatusSucceeded {
+		return fmt.Errorf("the deploy did not succeed: %s: %s", aws.ToString(first.desc.Error), aws.ToString(first.desc.Cause))
+	}
+	good, err := world.Service(ctx, e.AWS, e.Spec)
+	if err != nil {
+		return err
+	}
+	if want := e.Spec.Image[:strings.LastIndex(e.Spec.Image, ":")] + "@" + first.digest; good.Images[e.Spec.Container] != want {
+		return fmt.Errorf("the service runs %s, want %s", good.Images[e.Spec.Container], want)
+	}
+	version, err := e.Postgres.ExecIn(ctx, e.BackupSpec.DBName, "SELECT max(version_id) FROM goose_db_version WHERE is_applied")
+	if err != nil {
+		return err
+	}
+
+	if err := boundaries(ctx, e, p, body, first.arn); err != nil {
+		return err
+	}
+
+	// A bad release: its tasks never start, ECS fails the deployment.
+	e.ScriptECS(awsproxy.ECSScript{Rollouts: []awsproxy.Rollout{
+		{Outcome: awsproxy.RolloutFailed, InProgressPolls: 3, Reason: "ECS deployment circuit breaker: tasks failed to start. CannotPullContainerError: exec format error"},
+		{Outcome: awsproxy.RolloutCompleted, InProgressPolls: 2},
+	}})
+	badCommit := strings.Repeat("b", 40)
+	badBody := []byte(strings.ReplaceAll(string(webhooktest.WithPushedAt(fixture, time.Now().Add(time.Second))), push.After, badCommit))
+	second, err := release(ctx, e, p, badBody, delivery+"-bad", push.Repository.FullName, push.Ref, badCommit, "a release whose image cannot start", migrations)
+	if err != nil {
+		return err
+	}
+	if aws.ToString(second.desc.Error) != payload.OutcomeRolledBack {
+		return fmt.Errorf("the bad release ended %s %s: %s, want ROLLED_BACK", second.desc.Status, aws.ToString(second.desc.Error), aws.ToString(second.desc.Cause))
+	}
+	p.line("→ %s: %s", aws.ToString(second.desc.Error), aws.ToString(second.desc.Cause))
+	after, err := world.Service(ctx, e.AWS, e.Spec)
+	if err != nil {
+		return err
+	}
+	if after.TaskDefinition != good.TaskDefinition {
+		return fmt.Errorf("after the rollback the service runs %s, want %s", after.TaskDefinition, good.TaskDefinition)
+	}
+	ledger, err := world.Ledger(ctx, e.AWS, e.Releases, "web", "production")
+	if err != nil {
+		return err
+	}
+
+	p.section("Summary")
+	p.kv("service", fmt.Sprintf("%s in cluster %s (production)", e.Spec.Service, e.Spec.Cluster))
+	p.kv("release 1", fmt.Sprintf("%s: %s → %s, migration version %s, image %s", aws.ToString(first.outcome), localenv.TaskDefinitionName(before),
+		localenv.TaskDefinitionName(good.TaskDefinition), version, good.Images[e.Spec.Container]))
+	p.kv("release 2", fmt.Sprintf("%s: back on %s", aws.ToString(second.desc.Error), localenv.TaskDefinitionName(after.TaskDefinition)))
+	p.kv("ledger", fmt.Sprintf("%d entries: %s", len(ledger), outcomes(ledger)))
+	p.kv("deploy", first.run.String())
+	p.kv("rollback", second.run.String())
+	p.kv("prices", fmt.Sprintf("$%.3f per 1,000 transitions, $%.10f per arm64 GB-s, $%.2f per million invocations (list prices)",
+		localenv.PricePerTransition*1000, localenv.PricePerArmGBSecond, localenv.PricePerLambdaInvoke*1e6))
+	p.kv("total", ms(time.Since(begin)))
+	return nil
+}
+
+// migrations are what the demo's builds write for every commit.
+var migrations = map[string]string{
+	"00001_create_users.sql": "-- +goose Up\nCREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL, role text NOT NULL);\n" +
+		"INSERT INTO users (name, role) VALUES ('alice', 'admin');\n-- +goose Down\nDROP TABLE users;\n",
+}
+
+// released is one push's deploy, followed to its end.
+type released struct {
+	arn, digest string
+	desc        *sfn.DescribeExecutionOutput
+	outcome     *string
+	run         localenv.Run
+}
+
+// release builds the commit's artifacts as its build would (the emulator's
+// CodeBuild runs no buildspec: the image, the migrations), sends the signed
+// push, and follows the deploy state by state.
+func release(ctx context.Context, e *localenv.Env, p printer, body []byte, delivery, repo, ref, commit, message string, files map[string]string) (released, error) {
+	p.section(fmt.Sprintf("A signed GitHub push: %s %s @ %s", repo, ref, commit[:7]))
+	p.line("  %q; the build writes the image and %d migration(s)", message, len(files))
+	var r released
+	var err error
+	if r.digest, err = world.PushImage(ctx, e.AWS, e.Spec, commit); err != nil {
+		return r, err
+	}
+	if err := world.PushMigrations(ctx, e.AWS, e.Releases, commit, files); err != nil {
+		return r, err
 	}
 	headers := webhooktest.GitHubHeaders("push", delivery, []byte(e.Spec.GitHubSecret), body)
 	sent := time.Now()
-	a, err = e.Post(ctx, headers, body)
+	a, err := e.Post(ctx, headers, body)
 	if err != nil {
-		return err
+		return r, err
 	}
 	if a.Status != 202 || len(a.Executions) == 0 {
-		return fmt.Errorf("the signed push got %d %s, want 202 with an execution", a.Status, a.Body)
+		return r, fmt.Errorf("the signed push got %d %s, want 202 with an execution", a.Status, a.Body)
 	}
 	for _, x := range a.Executions {
 		p.line("→ %d Accepted in %s: deploy %s → %s", a.Status, ms(time.Since(sent)), x.Service, x.Environment)
 		p.line("  execution %s", x.ExecutionARN)
 	}
-
-	before := e.Seeded.TaskDefinition
-	arn := a.Executions[0].ExecutionARN
+	r.arn = a.Executions[0].ExecutionARN
 	p.section("The deploy state machine (statemachines/deploy.asl.json), state by state")
-	final, err := follow(ctx, e, arn, p)
+	if r.desc, err = follow(ctx, e, r.arn, p); err != nil {
+		return r, err
+	}
+	hist, err := e.History(ctx, r.arn)
 	if err != nil {
-		return err
+		return r, err
 	}
+	r.run = localenv.Measure(hist)
+	var o payload.Outcome
+	if json.Unmarshal([]byte(aws.ToString(r.desc.Output)), &o) == nil && o.Status != "" {
+		r.outcome = &o.Status
+	} else {
+		r.outcome = r.desc.Error
+	}
+	p.line("%s in %s; %s", aws.ToString(r.outcome), ms(aws.ToTime(r.desc.StopDate).Sub(aws.ToTime(r.desc.StartDate))), r.run)
+	return r, nil
+}
 
-	if err := boundaries(ctx, e, p, body, arn); err != nil {
-		return err
+func outcomes(l []world.LedgerEntry) string {
+	var s []string
+	for _, e := range l {
+		s = append(s, e.Commit[:7]+" "+e.Outcome)
 	}
-
-	after, err := world.Service(ctx, e.AWS, e.Spec)
-	if err != nil {
-		return err
-	}
-	p.section("Summary")
-	p.kv("service", fmt.Sprintf("%s in cluster %s (%s)", e.Spec.Service, e.Spec.Cluster, a.Executions[0].Environment))
-	p.kv("revision", fmt.Sprintf("%s → %s", localenv.TaskDefinitionName(before), localenv.TaskDefinitionName(after.TaskDefinition)))
-	p.kv("image", after.Images[e.Spec.Container])
-	p.kv("execution", fmt.Sprintf("%s in %s", final.Status, ms(aws.ToTime(final.StopDate).Sub(aws.ToTime(final.StartDate)))))
-	p.kv("total", ms(time.Since(begin)))
-	if final.Status != sfntypes.ExecutionStatusSucceeded {
-		return fmt.Errorf("the deploy did not succeed: %s: %s", aws.ToString(final.Error), aws.ToString(final.Cause))
-	}
-	if want := e.Spec.Image[:strings.LastIndex(e.Spec.Image, ":")] + "@" + digest; after.Images[e.Spec.Container] != want {
-		return fmt.Errorf("the service runs %s, want %s", after.Images[e.Spec.Container], want)
-	}
-	return nil
+	return strings.Join(s, ", ")
 }
 
 // boundaries shows two attacks refused: the captured push re-sent under a new
@@ -182,10 +271,10 @@ func boundaries(ctx context.Context, e *localenv.Env, p printer, push []byte, ar
 	if err != nil {
 		return err
 	}
-	if aws.ToString(out.Error) != "InvalidDeployRequest" {
-		return fmt.Errorf("a console input naming a target ended %s %s, want InvalidDeployRequest", out.Status, aws.ToString(out.Error))
+	if aws.ToString(out.Error) != payload.OutcomeFailedClean || !strings.HasPrefix(aws.ToString(out.Cause), "InvalidDeployRequest:") {
+		return fmt.Errorf("a console input naming a target ended %s %s %s, want FAILED_CLEAN InvalidDeployRequest", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause))
 	}
-	p.line("→ %s %s: the catalog names every target; nothing was changed", out.Status, aws.ToString(out.Error))
+	p.line("→ %s %s (InvalidDeployRequest): the catalog names every target; nothing was changed", out.Status, aws.ToString(out.Error))
 	return nil
 }
 
@@ -271,21 +360,62 @@ func outcome(state, output string) string {
 		Image *struct {
 			Digest string `json:"digest"`
 		} `json:"image"`
-		Deployment *struct {
+		Release *struct {
 			PreviousTaskDefinition string `json:"previousTaskDefinition"`
 			TaskDefinition         string `json:"taskDefinition"`
-		} `json:"deployment"`
+		} `json:"release"`
+		Migration *struct {
+			VersionBefore any      `json:"versionBefore"`
+			VersionAfter  any      `json:"versionAfter"`
+			Applied       []string `json:"applied"`
+		} `json:"migration"`
+		Verify *struct {
+			Status       string `json:"status"`
+			Polls        int    `json:"polls"`
+			HealthPasses int    `json:"healthPasses"`
+		} `json:"verify"`
+		Rollback *struct {
+			TaskDefinition string `json:"taskDefinition"`
+		} `json:"rollback"`
+		Order *struct {
+			Push string `json:"push"`
+		} `json:"order"`
+		Error *struct {
+			Error string `json:"Error"`
+		} `json:"error"`
 	}
 	_ = json.Unmarshal([]byte(output), &o)
 	switch {
-	case state == "Deploy" && o.Deployment != nil:
-		return fmt.Sprintf("registered %s, service updated from %s", localenv.TaskDefinitionName(o.Deployment.TaskDefinition), localenv.TaskDefinitionName(o.Deployment.PreviousTaskDefinition))
 	case state == "Resolve" && o.Target != nil:
 		return fmt.Sprintf("catalog: ECS %s/%s", o.Target.Cluster, o.Target.ECSService)
+	case state == "Acquire" && o.Order != nil:
+		return "deploy lock taken (push of " + o.Order.Push + ")"
 	case state == "Build" && o.Build != nil:
 		return fmt.Sprintf("CodeBuild %s: %s", o.Build.ID, o.Build.Status)
 	case state == "CheckImage" && o.Image != nil:
 		return "image found: " + o.Image.Digest[:19] + "…"
+	case state == "Register" && o.Release != nil:
+		return fmt.Sprintf("registered %s (the service runs %s)", localenv.TaskDefinitionName(o.Release.TaskDefinition), localenv.TaskDefinitionName(o.Release.PreviousTaskDefinition))
+	case state == "Migrate" && o.Migration != nil && len(o.Migration.Applied) == 0:
+		return fmt.Sprintf("database already at version %v: nothing to apply", o.Migration.VersionAfter)
+	case state == "Migrate" && o.Migration != nil:
+		return fmt.Sprintf("database migrated %v → %v (%s)", o.Migration.VersionBefore, o.Migration.VersionAfter, strings.Join(o.Migration.Applied, ", "))
+	case (state == "Verify" || state == "CheckBake") && o.Error != nil && o.Error.Error != "" && (o.Verify == nil || o.Verify.Status == ""):
+		return "failed: " + o.Error.Error + " → roll back"
+	case state == "UpdateService" && o.Release != nil:
+		return "service pointed at " + localenv.TaskDefinitionName(o.Release.TaskDefinition)
+	case state == "Verify" && o.Verify != nil:
+		return fmt.Sprintf("rollout %s after %d polls, %d health passes", o.Verify.Status, o.Verify.Polls, o.Verify.HealthPasses)
+	case state == "CheckBake":
+		return "alarms stayed OK through the bake"
+	case state == "Rollback" && o.Rollback != nil:
+		return "service pointed back at " + localenv.TaskDefinitionName(o.Rollback.TaskDefinition)
+	case state == "VerifyRollback":
+		return "rollback stable"
+	case state == "RecordSucceeded" || state == "Record" || state == "RecordRefused":
+		return "ledger entry written"
+	case state == "Release":
+		return "deploy lock released"
 	}
 	return "succeeded"
 }
@@ -311,7 +441,7 @@ func (p printer) state(r row) {
 	if r.kind != "Succeed" && r.kind != "Fail" {
 		took = ms(r.took)
 	}
-	fmt.Fprintf(p.w, "  %-14s %-8s %8s  %s\n", r.name, r.kind, took, r.outcome)
+	fmt.Fprintf(p.w, "  %-24s %-8s %8s  %s\n", r.name, r.kind, took, r.outcome)
 }
 func (p printer) kv(k, v string) { fmt.Fprintf(p.w, "  %-10s %s\n", k, v) }
 

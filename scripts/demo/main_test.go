@@ -20,26 +20,42 @@ func TestDemoDeploysThePushAndReportsEachStep(t *testing.T) {
 		"→ 401",
 		"executions of the deploy state machine: 0",
 		"→ 202 Accepted",
-		"Resolve        Task",
 		"catalog: ECS stepship-demo/web",
-		"Build          Task",
-		"CheckImage     Task",
-		"Deploy         Task",
-		"registered web:2, service updated from web:1",
-		"revision   web:1 → web:2",
-		"image      123456789012.dkr.ecr.us-east-1.amazonaws.com/web@sha256:",
-		"execution  SUCCEEDED",
+		"deploy lock taken",
+		"registered web:2 (the service runs web:1)",
+		"database migrated 0 → 1 (00001_create_users.sql)",
+		"service pointed at web:2",
+		"rollout COMPLETED after",
+		"alarms stayed OK through the bake",
+		"ledger entry written",
+		"deploy lock released",
+		"SUCCEEDED in",
 		"the execution the push already started, nothing new",
-		"FAILED InvalidDeployRequest: the catalog names every target",
+		"FAILED FAILED_CLEAN (InvalidDeployRequest): the catalog names every target",
+		"registered web:3 (the service runs web:2)",
+		"database already at version 1: nothing to apply",
+		"failed: DeploymentFailed → roll back",
+		"service pointed back at web:2",
+		"rollback stable",
+		"→ ROLLED_BACK: commit bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb failed (DeploymentFailed",
+		"release 1  SUCCEEDED: web:1 → web:2, migration version 1",
+		"release 2  ROLLED_BACK: back on web:2",
+		"ledger     2 entries: 3f2a9c1 SUCCEEDED, bbbbbbb ROLLED_BACK",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("the demo's report lacks %q:\n%s", want, report)
 		}
 	}
-	// The Deploy row has its duration (its width varies: "99 ms", "120 ms").
-	if !deployRow.MatchString(report) {
-		t.Errorf("the demo's report has no Deploy row with a duration:\n%s", report)
+	// Each deploy's cost line, and the Register row with its duration.
+	if !costLine.MatchString(report) {
+		t.Errorf("the demo's report has no cost line:\n%s", report)
+	}
+	if !registerRow.MatchString(report) {
+		t.Errorf("the demo's report has no Register row with a duration:\n%s", report)
 	}
 }
 
-var deployRow = regexp.MustCompile(`(?m)^  Deploy {9}Task +[0-9.]+ m?s  registered web:2`)
+var (
+	costLine    = regexp.MustCompile(`(?m)^  deploy +[0-9]+ transitions \([0-9]+ retries\), [0-9]+ Lambda invocations, [0-9.]+ GB-s: \$0\.[0-9]{6}$`)
+	registerRow = regexp.MustCompile(`(?m)^  Register {17}Task +[0-9.]+ m?s  registered web:2`)
+)

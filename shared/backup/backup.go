@@ -26,6 +26,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
 	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/taskerr"
 )
@@ -57,6 +59,25 @@ const (
 	TagDrill = "stepship:drill"
 	// TagPurpose, on a restored database, is drill or failover.
 	TagPurpose = "stepship:purpose"
+)
+
+// The CloudWatch metrics the backup and dr-drill state machines publish
+// (statemachines/backup.asl.json RecordRPO, dr-drill.asl.json
+// RecordMetrics), with the dimensions Service and Environment; the stack's
+// alarms and dashboard watch them, and fail the synth when a state machine
+// no longer publishes one.
+const (
+	// MetricNamespaceBackups holds the backup's RPO (home region).
+	MetricNamespaceBackups = "Stepship/Backups"
+	// MetricNamespaceDrills holds a drill's RTO and RPO (DR region).
+	MetricNamespaceDrills = "Stepship/DRDrills"
+	// MetricRPO is the age of the newest DR copy's data, in seconds.
+	MetricRPO = "RPOSeconds"
+	// MetricRTO is a drill's time from restore to verified data, in seconds.
+	MetricRTO = "RTOSeconds"
+	// DimensionService and DimensionEnvironment name the catalog entry.
+	DimensionService     = "Service"
+	DimensionEnvironment = "Environment"
 )
 
 // ManagedBy is the value of TagManagedBy.
@@ -115,7 +136,43 @@ func SnapshotTags(t catalog.Target, reason string, takenAt time.Time) []Tag {
 // takenAt takes of a database; its copies in other regions have the same
 // identifier.
 func SnapshotID(database string, takenAt time.Time) string {
-	return "stepship-" + database + "-" + takenAt.UTC().Format("20060102-150405")
+	return SnapshotPrefix(database) + takenAt.UTC().Format("20060102-150405")
+}
+
+// SnapshotPrefix is what every SnapshotID of a database starts with:
+// "stepship-DB-" (IAM scopes the backup's permissions with it).
+func SnapshotPrefix(database string) string { return "stepship-" + database + "-" }
+
+// SecretReplica is the ARN of a Secrets Manager secret's replica in region:
+// the secret's own ARN with the region replaced (a replica keeps the name and
+// its suffix), or the secret itself when it is in region. The drill reads a
+// database's credentials there, so that it needs nothing from the home
+// region.
+func SecretReplica(secretARN, region string) (string, error) {
+	a, err := arn.Parse(secretARN)
+	if err != nil || a.Service != "secretsmanager" {
+		return "", fmt.Errorf("%q is not a Secrets Manager secret ARN", secretARN)
+	}
+	a.Region = region
+	return a.String(), nil
+}
+
+// DRRegions lists the DR regions of the targets' backups, in order, each
+// once.
+func DRRegions(targets []catalog.Target) []string { return drRegions(targets, false) }
+
+// DrillRegions lists the DR regions the targets' drills run in, in order,
+// each once: where stepship's DR stacks are.
+func DrillRegions(targets []catalog.Target) []string { return drRegions(targets, true) }
+
+func drRegions(targets []catalog.Target, drills bool) []string {
+	var out []string
+	for _, t := range targets {
+		if t.Backup != nil && (t.Drill != nil || !drills) && !slices.Contains(out, t.Backup.DRRegion) {
+			out = append(out, t.Backup.DRRegion)
+		}
+	}
+	return out
 }
 
 // maxRestoredStem bounds the part of a restored database's identifier taken

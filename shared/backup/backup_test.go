@@ -220,7 +220,7 @@ func TestTakenAt(t *testing.T) {
 
 func TestNames(t *testing.T) {
 	at := time.Date(2026, 11, 30, 3, 4, 5, 0, time.FixedZone("x", 3600))
-	if got := SnapshotID("web-prod", at); got != "stepship-web-prod-20261130-020405" {
+	if got := SnapshotID("web-prod", at); got != "stepship-web-prod-20261130-020405" || !strings.HasPrefix(got, SnapshotPrefix("web-prod")) {
 		t.Errorf("SnapshotID = %s", got)
 	}
 	if got := RestoredID("drill", "web-prod", at); got != "drill-web-prod-202611300204" {
@@ -322,5 +322,32 @@ func TestTargets(t *testing.T) {
 				t.Errorf("DrillTarget = %+v without its drill", tg)
 			}
 		})
+	}
+}
+
+func TestSecretReplica(t *testing.T) {
+	got, err := SecretReplica("arn:aws:secretsmanager:us-east-1:123456789012:secret:stepship/web-prod-db-AbCdEf", "us-west-2")
+	if err != nil || got != "arn:aws:secretsmanager:us-west-2:123456789012:secret:stepship/web-prod-db-AbCdEf" {
+		t.Errorf("SecretReplica = %q, %v", got, err)
+	}
+	for _, bad := range []string{"web-prod-db", "arn:aws:kms:us-east-1:123456789012:key/k"} {
+		if _, err := SecretReplica(bad, "us-west-2"); err == nil || !strings.Contains(err.Error(), "not a Secrets Manager secret ARN") {
+			t.Errorf("SecretReplica(%q): %v", bad, err)
+		}
+	}
+}
+
+func TestDRRegionsAndDrillRegions(t *testing.T) {
+	targets := []catalog.Target{
+		{Backup: &catalog.Backup{DRRegion: "us-west-2"}, Drill: &catalog.Drill{}},
+		{Backup: &catalog.Backup{DRRegion: "eu-west-1"}},
+		{},
+		{Backup: &catalog.Backup{DRRegion: "us-west-2"}},
+	}
+	if got := DRRegions(targets); !slices.Equal(got, []string{"us-west-2", "eu-west-1"}) {
+		t.Errorf("DRRegions = %v", got)
+	}
+	if got := DrillRegions(targets); !slices.Equal(got, []string{"us-west-2"}) {
+		t.Errorf("DrillRegions = %v", got)
 	}
 }

@@ -112,6 +112,12 @@ type Environment struct {
 	// Drill schedules restores of the newest DR copy that prove it works
 	// (optional; requires backup).
 	Drill *Drill `yaml:"drill,omitempty"`
+	// Migrations says how a release's database migrations run (optional:
+	// none when absent).
+	Migrations *Migrations `yaml:"migrations,omitempty"`
+	// Verify says how a release is proven healthy (rollout timeout, health
+	// check, bake and alarms); defaults apply when absent.
+	Verify *Verify `yaml:"verify,omitempty"`
 }
 
 // Target is one deploy: a service in one environment, with everything the
@@ -119,18 +125,20 @@ type Environment struct {
 // an execution's input. The JSON names are what the state machines' paths
 // refer to ($.target.build.mode, $.target.image.repository, …).
 type Target struct {
-	Service     string     `json:"service"`
-	Environment string     `json:"environment"`
-	Repository  Repository `json:"repository"`
-	Image       Image      `json:"image"`
-	Build       Build      `json:"build"`
-	Cluster     string     `json:"cluster"`
-	ECSService  string     `json:"ecsService"`
-	Container   string     `json:"container"`
-	Roles       []string   `json:"roles,omitempty"`
-	Database    *Database  `json:"database,omitempty"`
-	Backup      *Backup    `json:"backup,omitempty"`
-	Drill       *Drill     `json:"drill,omitempty"`
+	Service     string      `json:"service"`
+	Environment string      `json:"environment"`
+	Repository  Repository  `json:"repository"`
+	Image       Image       `json:"image"`
+	Build       Build       `json:"build"`
+	Cluster     string      `json:"cluster"`
+	ECSService  string      `json:"ecsService"`
+	Container   string      `json:"container"`
+	Roles       []string    `json:"roles,omitempty"`
+	Database    *Database   `json:"database,omitempty"`
+	Backup      *Backup     `json:"backup,omitempty"`
+	Drill       *Drill      `json:"drill,omitempty"`
+	Migrations  *Migrations `json:"migrations,omitempty"`
+	Verify      *Verify     `json:"verify"`
 }
 
 // Image is an ECR image repository, parsed from the catalog's image URI.
@@ -230,6 +238,8 @@ func (s *Service) target(e *Environment) Target {
 		Database:    e.Database,
 		Backup:      e.Backup,
 		Drill:       e.Drill,
+		Migrations:  e.Migrations,
+		Verify:      e.Verify,
 	}
 }
 
@@ -386,17 +396,43 @@ func join(at, field string) string {
 	return at + "." + field
 }
 
+// The patterns below spell no long counted repetition (x{1,255}): package
+// regexp compiles x{m,n} into n copies of x, and compiling those at package
+// init was most of every function's start beyond a hello-world one (README,
+// Performance). Where a name has a length limit, the valid… function checks
+// it beside a pattern with * or +, accepting exactly what the counted
+// pattern did (the classes are ASCII, so a byte is a character;
+// TestValidatorsMatchCountedPatterns compares them).
 var (
-	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+	// nameRE: at most 40 characters (validName).
+	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 	// ECS names: letters, digits, '-' and '_', up to 255 characters; cluster
-	// and service may also be given as ARNs.
-	ecsNameRE = regexp.MustCompile(`^([A-Za-z0-9_-]{1,255}|arn:[A-Za-z0-9:/_.-]+)$`)
+	// and service may also be given as ARNs (validECSName).
+	ecsNameRE = regexp.MustCompile(`^([A-Za-z0-9_-]+|arn:[A-Za-z0-9:/_.-]+)$`)
 	// An ECR repository name: lower-case path components.
-	repoNameRE     = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
-	roleARNRE      = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]*\*?$`)
-	codeBuildRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$`)
+	repoNameRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
+	roleARNRE  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]*\*?$`)
+	// codeBuildRE: at most 255 characters (validCodeBuildProject).
+	codeBuildRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]+$`)
 	repoSegmentsRE = regexp.MustCompile(`^[^/\s]+(/[^/\s]+)+$`)
 )
+
+// maxNameLen bounds service, environment and assertion names.
+const maxNameLen = 40
+
+// validName: 1-40 lower-case letters, digits or '-', starting and ending
+// with a letter or digit.
+func validName(s string) bool { return len(s) <= maxNameLen && nameRE.MatchString(s) }
+
+// validECSName: 1-255 letters, digits, '-' or '_', or an ARN (of any length).
+func validECSName(s string) bool {
+	// A name matching the ARN branch has a ':', which the other lacks.
+	return ecsNameRE.MatchString(s) && (len(s) <= 255 || strings.HasPrefix(s, "arn:"))
+}
+
+// validCodeBuildProject: 2-255 letters, digits, '-' or '_', starting with a
+// letter or digit.
+func validCodeBuildProject(s string) bool { return len(s) <= 255 && codeBuildRE.MatchString(s) }
 
 func (c *Catalog) validate() error {
 	if c.Version != Version {
@@ -431,7 +467,7 @@ func (s *Service) validate(at string) error {
 	if s.Name == "" {
 		return &Error{Path: at + ".name", Problem: "required"}
 	}
-	if !nameRE.MatchString(s.Name) {
+	if !validName(s.Name) {
 		return &Error{Path: at + ".name", Problem: "must be 1-40 lower-case letters, digits or '-', starting and ending with a letter or digit"}
 	}
 	if s.Repository.Provider == "" {
@@ -462,7 +498,7 @@ func (s *Service) validate(at string) error {
 		if s.Build.Project == "" {
 			return &Error{Path: at + ".build.project", Problem: "required when build.mode is codebuild"}
 		}
-		if !codeBuildRE.MatchString(s.Build.Project) {
+		if !validCodeBuildProject(s.Build.Project) {
 			return &Error{Path: at + ".build.project", Problem: "must be a CodeBuild project name (2-255 letters, digits, '-' or '_')"}
 		}
 	case BuildPrebuilt:
@@ -494,7 +530,7 @@ func (e *Environment) validate(at string) error {
 	if e.Name == "" {
 		return &Error{Path: at + ".name", Problem: "required"}
 	}
-	if !nameRE.MatchString(e.Name) {
+	if !validName(e.Name) {
 		return &Error{Path: at + ".name", Problem: "must be 1-40 lower-case letters, digits or '-', starting and ending with a letter or digit"}
 	}
 	if len(e.Branches) == 0 && len(e.Tags) == 0 {
@@ -515,13 +551,13 @@ func (e *Environment) validate(at string) error {
 			return &Error{Path: at + "." + f.name, Problem: "required"}
 		}
 	}
-	if !ecsNameRE.MatchString(e.Cluster) {
+	if !validECSName(e.Cluster) {
 		return &Error{Path: at + ".cluster", Problem: "must be an ECS cluster name or ARN"}
 	}
-	if !ecsNameRE.MatchString(e.Service) {
+	if !validECSName(e.Service) {
 		return &Error{Path: at + ".service", Problem: "must be an ECS service name or ARN"}
 	}
-	if !ecsNameRE.MatchString(e.Container) || strings.HasPrefix(e.Container, "arn:") {
+	if !validECSName(e.Container) || strings.HasPrefix(e.Container, "arn:") {
 		return &Error{Path: at + ".container", Problem: "must be a container name (letters, digits, '-', '_')"}
 	}
 	for i, r := range e.Roles {
@@ -530,7 +566,10 @@ func (e *Environment) validate(at string) error {
 		}
 
 	}
-	return e.validateData(at)
+	if err := e.validateData(at); err != nil {
+		return err
+	}
+	return e.validateRelease(at)
 }
 
 func validPattern(p string) error {

@@ -66,12 +66,15 @@ type Drill struct {
 	// Schedule is an EventBridge Scheduler cron expression.
 	Schedule string `yaml:"schedule" json:"schedule"`
 	// SubnetGroup is the DB subnet group, in the DR region, the drill restores
-	// into: private subnets with no route to the internet. "default" is
-	// refused.
+	// into: private subnets with no route to the internet. stepship's DR
+	// stack creates it, under this name, over its isolated subnets.
+	// "default" is refused.
 	SubnetGroup string `yaml:"subnetGroup" json:"subnetGroup"`
 	// SecurityGroup is the drill-only VPC security group (sg-…) of the
-	// restored database, in the DR region.
-	SecurityGroup string `yaml:"securityGroup" json:"securityGroup"`
+	// restored database, in the DR region (optional: the drill security
+	// group of stepship's DR stack, which admits only the dr-verify
+	// function, when empty).
+	SecurityGroup string `yaml:"securityGroup,omitempty" json:"securityGroup,omitempty"`
 	// InstanceClass is the DB instance class of the restored database
 	// (required for an Aurora cluster, whose restore creates no instance;
 	// an instance restore keeps the snapshot's class when it is empty).
@@ -104,19 +107,40 @@ const (
 )
 
 var (
-	// RDS identifiers: a letter, then letters, digits and single hyphens, at
-	// most 63 characters, not ending in a hyphen. RDS stores them in lower
-	// case, so the catalog writes them that way.
-	rdsIdentifierRE = regexp.MustCompile(`^[a-z]([a-z0-9]|-[a-z0-9]){0,62}$`)
+	// RDS identifiers: a letter, then letters, digits and single hyphens,
+	// not ending in a hyphen (validRDSIdentifier bounds the length). RDS
+	// stores them in lower case, so the catalog writes them that way.
+	rdsIdentifierRE = regexp.MustCompile(`^[a-z]([a-z0-9]|-[a-z0-9])*$`)
 	secretARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
 	regionRE        = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	kmsKeyARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:kms:([a-z0-9-]+):[0-9]{12}:key/[A-Za-z0-9-]+$`)
 	accountRE       = regexp.MustCompile(`^[0-9]{12}$`)
-	subnetGroupRE   = regexp.MustCompile(`^[a-z0-9._ -]{1,255}$`)
+	// subnetGroupRE: at most 255 characters (validSubnetGroup).
+	subnetGroupRE   = regexp.MustCompile(`^[a-z0-9._ -]+$`)
 	securityGroupRE = regexp.MustCompile(`^sg-[0-9a-f]{8}([0-9a-f]{9})?$`)
 	instanceClassRE = regexp.MustCompile(`^db\.[a-z0-9-]+\.[a-z0-9-]+$`)
-	tableRE         = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$`)
+	// tableRE: each part at most 63 characters (validTable).
+	tableRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$`)
 )
+
+// The length limits of the patterns above, checked apart (see nameRE in
+// catalog.go for why).
+
+// validRDSIdentifier: rdsIdentifierRE, at most 63 characters, hyphens
+// included (RDS's limit).
+func validRDSIdentifier(s string) bool {
+	return len(s) <= 63 && rdsIdentifierRE.MatchString(s)
+}
+
+// validSubnetGroup: 1-255 lower-case letters, digits, '.', '_', ' ' or '-'.
+func validSubnetGroup(s string) bool { return len(s) <= 255 && subnetGroupRE.MatchString(s) }
+
+// validTable: a table name, maybe schema-qualified, each part at most 63
+// characters.
+func validTable(s string) bool {
+	schema, table, _ := strings.Cut(s, ".")
+	return len(schema) <= 63 && len(table) <= 63 && tableRE.MatchString(s)
+}
 
 // validateData checks the environment's database, backup and drill, and
 // fills the drill's default timeout.
@@ -155,7 +179,7 @@ func (d *Database) validate(at string) error {
 	if d.Aurora() {
 		field = "cluster"
 	}
-	if !rdsIdentifierRE.MatchString(d.Identifier()) {
+	if !validRDSIdentifier(d.Identifier()) {
 		return &Error{Path: at + "." + field, Problem: "must be an RDS identifier: a lower-case letter, then lower-case letters, digits and single hyphens, at most 63 characters, not ending in a hyphen"}
 	}
 	if d.Secret == "" {
@@ -198,12 +222,10 @@ func (d *Drill) validate(at string, aurora bool) error {
 		return &Error{Path: at + ".subnetGroup", Problem: "required (an isolated DB subnet group in the DR region)"}
 	} else if d.SubnetGroup == "default" {
 		return &Error{Path: at + ".subnetGroup", Problem: "must not be the default subnet group: a drill restores into isolated subnets of its own"}
-	} else if !subnetGroupRE.MatchString(d.SubnetGroup) {
+	} else if !validSubnetGroup(d.SubnetGroup) {
 		return &Error{Path: at + ".subnetGroup", Problem: "must be a DB subnet group name (lower-case letters, digits, '.', '_', ' ' or '-')"}
 	}
-	if d.SecurityGroup == "" {
-		return &Error{Path: at + ".securityGroup", Problem: "required (the drill-only security group in the DR region)"}
-	} else if !securityGroupRE.MatchString(d.SecurityGroup) {
+	if d.SecurityGroup != "" && !securityGroupRE.MatchString(d.SecurityGroup) {
 		return &Error{Path: at + ".securityGroup", Problem: "must be a security group id (sg- and 8 or 17 hex digits)"}
 	}
 	if d.InstanceClass == "" && aurora {
@@ -212,7 +234,7 @@ func (d *Drill) validate(at string, aurora bool) error {
 		return &Error{Path: at + ".instanceClass", Problem: "must be a DB instance class such as db.t4g.medium"}
 	}
 	for i, t := range d.Tables {
-		if !tableRE.MatchString(t) {
+		if !validTable(t) {
 			return &Error{Path: fmt.Sprintf("%s.tables[%d]", at, i), Problem: "must be a lower-case table name, optionally schema-qualified (orders, billing.invoices)"}
 		}
 	}
@@ -221,7 +243,7 @@ func (d *Drill) validate(at string, aurora bool) error {
 		aat := fmt.Sprintf("%s.assertions[%s]", at, labelOf(a.Name, i))
 		if a.Name == "" {
 			return &Error{Path: aat + ".name", Problem: "required"}
-		} else if !nameRE.MatchString(a.Name) {
+		} else if !validName(a.Name) {
 			return &Error{Path: aat + ".name", Problem: "must be 1-40 lower-case letters, digits or '-', starting and ending with a letter or digit"}
 		} else if seen[a.Name] {
 			return &Error{Path: aat + ".name", Problem: "duplicate assertion name"}

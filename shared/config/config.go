@@ -39,10 +39,19 @@ const (
 	// connections: disable, require, verify-ca or verify-full (default
 	// require; local runs against a PostgreSQL without TLS set disable).
 	EnvDatabaseSSLMode = "STEPSHIP_DB_SSLMODE"
+	// EnvDrillSecurityGroup is the security group (sg-…) a drill restores
+	// into when the catalog's drill names none: the drill security group of
+	// stepship's DR stack, which admits only the dr-verify function (restore
+	// function; set by the DR stack).
+	EnvDrillSecurityGroup = "STEPSHIP_DRILL_SECURITY_GROUP"
 	// EnvMigrationLockTimeout is how long the migrate function waits for
 	// another migration of the same database to release its advisory lock,
 	// as a Go duration (default 5m).
 	EnvMigrationLockTimeout = "STEPSHIP_MIGRATION_LOCK_TIMEOUT"
+	// EnvVerifyPollInterval is how often the verify function describes the
+	// ECS service while a deployment rolls out, as a Go duration (default
+	// 15s).
+	EnvVerifyPollInterval = "STEPSHIP_VERIFY_POLL_INTERVAL"
 )
 
 // lambdaTaskRoot is where Lambda unpacks a function's package.

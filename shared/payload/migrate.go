@@ -79,8 +79,12 @@ type S3Location struct {
 
 func (l S3Location) String() string { return "s3://" + l.Bucket + "/" + l.Prefix }
 
-// bucketRE is S3's bucket naming rule (general purpose buckets).
-var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+// bucketRE is S3's bucket naming rule (general purpose buckets), but for
+// the length (validBucket; see nameRE for why apart).
+var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]+[a-z0-9]$`)
+
+// validBucket: 3-63 characters of bucketRE.
+func validBucket(s string) bool { return len(s) <= 63 && bucketRE.MatchString(s) }
 
 // maxPrefixLen keeps the prefix plus a file name inside S3's 1024-byte key
 // limit.
@@ -96,7 +100,7 @@ func ParseS3Location(s string) (S3Location, error) {
 	}
 	bucket, prefix, ok := strings.Cut(rest, "/")
 	switch {
-	case !bucketRE.MatchString(bucket) || strings.Contains(bucket, ".."):
+	case !validBucket(bucket) || strings.Contains(bucket, ".."):
 		return S3Location{}, errors.New("must name an S3 bucket (3-63 characters: a-z, 0-9, '.', '-')")
 	case !ok || prefix == "" || !strings.HasSuffix(prefix, "/"):
 		return S3Location{}, errors.New("must be a folder: s3://BUCKET/PREFIX/ with a final '/'")

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/git"
 )
 
@@ -42,6 +41,11 @@ type DeployRequest struct {
 	RequestedBy string `json:"requestedBy,omitempty"`
 	// Source describes the push behind a webhook deploy; absent for a console one.
 	Source *Source `json:"source,omitempty"`
+	// AllowOlder asks, from the console only and with a Reason, to deploy a
+	// commit older than the last one recorded for the service and
+	// environment: an explicit rollback request, recorded as such. Without
+	// it, an older commit is refused (docs/deploy.md, "Order").
+	AllowOlder bool `json:"allowOlder,omitempty"`
 }
 
 // Source is the signed git push behind a deploy. Every field comes from the
@@ -64,9 +68,19 @@ var TargetFields = []string{"cluster", "ecsService", "container", "image", "buil
 // maxTextLen bounds the free-text fields.
 const maxTextLen = 512
 
+// The patterns of this package spell no long counted repetition: package
+// regexp compiles x{m,n} into n copies of x at package init, on every
+// function's cold start. Lengths are checked apart, accepting exactly what
+// the counted pattern did (the classes are ASCII, so a byte is a character;
+// TestValidatorsMatchCountedPatterns compares them).
 var (
-	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+	// nameRE: at most 40 characters (validName).
+	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 )
+
+// validName: a catalog name, 1-40 lower-case letters, digits or '-',
+// starting and ending with a letter or digit.
+func validName(s string) bool { return len(s) <= 40 && nameRE.MatchString(s) }
 
 // requestKind names a state machine's input in errors, with the sample that
 // shows its shape.
@@ -261,6 +275,9 @@ func (r DeployRequest) Validate() error {
 		problems = append(problems, "commit must be a full commit id (40 lower-case hex digits)")
 	}
 	problems = append(problems, textProblems(r.Reason, r.RequestedBy)...)
+	if r.AllowOlder && (r.Source != nil || strings.TrimSpace(r.Reason) == "") {
+		problems = append(problems, "allowOlder is a console rollback request: it needs a reason and no source")
+	}
 	if s := r.Source; s != nil {
 		if !s.Provider.Valid() {
 			problems = append(problems, "source.provider must be github, gitlab or bitbucket")
@@ -283,13 +300,13 @@ func targetProblems(service, environment string) []string {
 	switch {
 	case service == "":
 		problems = append(problems, "service is required")
-	case !nameRE.MatchString(service):
+	case !validName(service):
 		problems = append(problems, "service must be a catalog service name ([a-z0-9-], 1-40 characters)")
 	}
 	switch {
 	case environment == "":
 		problems = append(problems, "environment is required")
-	case !nameRE.MatchString(environment):
+	case !validName(environment):
 		problems = append(problems, "environment must be a catalog environment name ([a-z0-9-], 1-40 characters)")
 	}
 	return problems
@@ -306,14 +323,6 @@ func textProblems(reason, requestedBy string) []string {
 	return problems
 }
 
-// Resolved is the resolve function's output, which replaces the deploy state
-// machine's state: the request as checked and its target from the catalog.
-// Later states read $.request and $.target, never the raw input.
-type Resolved struct {
-	Request DeployRequest  `json:"request"`
-	Target  catalog.Target `json:"target"`
-}
-
 // DeployInput is what the deploy state machine sends the deploy function: the
 // request (service, environment, commit) and the digest the image check found.
 // The function resolves the target from its own copy of the catalog.
@@ -326,7 +335,11 @@ type DeployInput struct {
 	ImageDigest string `json:"imageDigest"`
 }
 
-var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+// digestRE: 64 hex digits (validDigest).
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]+$`)
+
+// validDigest: sha256: and 64 lower-case hex digits.
+func validDigest(s string) bool { return len(s) == len("sha256:")+64 && digestRE.MatchString(s) }
 
 // Validate names every problem of a deploy function input.
 func (d DeployInput) Validate() error {
@@ -334,19 +347,42 @@ func (d DeployInput) Validate() error {
 	if err := (DeployRequest{Service: d.Service, Environment: d.Environment, Commit: d.Commit}).Validate(); err != nil {
 		problems = append(problems, err.(*InvalidRequestError).Problems...)
 	}
-	if !digestRE.MatchString(d.ImageDigest) {
+	if !validDigest(d.ImageDigest) {
 		problems = append(problems, "imageDigest must be sha256: and 64 hex digits")
 	}
 	return deployKind.invalid(problems)
 }
 
-// DeployResult is the deploy function's output.
+// DeployResult is the deploy function's output: the release's revision and
+// the one the service ran before it.
 type DeployResult struct {
 	Cluster                string `json:"cluster"`
 	ECSService             string `json:"ecsService"`
 	PreviousTaskDefinition string `json:"previousTaskDefinition"`
 	TaskDefinition         string `json:"taskDefinition"`
 	Image                  string `json:"image"`
+	// LaunchType and NetworkConfiguration are how the service's tasks run:
+	// a migration task (catalog migrations mode task) runs the same way.
+	// NetworkConfiguration has ECS's own (PascalCase) shape, which the
+	// state machine passes to ecs:runTask as it is.
+	LaunchType string `json:"launchType"`
+	// LogStreamPrefix is the container's awslogs stream prefix: a task's
+	// log stream is PREFIX/CONTAINER/TASK_ID ("" without awslogs).
+	LogStreamPrefix      string                `json:"logStreamPrefix"`
+	NetworkConfiguration *NetworkConfiguration `json:"networkConfiguration,omitempty"`
+}
+
+// NetworkConfiguration is an ECS service's awsvpc network configuration in
+// the shape of the RunTask API's member of that name.
+type NetworkConfiguration struct {
+	AwsvpcConfiguration AwsvpcConfiguration `json:"AwsvpcConfiguration"`
+}
+
+// AwsvpcConfiguration is the RunTask API's member of that name.
+type AwsvpcConfiguration struct {
+	Subnets        []string `json:"Subnets"`
+	SecurityGroups []string `json:"SecurityGroups,omitempty"`
+	AssignPublicIp string   `json:"AssignPublicIp,omitempty"`
 }
 
 // Invocation is what a state machine sends a stepship function: the execution id

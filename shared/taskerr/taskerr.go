@@ -9,6 +9,7 @@ package taskerr
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // InvalidDeployRequest: the input is missing a field, names a target, or is
@@ -188,3 +189,157 @@ func (e *MigrationFailed) Error() string {
 	}
 	return b.String()
 }
+
+// InvalidVerifyRequest: the verify function's input is missing a field, is
+// malformed, or starts its timeout in the future. Nothing was verified.
+type InvalidVerifyRequest struct{ Reason string }
+
+func (e *InvalidVerifyRequest) Error() string { return e.Reason }
+
+// DeploymentFailed: the ECS deployment of the task definition ended with
+// rolloutState FAILED (the deployment circuit breaker, without a rollback,
+// gave up) and is still the service's PRIMARY deployment. Roll back.
+type DeploymentFailed struct {
+	Service, TaskDefinition string
+	// Reason is the deployment's rolloutStateReason.
+	Reason string
+	// FailedTasks is the deployment's failedTasks.
+	FailedTasks int
+	// StoppedReasons says why a few stopped tasks of the task definition
+	// stopped (empty when none could be read).
+	StoppedReasons []string
+}
+
+func (e *DeploymentFailed) Error() string {
+	return fmt.Sprintf("the ECS deployment of %s to service %s failed (%d failed tasks): %s%s", e.TaskDefinition, e.Service, e.FailedTasks, e.Reason, stoppedTasks(e.StoppedReasons))
+}
+
+// RolledBackByECS: ECS itself rolled the deployment back (the deployment
+// circuit breaker with rollback, or an alarm-based rollback): the service's
+// PRIMARY deployment runs another task definition than the one verified.
+// The release is not live: a failure, never a success.
+type RolledBackByECS struct {
+	Service, TaskDefinition string
+	// RunningTaskDefinition is the task definition of the PRIMARY
+	// deployment ECS went back to.
+	RunningTaskDefinition string
+	// Reason is the failed deployment's rolloutStateReason (or the
+	// rollback's, when the failed one is gone).
+	Reason string
+	// StoppedReasons says why a few stopped tasks of the task definition
+	// stopped (empty when none could be read).
+	StoppedReasons []string
+}
+
+func (e *RolledBackByECS) Error() string {
+	return fmt.Sprintf("ECS rolled the deployment of %s back: service %s runs %s again: %s%s", e.TaskDefinition, e.Service, e.RunningTaskDefinition, e.Reason, stoppedTasks(e.StoppedReasons))
+}
+
+// stoppedTasks is the "; stopped tasks: …" part of a failed deployment's
+// message.
+func stoppedTasks(reasons []string) string {
+	if len(reasons) == 0 {
+		return ""
+	}
+	return "; stopped tasks: " + strings.Join(reasons, "; ")
+}
+
+// RolloutTimedOut: the ECS deployment of the task definition did not reach
+// rolloutState COMPLETED within the catalog's verify.timeoutSeconds from
+// StartedAt. Roll back.
+type RolloutTimedOut struct {
+	Service, TaskDefinition string
+	// StartedAt is when verification of the release began (RFC 3339).
+	StartedAt      string
+	TimeoutSeconds int
+	// LastSeen is what the last DescribeServices said of the deployment.
+	LastSeen string
+}
+
+func (e *RolloutTimedOut) Error() string {
+	return fmt.Sprintf("the ECS deployment of %s to service %s did not complete within %d seconds of %s (last seen: %s)", e.TaskDefinition, e.Service, e.TimeoutSeconds, e.StartedAt, e.LastSeen)
+}
+
+// HealthCheckFailed: the release's HTTP health check did not get the
+// catalog's number of consecutive passes within its attempts (or within
+// one invocation's time). Roll back.
+type HealthCheckFailed struct {
+	URL string
+	// Passes is the longest run of consecutive passes reached; Wanted the
+	// catalog's passes.
+	Passes, Wanted int
+	// Attempts is how many requests were made.
+	Attempts int
+	// Answers are the last attempts' answers, oldest first: a status code,
+	// or the request's error.
+	Answers []string
+	// Reason says why the check stopped before its attempts were used up
+	// (empty when they were).
+	Reason string
+}
+
+func (e *HealthCheckFailed) Error() string {
+	msg := fmt.Sprintf("health check of %s failed: %d of %d consecutive passes after %d attempts (last answers: %s)", e.URL, e.Passes, e.Wanted, e.Attempts, strings.Join(e.Answers, ", "))
+	if e.Reason != "" {
+		msg += "; " + e.Reason
+	}
+	return msg
+}
+
+// Alarm is a CloudWatch alarm's state, as the errors about alarms name it.
+type Alarm struct {
+	Name string
+	// Reason is the alarm's state reason.
+	Reason string
+}
+
+// AlarmInAlarm: after the rollout, a CloudWatch alarm the catalog lists for
+// the release is in ALARM. Roll back.
+type AlarmInAlarm struct{ Alarms []Alarm }
+
+func (e *AlarmInAlarm) Error() string {
+	parts := make([]string, len(e.Alarms))
+	for i, a := range e.Alarms {
+		parts[i] = fmt.Sprintf("%q (%s)", a.Name, a.Reason)
+	}
+	return "alarms in ALARM after the rollout: " + strings.Join(parts, "; ")
+}
+
+// AlarmNotFound: CloudWatch has no alarm of these names, which the catalog
+// lists in verify.alarms: a catalog mistake (or an alarm not deployed yet).
+// Nothing the release did; fix the catalog or create the alarm.
+type AlarmNotFound struct{ Alarms []string }
+
+func (e *AlarmNotFound) Error() string {
+	return fmt.Sprintf("no CloudWatch alarm named %s: check verify.alarms in the catalog", quoteAll(e.Alarms))
+}
+
+// quoteAll is the names quoted, comma-separated.
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// AlarmDuringBake: a CloudWatch alarm the catalog lists for the release
+// went into ALARM during the bake (or is in ALARM at its end). Roll back.
+type AlarmDuringBake struct {
+	Alarm string
+	// When is when the alarm went into ALARM.
+	When time.Time
+	// Reason is the alarm's state reason then.
+	Reason string
+}
+
+func (e *AlarmDuringBake) Error() string {
+	return fmt.Sprintf("alarm %q went into ALARM during the bake at %s: %s", e.Alarm, e.When.UTC().Format(time.RFC3339), e.Reason)
+}
+
+// VerifyCallFailed: an ECS or CloudWatch call of the verify function failed
+// after the SDK's own retries (throttled, 5xx, network); the cause says which
+// and why. Retriable.
+type VerifyCallFailed struct{ Reason string }
+
+func (e *VerifyCallFailed) Error() string { return e.Reason }

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stepship/stepship/statemachines"
 )
@@ -20,7 +21,12 @@ func TestDeployStateMachineNamesTheseTypes(t *testing.T) {
 	}{
 		{&InvalidDeployRequest{}, "Resolve", false},
 		{&UnknownTarget{}, "Resolve", false},
-		{&ECSCallFailed{}, "Deploy", true},
+		{&ECSCallFailed{}, "Register", true},
+		{&DatabaseUnreachable{}, "Migrate", true},
+		{&S3CallFailed{}, "Migrate", true},
+		{&VerifyCallFailed{}, "Verify", true},
+		{&VerifyCallFailed{}, "CheckBake", true},
+		{&VerifyCallFailed{}, "VerifyRollback", true},
 	}
 	for _, tt := range tests {
 		name := reflect.TypeOf(tt.err).Elem().Name()
@@ -117,6 +123,25 @@ func TestMessagesSayWhatToFix(t *testing.T) {
 		{&InvalidMigrateRequest{Reason: "r"}, "r"},
 		{&S3CallFailed{Reason: "r"}, "r"},
 		{&DatabaseUnreachable{Reason: "r"}, "r"},
+		{&InvalidVerifyRequest{Reason: "r"}, "r"},
+		{&VerifyCallFailed{Reason: "r"}, "r"},
+		{&DeploymentFailed{Service: "web", TaskDefinition: "web:2", Reason: "ECS deployment circuit breaker: tasks failed to start.", FailedTasks: 3,
+			StoppedReasons: []string{"Essential container in task exited (web: exit code 1)", "CannotPullContainerError"}},
+			"the ECS deployment of web:2 to service web failed (3 failed tasks): ECS deployment circuit breaker: tasks failed to start.; stopped tasks: Essential container in task exited (web: exit code 1); CannotPullContainerError"},
+		{&DeploymentFailed{Service: "web", TaskDefinition: "web:2", Reason: "r"}, "the ECS deployment of web:2 to service web failed (0 failed tasks): r"},
+		{&RolledBackByECS{Service: "web", TaskDefinition: "web:2", RunningTaskDefinition: "web:1", Reason: "r", StoppedReasons: []string{"s"}},
+			"ECS rolled the deployment of web:2 back: service web runs web:1 again: r; stopped tasks: s"},
+		{&RolloutTimedOut{Service: "web", TaskDefinition: "web:2", StartedAt: "2026-11-30T08:00:00Z", TimeoutSeconds: 1200, LastSeen: "web:2 IN_PROGRESS"},
+			"the ECS deployment of web:2 to service web did not complete within 1200 seconds of 2026-11-30T08:00:00Z (last seen: web:2 IN_PROGRESS)"},
+		{&HealthCheckFailed{URL: "https://web/health", Passes: 1, Wanted: 3, Attempts: 9, Answers: []string{"503", "200", "503"}},
+			"health check of https://web/health failed: 1 of 3 consecutive passes after 9 attempts (last answers: 503, 200, 503)"},
+		{&HealthCheckFailed{URL: "https://web/health", Wanted: 3, Attempts: 1, Answers: []string{"503"}, Reason: "out of time"},
+			"health check of https://web/health failed: 0 of 3 consecutive passes after 1 attempts (last answers: 503); out of time"},
+		{&AlarmInAlarm{Alarms: []Alarm{{Name: "web-5xx", Reason: "Threshold Crossed"}, {Name: "web-p99", Reason: "r"}}},
+			`alarms in ALARM after the rollout: "web-5xx" (Threshold Crossed); "web-p99" (r)`},
+		{&AlarmNotFound{Alarms: []string{"web-5xx", "web-p99"}}, `no CloudWatch alarm named "web-5xx", "web-p99": check verify.alarms in the catalog`},
+		{&AlarmDuringBake{Alarm: "web-5xx", When: time.Date(2026, 11, 30, 9, 0, 0, 0, time.FixedZone("CET", 3600)), Reason: "Threshold Crossed"},
+			`alarm "web-5xx" went into ALARM during the bake at 2026-11-30T08:00:00Z: Threshold Crossed`},
 	}
 	for _, tt := range tests {
 		t.Run(reflect.TypeOf(tt.err).Elem().Name(), func(t *testing.T) {

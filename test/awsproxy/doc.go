@@ -33,11 +33,14 @@
 //     (the call takes effect; the caller saw a timeout). Drop(d): close the
 //     connection unanswered after d; the call never takes effect.
 //   - Respond(f): forward, then let f rewrite the emulator's answer.
+//   - Answer(f): answer with f's Response in place of the emulator, for
+//     what it does not implement at all.
 //
 // Every rule counts every call that passes its filters, whatever the other
 // rules did to it. When several rules select a call, every Delay and Respond
 // applies in the order the rules were added and the first answering effect
-// wins. A Rule without an Effect only counts (Handle.Matched).
+// wins, an Answer last: a fault added after a script that answers still
+// reaches the caller. A Rule without an Effect only counts (Handle.Matched).
 //
 // # The SDK's retries
 //
@@ -59,8 +62,10 @@
 // # Scripts
 //
 // RDSScript and ECSScript are data-driven sets of rules for what RDS and ECS
-// do and moto does not (see README.md for the FACTS.md behaviour each
-// reproduces); Install adds them to a proxy and Script.Remove takes them out.
+// do and moto does not; CloudWatchScript records alarm state changes and
+// answers DescribeAlarmHistory, which moto does not implement (see README.md
+// for the FACTS.md behaviour each reproduces). Install adds them to a proxy
+// and Script.Remove takes them out.
 //
 // # Use
 //

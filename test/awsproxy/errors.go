@@ -67,8 +67,23 @@ func unavailableError(Target) apiError {
 // writeAPIError answers e in the shape of t's protocol, with a fresh
 // request id in the header and, where the protocol has one, in the body.
 func writeAPIError(w http.ResponseWriter, r *http.Request, t Target, e apiError) {
+	body := errorBody(w.Header(), r.Header, t, e)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(body)
+}
+
+// errorResponse is e as an AnswerFunc's Response to req.
+func errorResponse(req *Request, e apiError) *Response {
+	h := http.Header{}
+	body := errorBody(h, req.Header, req.Target, e)
+	return &Response{Status: e.Status, Header: h, Body: body}
+}
+
+// errorBody is e in the shape of t's protocol; it sets the answer's headers
+// in h (reqHeader is the request's).
+func errorBody(h, reqHeader http.Header, t Target, e apiError) []byte {
 	id := uuid.NewString()
-	h := w.Header()
 	h.Set("X-Amzn-RequestId", id)
 	var body []byte
 	switch {
@@ -94,7 +109,7 @@ func writeAPIError(w http.ResponseWriter, r *http.Request, t Target, e apiError)
 		h.Set("Content-Type", "application/cbor")
 		body = cborStringMap("__type", e.Code, "message", e.Message)
 	default: // awsJson and restJson1
-		ct := r.Header.Get("Content-Type")
+		ct := reqHeader.Get("Content-Type")
 		if !strings.HasPrefix(ct, "application/x-amz-json") {
 			ct = "application/json"
 		}
@@ -102,9 +117,7 @@ func writeAPIError(w http.ResponseWriter, r *http.Request, t Target, e apiError)
 		h.Set("X-Amzn-ErrorType", e.Code)
 		body, _ = json.Marshal(map[string]string{"__type": e.Code, "message": e.Message})
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(e.Status)
-	_, _ = w.Write(body)
+	return body
 }
 
 func xmlText(s string) string {

@@ -278,6 +278,7 @@ func (p *Proxy) admit(req *Request) (seq int, pl plan) {
 	p.seq++
 	p.counts[req.Target]++
 	req.N = p.counts[req.Target]
+	var answerer *installed // the first rule that would Answer
 	for _, r := range p.rules {
 		if !r.matches(req) {
 			continue
@@ -291,6 +292,11 @@ func (p *Proxy) admit(req *Request) (seq int, pl plan) {
 			pl.delay += r.Effect.delay
 		case kindRespond:
 			pl.respond = append(pl.respond, r.Effect.respond)
+		case kindAnswer:
+			if answerer == nil {
+				answerer = r
+			}
+			continue // counted below, unless a fault answers
 		default:
 			if pl.answer != nil {
 				continue // the first answering effect wins
@@ -299,6 +305,11 @@ func (p *Proxy) admit(req *Request) (seq int, pl plan) {
 		}
 		r.fired++
 		pl.effects = append(pl.effects, r.Effect.name)
+	}
+	if pl.answer == nil && answerer != nil {
+		answerer.fired++
+		pl.answer = &answerer.Effect
+		pl.effects = append(pl.effects, answerer.Effect.name)
 	}
 	return p.seq, pl
 }
@@ -336,6 +347,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.hold(pl.answer.delay, r.Context().Done())
 			panic(http.ErrAbortHandler) // closes the connection unanswered; the deferred record runs
 
+		}
+		if pl.answer.kind == kindAnswer {
+			c.Status, c.Err = p.answer(w, r, req, pl.answer.answer)
+			return
 		}
 		e := pl.answer.err(req.Target)
 		writeAPIError(w, r, req.Target, e)
@@ -430,6 +445,23 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *Request, bo
 	rs.Header.Del("Content-Length")
 	maps.Copy(w.Header(), rs.Header)
 	w.Header().Set("Content-Length", strconv.Itoa(len(rs.Body)))
+	w.WriteHeader(rs.Status)
+	_, _ = w.Write(rs.Body)
+	return rs.Status, nil
+}
+
+// answer sends f's answer to the call.
+func (p *Proxy) answer(w http.ResponseWriter, r *http.Request, req *Request, f AnswerFunc) (int, error) {
+	rs, err := f(req)
+	if err == nil && rs == nil {
+		err = errors.New("no answer")
+	}
+	if err != nil {
+		return p.fail(w, r, req, fmt.Errorf("answering %s: %w", req.Action, err))
+	}
+	h := w.Header()
+	maps.Copy(h, rs.Header)
+	h.Set("Content-Length", strconv.Itoa(len(rs.Body)))
 	w.WriteHeader(rs.Status)
 	_, _ = w.Write(rs.Body)
 	return rs.Status, nil

@@ -216,6 +216,40 @@ func TestRespondRewrites(t *testing.T) {
 	}
 }
 
+// TestAnswer: an AnswerFunc answers in place of moto (the call never
+// reaches it); a failing one answers InternalFailure and is kept in Errors.
+func TestAnswer(t *testing.T) {
+	m := harness.SharedMoto(t)
+	p, err := awsproxy.Start(m.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	cfg := p.Config(m.Config(t.Context()))
+	cfg.Retryer = awsproxy.Retryer(1, 0)
+	client := ecs.NewFromConfig(cfg)
+	h := p.Add(awsproxy.Rule{Service: "ecs", Action: "ListClusters", Calls: awsproxy.Nth(1), Effect: awsproxy.Answer(func(*awsproxy.Request) (*awsproxy.Response, error) {
+		return &awsproxy.Response{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/x-amz-json-1.1"}},
+			Body: []byte(`{"clusterArns":["arn:aws:ecs:us-east-1:123456789012:cluster/answered"]}`)}, nil
+	})})
+	p.Add(awsproxy.Rule{Service: "ecs", Action: "ListClusters", Calls: awsproxy.Nth(2), Effect: awsproxy.Answer(func(*awsproxy.Request) (*awsproxy.Response, error) {
+		return nil, errors.New("broken script")
+	})})
+	out, err := client.ListClusters(t.Context(), &ecs.ListClustersInput{})
+	if err != nil || len(out.ClusterArns) != 1 || !strings.HasSuffix(out.ClusterArns[0], "/answered") || h.Fired() != 1 {
+		t.Fatalf("answered ListClusters: %+v, %v", out, err)
+	}
+	if _, err := client.ListClusters(t.Context(), &ecs.ListClustersInput{}); err == nil || !strings.Contains(err.Error(), "broken script") {
+		t.Errorf("failing AnswerFunc: %v", err)
+	}
+	if errs := p.Errors(); len(errs) != 1 || !strings.Contains(errs[0].Error(), "answering ListClusters: broken script") {
+		t.Errorf("Errors: %v", errs)
+	}
+	if c := p.Calls(); len(c) != 2 || c[0].Effects[0] != "answer" || c[0].Status != http.StatusOK || c[1].Status != http.StatusInternalServerError {
+		t.Errorf("calls:\n%s", awsproxy.CallTable(c))
+	}
+}
+
 // TestCallLog: every call is logged with its target and number; the log is
 // bounded and printable.
 func TestCallLog(t *testing.T) {

@@ -77,18 +77,22 @@ const (
 	kindDrop
 	kindDelay
 	kindRespond
+	kindAnswer
 )
 
 // Effect is what a rule does to a call. Throttle, ServerError,
-// ServiceUnavailable, Error and Drop answer in place of the emulator (the
-// call never reaches it); Delay and Respond let it through. When several
+// ServiceUnavailable, Error, Drop and Answer answer in place of the emulator
+// (the call never reaches it); Delay and Respond let it through. When several
 // rules select one call, every Delay and Respond applies (in the order the
-// rules were added) and the first answering effect wins.
+// rules were added) and the first answering effect wins; an Answer only when
+// no other answering effect selects the call, so that faults can still be
+// injected in front of a script that answers.
 type Effect struct {
 	kind    effectKind
 	err     func(Target) apiError
 	delay   time.Duration
 	respond RespondFunc
+	answer  AnswerFunc
 	name    string
 }
 
@@ -100,6 +104,13 @@ func (e Effect) String() string { return e.name }
 // error answers the call with an InternalFailure and is kept in
 // Proxy.Errors, so that a broken script fails the test.
 type RespondFunc func(req *Request, resp *Response) error
+
+// AnswerFunc answers a call in place of the emulator: what the emulator
+// does not implement at all. Its Response is sent as it is (the
+// Content-Length is set afterwards). An error answers the call with an
+// InternalFailure and is kept in Proxy.Errors, so that a broken script fails
+// the test.
+type AnswerFunc func(req *Request) (*Response, error)
 
 // Response is the emulator's answer, read whole (up to the proxy's response
 // limit) for a RespondFunc.
@@ -152,6 +163,11 @@ func Drop(d time.Duration) Effect {
 
 // Respond forwards the call and lets f rewrite the emulator's answer.
 func Respond(f RespondFunc) Effect { return Effect{kind: kindRespond, respond: f, name: "respond"} }
+
+// Answer answers the call with f's Response; the call never reaches the
+// emulator (CloudWatchScript answers DescribeAlarmHistory, which moto does
+// not implement, this way).
+func Answer(f AnswerFunc) Effect { return Effect{kind: kindAnswer, answer: f, name: "answer"} }
 
 // Request is one call in flight, as rules and RespondFuncs see it.
 type Request struct {

@@ -3,11 +3,14 @@ package harness
 import (
 	"archive/zip"
 	"bytes"
+	"debug/buildinfo"
+	"debug/elf"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -89,6 +92,18 @@ func TestBuildIsReproducible(t *testing.T) {
 	if zips == 0 || locals == 0 {
 		t.Errorf("expected NAME/NAME.zip and local/NAME/bootstrap files, got %d zips and %d local bootstraps", zips, locals)
 	}
+	// FunctionNames (what BenchmarkColdStart measures) finds what the
+	// build built.
+	var built []string
+	for name := range fa {
+		if dir, ok := strings.CutPrefix(filepath.Dir(name), "local"+string(filepath.Separator)); ok && filepath.Base(name) == "bootstrap" {
+			built = append(built, dir)
+		}
+	}
+	slices.Sort(built)
+	if names := FunctionNames(t); !slices.Equal(names, built) {
+		t.Errorf("FunctionNames = %v, the build built %v", names, built)
+	}
 	zipsAreWhatLambdaRuns(t, fa)
 }
 
@@ -128,4 +143,57 @@ func zipsAreWhatLambdaRuns(t *testing.T, dist map[string][]byte) {
 			}
 		}
 	}
+}
+
+// TestHelloIsBuiltLikeTheFunctions checks that the cold-start baseline
+// (HelloBootstrap) is built as the build builds each function: the same
+// build settings (tags, trimpath, cgo, target) and the same ELF sections (no
+// symbol table, DWARF or build ID: -ldflags "-s -w -buildid=", which Go does
+// not record with -trimpath).
+func TestHelloIsBuiltLikeTheFunctions(t *testing.T) {
+	hello := HelloBootstrap(t)
+	want, wantSections := buildOf(t, hello)
+	if !slices.Contains(want, "-tags=lambda.norpc") || !slices.Contains(want, "CGO_ENABLED=0") || !slices.Contains(want, "-trimpath=true") {
+		t.Errorf("hello's build settings %v lack -tags=lambda.norpc, CGO_ENABLED=0 or -trimpath=true", want)
+	}
+	for _, s := range wantSections {
+		if s == ".symtab" || strings.HasPrefix(s, ".debug") || strings.HasPrefix(s, ".zdebug") || s == ".note.go.buildid" {
+			t.Errorf("hello has section %s: not stripped", s)
+		}
+	}
+	for _, name := range FunctionNames(t) {
+		got, sections := buildOf(t, Bootstrap(t, name))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s was built with %v, hello with %v", name, got, want)
+		}
+		if !slices.Equal(sections, wantSections) {
+			t.Errorf("%s has the ELF sections %v, hello %v", name, sections, wantSections)
+		}
+	}
+}
+
+// buildOf returns a Go binary's build settings ("key=value") and its ELF
+// section names, sorted.
+func buildOf(t *testing.T, path string) (settings, sections []string) {
+	t.Helper()
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range info.Settings {
+		settings = append(settings, s.Key+"="+s.Value)
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, s := range f.Sections {
+		if s.Name != "" {
+			sections = append(sections, s.Name)
+		}
+	}
+	slices.Sort(settings)
+	slices.Sort(sections)
+	return settings, sections
 }

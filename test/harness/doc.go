@@ -9,6 +9,9 @@
 //   - StartLambda: a built bootstrap under the Lambda Runtime Interface
 //     Emulator; Bootstrap and BuildFunctions build dist/local/NAME/bootstrap
 //     first, once per test binary.
+//   - HelloBootstrap: a hello-world aws-lambda-go function (hellolambda)
+//     built like the functions, the cold-start baseline; FunctionNames: the
+//     functions the build builds.
 //   - RequireTool: the tools `make tools` installs; a missing tool fails the
 //     test (it never skips).
 //

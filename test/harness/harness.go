@@ -17,6 +17,8 @@ type (
 	Moto     = localsvc.Moto
 	Postgres = localsvc.Postgres
 	Lambda   = localsvc.Lambda
+	// FunctionError is a failed invocation of a Lambda.
+	FunctionError = localsvc.FunctionError
 )
 
 // service is what closeAtEnd needs of a started service.
@@ -82,6 +84,11 @@ var perBinary struct {
 		once sync.Once
 		dist string
 		err  error
+	}
+	hello struct {
+		once      sync.Once
+		bootstrap string
+		err       error
 	}
 	moto struct {
 		mu     sync.Mutex
@@ -213,4 +220,33 @@ func Bootstrap(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// HelloPackage is the hello-world function HelloBootstrap builds.
+const HelloPackage = "./test/harness/hellolambda"
+
+// HelloBootstrap returns the path of a hello-world aws-lambda-go function
+// (HelloPackage) built exactly like the functions (localsvc.BuildLikeFunctions),
+// once per test binary, as dist/baseline/hellolambda/bootstrap: the baseline
+// of the cold-start benchmark.
+func HelloBootstrap(t testing.TB) string {
+	t.Helper()
+	h := &perBinary.hello
+	// Not t.Context(): the build serves the tests that come after this one.
+	h.once.Do(func() { h.bootstrap, h.err = localsvc.BuildLikeFunctions(context.Background(), HelloPackage) })
+	if h.err != nil {
+		t.Fatal(h.err)
+	}
+	return h.bootstrap
+}
+
+// FunctionNames lists the functions the build builds (localsvc.FunctionNames:
+// every functions/NAME main package), failing t when there are none.
+func FunctionNames(t testing.TB) []string {
+	t.Helper()
+	names, err := localsvc.FunctionNames(MustRepoRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
 }

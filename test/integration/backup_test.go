@@ -191,7 +191,7 @@ func (w *backupWorld) fullBackup(t *testing.T) {
 	if !ok || aws.ToString(cp.KmsKeyId) != spec.DRKMSKey || ctags[backup.TagCopyOf] != aws.ToString(snap.DBSnapshotArn) || ctags[backup.TagTakenAt] != tags[backup.TagTakenAt] {
 		t.Errorf("copy in %s: %v, key %s, tags %v", spec.DRRegion, ok, aws.ToString(cp.KmsKeyId), ctags)
 	}
-	if !w.metric(t, localenv.Region, "Stepship/Backups", "RPOSeconds") {
+	if !w.metric(t, localenv.Region, backup.MetricNamespaceBackups, backup.MetricRPO) {
 		t.Error("no RPOSeconds metric in the home region")
 	}
 	t.Logf("backup %s: RPO %ds, path %s", res.Plan.Snapshot, *res.Prune.RPOSeconds, strings.Join(path, " → "))
@@ -361,8 +361,8 @@ func (w *backupWorld) drillPasses(t *testing.T) {
 	if n := count(path, "WaitRestored"); n != 3 {
 		t.Errorf("waited %d times for the restored database, want 3: %v", n, path)
 	}
-	for _, m := range []string{"RTOSeconds", "RPOSeconds"} {
-		if !w.metric(t, w.e.BackupSpec.DRRegion, "Stepship/DRDrills", m) {
+	for _, m := range []string{backup.MetricRTO, backup.MetricRPO} {
+		if !w.metric(t, w.e.BackupSpec.DRRegion, backup.MetricNamespaceDrills, m) {
 			t.Errorf("no %s metric in %s", m, w.e.BackupSpec.DRRegion)
 		}
 	}

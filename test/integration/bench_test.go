@@ -2,7 +2,11 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,8 +14,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/shared/webhook/webhooktest"
+	"github.com/stepship/stepship/test/awsproxy"
 	"github.com/stepship/stepship/test/harness"
+	"github.com/stepship/stepship/test/localenv"
 	"github.com/stepship/stepship/test/localenv/localenvtest"
 )
 
@@ -76,4 +83,199 @@ func lower(h map[string]string) map[string]string {
 		out[strings.ToLower(k)] = v
 	}
 	return out
+}
+
+// BenchmarkColdStart measures each function's cold start under the Lambda
+// runtime emulator against a hello-world aws-lambda-go function built with the
+// same flags in the same run (harness.HelloBootstrap): one sub-benchmark per
+// function the build builds (harness.FunctionNames), after `hello`. Each
+// iteration starts a fresh emulator with the bootstrap and the environment the
+// local stack gives that function (localenv's FunctionEnv: the catalog, region,
+// credentials, AWS calls through the proxy to moto; the webhook's secret and
+// state machine), untimed, then times one invocation with an input the handler
+// refuses at once (a named error, or the webhook's 401), so that the figure is
+// process start, init and one trivial handle:
+//
+//   - init-ms: the emulator's INIT REPORT (process start to the runtime's
+//     first /next), the median of the iterations;
+//   - cold-ms: the first invocation's wall time, as the caller sees it, the
+//     median (the timed part: ns/op is its mean);
+//   - x-hello: init-ms over hello's init-ms in this run (the budget of the
+//     README's Performance section is 1.2×); only when hello ran too.
+//
+// Medians, since on a shared machine one iteration in ten may take twice as
+// long as the others. Run it with:
+//
+//	go test -run '^$' -bench ColdStart -benchtime 10x ./test/integration/
+func BenchmarkColdStart(b *testing.B) {
+	e := localenvtest.StartT(b, localenv.WithBackups())
+	hello := harness.HelloBootstrap(b)
+	names := harness.FunctionNames(b)
+	var helloInit float64 // hello's init-ms, once its sub-benchmark ran
+	b.Run("hello", func(b *testing.B) {
+		helloInit = coldStarts(b, hello, nil, coldInput{payload: "{}", check: func(body []byte, ferr *harness.FunctionError) error {
+			if ferr != nil || string(body) != `"hello"` {
+				return fmt.Errorf("answered %s, %v; want \"hello\"", body, ferr)
+			}
+			return nil
+		}})
+	})
+	for _, name := range names {
+		env, ok := e.FunctionEnv(name)
+		if !ok {
+			b.Fatalf("the local stack does not run functions/%s: start it in test/localenv so that its environment is known", name)
+		}
+		in, ok := coldInputs[name]
+		if !ok {
+			in = coldInput{payload: "{}", check: namedError}
+		}
+		bootstrap := harness.Bootstrap(b, name)
+		b.Run(name, func(b *testing.B) {
+			initMs := coldStarts(b, bootstrap, env, in)
+			if helloInit > 0 {
+				b.ReportMetric(initMs/helloInit, "x-hello")
+			}
+		})
+	}
+}
+
+// coldInput is what a cold-start iteration sends and how it checks the
+// answer: something the handler answers without calling anything.
+type coldInput struct {
+	payload any
+	check   func(body []byte, ferr *harness.FunctionError) error
+}
+
+// coldInputs are the functions whose input is not "{}" answered with a named
+// error (namedError).
+var coldInputs = map[string]coldInput{
+	// An unsigned delivery: refused before any AWS call.
+	"webhook": {
+		payload: events.LambdaFunctionURLRequest{
+			Headers: map[string]string{"content-type": "application/json"},
+			Body:    "{}",
+			RequestContext: events.LambdaFunctionURLRequestContext{
+				HTTP: events.LambdaFunctionURLRequestContextHTTPDescription{Method: "POST", Path: "/"},
+			},
+		},
+		check: func(body []byte, ferr *harness.FunctionError) error {
+			var resp events.LambdaFunctionURLResponse
+			if err := json.Unmarshal(body, &resp); ferr != nil || err != nil || resp.StatusCode != http.StatusUnauthorized {
+				return fmt.Errorf("answered %s, %v; want HTTP 401", body, ferr)
+			}
+			return nil
+		},
+	},
+}
+
+// namedError accepts a function error the handler named (an Invalid…Request
+// of shared/taskerr), not a crash of the runtime.
+func namedError(body []byte, ferr *harness.FunctionError) error {
+	if ferr == nil || ferr.Type == "" || strings.HasPrefix(ferr.Type, "Runtime.") {
+		return fmt.Errorf("answered %s, %v; want a named error", body, ferr)
+	}
+	return nil
+}
+
+// coldStarts runs b.N cold starts of bootstrap under the runtime emulator
+// with env, each invoked once with in, timing only the invocation, reports
+// init-ms and cold-ms (medians), and returns init-ms.
+func coldStarts(b *testing.B, bootstrap string, env map[string]string, in coldInput) float64 {
+	ctx := context.Background()
+	var cold, inits []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		fn := harness.StartLambda(b, bootstrap, env)
+		b.StartTimer()
+		start := time.Now()
+		body, ferr, err := fn.Invoke(ctx, in.payload)
+		took := time.Since(start)
+		b.StopTimer()
+		cold = append(cold, float64(took.Microseconds())/1000)
+		if err != nil {
+			b.Fatalf("cold invocation: %v", err)
+		}
+		if err := in.check(body, ferr); err != nil {
+			b.Fatalf("cold invocation: %v", err)
+		}
+		m := initReport.FindStringSubmatch(fn.Logs())
+		if m == nil {
+			b.Fatalf("no INIT REPORT in the emulator's log:\n%s", fn.Logs())
+		}
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		inits = append(inits, v)
+		if err := fn.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	initMs := median(inits)
+	b.ReportMetric(initMs, "init-ms")
+	b.ReportMetric(median(cold), "cold-ms")
+	return initMs
+}
+
+// median of a non-empty list (which it sorts).
+func median(v []float64) float64 {
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 0 {
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	return v[n/2]
+}
+
+// BenchmarkDeploy measures what a deploy costs on the local stack, read from
+// each execution's history (localenv.Measure): state transitions (the
+// budget is 40 per successful deploy), Lambda invocations, GB-seconds at the
+// functions' memory sizes, and the list price — for a deploy with a SQL
+// migration, a health check and a bake (catalog.yaml's web/production),
+// and for a release whose ECS deployment fails and is rolled back.
+//
+//	go test -run '^$' -bench BenchmarkDeploy -benchtime 5x ./test/integration/
+func BenchmarkDeploy(b *testing.B) {
+	e := localenvtest.StartT(b)
+	p := &pipeline{e: e, t0: time.Now().Add(-time.Hour).Truncate(time.Second)}
+	measure := func(b *testing.B, want string, script awsproxy.ECSScript) {
+		var transitions, invocations, gbs, usd float64
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			r := p.push(b, nil)
+			e.ScriptECS(script)
+			b.StartTimer()
+			arn := p.start(b, r)
+			outcome, cause := p.ended(b, arn)
+			b.StopTimer()
+			if outcome != want {
+				b.Fatalf("ended %s (%s), want %s", outcome, cause, want)
+			}
+			hist, err := e.History(context.Background(), arn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			run := localenv.Measure(hist)
+			transitions += float64(run.Transitions)
+			invocations += float64(run.Invocations)
+			gbs += run.GBSeconds
+			usd += run.Cost()
+			b.StartTimer()
+		}
+		n := float64(b.N)
+		b.ReportMetric(transitions/n, "transitions/op")
+		b.ReportMetric(invocations/n, "invocations/op")
+		b.ReportMetric(gbs/n, "GB-s/op")
+		b.ReportMetric(usd/n*1e6, "µUSD/op")
+	}
+	b.Run("succeeded", func(b *testing.B) {
+		measure(b, payload.OutcomeSucceeded, awsproxy.ECSScript{Rollouts: []awsproxy.Rollout{{Outcome: awsproxy.RolloutCompleted, InProgressPolls: 1}}})
+	})
+	b.Run("rolled-back", func(b *testing.B) {
+		measure(b, payload.OutcomeRolledBack, awsproxy.ECSScript{Rollouts: []awsproxy.Rollout{
+			{Outcome: awsproxy.RolloutFailed, InProgressPolls: 1}, {Outcome: awsproxy.RolloutCompleted, InProgressPolls: 1}}})
+	})
 }

@@ -29,6 +29,11 @@ func TestConsoleDeploy(t *testing.T) {
 	}
 	commit := doc["commit"].(string)
 	refused := []string{"Resolve", "RequestRefused"}
+	console := []string{"Resolve", "HasSource", "LookupCommit", "KnownCommit", "Acquire", "ReadLast", "OrderCheck", "BuildMode", "Build", "CheckImage"}
+	// Once the first deploy recorded the commit, a console deploy of it takes
+	// its recorded push time.
+	recordedCommit := slices.Insert(slices.Clone(console), 4, "UseCommitOrder")
+	recorded := []string{"Record", "Release", "Finish", "NotDeployed"}
 
 	tests := []struct {
 		name       string
@@ -42,37 +47,38 @@ func TestConsoleDeploy(t *testing.T) {
 	}{
 		{
 			name: "the commit's image is not in the catalog's repository", wantStatus: sfntypes.ExecutionStatusFailed,
-			wantError: "ImageNotFound", wantCause: "no image tagged " + commit + " in ECR repository web",
-			wantPath: []string{"Resolve", "BuildMode", "Build", "CheckImage", "ImageNotFound"}, wantRev: 1,
+			wantError: "FAILED_CLEAN", wantCause: "ImageNotFound: no image tagged " + commit + " in ECR repository web",
+			wantPath: slices.Concat(console, []string{"ImageNotFound"}, recorded), wantRev: 1,
 		},
 		{
 			name: "a missing field fails before anything runs", edit: func(d map[string]any) { delete(d, "commit") },
-			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "InvalidDeployRequest", wantCause: "commit is required",
+			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "FAILED_CLEAN", wantCause: `InvalidDeployRequest: {"errorMessage":"invalid deploy request: commit is required`,
 			wantPath: refused, wantRev: 1,
 		},
 		{
 			name: "a cluster in the input is refused", edit: func(d map[string]any) { d["cluster"] = "prod-payments" }, pushImage: true,
-			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "InvalidDeployRequest", wantCause: `field \"cluster\" is not allowed`,
+			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "FAILED_CLEAN", wantCause: `InvalidDeployRequest: {"errorMessage":"invalid deploy request: field \"cluster\" is not allowed`,
 			wantPath: refused, wantRev: 1,
 		},
 		{
 			name: "an image in the input is refused", edit: func(d map[string]any) { d["image"] = "docker.io/anyone/anything:latest" }, pushImage: true,
-			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "InvalidDeployRequest", wantCause: `field \"image\" is not allowed`,
+			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "FAILED_CLEAN", wantCause: `InvalidDeployRequest: {"errorMessage":"invalid deploy request: field \"image\" is not allowed`,
 			wantPath: refused, wantRev: 1,
 		},
 		{
 			name: "a build project in the input is refused", edit: func(d map[string]any) { d["build"] = map[string]any{"mode": "codebuild", "project": "prod-admin"} }, pushImage: true,
-			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "InvalidDeployRequest", wantCause: `field \"build\" is not allowed`,
+			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "FAILED_CLEAN", wantCause: `InvalidDeployRequest: {"errorMessage":"invalid deploy request: field \"build\" is not allowed`,
 			wantPath: refused, wantRev: 1,
 		},
 		{
 			name: "a service the catalog does not have", edit: func(d map[string]any) { d["service"] = "api" }, pushImage: true,
-			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "UnknownTarget", wantCause: `service \"api\" is not in the catalog`,
+			wantStatus: sfntypes.ExecutionStatusFailed, wantError: "FAILED_CLEAN", wantCause: `UnknownTarget: {"errorMessage":"service \"api\" is not in the catalog`,
 			wantPath: refused, wantRev: 1,
 		},
 		{
 			name: "the image exists: deployed by digest", pushImage: true, wantStatus: sfntypes.ExecutionStatusSucceeded,
-			wantPath: []string{"Resolve", "BuildMode", "Build", "CheckImage", "Deploy", "Deployed"}, wantRev: 2,
+			wantPath: slices.Concat(recordedCommit, []string{"Register", "MigrationsMode", "Migrate", "UpdateService", "Verify", "VerifyDone", "BakeNeeded", "Bake",
+				"CheckBake", "Succeeded", "RecordSucceeded", "Release", "Finish", "Deployed"}), wantRev: 2,
 		},
 	}
 	var digest string
@@ -81,6 +87,9 @@ func TestConsoleDeploy(t *testing.T) {
 			if tt.pushImage && digest == "" {
 				var err error
 				if digest, err = world.PushImage(ctx, e.AWS, e.Spec, commit); err != nil {
+					t.Fatal(err)
+				}
+				if err := world.PushMigrations(ctx, e.AWS, e.Releases, commit, baseMigrations); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -108,7 +117,7 @@ func TestConsoleDeploy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := localenv.StatePath(hist); !slices.Equal(got, tt.wantPath) {
+			if got := oneVerifyRound(localenv.StatePath(hist)); !slices.Equal(got, tt.wantPath) {
 				t.Errorf("path %v, want %v", got, tt.wantPath)
 			}
 			svc, err := world.Service(ctx, e.AWS, e.Spec)

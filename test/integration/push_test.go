@@ -39,9 +39,13 @@ func TestSignedPushDeploysTheCommit(t *testing.T) {
 	e := localenvtest.StartT(t)
 	ctx := context.Background()
 	headers, body := signedPush(t, e, "72d3162e-cc78-11e3-81ab-4c9367dc0958")
-	// The emulator's CodeBuild runs no buildspec: put the image the build pushes.
+	// The emulator's CodeBuild runs no buildspec: put the image and the
+	// migrations the build writes.
 	digest, err := world.PushImage(ctx, e.AWS, e.Spec, pushedCommit)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := world.PushMigrations(ctx, e.AWS, e.Releases, pushedCommit, baseMigrations); err != nil {
 		t.Fatal(err)
 	}
 
@@ -68,7 +72,9 @@ func TestSignedPushDeploysTheCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := localenv.StatePath(hist), []string{"Resolve", "BuildMode", "Build", "CheckImage", "Deploy", "Deployed"}; !slices.Equal(got, want) {
+	if got, want := oneVerifyRound(localenv.StatePath(hist)), []string{"Resolve", "HasSource", "Acquire", "ReadLast", "OrderCheck", "BuildMode", "Build", "CheckImage",
+		"Register", "MigrationsMode", "Migrate", "UpdateService", "Verify", "VerifyDone", "BakeNeeded", "Bake", "CheckBake", "Succeeded",
+		"RecordSucceeded", "Release", "Finish", "Deployed"}; !slices.Equal(got, want) {
 		t.Errorf("path %v, want %v", got, want)
 	}
 
@@ -81,19 +87,19 @@ func TestSignedPushDeploysTheCommit(t *testing.T) {
 		t.Fatalf("service runs %s (revision %d) with image %q, want revision 2 with %q", svc.TaskDefinition, svc.Revision, svc.Images["web"], wantImage)
 	}
 
+	// The output is the outcome: what runs now, and what ran before.
 	var result struct {
-		Deployment struct {
-			PreviousTaskDefinition string `json:"previousTaskDefinition"`
-			TaskDefinition         string `json:"taskDefinition"`
-		} `json:"deployment"`
-		Build struct {
-			Status string `json:"status"`
-		} `json:"build"`
+		Status                 string `json:"status"`
+		Commit                 string `json:"commit"`
+		ImageDigest            string `json:"imageDigest"`
+		PreviousTaskDefinition string `json:"previousTaskDefinition"`
+		TaskDefinition         string `json:"taskDefinition"`
 	}
 	if err := json.Unmarshal([]byte(aws.ToString(out.Output)), &result); err != nil {
 		t.Fatalf("output %s: %v", aws.ToString(out.Output), err)
 	}
-	if result.Deployment.PreviousTaskDefinition != e.Seeded.TaskDefinition || result.Deployment.TaskDefinition != svc.TaskDefinition || result.Build.Status != "SUCCEEDED" {
+	if result.Status != "SUCCEEDED" || result.Commit != pushedCommit || result.ImageDigest != digest ||
+		result.PreviousTaskDefinition != e.Seeded.TaskDefinition || result.TaskDefinition != svc.TaskDefinition {
 		t.Errorf("output %s", aws.ToString(out.Output))
 	}
 
@@ -110,6 +116,13 @@ func TestSignedPushDeploysTheCommit(t *testing.T) {
 		}
 	}
 	assertExecutions(t, e, 1)
+	// Nothing registered twice: one ledger entry, one new revision.
+	if l, err := world.Ledger(ctx, e.AWS, e.Releases, "web", "production"); err != nil || len(l) != 1 {
+		t.Errorf("ledger %+v (%v), want the one deploy", l, err)
+	}
+	if svc, err := world.Service(ctx, e.AWS, e.Spec); err != nil || svc.Revision != 2 {
+		t.Errorf("service on %+v (%v), want revision 2", svc, err)
+	}
 
 	// A captured push re-sent after the replay window starts nothing.
 	old := webhooktest.WithPushedAt(localenvtest.Fixture(t, e, "github-push.json"), time.Now().Add(-2*time.Hour))

@@ -5,9 +5,16 @@
 // (through localenvtest.StartT) and `make demo` both start it, so the demo
 // shows exactly what the tests prove.
 //
-// WithBackups adds the backup and dr-drill machines (in two regions), their
-// functions, and the fault-injecting proxy (test/awsproxy) their AWS calls go
-// through, so that tests script what RDS does and moto does not.
+// Every function's and every service integration's AWS call goes through the
+// fault-injecting proxy (test/awsproxy), so that tests script what ECS and RDS
+// do and moto does not: by default each deployment rolls out (IN_PROGRESS,
+// then COMPLETED); ScriptECS changes that. The deploy pipeline runs whole: the
+// lock and ledger table, a real PostgreSQL migrations run against, a local
+// HTTP server answering the catalog's health check (Health switches it), and
+// the alarm the bake watches.
+//
+// WithBackups adds the backup and dr-drill machines (in two regions) and their
+// functions.
 //
 // Start brings it all up and returns an *Env, or an error with nothing left
 // running; Close stops everything. The package does not import testing.
@@ -23,6 +30,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -47,6 +55,8 @@ const (
 	ResolveFunctionName = "stepship-resolve"
 	DeployStateMachine  = "stepship-deploy"
 	WebhookFunctionName = "stepship-webhook"
+	VerifyFunctionName  = "stepship-verify"
+	MigrateFunctionName = "stepship-migrate"
 
 	// With WithBackups: the backup machine runs in Region, the drill machine
 	// and its functions in the DR region (world.DemoBackups().DRRegion), as
@@ -70,17 +80,30 @@ type Env struct {
 	Webhook *localsvc.Lambda
 	Deploy  *localsvc.Lambda
 	Resolve *localsvc.Lambda
+	Verify  *localsvc.Lambda
+	Migrate *localsvc.Lambda
 	// DeployStateMachineARN is the deploy state machine in the local service.
 	DeployStateMachineARN string
 	// WebhookEnv is the webhook function's environment (to start more copies).
 	WebhookEnv map[string]string
 
-	// With WithBackups (nil or empty otherwise): the fault-injecting proxy in
-	// front of the AWS emulator that the snapshot, restore and dr-verify
-	// functions and the local service's SDK integrations call through (tests
-	// script RDS on it), what the backup world seeded, the functions, and the
-	// two machines.
-	Proxy                 *awsproxy.Proxy
+	// Proxy is the fault-injecting proxy in front of the AWS emulator that
+	// every function and the local service's SDK integrations call through.
+	Proxy *awsproxy.Proxy
+	// Releases is what the deploy pipeline's world seeded: the lock and
+	// ledger table, the migrations bucket, the bake's alarm.
+	Releases world.ReleaseSpec
+	// Postgres is the database catalog.yaml's web/production runs on (its
+	// secret names this cluster's host and port; database BackupSpec.DBName).
+	Postgres *localsvc.Postgres
+	// Health answers the catalog's health check of web/production.
+	Health *Health
+	// Catalog is the catalog every function reads: catalog.yaml with its
+	// health-check URLs pointed at Health.
+	Catalog string
+
+	// BackupSpec names the database (always seeded) and, with WithBackups,
+	// its backups and drills.
 	BackupSpec            world.BackupSpec
 	SeededBackups         *world.SeededBackups
 	Snapshot              *localsvc.Lambda
@@ -88,6 +111,13 @@ type Env struct {
 	DRVerify              *localsvc.Lambda
 	BackupStateMachineARN string
 	DrillStateMachineARN  string
+
+	ecsMu sync.Mutex
+	ecs   *awsproxy.Script // what ScriptECS installed
+
+	// envs is each function's environment, by its folder name (the first
+	// one it was started with).
+	envs map[string]map[string]string
 
 	functions string            // the built functions (dist/local)
 	svcOpts   []localsvc.Option // how services are started (log folder)
@@ -195,7 +225,11 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 	}
 	e.started(e.Moto.Close, e.Moto)
 	e.AWS = e.Moto.Config(ctx)
-	o.progress("AWS emulator (moto) on "+e.Moto.Endpoint, time.Since(step))
+	if e.Proxy, err = awsproxy.Start(e.Moto.Endpoint); err != nil {
+		return nil, err
+	}
+	e.started(e.Proxy.Close, nil)
+	o.progress("AWS emulator (moto) on "+e.Moto.Endpoint+", behind the fault-injecting proxy on "+e.Proxy.URL(), time.Since(step))
 
 	step = time.Now()
 	seeded, err := world.Seed(ctx, e.AWS, e.Spec)
@@ -207,29 +241,51 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 		e.Spec.Cluster, e.Spec.Service, TaskDefinitionName(seeded.TaskDefinition), e.Spec.BuildProject, e.Spec.ECRRepository), time.Since(step))
 
 	step = time.Now()
+	if err := e.startReleases(ctx, svcOpts); err != nil {
+		return nil, err
+	}
+	o.progress(fmt.Sprintf("releases: table %s, migrations bucket %s, alarm %s; PostgreSQL on %s:%d (database %s, secret %s); health check on %s",
+		e.Releases.Table, e.Releases.MigrationsBucket, e.Releases.Alarm, e.Postgres.Host, e.Postgres.Port, e.BackupSpec.DBName, e.BackupSpec.SecretName, e.Health.URL()), time.Since(step))
+
+	step = time.Now()
 	if o.functions == "" {
 		if o.functions, err = localsvc.BuildFunctions(ctx); err != nil {
 			return nil, err
 		}
 	}
-	// Every function reads the catalog, as its package carries it in Lambda.
-	fnEnv := e.Moto.Env()
-	fnEnv[config.EnvCatalog] = filepath.Join(e.Root, config.CatalogFileName)
+	// Every function reads the catalog, as its package carries it in Lambda,
+	// and calls AWS through the proxy.
+	fnEnv := e.Proxy.Env(e.Moto.Env())
+	fnEnv[config.EnvCatalog] = e.Catalog
 	e.functions = o.functions
-	if e.Resolve, err = e.startFunction(ctx, o.functions, "resolve", fnEnv, svcOpts); err != nil {
-		return nil, err
-	}
-	if e.Deploy, err = e.startFunction(ctx, o.functions, "deploy", fnEnv, svcOpts); err != nil {
-		return nil, err
-	}
-	o.progress("resolve and deploy functions: built bootstraps under the Lambda runtime emulator", time.Since(step))
-
-	integrations := e.AWS
-	machines := []server.MachineConfig{}
 	lambdas := map[string]string{}
+	for _, f := range []struct {
+		fn   **localsvc.Lambda
+		dir  string
+		name string
+		env  map[string]string
+	}{
+		{&e.Resolve, "resolve", ResolveFunctionName, fnEnv},
+		{&e.Deploy, "deploy", DeployFunctionName, fnEnv},
+		{&e.Verify, "verify", VerifyFunctionName, with(fnEnv, config.EnvVerifyPollInterval, "100ms")},
+		{&e.Migrate, "migrate", MigrateFunctionName, with(fnEnv, config.EnvDatabaseSSLMode, "disable")},
+	} {
+		if *f.fn, err = e.startFunction(ctx, o.functions, f.dir, f.env, svcOpts); err != nil {
+			return nil, err
+		}
+		lambdas[f.name] = (*f.fn).URL()
+	}
+	o.progress("resolve, deploy, migrate and verify functions: built bootstraps under the Lambda runtime emulator", time.Since(step))
+
+	// The service integrations call AWS through the proxy, each call tried
+	// once, so that a fault a test injects reaches the state machine's own
+	// Retry.
+	integrations := e.Proxy.Config(e.AWS.Copy())
+	integrations.Retryer = awsproxy.Retryer(1, 0)
+	machines := []server.MachineConfig{}
 	if o.backups {
 		step = time.Now()
-		if integrations, err = e.startBackups(ctx, fnEnv, &machines, lambdas); err != nil {
+		if err = e.startBackups(ctx, fnEnv, &machines, lambdas); err != nil {
 			return nil, err
 		}
 		o.progress(fmt.Sprintf("backups: RDS %s and its secret, DR key, subnet group %s and %s in %s; snapshot, restore and dr-verify functions; AWS calls through the proxy on %s",
@@ -237,7 +293,6 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 	}
 
 	step = time.Now()
-	lambdas[DeployFunctionName], lambdas[ResolveFunctionName] = e.Deploy.URL(), e.Resolve.URL()
 	s, err := server.NewFromConfig(ctx, &server.Config{
 		Region:       Region,
 		Account:      Account,
@@ -249,12 +304,16 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 			DefinitionSubstitutions: map[string]string{
 				statemachines.FunctionPlaceholder("resolve"): fnARN(Region, ResolveFunctionName),
 				statemachines.FunctionPlaceholder("deploy"):  fnARN(Region, DeployFunctionName),
+				statemachines.FunctionPlaceholder("verify"):  fnARN(Region, VerifyFunctionName),
+				statemachines.FunctionPlaceholder("migrate"): fnARN(Region, MigrateFunctionName),
+				statemachines.TableName:                      e.Releases.Table,
 			},
 			RoleArn: fmt.Sprintf("arn:aws:iam::%s:role/stepship-deploy-state-machine", Account),
 		}}, machines...),
 		Lambdas: lambdas,
-		// The service integrations (CodeBuild, ECR, RDS, …) call the AWS
-		// emulator (through the proxy with WithBackups).
+		// The service integrations (CodeBuild, ECR, ECS, DynamoDB, RDS, …)
+		// call the AWS emulator through the proxy; aws-sdk:sfn calls reach
+		// this service itself.
 		AWSConfig: &integrations,
 	})
 	if err != nil {
@@ -274,11 +333,11 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 	o.progress("local Step Functions service on "+s.URL(), time.Since(step))
 
 	step = time.Now()
-	env := e.Moto.Env()
+	env := e.Proxy.Env(e.Moto.Env())
 	env["AWS_ENDPOINT_URL_SFN"] = s.URL()
 	env[config.EnvWebhookSecretARN] = seeded.SecretARN
 	env[config.EnvDeployStateMachineARN] = e.DeployStateMachineARN
-	env[config.EnvCatalog] = filepath.Join(e.Root, config.CatalogFileName)
+	env[config.EnvCatalog] = e.Catalog
 	e.WebhookEnv = env
 	if e.Webhook, err = e.startFunction(ctx, o.functions, "webhook", env, svcOpts); err != nil {
 		return nil, err
@@ -292,28 +351,22 @@ func fnARN(region, name string) string {
 	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, Account, name)
 }
 
-// startBackups seeds the backup world, starts the proxy and the snapshot,
-// restore and dr-verify functions (calling AWS through it), and adds the
-// backup and drill machines and their functions to the local service's
-// configuration. It returns the configuration the service's SDK
-// integrations use: through the proxy, each call tried once, so that a fault
-// a test injects reaches the state machine's own Retry.
-func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machines *[]server.MachineConfig, lambdas map[string]string) (aws.Config, error) {
-	e.BackupSpec = world.DemoBackups()
+// startBackups seeds the backup world, starts the snapshot, restore and
+// dr-verify functions (calling AWS through the proxy), and adds the backup
+// and drill machines and their functions to the local service's
+// configuration.
+func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machines *[]server.MachineConfig, lambdas map[string]string) error {
 	seeded, err := world.SeedBackups(ctx, e.AWS, e.BackupSpec)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("failed to seed the emulated account's backups: %w", err)
+		return fmt.Errorf("failed to seed the emulated account's backups: %w", err)
 	}
 	e.SeededBackups = seeded
-	p, err := awsproxy.Start(e.Moto.Endpoint)
-	if err != nil {
-		return aws.Config{}, err
-	}
-	e.started(p.Close, nil)
-	e.Proxy = p
-	home := p.Env(fnEnv)
-	dr := p.Env(fnEnv)
+	home := maps.Clone(fnEnv)
+	dr := maps.Clone(fnEnv)
 	dr["AWS_REGION"], dr["AWS_DEFAULT_REGION"] = e.BackupSpec.DRRegion, e.BackupSpec.DRRegion
+	// The restore function gets the drill security group as the DR stack gives it.
+	restore := maps.Clone(dr)
+	restore[config.EnvDrillSecurityGroup] = seeded.SecurityGroupID
 	for _, f := range []struct {
 		fn   **localsvc.Lambda
 		dir  string
@@ -321,11 +374,11 @@ func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machine
 		env  map[string]string
 	}{
 		{&e.Snapshot, "snapshot", SnapshotFunctionName, home},
-		{&e.Restore, "restore", RestoreFunctionName, dr},
+		{&e.Restore, "restore", RestoreFunctionName, restore},
 		{&e.DRVerify, "dr-verify", DRVerifyFunctionName, dr},
 	} {
 		if *f.fn, err = e.startFunction(ctx, e.functions, f.dir, f.env, e.svcOpts); err != nil {
-			return aws.Config{}, err
+			return err
 		}
 		lambdas[f.name] = (*f.fn).URL()
 	}
@@ -348,9 +401,7 @@ func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machine
 		},
 		RoleArn: role(DrillStateMachine),
 	})
-	cfg := p.Config(e.AWS.Copy())
-	cfg.Retryer = awsproxy.Retryer(1, 0)
-	return cfg, nil
+	return nil
 }
 
 // startFunction runs the built bootstrap of functions/NAME from dist under the
@@ -365,7 +416,21 @@ func (e *Env) startFunction(ctx context.Context, dist, name string, env map[stri
 		return nil, err
 	}
 	e.started(fn.Close, fn)
+	if _, ok := e.envs[name]; !ok {
+		if e.envs == nil {
+			e.envs = map[string]map[string]string{}
+		}
+		e.envs[name] = maps.Clone(env)
+	}
 	return fn, nil
+}
+
+// FunctionEnv returns the environment the stack started functions/NAME with
+// (to start more copies, or to measure its start); false when the stack does
+// not run it (snapshot, restore and dr-verify need WithBackups).
+func (e *Env) FunctionEnv(name string) (map[string]string, bool) {
+	env, ok := e.envs[name]
+	return maps.Clone(env), ok
 }
 
 // StartWebhook starts another copy of the webhook function, its environment

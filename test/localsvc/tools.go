@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -156,6 +158,81 @@ func BuildFunctions(ctx context.Context) (string, error) {
 	}
 	return filepath.Join(root, "dist", "local"), nil
 }
+
+// BuildFlags are the go build flags of every function (scripts/build.sh's
+// flags, with CGO_ENABLED=0): BuildLikeFunctions builds with them, and
+// harness's TestHelloIsBuiltLikeTheFunctions checks that the binaries agree.
+var BuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags", "-s -w -buildid="}
+
+// BuildLikeFunctions builds the main package pkg (an import path or a
+// ./path from the repository root) as dist/baseline/NAME/bootstrap in the
+// repository, NAME being the last element of pkg, exactly as BuildFunctions
+// builds a function (linux on the host's architecture, BuildFlags, no cgo),
+// and returns its path: a baseline, such as a hello-world function, to
+// measure the functions against. Like build.sh, it replaces the file
+// atomically (an emulator may still run the old one).
+func BuildLikeFunctions(ctx context.Context, pkg string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(root, "dist", "baseline", filepath.Base(pkg))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(dir, ".build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	args := append(append([]string{"build"}, BuildFlags...), "-o", filepath.Join(tmp, "bootstrap"), pkg)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return "", fmt.Errorf("failed to build %s like the functions: %w\n%s", pkg, err, b)
+	}
+	out := filepath.Join(dir, "bootstrap")
+	if err := os.Rename(filepath.Join(tmp, "bootstrap"), out); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// FunctionNames lists the functions scripts/build.sh builds: the folders
+// functions/NAME of the repository at root with a (non-test) Go file that
+// says `package main`, sorted.
+func FunctionNames(root string) ([]string, error) {
+	dirs, err := filepath.Glob(filepath.Join(root, "functions", "*", "*.go"))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, f := range dirs {
+		name := filepath.Base(filepath.Dir(f))
+		if strings.HasSuffix(f, "_test.go") || slices.Contains(names, name) {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if packageMain.Match(b) {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no function main packages under %s", filepath.Join(root, "functions"))
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// packageMain is build.sh's test for a main package (grep -E, any line).
+var packageMain = regexp.MustCompile(`(?m)^package[[:space:]]+main([[:space:]]|$)`)
 
 // Bootstrap returns the path of NAME/bootstrap in dist, the folder that
 // BuildFunctions returned, or an error when it is missing.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
-	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
@@ -34,9 +32,11 @@ type BackupSpec struct {
 	SecretName   string // Secrets Manager name of its credentials (home region)
 	SecretSuffix string // the six letters of the secret's ARN: catalog.yaml names the ARN
 	DRRegion     string
-	// DRKMSKey, DrillSecurityGroup: catalog.yaml names them, and the emulator
-	// makes up their identifiers; SeedBackups makes it make up these ones
-	// (see seedIDs) and fails when it does not.
+	// DRKMSKey, DrillSecurityGroup: the emulator makes up their identifiers;
+	// SeedBackups makes it make up these ones (see seedIDs) and fails when
+	// it does not. catalog.yaml names the key; the security group plays the
+	// DR stack's drill security group, which the local stack passes to the
+	// restore function (config.EnvDrillSecurityGroup), as the DR stack does.
 	DRKMSKey           string
 	DrillSecurityGroup string
 	DrillSubnetGroup   string
@@ -66,8 +66,6 @@ func (b BackupSpec) SecretARN(region, account string) string {
 
 // SeededBackups is what SeedBackups created.
 type SeededBackups struct {
-	DatabaseARN     string
-	SecretARN       string
 	DRKMSKey        string
 	SecurityGroupID string
 	SubnetGroup     string
@@ -82,34 +80,19 @@ const (
 	seedSecurityGroup = 4212
 )
 
-// SeedBackups creates the spec's resources: the PostgreSQL instance and its
-// credentials' secret in cfg's (home) region; the KMS key the copies are
-// re-encrypted with, the drill's DB subnet group (over the default VPC's
-// subnets) and security group in the DR region. It talks to the emulator
-// directly (its seed API is moto's own).
+// SeedBackups creates the spec's DR resources (the database and its secret
+// are SeedDatabase's, which must have run): the secret's replica in the DR
+// region, where the drill reads it (docs/backups.md, "Before the first
+// drill"), the KMS key the copies are re-encrypted with, the drill's DB
+// subnet group (over the default VPC's subnets) and security group in the DR
+// region. It talks to the emulator directly (its seed API is moto's own).
 func SeedBackups(ctx context.Context, cfg aws.Config, b BackupSpec) (*SeededBackups, error) {
 	out := &SeededBackups{SubnetGroup: b.DrillSubnetGroup}
-	creds, _ := json.Marshal(map[string]any{"username": b.DBUser, "password": b.DBPassword, "engine": "postgres", "port": 5432, "dbname": b.DBName, "dbInstanceIdentifier": b.Database})
-	sec, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String(b.SecretName), SecretString: aws.String(string(creds)), Description: aws.String("credentials of " + b.Database + " (demo)"),
-		// moto's way to choose the ARN's suffix (the tag stays on the secret).
-		Tags: []smtypes.Tag{{Key: aws.String("_custom_id_"), Value: aws.String(b.SecretSuffix)}},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("failed to create secret %s: %w", b.SecretName, err)
+	if _, err := secretsmanager.NewFromConfig(cfg).ReplicateSecretToRegions(ctx, &secretsmanager.ReplicateSecretToRegionsInput{
+		SecretId: aws.String(b.SecretName), AddReplicaRegions: []smtypes.ReplicaRegionType{{Region: aws.String(b.DRRegion)}},
+	}); err != nil {
+		return nil, fmt.Errorf("failed to replicate secret %s to %s: %w", b.SecretName, b.DRRegion, err)
 	}
-	out.SecretARN = aws.ToString(sec.ARN)
-	db, err := rds.NewFromConfig(cfg).CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
-		DBInstanceIdentifier: aws.String(b.Database), Engine: aws.String("postgres"), EngineVersion: aws.String("16.4"),
-		DBInstanceClass: aws.String("db.t4g.micro"), AllocatedStorage: aws.Int32(20), DBName: aws.String(b.DBName),
-		MasterUsername: aws.String(b.DBUser), MasterUserPassword: aws.String(b.DBPassword),
-		Tags: []rdstypes.Tag{{Key: aws.String("service"), Value: aws.String("web")}},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("failed to create database %s: %w", b.Database, err)
-	}
-	out.DatabaseARN = aws.ToString(db.DBInstance.DBInstanceArn)
-
 	dr := cfg.Copy()
 	dr.Region = b.DRRegion
 	if err := motoSeed(ctx, cfg, seedDRKMSKey); err != nil {
@@ -151,7 +134,7 @@ func SeedBackups(ctx context.Context, cfg aws.Config, b BackupSpec) (*SeededBack
 	}
 	out.SecurityGroupID = sg.GroupID
 	if sg.GroupID != b.DrillSecurityGroup {
-		return nil, fmt.Errorf("the emulator made security group %s, but the spec (and catalog.yaml) name %s: write the one it made in both", sg.GroupID, b.DrillSecurityGroup)
+		return nil, fmt.Errorf("the emulator made security group %s, but the spec names %s: write the one it made there", sg.GroupID, b.DrillSecurityGroup)
 	}
 	var ids []string
 	for _, s := range subnets.Items[:2] {

@@ -1,8 +1,8 @@
-// Package functiontest runs a function's setup through function.Run, with a
-// start that records what lambda.Start would have served, for the main tests
-// of functions/: a function either starts once with its handler, or exits 1
-// having said why in one JSON error line on stdout and on stderr, and starts
-// nothing.
+// Package functiontest runs a stepship function's setup through
+// function.Run, as its main would through function.Start, for the
+// function's main_test: Started returns the handler it would serve, Refused
+// checks that it would not start and how it says why. Like catalogtest,
+// it keeps test scaffolding out of the functions.
 package functiontest
 
 import (
@@ -17,51 +17,60 @@ import (
 // Setup is a function's setup, as function.Start takes it.
 type Setup = func(function.Env) (handler any, err error)
 
-// Env is the environment Lambda gives a function in us-east-1, with the
-// catalog at catalogPath, and changes (a "" value removes a variable).
-func Env(catalogPath string, changes map[string]string) config.Getenv {
+// Env is what Lambda sets (a region and credentials) with the catalog at
+// catalogPath, and the more variables, name then value; a value "" unsets a
+// variable.
+func Env(catalogPath string, more ...string) config.Getenv {
 	env := map[string]string{config.EnvCatalog: catalogPath, "AWS_REGION": "us-east-1",
 		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret-key"}
-	for k, v := range changes {
-		env[k] = v
+	for i := 0; i+1 < len(more); i += 2 {
+		env[more[i]] = more[i+1]
 	}
 	return func(k string) string { return env[k] }
 }
 
-// run is function.Run with what it started and wrote.
-func run(name string, getenv config.Getenv, setup Setup) (code int, started []any, stdout, stderr string) {
-	var out, errOut strings.Builder
-	code = function.Run(name, getenv, &out, &errOut, func(h any) { started = append(started, h) }, setup)
-	return code, started, out.String(), errOut.String()
+// run is what function.Run did: its exit code, output and the handlers it
+// started.
+type run struct {
+	code           int
+	stdout, stderr string
+	handlers       []any
 }
 
-// Start runs the function named name and returns the handler it started,
-// failing the test unless it started exactly once, silently.
-func Start(t testing.TB, name string, getenv config.Getenv, setup Setup) any {
-	t.Helper()
-	code, started, stdout, stderr := run(name, getenv, setup)
-	if code != 0 || len(started) != 1 || started[0] == nil || stderr != "" {
-		t.Fatalf("%s: exit %d, started %d handlers %v, stdout %q, stderr %q; want one handler started", name, code, len(started), started, stdout, stderr)
-	}
-	return started[0]
+func runFunction(name string, env config.Getenv, setup Setup) run {
+	var stdout, stderr strings.Builder
+	var r run
+	r.code = function.Run(name, env, &stdout, &stderr, func(h any) { r.handlers = append(r.handlers, h) }, setup)
+	r.stdout, r.stderr = stdout.String(), stderr.String()
+	return r
 }
 
-// Refused runs the function named name and returns the reason it gave for
-// not starting ("name: " and a newline around it on stderr), failing the
-// test unless it exited 1, started nothing and logged the same reason in one
-// JSON error line.
-func Refused(t testing.TB, name string, getenv config.Getenv, setup Setup) string {
+// Started runs the function with env and returns the handler it starts,
+// failing t unless it starts exactly once, exits 0 and says nothing on
+// stderr.
+func Started(t testing.TB, name string, env config.Getenv, setup Setup) any {
 	t.Helper()
-	code, started, stdout, stderr := run(name, getenv, setup)
-	if code != 1 || len(started) != 0 {
-		t.Fatalf("%s: exit %d, started %d handlers, stderr %q; want exit 1, nothing started", name, code, len(started), stderr)
+	r := runFunction(name, env, setup)
+	if r.code != 0 || r.stderr != "" || len(r.handlers) != 1 {
+		t.Fatalf("%s: run = %d, started %d times, stderr %q; want 0, once, nothing", name, r.code, len(r.handlers), r.stderr)
 	}
-	reason, ok := strings.CutPrefix(stderr, name+": ")
-	reason, nl := strings.CutSuffix(reason, "\n")
+	return r.handlers[0]
+}
+
+// Refused runs the function with env and checks that it does not start:
+// exit code 1, stderr "NAME: " followed by wantStderr (a prefix), and one
+// JSON log line at level ERROR, "NAME function failed to start".
+func Refused(t testing.TB, name string, env config.Getenv, setup Setup, wantStderr string) {
+	t.Helper()
+	r := runFunction(name, env, setup)
+	if r.code != 1 || !strings.HasPrefix(r.stderr, name+": "+wantStderr) {
+		t.Errorf("%s: run = %d, stderr %q; want 1, %q…", name, r.code, r.stderr, name+": "+wantStderr)
+	}
+	if len(r.handlers) != 0 {
+		t.Errorf("%s: a function that cannot start was started", name)
+	}
 	var line map[string]any
-	if err := json.Unmarshal([]byte(stdout), &line); err != nil || !ok || !nl || line["level"] != "ERROR" ||
-		line["msg"] != name+" function failed to start" || line["error"] != reason {
-		t.Fatalf("%s: stdout %q, stderr %q; want one JSON error line and %q on stderr with the same reason", name, stdout, stderr, name+": …")
+	if err := json.Unmarshal([]byte(r.stdout), &line); err != nil || line["level"] != "ERROR" || line["msg"] != name+" function failed to start" {
+		t.Errorf("%s: log = %q (%v), want one error line", name, r.stdout, err)
 	}
-	return reason
 }

@@ -211,6 +211,9 @@ func NewFromConfig(ctx context.Context, c *Config) (*Server, error) {
 		timeouts = asl.NewScaledClock(c.TimeoutScale)
 	}
 	s := New(Options{Region: c.Region, Account: c.Account, Invoker: mocks, Clock: clock, TimeoutClock: timeouts})
+	if services != nil {
+		services.SelfEndpoint = s.URL
+	}
 	for _, m := range c.StateMachines {
 		def, err := c.Definition(m)
 		if err != nil {

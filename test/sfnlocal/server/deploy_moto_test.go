@@ -7,52 +7,84 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/statemachines"
 	"github.com/stepship/stepship/test/harness"
-	"github.com/stepship/stepship/test/sfnlocal/internal/motofixture"
 	"github.com/stepship/stepship/test/sfnlocal/server"
 	"github.com/stepship/stepship/test/sfnlocal/tasks"
+	"github.com/stepship/stepship/test/world"
 )
 
-// TestDeployStateMachineOnMoto runs statemachines/deploy.asl.json on the local service:
-// service integrations (CodeBuild .sync, ECR) against the AWS emulator, the resolve and
-// deploy functions in-process (fakes).
+// TestDeployStateMachineOnMoto runs statemachines/deploy.asl.json on the local
+// service: its service integrations (DynamoDB's optimized getItem and
+// updateItem, the aws-sdk transactWriteItems of the ledger, CodeBuild .sync,
+// ECR, ECS updateService) against the AWS emulator, the functions in-process
+// (fakes: resolve from a catalog, register, verify). The integration tests run
+// the same machine with the real functions.
 func TestDeployStateMachineOnMoto(t *testing.T) {
 	moto := harness.StartMoto(t)
-	for k, v := range moto.Env() {
-		t.Setenv(k, v) // the service integrations read AWS_ENDPOINT_URL like any SDK user
-	}
 	ctx := context.Background()
+	cfg := moto.Config(ctx)
+	spec, releases := world.Demo(), world.DemoReleases()
+	seeded, err := world.Seed(ctx, cfg, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := world.SeedReleases(ctx, cfg, releases); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Parse([]byte(`
+version: 1
+services:
+  - name: web
+    repository: {provider: github, name: acme/web}
+    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/` + spec.ECRRepository + `
+    build: {mode: codebuild, project: ` + spec.BuildProject + `}
+    environments:
+      - {name: production, branches: [main], cluster: ` + spec.Cluster + `, service: ` + spec.Service + `, container: web}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _ := cat.Resolve("web", "production")
 
 	const fn = "arn:aws:lambda:us-east-1:123456789012:function:"
-	var deployed []string
+	var registered []string
 	s, err := server.NewFromConfig(ctx, &server.Config{
-		// Task timeouts are scaled too: 20 leaves a 30 s ECR timeout 1.5 s for a
+		// Task timeouts are scaled too: 20 leaves a 20 s DynamoDB timeout 1 s for a
 		// real call to the emulator.
 		TimeScale: 20,
+		AWSConfig: &cfg,
 		StateMachines: []server.MachineConfig{{
-			Name: "deploy", File: "../../../" + statemachines.File(statemachines.Deploy),
+			Name: "stepship-deploy", File: "../../../" + statemachines.File(statemachines.Deploy),
 			DefinitionSubstitutions: map[string]string{
 				statemachines.FunctionPlaceholder("resolve"): fn + "stepship-resolve",
 				statemachines.FunctionPlaceholder("deploy"):  fn + "stepship-deploy",
+				statemachines.FunctionPlaceholder("migrate"): fn + "stepship-migrate",
+				statemachines.FunctionPlaceholder("verify"):  fn + "stepship-verify",
+				statemachines.TableName:                      releases.Table,
 			},
 		}},
 		Functions: map[string]tasks.Function{
-			"stepship-resolve": tasks.InProcess(func(ctx context.Context, in struct {
-				Input map[string]any `json:"input"`
-			}) (map[string]any, error) {
-				return map[string]any{"request": in.Input, "target": map[string]any{
-					"image": map[string]any{"registryId": "123456789012", "repository": "web", "uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/web"},
-					"build": map[string]any{"mode": "codebuild", "project": "web-build"},
-				}}, nil
+			"stepship-resolve": tasks.InProcess(func(ctx context.Context, in payload.ResolveInvocation) (payload.Resolved, error) {
+				req, err := payload.DecodeDeployRequest(in.Input)
+				if err != nil {
+					return payload.Resolved{}, err
+				}
+				return payload.NewResolved(req, target, in.ExecutionID, in.StartTime)
 			}),
-			"stepship-deploy": tasks.InProcess(func(ctx context.Context, in json.RawMessage) (map[string]any, error) {
-				deployed = append(deployed, string(in))
-				return map[string]any{"taskDefinition": "web:2"}, nil
+			"stepship-deploy": tasks.InProcess(func(ctx context.Context, in json.RawMessage) (payload.DeployResult, error) {
+				registered = append(registered, string(in))
+				// The seeded revision: UpdateService in the emulator needs one that exists.
+				return payload.DeployResult{PreviousTaskDefinition: seeded.TaskDefinition, TaskDefinition: seeded.TaskDefinition, LaunchType: "FARGATE"}, nil
+			}),
+			"stepship-verify": tasks.InProcess(func(ctx context.Context, in payload.Invocation[payload.VerifyInput]) (payload.VerifyResult, error) {
+				return payload.VerifyResult{Status: payload.RolloutCompleted, TaskDefinition: in.Input.TaskDefinition,
+					StartedAt: "2026-11-30T10:00:00Z", CompletedAt: "2026-11-30T10:01:00Z"}, nil
 			}),
 		},
 	})
@@ -63,26 +95,15 @@ func TestDeployStateMachineOnMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
-	cfg := moto.Config(ctx)
 	c := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = aws.String(s.URL()) })
 
-	if err := motofixture.CodeBuildProject(ctx, cfg, "web-build"); err != nil {
-		t.Fatal(err)
-	}
-	ecrc := ecr.NewFromConfig(cfg)
-	if _, err := ecrc.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("web")}); err != nil {
-		t.Fatal(err)
-	}
 	const built, missing = "9fceb02d0ae598e95dc970b74767f19372d61af8", "1111111111111111111111111111111111111111"
-	manifest := `{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","layers":[]}`
-	digest := "sha256:" + strings.Repeat("ab", 32)
-	if _, err := ecrc.PutImage(ctx, &ecr.PutImageInput{RepositoryName: aws.String("web"), ImageManifest: aws.String(manifest),
-		ImageManifestMediaType: aws.String("application/vnd.docker.distribution.manifest.v2+json"), ImageTag: aws.String(built), ImageDigest: aws.String(digest)}); err != nil {
+	digest, err := world.PushImage(ctx, cfg, spec, built)
+	if err != nil {
 		t.Fatal(err)
 	}
-
 	run := func(name, commit string) *sfn.DescribeExecutionOutput {
-		arn := s.StateMachineARN("deploy")
+		arn := s.StateMachineARN("stepship-deploy")
 		in := `{"service":"web","environment":"production","commit":"` + commit + `"}`
 		ex, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &arn, Name: aws.String(name), Input: aws.String(in)})
 		if err != nil {
@@ -91,11 +112,22 @@ func TestDeployStateMachineOnMoto(t *testing.T) {
 		return waitDone(t, c, ex.ExecutionArn)
 	}
 	d := run("built", built)
-	if d.Status != types.ExecutionStatusSucceeded || len(deployed) != 1 || !strings.Contains(deployed[0], `"imageDigest":"`+digest+`"`) {
-		t.Fatalf("codebuild path: %s %s %s; deploy got %v", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), deployed)
+	if d.Status != types.ExecutionStatusSucceeded || len(registered) != 1 || !strings.Contains(registered[0], `"imageDigest":"`+digest+`"`) {
+		t.Fatalf("codebuild path: %s %s %s; register got %v", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), registered)
 	}
 	d = run("not-pushed", missing)
-	if d.Status != types.ExecutionStatusFailed || aws.ToString(d.Error) != "ImageNotFound" {
+	if d.Status != types.ExecutionStatusFailed || aws.ToString(d.Error) != payload.OutcomeFailedClean || !strings.HasPrefix(aws.ToString(d.Cause), "ImageNotFound:") {
 		t.Fatalf("a build that pushed no image: %s %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	// Both are in the emulator's ledger, and the lock is free.
+	ledger, err := world.Ledger(ctx, cfg, releases, "web", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ledger) != 2 || ledger[0].Outcome != payload.OutcomeSucceeded || ledger[0].ImageDigest != digest || ledger[1].Outcome != payload.OutcomeFailedClean {
+		t.Errorf("ledger %+v", ledger)
+	}
+	if l, err := world.ReadLock(ctx, cfg, releases, "web", "production"); err != nil || l.Owner != "" {
+		t.Errorf("lock %+v, %v", l, err)
 	}
 }

@@ -51,6 +51,12 @@ type AWS struct {
 	// PollInterval is the wait between .sync polls (default 5 s, divided by the
 	// clock's scale when Clock is a scaled clock the caller configured accordingly).
 	PollInterval time.Duration
+	// SelfEndpoint, when set, returns the URL of the local Step Functions
+	// service these integrations run in: aws-sdk:sfn:… calls go there, as
+	// on AWS an execution's sfn calls reach Step Functions itself (an
+	// execution asking about another one must find it). It is asked on the
+	// first such call, so it may return a URL known only once serving.
+	SelfEndpoint func() string
 
 	cfg       aws.Config
 	once      sync.Once

@@ -51,9 +51,16 @@ func (a *AWS) sdkServices() map[string]sdkService {
 			"lambda":         {client: a.lambda.Client, errorPrefix: "Lambda"},
 			"rds":            {client: rds.NewFromConfig(a.cfg), errorPrefix: "Rds", modeledNames: true},
 			"secretsmanager": {client: secretsmanager.NewFromConfig(a.cfg), errorPrefix: "SecretsManager"},
-			"sfn":            {client: sfn.NewFromConfig(a.cfg), errorPrefix: "Sfn"},
-			"sns":            {client: a.sns, errorPrefix: "Sns"},
-			"sqs":            {client: a.sqs, errorPrefix: "Sqs"},
+			"sfn": {client: sfn.NewFromConfig(a.cfg, func(o *sfn.Options) {
+				if a.SelfEndpoint == nil {
+					return
+				}
+				if u := a.SelfEndpoint(); u != "" {
+					o.BaseEndpoint = &u
+				}
+			}), errorPrefix: "Sfn"},
+			"sns": {client: a.sns, errorPrefix: "Sns"},
+			"sqs": {client: a.sqs, errorPrefix: "Sqs"},
 		}
 	})
 	return a.sdk
