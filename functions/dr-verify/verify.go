@@ -267,10 +267,10 @@ const textFormat = 0
 
 // one returns the only row of a query.
 func one(rows []string, err error) (string, error) {
-	switch {
-	case err != nil:
+	if err != nil {
 		return "", err
-	case len(rows) != 1:
+	}
+	if len(rows) != 1 {
 		return "", fmt.Errorf("%w: %d rows", errNotOneRow, len(rows))
 	}
 	return rows[0], nil
@@ -282,34 +282,33 @@ var errNotOneRow = errors.New("not exactly one row")
 func schemaCheck(ctx context.Context, conn *pgconn.PgConn, expected *int64) (*int64, Check) {
 	c := Check{Name: gooseTable, Kind: CheckSchema}
 	got, err := one(queryText(ctx, conn, gooseVersionQuery))
-	var found *int64
-	if n, perr := strconv.ParseInt(got, 10, 64); err == nil && perr == nil {
-		found = &n
-	}
-	switch {
-	case err != nil:
+	if err != nil {
 		c.Detail = cut("failed to read the migration version: " + err.Error())
-	case found == nil:
-		c.Detail = "no migration is applied"
-	case expected == nil:
-		c.Passed, c.Detail = true, fmt.Sprintf("version %d (no expected version given: not compared)", *found)
-	case *found == *expected:
-		c.Passed, c.Detail = true, fmt.Sprintf("version %d, as expected", *found)
-	default:
-		c.Detail = fmt.Sprintf("version %d, want %d", *found, *expected)
+		return nil, c
 	}
-	return found, c
+	found, err := strconv.ParseInt(got, 10, 64)
+	if err != nil {
+		c.Detail = "no migration is applied"
+		return nil, c
+	}
+	if expected == nil {
+		c.Passed, c.Detail = true, fmt.Sprintf("version %d (no expected version given: not compared)", found)
+	} else if found == *expected {
+		c.Passed, c.Detail = true, fmt.Sprintf("version %d, as expected", found)
+	} else {
+		c.Detail = fmt.Sprintf("version %d, want %d", found, *expected)
+	}
+	return &found, c
 }
 
 func tableCheck(ctx context.Context, conn *pgconn.PgConn, table string) Check {
 	c := Check{Name: table, Kind: CheckTable}
 	got, err := one(queryText(ctx, conn, "SELECT EXISTS (SELECT 1 FROM "+quoteIdentifier(table)+")"))
-	switch {
-	case err != nil:
+	if err != nil {
 		c.Detail = cut("failed to read the table: " + err.Error())
-	case got != "t":
+	} else if got != "t" {
 		c.Detail = "has no rows"
-	default:
+	} else {
 		c.Passed, c.Detail = true, "has rows"
 	}
 	return c
@@ -328,12 +327,11 @@ func quoteIdentifier(table string) string {
 func assertionCheck(ctx context.Context, conn *pgconn.PgConn, a catalog.Assertion) Check {
 	c := Check{Name: a.Name, Kind: CheckAssertion}
 	got, err := one(queryText(ctx, conn, a.Query))
-	switch {
-	case err != nil:
+	if err != nil {
 		c.Detail = cut("the query failed: " + err.Error())
-	case got != a.Expect:
+	} else if got != a.Expect {
 		c.Detail = cut(fmt.Sprintf("got %q, want %q", got, a.Expect))
-	default:
+	} else {
 		c.Passed, c.Detail = true, fmt.Sprintf("got %q", got)
 	}
 	return c

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
@@ -29,18 +30,28 @@ const secretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-A
 const replicaARN = "arn:aws:secretsmanager:us-west-2:123456789012:secret:web-db-AbCdEf"
 
 // testCatalog: a drill with two tables and two assertions.
-var testCatalog = catalogtest.Web(catalogtest.Environment("production",
-	`database: {instance: web-prod, secret: "`+secretARN+`"}`,
-	`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/k"}`,
-	`drill:`,
-	`  schedule: cron(0 5 ? * SUN *)`,
-	`  subnetGroup: drill`,
-	`  securityGroup: sg-0123456789abcdef0`,
-	`  tables: [users, billing.invoices]`,
-	`  assertions:`,
-	`    - {name: one-admin, query: "select count(*) from users where role = 'admin'", expect: "1"}`,
-	`    - {name: newest-invoice, query: "select max(number) from billing.invoices;", expect: "INV-2"}`,
-))
+var testCatalog = drillCatalog("users, billing.invoices",
+	`{name: one-admin, query: "select count(*) from users where role = 'admin'", expect: "1"}`,
+	`{name: newest-invoice, query: "select max(number) from billing.invoices;", expect: "INV-2"}`)
+
+// drillCatalog is a catalog whose web/production drills check the tables (a
+// YAML list's inside) and the assertions (YAML flow mappings).
+func drillCatalog(tables string, assertions ...string) string {
+	fields := []string{
+		`database: {instance: web-prod, secret: "` + secretARN + `"}`,
+		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/k"}`,
+		`drill:`,
+		`  schedule: cron(0 5 ? * SUN *)`,
+		`  subnetGroup: drill`,
+		`  securityGroup: sg-0123456789abcdef0`,
+		`  tables: [` + tables + `]`,
+		`  assertions:`,
+	}
+	for _, a := range assertions {
+		fields = append(fields, "    - "+a)
+	}
+	return catalogtest.Web(catalogtest.Environment("production", fields...))
+}
 
 // fakeSecrets answers GetSecretValue for one secret.
 type fakeSecrets struct{ value string }
@@ -232,4 +243,81 @@ func TestConnConfig(t *testing.T) {
 		t.Errorf("config %+v", cfg)
 	}
 	var _ *pgconn.Config = cfg
+}
+
+// Each check fails on its own, with a detail that says why: what a database
+// lacks (the goose table, any applied migration, a table) and what an
+// assertion got (no row, several, a long value, cut).
+func TestChecksAgainstPostgres(t *testing.T) {
+	pg := harness.StartPostgres(t)
+	ctx := t.Context()
+	if _, err := pg.Exec(ctx, `CREATE ROLE drill LOGIN PASSWORD 's3cret-pw'`); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("y", 300)
+	for i, tc := range []struct {
+		name       string
+		setup      string // SQL, as the owner
+		tables     string
+		assertions []string
+		want       []Check // after the schema check
+		schema     Check
+		version    *int64
+	}{
+		{name: "an empty database", tables: "users",
+			schema: Check{Name: gooseTable, Kind: CheckSchema, Detail: `failed to read the migration version: ERROR: relation "goose_db_version" does not exist (SQLSTATE 42P01)`},
+			want:   []Check{{Name: "users", Kind: CheckTable, Detail: `failed to read the table: ERROR: relation "users" does not exist (SQLSTATE 42P01)`}}},
+		{name: "every migration down again",
+			setup:  `INSERT INTO goose_db_version (version_id, is_applied) VALUES (20261101, true), (20261101, false)`,
+			schema: Check{Name: gooseTable, Kind: CheckSchema, Detail: "no migration is applied"}},
+		{name: "no row, several rows, a long value",
+			setup: `INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (7, true); CREATE TABLE users (role text); INSERT INTO users VALUES ('admin'), ('admin')`,
+			assertions: []string{
+				`{name: no-row, query: "select role from users where false", expect: "admin"}`,
+				`{name: two-rows, query: "select role from users", expect: "admin"}`,
+				`{name: long, query: "select repeat('y', 300)", expect: "x"}`,
+				`{name: long-and-right, query: "select repeat('y', 300)", expect: "` + long + `"}`,
+				`{name: just-short-enough, query: "select repeat('y', 184)", expect: "x"}`,
+				`{name: just-too-long, query: "select repeat('y', 185)", expect: "x"}`,
+				`{name: no-column, query: "select", expect: "1"}`,
+			},
+			schema:  Check{Name: gooseTable, Kind: CheckSchema, Passed: true, Detail: "version 7 (no expected version given: not compared)"},
+			version: aws.Int64(7),
+			want: []Check{
+				{Name: "no-row", Kind: CheckAssertion, Detail: "the query failed: not exactly one row: 0 rows"},
+				{Name: "two-rows", Kind: CheckAssertion, Detail: "the query failed: not exactly one row: 2 rows"},
+				{Name: "long", Kind: CheckAssertion, Detail: `got "` + long[:maxDetail-len(`got "`)] + "…"},
+				{Name: "long-and-right", Kind: CheckAssertion, Passed: true, Detail: `got "` + long + `"`},
+				{Name: "just-short-enough", Kind: CheckAssertion, Detail: `got "` + long[:184] + `", want "x"`}, // 200 bytes
+				{Name: "just-too-long", Kind: CheckAssertion, Detail: `got "` + long[:185] + `", want "x` + "…"},
+				{Name: "no-column", Kind: CheckAssertion, Detail: `got "NULL", want "1"`},
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := fmt.Sprintf("app%d", i)
+			if _, err := pg.CreateDatabase(ctx, db); err != nil {
+				t.Fatal(err)
+			}
+			if tc.setup != "" {
+				setup := `CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, is_applied boolean NOT NULL); ` + tc.setup
+				if _, err := pg.ExecIn(ctx, db, setup+`; GRANT SELECT ON ALL TABLES IN SCHEMA public TO drill`); err != nil {
+					t.Fatal(err)
+				}
+			}
+			v := newVerifier(t, `{"username":"drill","password":"s3cret-pw","dbname":"`+db+`"}`, drillCatalog(tc.tables, tc.assertions...))
+			rep, err := v.Handle(ctx, payload.Invocation[Task]{Input: Task{Service: "web", Environment: "production",
+				Restored: backup.Restored{Instance: "drill-web-prod-202611300500"}, Endpoint: Endpoint{Address: pg.Host, Port: int32(pg.Port)},
+				RestoreStartedAt: &time.Time{}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append([]Check{tc.schema}, tc.want...)
+			if !reflect.DeepEqual(rep.Checks, want) {
+				t.Errorf("checks\n%+v\nwant\n%+v", rep.Checks, want)
+			}
+			if !reflect.DeepEqual(rep.SchemaVersion, tc.version) || rep.Passed || rep.RTOSeconds != nil || !rep.VerifiedAt.Equal(now) {
+				t.Errorf("report %+v, want version %v, not passed, no RTO without a restore start", rep, tc.version)
+			}
+		})
+	}
 }

@@ -140,15 +140,15 @@ func (m *Migrator) Handle(ctx context.Context, inv payload.Invocation[payload.Mi
 // versioned checks that files holds at least one migration goose will run
 // (NNN_name.sql) and logs the .sql files it would ignore.
 func versioned(files fstest.MapFS, loc payload.S3Location, log *slog.Logger) error {
-	n := 0
+	found := false
 	for name := range files {
 		if _, err := goose.NumericComponent(name); err != nil {
 			log.Warn("ignoring a file without a version number (NNN_name.sql)", slog.String("file", name))
 			continue
 		}
-		n++
+		found = true
 	}
-	if n == 0 {
+	if !found {
 		reason := "the prefix holds no .sql file directly under it"
 		if len(files) > 0 {
 			reason = "no .sql file there has a version number (NNN_name.sql)"
@@ -163,7 +163,7 @@ func versioned(files fstest.MapFS, loc payload.S3Location, log *slog.Logger) err
 // rotated since it was cached). Errors are *taskerr.DatabaseUnreachable and
 // never contain the password.
 func (m *Migrator) open(ctx context.Context, secretARN string, log *slog.Logger) (*sql.DB, *execRecorder, error) {
-	for attempt := 1; ; attempt++ {
+	for retried := false; ; retried = true {
 		creds, err := m.creds.Get(ctx, secretARN)
 		if err != nil {
 			return nil, nil, &taskerr.DatabaseUnreachable{Reason: "failed to read the database credentials: " + err.Error() + "; nothing was applied"}
@@ -182,7 +182,7 @@ func (m *Migrator) open(ctx context.Context, secretARN string, log *slog.Logger)
 			return db, rec, nil
 		}
 		db.Close()
-		if attempt == 1 && refusedCredentials(err) {
+		if !retried && refusedCredentials(err) {
 			log.Warn("the database refused the cached credentials; reading the secret again", slog.String("secret", secretARN))
 			m.creds.Forget(secretARN)
 			continue
@@ -305,8 +305,8 @@ func versionBelow(ctx context.Context, db *sql.DB, v int64) (int64, error) {
 	}
 	var below int64
 	for _, r := range rows {
-		if r.IsApplied && r.Version < v && r.Version > below {
-			below = r.Version
+		if r.IsApplied && r.Version < v {
+			below = max(below, r.Version)
 		}
 	}
 	return below, nil
@@ -328,8 +328,8 @@ func failure(err error, rec *execRecorder, files fstest.MapFS, version int64) er
 	_, f.Partial = annotations(content)
 	if stmt := rec.lastFailed(); stmt != "" {
 		f.Statement = firstLine(stmt)
-		if i := strings.Index(content, stmt); i >= 0 {
-			f.Line = strings.Count(content[:i], "\n") + 1
+		if before, _, found := strings.Cut(content, stmt); found {
+			f.Line = strings.Count(before, "\n") + 1
 		}
 	}
 	return f
@@ -356,13 +356,11 @@ const maxStatementLen = 120
 // shortened, with "…" when anything was left out.
 func firstLine(stmt string) string {
 	lines := strings.Split(strings.TrimSpace(stmt), "\n")
-	i := slices.IndexFunc(lines, func(l string) bool {
+	// The first line when every line is blank or a comment.
+	i := max(0, slices.IndexFunc(lines, func(l string) bool {
 		l = strings.TrimSpace(l)
 		return l != "" && !strings.HasPrefix(l, "--")
-	})
-	if i < 0 {
-		i = 0
-	}
+	}))
 	line := strings.TrimSpace(lines[i])
 	cut := len(lines) > i+1
 	if len(line) > maxStatementLen {
@@ -386,10 +384,9 @@ func annotations(content string) (envsubLine int, noTransaction bool) {
 			continue
 		}
 		cmd := strings.TrimSpace(strings.Replace(strings.ReplaceAll(t, "--", ""), "+goose", "", 1))
-		switch {
-		case strings.EqualFold(cmd, "ENVSUB ON") && envsubLine == 0:
+		if strings.EqualFold(cmd, "ENVSUB ON") && envsubLine == 0 {
 			envsubLine = i + 1
-		case strings.EqualFold(cmd, "NO TRANSACTION"):
+		} else if strings.EqualFold(cmd, "NO TRANSACTION") {
 			noTransaction = true
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,11 +14,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	"github.com/lib/pq"
 
 	"github.com/stepship/stepship/shared/dbcred"
@@ -41,10 +44,15 @@ func input() payload.Invocation[payload.MigrateInput] {
 }
 
 // fakeS3 serves objects from a map of key → body, the way S3 answers a
-// listing with a delimiter (only keys directly under the prefix).
+// listing with a delimiter (only keys directly under the prefix); getErr
+// fails every GetObject, bodyErr every read of a body, and grown, by key,
+// serves a body other than the one listed.
 type fakeS3 struct {
 	objects map[string]string
 	listErr error
+	getErr  error
+	bodyErr error
+	grown   map[string]string
 }
 
 func (f *fakeS3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
@@ -67,11 +75,21 @@ func (f *fakeS3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ .
 }
 
 func (f *fakeS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if f.getErr != nil {
+		return nil, f.getErr
+	}
 	body, ok := f.objects[aws.ToString(in.Key)]
 	if !ok {
 		return nil, &s3types.NoSuchKey{}
 	}
-	return &s3.GetObjectOutput{Body: io.NopCloser(strings.NewReader(body))}, nil
+	if g, ok := f.grown[aws.ToString(in.Key)]; ok {
+		body = g
+	}
+	var r io.Reader = strings.NewReader(body)
+	if f.bodyErr != nil {
+		r = io.MultiReader(r, iotest.ErrReader(f.bodyErr))
+	}
+	return &s3.GetObjectOutput{Body: io.NopCloser(r)}, nil
 }
 
 // migrations puts files (name → SQL) under the test prefix.
@@ -155,6 +173,19 @@ func TestHandleRefusesBeforeTheDatabase(t *testing.T) {
 		{name: "too large", s3: migrations(map[string]string{"001_a.sql": strings.Repeat("-", 64)}), maxB: 63, wantErr: new(*taskerr.MigrationsTooLarge), wantMsg: "larger than 63 bytes"},
 		{name: "no bucket", s3: &fakeS3{listErr: &s3types.NoSuchBucket{}}, wantErr: new(*taskerr.MigrationsNotFound), wantMsg: "the bucket does not exist"},
 		{name: "S3 throttled", s3: &fakeS3{listErr: errors.New("SlowDown: please reduce your request rate")}, wantErr: new(*taskerr.S3CallFailed), wantMsg: "failed to list s3://"},
+		{name: "S3 throttled, as an API error", s3: &fakeS3{listErr: &smithy.GenericAPIError{Code: "SlowDown", Message: "reduce your request rate"}},
+			wantErr: new(*taskerr.S3CallFailed), wantMsg: "failed to list s3://" + bucket + "/" + prefix + ": api error SlowDown"},
+		{name: "no bucket, as an API error", s3: &fakeS3{listErr: &smithy.GenericAPIError{Code: "NoSuchBucket", Message: "gone"}},
+			wantErr: new(*taskerr.MigrationsNotFound), wantMsg: "the bucket does not exist"},
+		{name: "an object cannot be read", s3: withS3(migrations(map[string]string{"001_a.sql": "SELECT 1;"}), func(f *fakeS3) { f.getErr = errors.New("InternalError") }),
+			wantErr: new(*taskerr.S3CallFailed), wantMsg: "failed to get s3://" + bucket + "/" + prefix + "001_a.sql: InternalError; the database was not touched"},
+		{name: "the bucket went away", s3: withS3(migrations(map[string]string{"001_a.sql": "SELECT 1;"}), func(f *fakeS3) { f.getErr = &s3types.NoSuchBucket{} }),
+			wantErr: new(*taskerr.MigrationsNotFound), wantMsg: "the bucket does not exist"},
+		{name: "a body breaks off", s3: withS3(migrations(map[string]string{"001_a.sql": "SELECT 1;"}), func(f *fakeS3) { f.bodyErr = errors.New("connection reset") }),
+			wantErr: new(*taskerr.S3CallFailed), wantMsg: "failed to read s3://" + bucket + "/" + prefix + "001_a.sql: connection reset"},
+		{name: "an object grew past the limit", s3: withS3(migrations(map[string]string{"001_a.sql": "SELECT 1;", "002_b.sql": "SELECT 2;"}),
+			func(f *fakeS3) { f.grown = map[string]string{prefix + "002_b.sql": "SELECT 22;"} }), maxB: 18,
+			wantErr: new(*taskerr.MigrationsTooLarge), wantMsg: "larger than 18 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,6 +201,26 @@ func TestHandleRefusesBeforeTheDatabase(t *testing.T) {
 				t.Errorf("error %q does not say %q", err, tt.wantMsg)
 			}
 		})
+	}
+}
+
+// withS3 changes f and returns it.
+func withS3(f *fakeS3, change func(*fakeS3)) *fakeS3 {
+	change(f)
+	return f
+}
+
+// The migrator needs its S3 client, credential source and logger.
+func TestNewMigratorNeedsItsParts(t *testing.T) {
+	s3c, creds, log := migrations(nil), &fakeCreds{}, newLogger(io.Discard)
+	for name, newMigrator := range map[string]func() (*Migrator, error){
+		"no S3 client":   func() (*Migrator, error) { return NewMigrator(nil, creds, log) },
+		"no credentials": func() (*Migrator, error) { return NewMigrator(s3c, nil, log) },
+		"no logger":      func() (*Migrator, error) { return NewMigrator(s3c, creds, nil) },
+	} {
+		if m, err := newMigrator(); m != nil || err == nil || !strings.Contains(err.Error(), "S3 client, credential source and logger are required") {
+			t.Errorf("%s: %v, %v", name, m, err)
+		}
 	}
 }
 
@@ -190,6 +241,11 @@ func TestFirstLineAndAnnotations(t *testing.T) {
 		{name: "one line", in: "ALTER TABLE t ADD c int;", want: "ALTER TABLE t ADD c int;"},
 		{name: "comments first", in: "-- why\n\nINSERT INTO t\nVALUES (1);", want: "INSERT INTO t …"},
 		{name: "long", in: strings.Repeat("x", 200), want: strings.Repeat("x", maxStatementLen) + " …"},
+		{name: "just short enough", in: strings.Repeat("x", maxStatementLen), want: strings.Repeat("x", maxStatementLen)},
+		{name: "just too long", in: strings.Repeat("x", maxStatementLen+1), want: strings.Repeat("x", maxStatementLen) + " …"},
+		{name: "cut inside a character", in: "x" + strings.Repeat("é", 100), want: "x" + strings.Repeat("é", 59) + " …"},
+		{name: "only comments", in: "-- first\n-- second", want: "-- first …"},
+		{name: "the last line", in: "-- why\nDROP TABLE t;", want: "DROP TABLE t;"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,6 +263,10 @@ func TestFirstLineAndAnnotations(t *testing.T) {
 		"no transaction":  {"-- +goose NO TRANSACTION\n-- +goose Up\nSELECT 1;\n", 0, true},
 		"envsub any case": {"-- +goose Up\n--   +goose envsub on\nSELECT '${AWS_SECRET_ACCESS_KEY}';\n", 2, false},
 		"envsub off only": {"-- +goose Up\n-- +goose ENVSUB OFF\n", 0, false},
+		"envsub twice":    {"-- +goose Up\n-- +goose ENVSUB ON\nSELECT 1;\n-- +goose ENVSUB ON\n", 2, false},
+		"both":            {"-- +goose NO TRANSACTION\n-- +goose Up\n-- +goose ENVSUB ON\n-- +goose no transaction\n", 3, true},
+		"not comments":    {"-- +goose Up\nSELECT '-- +goose ENVSUB ON';\nSELECT '+goose NO TRANSACTION'; -- x\n", 0, false},
+		"other comments":  {"-- +goose Up\n-- ENVSUB ON\n-- NO TRANSACTION\n", 0, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			envsub, noTx := annotations(c.content)
@@ -262,8 +322,9 @@ func TestAgainstPostgres(t *testing.T) {
 
 	t.Run("from version 0, then again: a no-op", func(t *testing.T) {
 		db := newTestDB(t, pg)
+		var log logBuffer
 		m := newMigrator(t, migrations(map[string]string{"00001_users.sql": createUsers, "00002_email.sql": addEmail, "00003_index.sql": addIndex, "README.md": "ignored"}),
-			&fakeCreds{creds: []dbcred.Credentials{db.creds}}, nil)
+			&fakeCreds{creds: []dbcred.Credentials{db.creds}}, &log)
 		got, err := m.Handle(t.Context(), input())
 		if err != nil {
 			t.Fatal(err)
@@ -280,6 +341,49 @@ func TestAgainstPostgres(t *testing.T) {
 		}
 		if again.VersionBefore != 3 || again.VersionAfter != 3 || again.Applied == nil || len(again.Applied) != 0 {
 			t.Fatalf("second run = %+v, want a no-op at version 3", again)
+		}
+		// What each run did, in the log operators read.
+		var said []string
+		for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
+			var l struct {
+				Msg      string
+				From, To *int64
+				Version  *int64
+			}
+			if err := json.Unmarshal([]byte(line), &l); err != nil {
+				t.Fatal(err)
+			}
+			if l.Msg == "migrated database" || l.Msg == "database already up to date" {
+				said = append(said, fmt.Sprintf("%s %v %v %v", l.Msg, fmtPtr(l.From), fmtPtr(l.To), fmtPtr(l.Version)))
+			}
+		}
+		if want := []string{"migrated database 0 3 -", "database already up to date - - 3"}; !slices.Equal(said, want) {
+			t.Errorf("logged %q, want %q", said, want)
+		}
+	})
+
+	t.Run("a refused row is reported with the database's detail", func(t *testing.T) {
+		db := newTestDB(t, pg)
+		dup := "-- +goose Up\nINSERT INTO users VALUES (1, 'a');\nINSERT INTO users VALUES (1, 'b');\n"
+		m := newMigrator(t, migrations(map[string]string{"00001_users.sql": createUsers, "00002_dup.sql": dup}), &fakeCreds{creds: []dbcred.Credentials{db.creds}}, nil)
+		_, err := m.Handle(t.Context(), input())
+		want := &taskerr.MigrationFailed{File: "00002_dup.sql", Line: 3, Statement: "INSERT INTO users VALUES (1, 'b');",
+			Cause: `duplicate key value violates unique constraint "users_pkey" (SQLSTATE 23505): Key (id)=(1) already exists.`, Version: 1}
+		if failed, ok := err.(*taskerr.MigrationFailed); !ok || *failed != *want {
+			t.Fatalf("error %#v\nwant  %#v", err, want)
+		}
+	})
+
+	t.Run("two files of one version: goose refuses them", func(t *testing.T) {
+		db := newTestDB(t, pg)
+		m := newMigrator(t, migrations(map[string]string{"00001_users.sql": createUsers, "1_email.sql": addEmail}), &fakeCreds{creds: []dbcred.Credentials{db.creds}}, nil)
+		_, err := m.Handle(t.Context(), input())
+		failed, ok := err.(*taskerr.MigrationFailed)
+		if !ok || !strings.HasPrefix(failed.Cause, "goose refused the migrations: ") || !strings.Contains(failed.Cause, "00001_users.sql") || failed.Version != -1 || failed.File != "" {
+			t.Fatalf("error %#v", err)
+		}
+		if v := db.query(t, "SELECT count(*) FROM pg_tables WHERE tablename = 'goose_db_version'"); v != "0" {
+			t.Errorf("goose touched the database")
 		}
 	})
 
@@ -500,3 +604,11 @@ func requirePasswordFor(t *testing.T, pg *harness.Postgres, role string) {
 func newLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// fmtPtr is *p, or "-" for nil.
+func fmtPtr(p *int64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprint(*p)
+}

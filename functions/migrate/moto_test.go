@@ -73,8 +73,10 @@ func TestLoadMigrationsFromS3(t *testing.T) {
 			if !slices.Equal(names, tt.want) && len(names)+len(tt.want) > 0 {
 				t.Fatalf("files %v, want %v", names, tt.want)
 			}
-			if len(names) > 0 && string(files["00001_users.sql"].Data) != createUsers {
-				t.Errorf("content %q", files["00001_users.sql"].Data)
+			for name, want := range map[string]string{"00001_users.sql": createUsers, "00002_email.sql": addEmail} {
+				if f, ok := files[name]; ok && string(f.Data) != want {
+					t.Errorf("%s: content %q, want %q", name, f.Data, want)
+				}
 			}
 		})
 	}

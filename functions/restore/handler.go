@@ -265,12 +265,13 @@ func (h *Handler) pick(ctx context.Context, tg catalog.Target, log *slog.Logger)
 // restored twice.
 func (h *Handler) restore(ctx context.Context, tg catalog.Target, t Task, log *slog.Logger) (RestoreStarted, error) {
 	snap, err := h.snapshots(tg).Get(ctx, t.Snapshot)
-	switch {
-	case errors.Is(err, rdssnap.ErrSnapshotNotFound):
+	if errors.Is(err, rdssnap.ErrSnapshotNotFound) {
 		return RestoreStarted{}, &taskerr.SnapshotNotFound{Reason: fmt.Sprintf("copy %s is not in %s (pruned or deleted since it was picked); nothing was restored", t.Snapshot, h.region)}
-	case err != nil:
+	}
+	if err != nil {
 		return RestoreStarted{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to read copy %s: %v", t.Snapshot, err)}
-	case !snap.Ours(tg.Database.Identifier()):
+	}
+	if !snap.Ours(tg.Database.Identifier()) {
 		return RestoreStarted{}, &taskerr.SnapshotNotFound{Reason: fmt.Sprintf("snapshot %s is not stepship's copy of %s; nothing was restored", t.Snapshot, tg.Database.Identifier())}
 	}
 	r := *t.Restored
@@ -364,36 +365,31 @@ func (h *Handler) cleanup(ctx context.Context, tg catalog.Target, t Task, log *s
 	}
 	_, err := h.rds.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(r.Instance),
 		SkipFinalSnapshot: aws.Bool(true), DeleteAutomatedBackups: aws.Bool(true)})
-	switch {
-	case notFound(err):
+	if notFound(err) {
 		res.AlreadyGone = append(res.AlreadyGone, r.Instance)
-	case isDeleting(err):
+	} else if err == nil || isDeleting(err) {
 		res.Deleted = append(res.Deleted, r.Instance)
-	case err != nil:
+	} else {
 		return Cleaned{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to delete drill database %s: %v", r.Instance, err)}
-	default:
-		res.Deleted = append(res.Deleted, r.Instance)
 	}
 	if r.Cluster != "" {
 		_, err := h.rds.DeleteDBCluster(ctx, &rds.DeleteDBClusterInput{DBClusterIdentifier: aws.String(r.Cluster), SkipFinalSnapshot: aws.Bool(true)})
-		switch {
-		case notFound(err):
+		if notFound(err) {
 			res.AlreadyGone = append(res.AlreadyGone, r.Cluster)
-		case err != nil:
+		} else if err != nil {
 			// Aurora refuses while its instance is still being deleted: the
 			// state machine retries.
 			return Cleaned{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to delete drill cluster %s (its instance %s is being deleted): %v", r.Cluster, r.Instance, err)}
-		default:
+		} else {
 			res.Deleted = append(res.Deleted, r.Cluster)
 		}
 	}
 	if t.Snapshot != "" {
 		snap, err := h.snapshots(tg).Get(ctx, t.Snapshot)
-		switch {
-		case errors.Is(err, rdssnap.ErrSnapshotNotFound):
-		case err != nil:
+		if err != nil && !errors.Is(err, rdssnap.ErrSnapshotNotFound) {
 			return Cleaned{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to read copy %s to release it: %v", t.Snapshot, err)}
-		default:
+		}
+		if err == nil {
 			if _, err := h.rds.RemoveTagsFromResource(ctx, &rds.RemoveTagsFromResourceInput{ResourceName: aws.String(snap.ARN), TagKeys: []string{backup.TagInUseBy}}); err != nil {
 				return Cleaned{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to release copy %s: %v", t.Snapshot, err)}
 			}
@@ -414,10 +410,10 @@ func isDeleting(err error) bool {
 // restored by stepship for a drill: cleanup never deletes anything else.
 func (h *Handler) checkDrillDatabase(ctx context.Context, instance string) error {
 	out, err := h.rds.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(instance)})
-	switch {
-	case notFound(err):
+	if notFound(err) {
 		return nil
-	case err != nil:
+	}
+	if err != nil {
 		return &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to describe drill database %s: %v", instance, err)}
 	}
 	for _, db := range out.DBInstances {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"reflect"
@@ -54,6 +55,8 @@ type fakeRDS struct {
 	restoreErr error
 	deleteErr  error
 	restores   []*rds.RestoreDBInstanceFromDBSnapshotInput
+	// fail makes the calls it names (by operation) fail with its error.
+	fail map[string]error
 }
 
 func newFakeRDS() *fakeRDS {
@@ -75,6 +78,9 @@ func ours() map[string]string {
 }
 
 func (f *fakeRDS) DescribeDBSnapshots(_ context.Context, in *rds.DescribeDBSnapshotsInput, _ ...func(*rds.Options)) (*rds.DescribeDBSnapshotsOutput, error) {
+	if err := f.fail["DescribeDBSnapshots"]; err != nil {
+		return nil, err
+	}
 	if id := aws.ToString(in.DBSnapshotIdentifier); id != "" {
 		if s, ok := f.snapshots[id]; ok {
 			return &rds.DescribeDBSnapshotsOutput{DBSnapshots: []rdstypes.DBSnapshot{*s}}, nil
@@ -108,17 +114,26 @@ func (f *fakeRDS) RestoreDBInstanceFromDBSnapshot(_ context.Context, in *rds.Res
 
 func (f *fakeRDS) RestoreDBClusterFromSnapshot(_ context.Context, in *rds.RestoreDBClusterFromSnapshotInput, _ ...func(*rds.Options)) (*rds.RestoreDBClusterFromSnapshotOutput, error) {
 	f.calls = append(f.calls, "restore cluster "+aws.ToString(in.DBClusterIdentifier)+" "+aws.ToString(in.Engine))
+	if err := f.fail["RestoreDBClusterFromSnapshot"]; err != nil {
+		return nil, err
+	}
 	f.clusters[aws.ToString(in.DBClusterIdentifier)] = true
 	return &rds.RestoreDBClusterFromSnapshotOutput{}, nil
 }
 
 func (f *fakeRDS) CreateDBInstance(_ context.Context, in *rds.CreateDBInstanceInput, _ ...func(*rds.Options)) (*rds.CreateDBInstanceOutput, error) {
 	f.calls = append(f.calls, "create "+aws.ToString(in.DBInstanceIdentifier)+" in "+aws.ToString(in.DBClusterIdentifier)+" "+aws.ToString(in.DBInstanceClass))
+	if err := f.fail["CreateDBInstance"]; err != nil {
+		return nil, err
+	}
 	f.instances[aws.ToString(in.DBInstanceIdentifier)] = in.Tags
 	return &rds.CreateDBInstanceOutput{}, nil
 }
 
 func (f *fakeRDS) DescribeDBInstances(_ context.Context, in *rds.DescribeDBInstancesInput, _ ...func(*rds.Options)) (*rds.DescribeDBInstancesOutput, error) {
+	if err := f.fail["DescribeDBInstances"]; err != nil {
+		return nil, err
+	}
 	id := aws.ToString(in.DBInstanceIdentifier)
 	tags, ok := f.instances[id]
 	if !ok {
@@ -146,6 +161,9 @@ func (f *fakeRDS) DeleteDBInstance(_ context.Context, in *rds.DeleteDBInstanceIn
 func (f *fakeRDS) DeleteDBCluster(_ context.Context, in *rds.DeleteDBClusterInput, _ ...func(*rds.Options)) (*rds.DeleteDBClusterOutput, error) {
 	id := aws.ToString(in.DBClusterIdentifier)
 	f.calls = append(f.calls, "delete cluster "+id)
+	if err := f.fail["DeleteDBCluster"]; err != nil {
+		return nil, err
+	}
 	if !f.clusters[id] {
 		return nil, &smithy.GenericAPIError{Code: "DBClusterNotFoundFault", Message: "not found"}
 	}
@@ -155,12 +173,12 @@ func (f *fakeRDS) DeleteDBCluster(_ context.Context, in *rds.DeleteDBClusterInpu
 
 func (f *fakeRDS) AddTagsToResource(_ context.Context, in *rds.AddTagsToResourceInput, _ ...func(*rds.Options)) (*rds.AddTagsToResourceOutput, error) {
 	f.calls = append(f.calls, "tag "+aws.ToString(in.ResourceName)+" "+aws.ToString(in.Tags[0].Key)+"="+aws.ToString(in.Tags[0].Value))
-	return &rds.AddTagsToResourceOutput{}, nil
+	return &rds.AddTagsToResourceOutput{}, f.fail["AddTagsToResource"]
 }
 
 func (f *fakeRDS) RemoveTagsFromResource(_ context.Context, in *rds.RemoveTagsFromResourceInput, _ ...func(*rds.Options)) (*rds.RemoveTagsFromResourceOutput, error) {
 	f.calls = append(f.calls, "untag "+aws.ToString(in.ResourceName)+" "+strings.Join(in.TagKeys, ","))
-	return &rds.RemoveTagsFromResourceOutput{}, nil
+	return &rds.RemoveTagsFromResourceOutput{}, f.fail["RemoveTagsFromResource"]
 }
 
 func newHandler(t *testing.T) (*Handler, *fakeRDS) {
@@ -368,6 +386,9 @@ func TestAuroraRestoreAndCleanup(t *testing.T) {
 type clusterSnapshots struct{ *fakeRDS }
 
 func (c *clusterSnapshots) DescribeDBClusterSnapshots(_ context.Context, in *rds.DescribeDBClusterSnapshotsInput, _ ...func(*rds.Options)) (*rds.DescribeDBClusterSnapshotsOutput, error) {
+	if err := c.fail["DescribeDBSnapshots"]; err != nil {
+		return nil, err
+	}
 	s, ok := c.snapshots[aws.ToString(in.DBClusterSnapshotIdentifier)]
 	if !ok {
 		return nil, &rdstypes.DBClusterSnapshotNotFoundFault{}
@@ -382,6 +403,88 @@ func TestUnknownAction(t *testing.T) {
 	h, _ := newHandler(t)
 	_, err := run(h, Task{Call: backup.Call{Action: "verify", Service: "web", Environment: "production"}, Restored: &Restored{Instance: "x"}})
 	wantErr(t, err, "InvalidDrillRequest", `unknown action "verify"`)
+}
+
+// Every failing RDS call is named, and what comes after it is not done; what
+// an earlier attempt made or removed already is fine.
+func TestCallFailures(t *testing.T) {
+	throttled := &smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"}
+	instance := &Restored{Instance: "drill-web-prod-202611300500"}
+	cluster := &Restored{Instance: "drill-web-aurora-202611300500-1", Cluster: "drill-web-aurora-202611300500"}
+	drillTags := []rdstypes.Tag{{Key: aws.String(backup.TagManagedBy), Value: aws.String(backup.ManagedBy)}, {Key: aws.String(backup.TagPurpose), Value: aws.String("drill")}}
+	for _, tc := range []struct {
+		name     string
+		action   string
+		restored *Restored
+		snapshot string // "" for none
+		setup    func(f *fakeRDS)
+		errName  string // "" for none
+		text     string // a part of the error, or of the result's JSON
+		notCalls []string
+	}{
+		{name: "restore: the copy cannot be read", action: ActionRestore, restored: instance, snapshot: "newest",
+			setup: func(f *fakeRDS) { f.fail = map[string]error{"DescribeDBSnapshots": throttled} }, errName: "RDSCallFailed", text: "failed to read copy newest: ", notCalls: []string{"tag", "restore"}},
+		{name: "restore: the copy cannot be marked", action: ActionRestore, restored: instance, snapshot: "newest",
+			setup: func(f *fakeRDS) { f.fail = map[string]error{"AddTagsToResource": throttled} }, errName: "RDSCallFailed", text: "failed to mark copy newest as in use", notCalls: []string{"restore"}},
+		{name: "restore: not an API error", action: ActionRestore, restored: instance, snapshot: "newest",
+			setup: func(f *fakeRDS) { f.restoreErr = errors.New("connection reset") }, errName: "RDSCallFailed", text: "failed to restore drill-web-prod-202611300500 from newest: connection reset"},
+		{name: "restore cluster fails", action: ActionRestore, restored: cluster, snapshot: "newest",
+			setup: func(f *fakeRDS) { f.fail = map[string]error{"RestoreDBClusterFromSnapshot": throttled} }, errName: "RDSCallFailed", text: "failed to restore cluster drill-web-aurora-202611300500 from newest", notCalls: []string{"create"}},
+		{name: "restore cluster: its instance fails", action: ActionRestore, restored: cluster, snapshot: "newest",
+			setup: func(f *fakeRDS) { f.fail = map[string]error{"CreateDBInstance": throttled} }, errName: "RDSCallFailed", text: "failed to create instance drill-web-aurora-202611300500-1 in cluster drill-web-aurora-202611300500"},
+		{name: "restore cluster again: both exist", action: ActionRestore, restored: cluster, snapshot: "newest",
+			setup: func(f *fakeRDS) {
+				f.fail = map[string]error{"RestoreDBClusterFromSnapshot": &smithy.GenericAPIError{Code: "DBClusterAlreadyExistsFault"},
+					"CreateDBInstance": &smithy.GenericAPIError{Code: "DBInstanceAlreadyExists"}}
+			}, text: `"instance":"drill-web-aurora-202611300500-1","cluster":"drill-web-aurora-202611300500"`},
+		{name: "cleanup: the database cannot be described", action: ActionCleanup, restored: instance, snapshot: "newest",
+			setup: func(f *fakeRDS) { f.fail = map[string]error{"DescribeDBInstances": throttled} }, errName: "RDSCallFailed", text: "failed to describe drill database drill-web-prod-202611300500", notCalls: []string{"delete", "untag"}},
+		{name: "cleanup: not an API error", action: ActionCleanup, restored: instance,
+			setup: func(f *fakeRDS) {
+				f.instances[instance.Instance] = drillTags
+				f.deleteErr = errors.New("connection reset")
+			}, errName: "RDSCallFailed", text: "failed to delete drill database drill-web-prod-202611300500: connection reset"},
+		{name: "cleanup: the cluster is busy", action: ActionCleanup, restored: cluster, snapshot: "newest",
+			setup: func(f *fakeRDS) {
+				f.fail = map[string]error{"DeleteDBCluster": &smithy.GenericAPIError{Code: "InvalidDBClusterStateFault", Message: "busy"}}
+			}, errName: "RDSCallFailed", text: "failed to delete drill cluster drill-web-aurora-202611300500 (its instance drill-web-aurora-202611300500-1 is being deleted)", notCalls: []string{"untag"}},
+		{name: "cleanup: both gone already", action: ActionCleanup, restored: cluster,
+			text: `"alreadyGone":["drill-web-aurora-202611300500-1","drill-web-aurora-202611300500"]`},
+		{name: "cleanup: the copy cannot be read", action: ActionCleanup, restored: instance, snapshot: "newest",
+			setup: func(f *fakeRDS) { f.fail = map[string]error{"DescribeDBSnapshots": throttled} }, errName: "RDSCallFailed", text: "failed to read copy newest to release it", notCalls: []string{"untag"}},
+		{name: "cleanup: the copy cannot be released", action: ActionCleanup, restored: instance, snapshot: "newest",
+			setup: func(f *fakeRDS) { f.fail = map[string]error{"RemoveTagsFromResource": throttled} }, errName: "RDSCallFailed", text: "failed to release copy newest"},
+		{name: "cleanup: the copy is gone", action: ActionCleanup, restored: instance, snapshot: "pruned",
+			text: `{"deleted":[],"alreadyGone":["drill-web-prod-202611300500"]}`, notCalls: []string{"untag"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, f := newHandler(t)
+			environment := "production"
+			if tc.restored.Cluster != "" {
+				environment = "aurora"
+				h.rds = &clusterSnapshots{fakeRDS: f}
+				f.add("newest", time.Hour, "available", map[string]string{backup.TagManagedBy: backup.ManagedBy, backup.TagDatabase: "web-aurora"})
+			} else {
+				f.add("newest", time.Hour, "available", ours())
+			}
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			got, err := run(h, Task{Call: backup.Call{Action: tc.action, Service: "web", Environment: environment}, Restored: tc.restored, Snapshot: tc.snapshot})
+			if tc.errName != "" {
+				wantErr(t, err, tc.errName, tc.text)
+			} else if raw, _ := json.Marshal(got); err != nil || !strings.Contains(string(raw), tc.text) {
+				t.Errorf("%s = %s, %v; want %s", tc.action, raw, err, tc.text)
+			}
+			for _, c := range f.calls {
+				for _, not := range tc.notCalls {
+					if strings.HasPrefix(c, not+" ") {
+						t.Errorf("called %q after the failure", c)
+					}
+				}
+			}
+		})
+	}
 }
 
 func TestADrillWithoutASecurityGroupUsesTheDRStacks(t *testing.T) {

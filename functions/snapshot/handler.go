@@ -206,14 +206,16 @@ func (h *Handler) copyToDR(ctx context.Context, t Task, log *slog.Logger) (Copy,
 		return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to look for the copy in %s: %v", dr, err)}
 	}
 	src, err := rdssnap.Snapshots{Client: h.clients[h.home], Database: *tg.Database}.Get(ctx, t.Snapshot)
-	switch {
-	case errors.Is(err, rdssnap.ErrSnapshotNotFound):
+	if errors.Is(err, rdssnap.ErrSnapshotNotFound) {
 		return Copy{}, &taskerr.SnapshotNotFound{Reason: fmt.Sprintf("snapshot %s is not in %s: nothing to copy", t.Snapshot, h.home)}
-	case err != nil:
+	}
+	if err != nil {
 		return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to read the snapshot to copy in %s: %v", h.home, err)}
-	case !src.Ours(db):
+	}
+	if !src.Ours(db) {
 		return Copy{}, &taskerr.SnapshotNotFound{Reason: fmt.Sprintf("snapshot %s is not stepship's snapshot of %s: not copied", t.Snapshot, db)}
-	case src.Status != backup.StatusAvailable:
+	}
+	if src.Status != backup.StatusAvailable {
 		return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("snapshot %s is %s, not yet available to copy", t.Snapshot, src.Status)}
 	}
 	tags := rdssnap.RDSTags(append(rdssnap.UserTags(src.Tags), backup.Tag{Key: backup.TagCopyOf, Value: src.ARN}))
@@ -253,17 +255,16 @@ func copyOf(s backup.Snapshot, region string, started bool) Copy {
 // attempt already started is found and reported.
 func (h *Handler) copyFailed(ctx context.Context, drSnaps rdssnap.Snapshots, id, region string, err error) (Copy, error) {
 	var quota *rdstypes.SnapshotQuotaExceededFault
-	var apiErr smithy.APIError
-	switch {
-	case errors.As(err, &quota):
+	if errors.As(err, &quota) {
 		msg := strings.ToLower(quota.ErrorMessage())
 		if strings.Contains(msg, "across regions") || strings.Contains(msg, "copies") || strings.Contains(msg, "concurrent") {
 			return Copy{}, &taskerr.CopyQuotaExceeded{Reason: fmt.Sprintf("%s already runs as many cross-region snapshot copies as RDS allows; the copy of %s waits: %v", region, id, err)}
 		}
 		return Copy{}, &taskerr.SnapshotQuotaExceeded{Reason: fmt.Sprintf("%s holds as many manual snapshots as its quota allows: prune, or raise the quota; %s was not copied: %v", region, id, err)}
-	case errors.As(err, &apiErr) && (apiErr.ErrorCode() == "DBSnapshotAlreadyExists" || apiErr.ErrorCode() == "DBClusterSnapshotAlreadyExistsFault"):
-		c, gerr := drSnaps.Get(ctx, id)
-		if gerr == nil {
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode() == "DBSnapshotAlreadyExists" || apiErr.ErrorCode() == "DBClusterSnapshotAlreadyExistsFault") {
+		if c, gerr := drSnaps.Get(ctx, id); gerr == nil {
 			return copyOf(c, region, false), nil
 		}
 	}

@@ -45,6 +45,10 @@ type fakeRDS struct {
 	clusters  map[string]*rdstypes.DBClusterSnapshot
 	copyErr   error
 	deleteErr error
+	// describeErr fails every DescribeDBSnapshots and DescribeDBClusterSnapshots.
+	describeErr error
+	// onCopyErr runs when a copy call fails with copyErr.
+	onCopyErr func()
 	copies    []*rds.CopyDBSnapshotInput
 	ccopies   []*rds.CopyDBClusterSnapshotInput
 	deleted   []string
@@ -73,6 +77,9 @@ func ours(extra ...string) map[string]string {
 }
 
 func (f *fakeRDS) DescribeDBSnapshots(_ context.Context, in *rds.DescribeDBSnapshotsInput, _ ...func(*rds.Options)) (*rds.DescribeDBSnapshotsOutput, error) {
+	if f.describeErr != nil {
+		return nil, f.describeErr
+	}
 	if id := aws.ToString(in.DBSnapshotIdentifier); id != "" {
 		s, ok := f.snapshots[id]
 		if !ok {
@@ -90,6 +97,9 @@ func (f *fakeRDS) DescribeDBSnapshots(_ context.Context, in *rds.DescribeDBSnaps
 }
 
 func (f *fakeRDS) DescribeDBClusterSnapshots(_ context.Context, in *rds.DescribeDBClusterSnapshotsInput, _ ...func(*rds.Options)) (*rds.DescribeDBClusterSnapshotsOutput, error) {
+	if f.describeErr != nil {
+		return nil, f.describeErr
+	}
 	if id := aws.ToString(in.DBClusterSnapshotIdentifier); id != "" {
 		s, ok := f.clusters[id]
 		if !ok {
@@ -104,9 +114,17 @@ func (f *fakeRDS) DescribeDBClusterSnapshots(_ context.Context, in *rds.Describe
 	return out, nil
 }
 
+// failCopy returns copyErr, after running onCopyErr.
+func (f *fakeRDS) failCopy() error {
+	if f.copyErr != nil && f.onCopyErr != nil {
+		f.onCopyErr()
+	}
+	return f.copyErr
+}
+
 func (f *fakeRDS) CopyDBSnapshot(_ context.Context, in *rds.CopyDBSnapshotInput, _ ...func(*rds.Options)) (*rds.CopyDBSnapshotOutput, error) {
-	if f.copyErr != nil {
-		return nil, f.copyErr
+	if err := f.failCopy(); err != nil {
+		return nil, err
 	}
 	f.copies = append(f.copies, in)
 	id := aws.ToString(in.TargetDBSnapshotIdentifier)
@@ -116,8 +134,8 @@ func (f *fakeRDS) CopyDBSnapshot(_ context.Context, in *rds.CopyDBSnapshotInput,
 }
 
 func (f *fakeRDS) CopyDBClusterSnapshot(_ context.Context, in *rds.CopyDBClusterSnapshotInput, _ ...func(*rds.Options)) (*rds.CopyDBClusterSnapshotOutput, error) {
-	if f.copyErr != nil {
-		return nil, f.copyErr
+	if err := f.failCopy(); err != nil {
+		return nil, err
 	}
 	f.ccopies = append(f.ccopies, in)
 	id := aws.ToString(in.TargetDBClusterSnapshotIdentifier)
@@ -287,8 +305,7 @@ func TestCopyStartsOnceInTheDRRegion(t *testing.T) {
 
 func TestCopyAurora(t *testing.T) {
 	w := newWorld(t)
-	w.home.clusters["c1"] = &rdstypes.DBClusterSnapshot{DBClusterSnapshotIdentifier: aws.String("c1"), DBClusterSnapshotArn: aws.String("arn:aws:rds:us-east-1:123456789012:cluster-snapshot:c1"),
-		Status: aws.String("available"), TagList: []rdstypes.Tag{{Key: aws.String(backup.TagManagedBy), Value: aws.String(backup.ManagedBy)}, {Key: aws.String(backup.TagDatabase), Value: aws.String("web-aurora")}}}
+	w.home.clusters["c1"] = cluster("us-east-1", "c1", "available", "web-aurora")
 	got, err := w.run(t, Task{Call: backup.Call{Action: ActionCopy, Service: "web", Environment: "aurora"}, Snapshot: "c1"})
 	if err != nil || !got.(Copy).Started || got.(Copy).Region != "eu-west-1" {
 		t.Fatalf("copy %+v, %v", got, err)
@@ -302,6 +319,7 @@ func TestCopyFailures(t *testing.T) {
 	quota := func(msg string) error {
 		return &rdstypes.SnapshotQuotaExceededFault{Message: aws.String(msg)}
 	}
+	throttled := &smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"}
 	tests := []struct {
 		name          string
 		setup         func(w *world)
@@ -310,12 +328,21 @@ func TestCopyFailures(t *testing.T) {
 		{"concurrent-copy quota is retriable", func(w *world) {
 			w.dr.copyErr = quota("Cannot copy more than 5 snapshots across regions")
 		}, "CopyQuotaExceeded", "us-west-2 already runs as many cross-region snapshot copies as RDS allows"},
+		{"copies quota is retriable", func(w *world) {
+			w.dr.copyErr = quota("You have reached the maximum number of snapshot Copies in progress")
+		}, "CopyQuotaExceeded", "the copy of " + snapID + " waits"},
+		{"concurrent quota is retriable", func(w *world) {
+			w.dr.copyErr = quota("Too many Concurrent operations")
+		}, "CopyQuotaExceeded", "the copy of " + snapID + " waits"},
 		{"manual-snapshot quota is not", func(w *world) {
 			w.dr.copyErr = quota("Cannot create more than 100 manual snapshots")
 		}, "SnapshotQuotaExceeded", "prune, or raise the quota"},
-		{"throttled", func(w *world) {
-			w.dr.copyErr = &smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"}
-		}, "RDSCallFailed", "failed to copy snapshot " + snapID + " to us-west-2"},
+		{"throttled", func(w *world) { w.dr.copyErr = throttled }, "RDSCallFailed", "failed to copy snapshot " + snapID + " to us-west-2: "},
+		{"already exists, yet not found", func(w *world) {
+			w.dr.copyErr = &smithy.GenericAPIError{Code: "DBSnapshotAlreadyExists", Message: "exists"}
+		}, "RDSCallFailed", "failed to copy snapshot " + snapID + " to us-west-2: "},
+		{"the DR region cannot be read", func(w *world) { w.dr.describeErr = throttled }, "RDSCallFailed", "failed to look for the copy in us-west-2"},
+		{"the home region cannot be read", func(w *world) { w.home.describeErr = throttled }, "RDSCallFailed", "failed to read the snapshot to copy in us-east-1"},
 		{"source gone", func(w *world) { delete(w.home.snapshots, snapID) }, "SnapshotNotFound", "is not in us-east-1: nothing to copy"},
 		{"source not ours", func(w *world) {
 			w.home.add(snapID, "available", time.Minute, map[string]string{backup.TagDatabase: "web-prod"})
@@ -331,29 +358,44 @@ func TestCopyFailures(t *testing.T) {
 			tt.setup(w)
 			_, err := w.run(t, Task{Call: backup.Call{Action: ActionCopy, Service: "web", Environment: "production"}, Snapshot: snapID})
 			wantErr(t, err, tt.errName, tt.text)
+			if len(w.dr.copies) != 0 {
+				t.Errorf("copies made: %+v", w.dr.copies)
+			}
 		})
 	}
+	_, err := newWorld(t).run(t, Task{Call: backup.Call{Action: ActionCopy, Service: "web", Environment: "production"}})
+	wantErr(t, err, "InvalidBackupRequest", "snapshot is required")
+}
 
-	// An earlier attempt's copy appears between the look and the call: found.
-	w := newWorld(t)
-	w.home.add(snapID, "available", time.Minute, ours())
-	w.dr.copyErr = &smithy.GenericAPIError{Code: "DBSnapshotAlreadyExists", Message: "exists"}
-	w.dr.add(snapID, "copying", 0, ours())
-	delete(w.dr.snapshots, snapID) // not there at the first look …
-	w.h.clients["us-west-2"] = &appearing{fakeRDS: w.dr}
-	got, err := w.run(t, Task{Call: backup.Call{Action: ActionCopy, Service: "web", Environment: "production"}, Snapshot: snapID})
-	if err != nil || got.(Copy).Started || got.(Copy).Status != "copying" {
-		t.Errorf("race: %+v, %v", got, err)
+// An earlier attempt's copy appears between the look and the call: RDS
+// refuses the copy as existing, and the copy is found and reported.
+func TestCopyRace(t *testing.T) {
+	for _, tc := range []struct{ environment, id, code string }{
+		{"production", snapID, "DBSnapshotAlreadyExists"},
+		{"aurora", "c1", "DBClusterSnapshotAlreadyExistsFault"},
+	} {
+		t.Run(tc.environment, func(t *testing.T) {
+			w := newWorld(t)
+			w.home.add(snapID, "available", time.Minute, ours())
+			w.home.clusters["c1"] = cluster("us-east-1", "c1", "available", "web-aurora")
+			dr := map[string]*fakeRDS{"production": w.dr, "aurora": w.eu}[tc.environment]
+			dr.copyErr = &smithy.GenericAPIError{Code: tc.code, Message: "exists"}
+			dr.onCopyErr = func() {
+				dr.add(snapID, "copying", 0, ours())
+				dr.clusters["c1"] = cluster(dr.region, "c1", "copying", "web-aurora")
+			}
+			got, err := w.run(t, Task{Call: backup.Call{Action: ActionCopy, Service: "web", Environment: tc.environment}, Snapshot: tc.id})
+			if err != nil || got.(Copy) != (Copy{Snapshot: tc.id, ARN: "arn:aws:rds:" + dr.region + ":123456789012:snapshot:" + tc.id, Region: dr.region, Status: "copying"}) {
+				t.Errorf("race: %+v, %v", got, err)
+			}
+		})
 	}
 }
 
-// appearing makes the copy exist once CopyDBSnapshot has been refused.
-type appearing struct{ *fakeRDS }
-
-func (a *appearing) CopyDBSnapshot(ctx context.Context, in *rds.CopyDBSnapshotInput, o ...func(*rds.Options)) (*rds.CopyDBSnapshotOutput, error) {
-	out, err := a.fakeRDS.CopyDBSnapshot(ctx, in, o...)
-	a.add(aws.ToString(in.TargetDBSnapshotIdentifier), "copying", 0, ours())
-	return out, err
+// cluster is a cluster snapshot of database db in region.
+func cluster(region, id, status, db string) *rdstypes.DBClusterSnapshot {
+	return &rdstypes.DBClusterSnapshot{DBClusterSnapshotIdentifier: aws.String(id), DBClusterSnapshotArn: aws.String("arn:aws:rds:" + region + ":123456789012:snapshot:" + id),
+		Status: aws.String(status), TagList: []rdstypes.Tag{{Key: aws.String(backup.TagManagedBy), Value: aws.String(backup.ManagedBy)}, {Key: aws.String(backup.TagDatabase), Value: aws.String(db)}}}
 }
 
 func TestPrune(t *testing.T) {

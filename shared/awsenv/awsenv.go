@@ -26,10 +26,10 @@ func Config(getenv config.Getenv) (aws.Config, error) {
 		region = getenv("AWS_DEFAULT_REGION")
 	}
 	key, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
-	switch {
-	case region == "":
+	if region == "" {
 		return aws.Config{}, errors.New("AWS_REGION is not set")
-	case key == "" || secret == "":
+	}
+	if key == "" || secret == "" {
 		return aws.Config{}, errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
 	}
 	cfg := aws.Config{

@@ -18,10 +18,10 @@
 package backup
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -108,10 +108,9 @@ func TagValue(s string) string {
 		if n == maxTagValue {
 			break
 		}
-		switch {
-		case unicode.IsLetter(r), unicode.IsDigit(r), r == ' ', strings.ContainsRune("_.:/=+-@", r):
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == ' ' || strings.ContainsRune("_.:/=+-@", r) {
 			b.WriteRune(r)
-		default:
+		} else {
 			b.WriteRune('_')
 		}
 		n++
@@ -266,28 +265,37 @@ func Prune(snapshots []Snapshot, db string, r catalog.Retention, now time.Time) 
 	cutoff := now.AddDate(0, 0, -r.Days)
 	available := 0
 	for _, s := range ours {
-		d := Decision{Snapshot: s.ID, TakenAt: s.TakenAt}
-		isAvailable := s.Status == StatusAvailable
-		if isAvailable {
+		if s.Status == StatusAvailable {
 			available++
 		}
-		switch {
-		case s.InUseBy() != "":
-			d.Reason = "in use by drill database " + s.InUseBy()
-		case !isAvailable:
-			d.Reason = fmt.Sprintf("status %s: only available snapshots are deleted", s.Status)
-		case available <= r.Count:
-			d.Reason = fmt.Sprintf("one of the newest %d available", r.Count)
-		case s.TakenAt.After(cutoff):
-			d.Reason = fmt.Sprintf("younger than %d days", r.Days)
-		default:
-			d.Reason = fmt.Sprintf("older than %d days and not among the newest %d available", r.Days, r.Count)
+		d := Decision{Snapshot: s.ID, TakenAt: s.TakenAt}
+		var keep bool
+		d.Reason, keep = retain(s, available, r, cutoff)
+		if keep {
+			plan.Keep = append(plan.Keep, d)
+		} else {
 			plan.Delete = append(plan.Delete, d)
-			continue
 		}
-		plan.Keep = append(plan.Keep, d)
 	}
 	return plan
+}
+
+// retain says whether retention keeps s, and why; available is how many
+// available snapshots there are from the newest down to s.
+func retain(s Snapshot, available int, r catalog.Retention, cutoff time.Time) (reason string, keep bool) {
+	if s.InUseBy() != "" {
+		return "in use by drill database " + s.InUseBy(), true
+	}
+	if s.Status != StatusAvailable {
+		return fmt.Sprintf("status %s: only available snapshots are deleted", s.Status), true
+	}
+	if available <= r.Count {
+		return fmt.Sprintf("one of the newest %d available", r.Count), true
+	}
+	if s.TakenAt.After(cutoff) {
+		return fmt.Sprintf("younger than %d days", r.Days), true
+	}
+	return fmt.Sprintf("older than %d days and not among the newest %d available", r.Days, r.Count), false
 }
 
 // Newest returns stepship's newest available snapshot of db, or false.
@@ -314,11 +322,8 @@ func newestFirst(snapshots []Snapshot, keep func(Snapshot) bool) []Snapshot {
 			out = append(out, s)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].TakenAt.Equal(out[j].TakenAt) {
-			return out[i].TakenAt.After(out[j].TakenAt)
-		}
-		return out[i].ID > out[j].ID
+	slices.SortFunc(out, func(a, b Snapshot) int {
+		return cmp.Or(b.TakenAt.Compare(a.TakenAt), strings.Compare(b.ID, a.ID))
 	})
 	return out
 }
@@ -344,10 +349,10 @@ func DrillTarget(cat *catalog.Catalog, service, environment, region string) (cat
 	if err != nil {
 		return catalog.Target{}, err
 	}
-	switch {
-	case tg.Drill == nil:
+	if tg.Drill == nil {
 		return catalog.Target{}, &taskerr.UnknownTarget{Reason: fmt.Sprintf("service %q has no drill in environment %q of the catalog; nothing was changed", service, environment)}
-	case tg.Backup.DRRegion != region:
+	}
+	if tg.Backup.DRRegion != region {
 		return catalog.Target{}, &taskerr.UnknownTarget{Reason: fmt.Sprintf("the drills of %s/%s run in its drRegion %s, and this function runs in %s; nothing was changed", service, environment, tg.Backup.DRRegion, region)}
 	}
 	return tg, nil

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/catalog/catalogtest"
+	"github.com/stepship/stepship/shared/taskerr"
 	"github.com/stepship/stepship/test/golden"
 )
 
@@ -160,14 +163,58 @@ func TestNewestAndRPO(t *testing.T) {
 
 func TestTagValue(t *testing.T) {
 	for in, want := range map[string]string{
+		"":                                  "",
 		"weekly drill":                      "weekly drill",
 		"before migration #42 (alice's)":    "before migration _42 _alice_s_",
 		"päivitys 2026-12-01 @ops: a=b+c/d": "päivitys 2026-12-01 @ops: a=b+c/d",
+		"a_b.c:d/e=f+g-h@i j":               "a_b.c:d/e=f+g-h@i j",
+		"tab\tnew\nline;semi,comma*star":    "tab_new_line_semi_comma_star",
+		"emoji 🚀 ok":                        "emoji _ ok",
 		strings.Repeat("x", 300):            strings.Repeat("x", 256),
+		strings.Repeat("x", 256):            strings.Repeat("x", 256),
+		strings.Repeat("x", 255):            strings.Repeat("x", 255),
+		strings.Repeat("ä", 300):            strings.Repeat("ä", 256),
+		strings.Repeat("#", 257):            strings.Repeat("_", 256),
 	} {
 		if got := TagValue(in); got != want {
 			t.Errorf("TagValue(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TakenAt: the stepship:taken-at tag when it is a time, else RDS's original
+// creation time (of a copy), else the creation time; always in UTC.
+func TestTakenAt(t *testing.T) {
+	tagged := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+	original := time.Date(2026, 11, 30, 3, 5, 0, 0, time.FixedZone("CET", 3600))
+	created := time.Date(2026, 11, 30, 4, 10, 0, 0, time.UTC)
+	var zero time.Time
+	for _, tc := range []struct {
+		name              string
+		tag               string // "" for none
+		original, created *time.Time
+		want              time.Time
+	}{
+		{"tag wins", "2026-11-30T03:00:00Z", &original, &created, tagged},
+		{"tag in another zone", "2026-11-30T04:00:00+01:00", &original, &created, tagged},
+		{"no tag: original", "", &original, &created, original.UTC()},
+		{"tag not a time: original", "yesterday", &original, &created, original.UTC()},
+		{"date only is not a time", "2026-11-30", &original, &created, original.UTC()},
+		{"no original: created", "", nil, &created, created},
+		{"zero original: created", "", &zero, &created, created},
+		{"nothing", "", nil, nil, zero},
+		{"zero times", "", &zero, &zero, zero},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tags := map[string]string{TagManagedBy: ManagedBy}
+			if tc.tag != "" {
+				tags[TagTakenAt] = tc.tag
+			}
+			got := TakenAt(tags, tc.original, tc.created)
+			if !got.Equal(tc.want) || got.Location() != time.UTC {
+				t.Errorf("TakenAt = %v, want %v in UTC", got, tc.want)
+			}
+		})
 	}
 }
 
@@ -179,10 +226,38 @@ func TestNames(t *testing.T) {
 	if got := RestoredID("drill", "web-prod", at); got != "drill-web-prod-202611300204" {
 		t.Errorf("RestoredID = %s", got)
 	}
+	if got := WriterID("drill-web-aurora-202611300204"); got != "drill-web-aurora-202611300204-1" {
+		t.Errorf("WriterID = %s", got)
+	}
 	long := "a" + strings.Repeat("b", 38) + "-cdefghijklmnopqrstuvwxyz0123"
 	got := RestoredID("failover", long, at)
 	if len(WriterID(got)) > 63 || strings.Contains(got, "--") {
 		t.Errorf("RestoredID of a long identifier = %s (%d)", got, len(got))
+	}
+}
+
+// RestoredPrefix keeps up to 40 characters of the database's identifier,
+// without a hyphen where it was cut; every RestoredID starts with it.
+func TestRestoredPrefix(t *testing.T) {
+	b40 := strings.Repeat("b", 40)
+	for _, tc := range []struct {
+		purpose, database, want string
+	}{
+		{"drill", "web-prod", "drill-web-prod-"},
+		{"failover", "web-prod", "failover-web-prod-"},
+		{"drill", b40[:39], "drill-" + b40[:39] + "-"},
+		{"drill", b40, "drill-" + b40 + "-"},
+		{"drill", b40 + "c", "drill-" + b40 + "-"},
+		{"drill", b40[:39] + "-c", "drill-" + b40[:39] + "-"},
+		{"drill", b40[:37] + "-x-y-z", "drill-" + b40[:37] + "-x-"},
+	} {
+		got := RestoredPrefix(tc.purpose, tc.database)
+		if got != tc.want {
+			t.Errorf("RestoredPrefix(%s, %s) = %s, want %s", tc.purpose, tc.database, got, tc.want)
+		}
+		if id := RestoredID(tc.purpose, tc.database, now); id != got+"202611300300" {
+			t.Errorf("RestoredID(%s, %s) = %s, not %s and the time", tc.purpose, tc.database, id, got)
+		}
 	}
 }
 
@@ -194,6 +269,59 @@ func TestSnapshotTags(t *testing.T) {
 		{TagReason, "nightly_ cron"}, {TagTakenAt, "2026-11-30T03:00:00Z"}, {TagExpires, "2026-12-14"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("SnapshotTags = %v, want %v", got, want)
+	}
+}
+
+// targets: production backs up to us-west-2 and drills there; nodrill backs
+// up without drills; staging has neither.
+var targets = catalogtest.Web(
+	catalogtest.Environment("production", `database: {instance: web-prod, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}`,
+		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/k"}`,
+		`drill: {schedule: "cron(0 5 ? * SUN *)", subnetGroup: drill-isolated, securityGroup: sg-0123456789abcdef0}`),
+	catalogtest.Environment("nodrill", `database: {instance: web-nodrill, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}`,
+		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/k"}`),
+	catalogtest.Environment("staging"),
+)
+
+// BackupTarget and DrillTarget resolve an entry with backups (and drills, in
+// this region), else say what is missing as a *taskerr.UnknownTarget.
+func TestTargets(t *testing.T) {
+	cat, err := catalog.Parse([]byte(targets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		environment, region string
+		backupErr, drillErr string // a part of the error; "" for none
+	}{
+		{"production", "us-west-2", "", ""},
+		{"production", "us-east-1", "", "drills of web/production run in its drRegion us-west-2, and this function runs in us-east-1"},
+		{"nodrill", "us-west-2", "", `service "web" has no drill in environment "nodrill"`},
+		{"staging", "us-west-2", `service "web" has no backup in environment "staging"`, `service "web" has no backup in environment "staging"`},
+		{"qa", "us-west-2", `"qa"`, `"qa"`},
+	} {
+		t.Run(tc.environment+" in "+tc.region, func(t *testing.T) {
+			check := func(what string, tg catalog.Target, err error, want string) {
+				t.Helper()
+				var unknown *taskerr.UnknownTarget
+				if want == "" {
+					if err != nil || tg.Environment != tc.environment || tg.Backup == nil {
+						t.Errorf("%s = %+v, %v", what, tg, err)
+					}
+					return
+				}
+				if !errors.As(err, &unknown) || !strings.Contains(err.Error(), want) || !strings.HasSuffix(err.Error(), "; nothing was changed") || tg.Backup != nil {
+					t.Errorf("%s error %v, want a *taskerr.UnknownTarget saying %s", what, err, want)
+				}
+			}
+			tg, err := BackupTarget(cat, "web", tc.environment)
+			check("BackupTarget", tg, err, tc.backupErr)
+			tg, err = DrillTarget(cat, "web", tc.environment, tc.region)
+			check("DrillTarget", tg, err, tc.drillErr)
+			if tc.drillErr == "" && tg.Drill == nil {
+				t.Errorf("DrillTarget = %+v without its drill", tg)
+			}
+		})
 	}
 }
 

@@ -62,6 +62,20 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// Parse reads a secret of up to 64 KiB (Secrets Manager's limit) and refuses
+// a larger one before decoding it.
+func TestParseSizeLimit(t *testing.T) {
+	padded := func(n int) []byte {
+		return []byte(rdsSecret + strings.Repeat(" ", n-len(rdsSecret)))
+	}
+	if c, err := Parse(padded(maxSecretBytes)); err != nil || c.Password != password {
+		t.Errorf("a secret of exactly %d bytes: %v, %v", maxSecretBytes, c, err)
+	}
+	if _, err := Parse(padded(maxSecretBytes + 1)); err == nil || !strings.Contains(err.Error(), "larger than 65536 bytes") {
+		t.Errorf("a secret of %d bytes: %v", maxSecretBytes+1, err)
+	}
+}
+
 // Parse never panics, never echoes the secret in an error, and what it
 // accepts is complete.
 func FuzzParse(f *testing.F) {
@@ -184,5 +198,39 @@ func TestCacheAgainstMoto(t *testing.T) {
 	missing := strings.Replace(aws.ToString(out.ARN), "web/db", "web/nope", 1)
 	if _, err := c.Get(ctx, missing); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("missing secret: %v", err)
+	}
+}
+
+// The cache keeps credentials for its TTL: DefaultTTL unless WithTTL sets a
+// positive one.
+func TestCacheTTL(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:web/db-AbCdEf"
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		ttl  time.Duration
+	}{
+		{"default", nil, DefaultTTL},
+		{"one second", []Option{WithTTL(time.Second)}, time.Second},
+		{"one nanosecond", []Option{WithTTL(time.Nanosecond)}, time.Nanosecond},
+		{"zero keeps the default", []Option{WithTTL(0)}, DefaultTTL},
+		{"negative keeps the default", []Option{WithTTL(-time.Minute)}, DefaultTTL},
+		{"the last one wins", []Option{WithTTL(time.Hour), WithTTL(time.Second)}, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+			now := start
+			sm := &fakeSecrets{values: map[string]string{arn: rdsSecret}}
+			c := NewCache(sm, append(tc.opts, WithClock(func() time.Time { return now }))...)
+			for _, step := range []struct {
+				at    time.Duration // since start
+				calls int
+			}{{0, 1}, {tc.ttl - 1, 1}, {tc.ttl, 2}, {2*tc.ttl - 1, 2}, {2 * tc.ttl, 3}} {
+				now = start.Add(step.at)
+				if got, err := c.Get(context.Background(), arn); err != nil || got.Password != password || sm.calls != step.calls {
+					t.Fatalf("at +%v: %v, %v after %d calls, want %d", step.at, got, err, sm.calls, step.calls)
+				}
+			}
+		})
 	}
 }

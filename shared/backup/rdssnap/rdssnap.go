@@ -80,20 +80,20 @@ func (s Snapshots) Get(ctx context.Context, id string) (backup.Snapshot, error) 
 	if s.Database.Aurora() {
 		out, err := s.Client.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String(id)})
 		var nf *rdstypes.DBClusterSnapshotNotFoundFault
-		switch {
-		case errors.As(err, &nf), err == nil && len(out.DBClusterSnapshots) == 0:
+		if errors.As(err, &nf) || err == nil && len(out.DBClusterSnapshots) == 0 {
 			return backup.Snapshot{}, fmt.Errorf("cluster snapshot %s: %w", id, ErrSnapshotNotFound)
-		case err != nil:
+		}
+		if err != nil {
 			return backup.Snapshot{}, fmt.Errorf("failed to describe cluster snapshot %s: %w", id, err)
 		}
 		return fromCluster(out.DBClusterSnapshots[0]), nil
 	}
 	out, err := s.Client.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(id)})
 	var nf *rdstypes.DBSnapshotNotFoundFault
-	switch {
-	case errors.As(err, &nf), err == nil && len(out.DBSnapshots) == 0:
+	if errors.As(err, &nf) || err == nil && len(out.DBSnapshots) == 0 {
 		return backup.Snapshot{}, fmt.Errorf("snapshot %s: %w", id, ErrSnapshotNotFound)
-	case err != nil:
+	}
+	if err != nil {
 		return backup.Snapshot{}, fmt.Errorf("failed to describe snapshot %s: %w", id, err)
 	}
 	return fromInstance(out.DBSnapshots[0]), nil

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stepship/stepship/shared/backup"
+	"github.com/stepship/stepship/shared/function/functiontest"
+	"github.com/stepship/stepship/shared/payload"
+)
+
+// The function starts with an RDS client for its home region and each DR
+// region of the catalog (the example catalog backs web/production up to
+// us-west-2), also when it runs in a DR region; without a catalog it does not
+// start.
+func TestRun(t *testing.T) {
+	for _, region := range []string{"us-east-1", "us-west-2"} {
+		t.Run("starts in "+region, func(t *testing.T) {
+			h := functiontest.Started(t, "snapshot", functiontest.Env("../../catalog.yaml", "AWS_REGION", region), setup)
+			handle, ok := h.(func(context.Context, payload.Invocation[Task]) (any, error))
+			if !ok {
+				t.Fatalf("handler is a %T, want the snapshot function's Handle", h)
+			}
+			_, err := handle(context.Background(), payload.Invocation[Task]{Input: Task{Call: backup.Call{Action: "snapshot"}}})
+			wantErr(t, err, "InvalidBackupRequest", `unknown action "snapshot"`)
+		})
+	}
+	functiontest.Refused(t, "snapshot", functiontest.Env("does-not-exist.yaml"), setup, "catalog: failed to read does-not-exist.yaml")
+}
