@@ -83,6 +83,8 @@ type Proxy struct {
 	ctx    context.Context // ends at Close: held calls are released
 	cancel context.CancelFunc
 
+	dynamoMu sync.Mutex // serializes DynamoDB calls (see ServeHTTP)
+
 	mu     sync.Mutex
 	rules  []*installed
 	counts map[Target]int
@@ -356,6 +358,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, r, req.Target, e)
 		c.Status = e.Status
 		return
+	}
+	if req.Service == "dynamodb" {
+		// DynamoDB applies a conditional write atomically; moto's threaded
+		// server can check two conditions before either write lands (two
+		// deploys would both take a lock). One DynamoDB call at a time here
+		// is what DynamoDB guarantees per item.
+		p.dynamoMu.Lock()
+		defer p.dynamoMu.Unlock()
 	}
 	c.Status, c.Err = p.forward(w, r, req, body, pl.respond)
 }

@@ -492,6 +492,12 @@ func (p *pipeline) leaseExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	arnNext := p.start(t, next)
+	// The next deploy takes the lock while the holder still runs; then the
+	// holder stops, so that its rollout's polls do not mix with the next's.
+	p.waitForLock(t, arnNext, false)
+	if _, err := p.e.SFN.StopExecution(t.Context(), &sfn.StopExecutionInput{ExecutionArn: aws.String(arnSlow)}); err != nil {
+		t.Fatal(err)
+	}
 	hist := func() []string {
 		h, _ := p.e.History(t.Context(), arnNext)
 		return localenv.StatePath(h)
