@@ -103,14 +103,20 @@ func runTaskStatements(stack awscdk.Stack, targets []catalog.Target) []awsiam.Po
 		}),
 	}
 	if roles := catalogRoles(targets); len(roles) > 0 {
-		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("PassTheCatalogsRolesToMigrationTasks"),
-			Actions:    jsii.Strings("iam:PassRole"),
-			Resources:  &roles,
-			Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-		}))
+		out = append(out, passRolesToECSTasks("PassTheCatalogsRolesToMigrationTasks", roles))
 	}
 	return out
+}
+
+// passRolesToECSTasks lets a role pass the catalog's roles, and only to ECS
+// tasks: what registering a revision and running a migration task both need.
+func passRolesToECSTasks(sid string, roles []*string) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String(sid),
+		Actions:    jsii.Strings("iam:PassRole"),
+		Resources:  &roles,
+		Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+	})
 }
 
 // grantVerify gives fn what functions/verify reads: the catalog's services

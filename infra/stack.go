@@ -353,12 +353,7 @@ func grantECSDeploy(stack awscdk.Stack, fn awslambda.Function, targets []catalog
 	if len(roles) == 0 {
 		return // no environment lists a role: a task definition with one is refused (RoleNotAllowed)
 	}
-	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("PassTheCatalogsTaskRolesToECSTasks"),
-		Actions:    jsii.Strings("iam:PassRole"),
-		Resources:  &roles,
-		Conditions: &map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-	}))
+	fn.AddToRolePolicy(passRolesToECSTasks("PassTheCatalogsTaskRolesToECSTasks", roles))
 }
 
 // ecsServiceARN is a catalog service's ARN: as given when the catalog gives an
