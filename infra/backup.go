@@ -37,6 +37,12 @@ type Backups struct {
 // reference.
 func backupMachineName(home string) string { return home + "-backup" }
 func drillMachineName(home string) string  { return home + "-dr-drill" }
+
+// backupMachineARN is the ARN of the home stack's backup state machine.
+func backupMachineARN(stack awscdk.Stack) *string {
+	return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("states"), Resource: jsii.String("stateMachine"),
+		ResourceName: jsii.String(backupMachineName(*stack.StackName())), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+}
 func alarmName(home, what string, t *catalog.Target) string {
 	if t == nil {
 		return home + "-" + what

@@ -223,6 +223,11 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 		}
 		if spec.has(MigratesDatabases) {
 			grantMigrate(stack, fn, targets)
+			// In the databases' network when the catalog names it
+			// (database.network; one for every SQL-migrated database).
+			if n := cat.MigrationNetwork(); n != nil {
+				putInNetwork(stack, fn, *jsii.Strings(n.Subnets...), *jsii.Strings(n.SecurityGroups...), "TheDatabasesSubnets")
+			}
 		}
 		if spec.has(PublicURL) {
 			url := fn.AddFunctionUrl(&awslambda.FunctionUrlOptions{AuthType: awslambda.FunctionUrlAuthType_NONE})
@@ -318,7 +323,14 @@ func newDeployStateMachine(s *StepshipStack, asl []byte, file string, specs []Fu
 	return newStateMachine(s.Stack, machine{
 		ID: "DeployStateMachine", Name: deployMachineName(s.Stack), LogSuffix: "deploy", Comment: "stepship: deploy a pushed commit to its ECS service",
 		ASL: asl, File: file, Functions: functionsByPlaceholder(specs, s.Functions),
-		Resources: map[string]*string{statemachines.TableName: s.Table.TableName()}, TableARN: s.Table.TableArn(),
+		Resources: map[string]*string{
+			statemachines.TableName: s.Table.TableName(),
+			// By name: the backup machine exists only when the catalog has
+			// backups, and only a target with backup.beforeDeploy runs it
+			// (its role may start it only then: integrations.go).
+			statemachines.BackupStateMachineArn: backupMachineARN(s.Stack),
+		},
+		TableARN: s.Table.TableArn(),
 	}, targets, retention, s.DataKey)
 }
 

@@ -453,6 +453,9 @@ func (c *Catalog) validate() error {
 		}
 		seen[s.Name] = true
 	}
+	if _, first, conflict := c.migrationNetwork(); conflict != "" {
+		return &Error{Path: conflict, Problem: "must be the same as " + first + " (or both absent): stepship runs one migrate function, in one network, for every database with SQL migrations"}
+	}
 	return nil
 }
 
