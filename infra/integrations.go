@@ -290,10 +290,6 @@ func dedupe(actions []string) []string {
 // ended.
 func nestedBackupStatements(stack awscdk.Stack) []awsiam.PolicyStatement {
 	name := backupMachineName(*stack.StackName())
-	states := func(resource, name string) *string {
-		return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("states"), Resource: jsii.String(resource),
-			ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
-	}
 	return []awsiam.PolicyStatement{
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("StartPreDeploySnapshots"),
@@ -303,7 +299,7 @@ func nestedBackupStatements(stack awscdk.Stack) []awsiam.PolicyStatement {
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("WatchPreDeploySnapshots"),
 			Actions:   jsii.Strings("states:DescribeExecution", "states:StopExecution"),
-			Resources: &[]*string{states("execution", name+":*")},
+			Resources: &[]*string{statesARN(stack, "execution", name+":*")},
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:     jsii.String("WaitForPreDeploySnapshots"),

@@ -206,12 +206,9 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 			s.DeployStateMachine.GrantStartExecution(fn)
 			// To tell a re-sent push (same name, same input) from a conflict.
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid:     jsii.String("ReadItsOwnDeployExecutions"),
-				Actions: jsii.Strings("states:DescribeExecution"),
-				Resources: &[]*string{stack.FormatArn(&awscdk.ArnComponents{
-					Service: jsii.String("states"), Resource: jsii.String("execution"),
-					ResourceName: jsii.String(deployMachineName(stack) + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-				})},
+				Sid:       jsii.String("ReadItsOwnDeployExecutions"),
+				Actions:   jsii.Strings("states:DescribeExecution"),
+				Resources: &[]*string{statesARN(stack, "execution", deployMachineName(stack)+":*")},
 			}))
 			fn.AddEnvironment(jsii.String(config.EnvDeployStateMachineARN), s.DeployStateMachine.StateMachineArn(), nil)
 		}
@@ -374,15 +371,15 @@ func ecsServiceARN(stack awscdk.Stack, cluster, service string) *string {
 	if strings.HasPrefix(service, "arn:") {
 		return jsii.String(service)
 	}
-	clusterName := cluster
-	if strings.HasPrefix(cluster, "arn:") {
-		clusterName = cluster[strings.LastIndex(cluster, "/")+1:]
-	}
 	return stack.FormatArn(&awscdk.ArnComponents{
 		Service: jsii.String("ecs"), Resource: jsii.String("service"),
-		ResourceName: jsii.String(clusterName + "/" + service), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		ResourceName: jsii.String(clusterName(cluster) + "/" + service), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
 	})
 }
+
+// clusterName is the name of an ECS cluster the catalog gives by name or by
+// ARN (arn:…:cluster/NAME).
+func clusterName(cluster string) string { return cluster[strings.LastIndex(cluster, "/")+1:] }
 
 // appendNew appends v unless an equal string is already there.
 func appendNew(list []*string, v *string) []*string {
