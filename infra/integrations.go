@@ -181,7 +181,11 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 			runTask = true
 		case r == "arn:aws:states:::states:startExecution.sync:2":
 			// The deploy machine's pre-deploy snapshot: the backup machine,
-			// nested.
+			// nested, and no other (its grants name that machine only).
+			if !strings.Contains(asl, "${"+statemachines.BackupStateMachineArn+"}") {
+				problems = append(problems, fmt.Errorf("Task resource %s: only the backup machine (${%s}) may be started as a nested execution", r, statemachines.BackupStateMachineArn))
+				continue
+			}
 			nestedBackup = true
 		case strings.HasPrefix(r, "arn:aws:states:::aws-sdk:"):
 			service, action, ok := strings.Cut(strings.TrimPrefix(r, "arn:aws:states:::aws-sdk:"), ":")

@@ -221,6 +221,10 @@ func TestNestedBackupIsGrantedOnlyWhenTheCatalogAsksForIt(t *testing.T) {
 			got = append(got, fmt.Sprint(j))
 		}
 		all := strings.Join(got, "\n")
+		if _, err := integrationStatements(stack, strings.Replace(asl, "${BackupStateMachineArn}", "arn:aws:states:us-east-1:123456789012:stateMachine:other", 1), targets, nil, nil); err == nil ||
+			!strings.Contains(err.Error(), "only the backup machine") {
+			t.Errorf("a nested execution of another machine: %v, want it refused", err)
+		}
 		for _, want := range []string{"states:StartExecution", "stateMachine:Nested-backup", "states:StopExecution", "execution:Nested-backup:*", "StepFunctionsGetEventsForStepFunctionsExecutionRule"} {
 			if strings.Contains(all, want) != on {
 				t.Errorf("beforeDeploy %v: %q granted %v:\n%s", on, want, !on, all)

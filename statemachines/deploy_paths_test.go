@@ -241,6 +241,12 @@ func deployScenarios(t *testing.T) []scenario {
 			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"PreDeploySnapshotFailed", "SnapshotQuotaExceeded", "nothing was deployed"},
 		},
 		{
+			name:   "the pre-deploy snapshot takes longer than its timeout",
+			script: script(happy(snap), "PreDeploySnapshot", fail("States.Timeout", "")),
+			path:   path(start, locked, []string{"BuildMode", "CheckImage", "SnapshotBeforeDeploy", "PreDeploySnapshot", "PreDeploySnapshotFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"PreDeploySnapshotFailed", "States.Timeout", "nothing was deployed"},
+		},
+		{
 			name:   "a push builds, migrates, deploys, verifies and bakes",
 			script: happy(hook),
 			path:   path(start, locked, built, []string{"Migrate"}, verifiedP, []string{"Bake", "CheckBake"}, succeeded),
@@ -248,7 +254,7 @@ func deployScenarios(t *testing.T) []scenario {
 		},
 		{
 			name: "every call throttled once on the way",
-			script: everyThrottledOnce(happy(hook), "Resolve", "Acquire", "ReadLast", "Build", "CheckImage", "SnapshotBeforeDeploy", "Register", "Migrate",
+			script: everyThrottledOnce(happy(hook), "Resolve", "Acquire", "ReadLast", "Build", "CheckImage", "Register", "Migrate",
 				"UpdateService", "Verify", "CheckBake", "RecordSucceeded", "Release"),
 			path:   path(start, locked, built, []string{"Migrate"}, verifiedP, []string{"Bake", "CheckBake"}, succeeded),
 			status: asl.StatusSucceeded,

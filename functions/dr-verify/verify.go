@@ -350,7 +350,7 @@ func cut(s string) string {
 		return s
 	}
 	i := maxDetail
-	for i > 0 && !utf8.RuneStart(s[i]) {
+	for j := 0; j < utf8.UTFMax-1 && i > 0 && !utf8.RuneStart(s[i]); j++ {
 		i--
 	}
 	return s[:i] + "…"

@@ -342,3 +342,12 @@ func TestCutKeepsCharactersWhole(t *testing.T) {
 		}
 	}
 }
+
+// Input that is not UTF-8 to begin with is still cut near maxDetail, never
+// to nothing.
+func TestCutOfInvalidUTF8(t *testing.T) {
+	got := cut(strings.Repeat("\x80", maxDetail+10))
+	if n := len(got) - len("…"); n < maxDetail-utf8.UTFMax || n > maxDetail {
+		t.Errorf("cut kept %d bytes, want about %d", n, maxDetail)
+	}
+}

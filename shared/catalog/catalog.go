@@ -453,8 +453,12 @@ func (c *Catalog) validate() error {
 		}
 		seen[s.Name] = true
 	}
-	if _, first, conflict := c.migrationNetwork(); conflict != "" {
-		return &Error{Path: conflict, Problem: "must be the same as " + first + " (or both absent): stepship runs one migrate function, in one network, for every database with SQL migrations"}
+	if n, first, conflict := c.migrationNetwork(); conflict != "" {
+		problem := "must be the same as " + first
+		if n == nil {
+			problem = "is given, but " + first + " is not"
+		}
+		return &Error{Path: conflict, Problem: problem + ": stepship runs one migrate function, in one network, for every database with SQL migrations (give all of them the same network, or none)"}
 	}
 	return nil
 }

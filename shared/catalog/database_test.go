@@ -260,7 +260,8 @@ func TestDatabaseNetwork(t *testing.T) {
 	}{
 		{"none", "", "", ""},
 		{"the same network, in any order", net, swapped, ""},
-		{"only one names it", net, "", stageAt + ": must be the same as services[web].environments[production].database.network (or both absent): stepship runs one migrate function"},
+		{"only one names it", net, "", stageAt + ": must be the same as services[web].environments[production].database.network: stepship runs one migrate function"},
+		{"only the second names it", "", net, stageAt + ": is given, but services[web].environments[production].database.network is not: stepship runs one migrate function"},
 		{"another security group", net, strings.Replace(net, "sg-0123456789abcdef0", "sg-0123456789abcdef1", 1), stageAt + ": must be the same as"},
 		{"a subnet that is not one", "{subnets: [subnet-xyz], securityGroups: [sg-0123456789abcdef0]}", "", prodAt + ".subnets[0]: must be a subnet id (subnet-…)"},
 		{"a security group that is not one", "{subnets: [subnet-89abcdef], securityGroups: [subnet-89abcdef]}", "", prodAt + ".securityGroups[0]: must be a security group id (sg-…)"},

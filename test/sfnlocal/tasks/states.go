@@ -56,6 +56,11 @@ func (a *AWS) startExecution(ctx context.Context, task asl.Task, input json.RawM
 			in.Input = aws.String(string(p.Input))
 		}
 	}
+	if a.SelfEndpoint == nil {
+		// Without it the call would reach whatever Step Functions the SDK
+		// configuration names (an emulator), not this service.
+		return nil, &asl.TaskFailure{Name: errname.Runtime, Cause: fmt.Sprintf("state %q: states:startExecution needs the service's own endpoint (tasks.AWS.SelfEndpoint)", task.StateName)}
+	}
 	client := a.sdkServices()["sfn"].client.(*sfn.Client)
 	region := func(o *sfn.Options) {
 		if r := machineRegion(task); r != "" {
@@ -103,7 +108,7 @@ func (a *AWS) stopChild(client *sfn.Client, arn *string, region func(*sfn.Option
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, _ = client.StopExecution(ctx, &sfn.StopExecutionInput{
-		ExecutionArn: arn, Error: aws.String(errname.Timeout), Cause: aws.String("the parent execution's task ended before this execution"),
+		ExecutionArn: arn, Error: aws.String("States.TaskEnded"), Cause: aws.String("the task that started this execution ended first (its timeout, or its execution stopped)"),
 	}, region)
 	return why
 }
