@@ -91,8 +91,17 @@ func resolved(t *testing.T, cat string, req payload.DeployRequest) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The interpreter's clock is the real one: the scenarios that wait for
+	// the lock have time left, except those of waitedTooLong.
+	r.Lock.WaitUntil = "9999-12-31T23:59:59.999Z"
 	b, _ := json.Marshal(r)
 	return string(b)
+}
+
+// waitedTooLong is a resolved state whose time to wait for the lock ran out
+// (its execution started more than catalog.MaxLockWait ago).
+func waitedTooLong(resolvedState string) string {
+	return strings.Replace(resolvedState, `"waitUntil":"9999-12-31T23:59:59.999Z"`, `"waitUntil":"2026-11-30T11:00:00.000Z"`, 1)
 }
 
 var pushedAt = time.Date(2026, 11, 30, 9, 59, 0, 0, time.UTC)
@@ -206,7 +215,7 @@ func deployScenarios(t *testing.T) []scenario {
 		for _, s := range states {
 			name := "Lambda.TooManyRequestsException"
 			switch s {
-			case "Acquire", "ReadLock", "ReadLast", "LookupCommit", "TakeOver", "Enqueue", "Release":
+			case "Acquire", "ReadLock", "ReadLast", "LookupCommit", "TakeOver", "Enqueue", "Dequeue", "Release":
 				name = throttled
 			case "RecordSucceeded", "Record", "RecordRefused":
 				name = "DynamoDb.ThrottlingException"
@@ -369,7 +378,7 @@ func deployScenarios(t *testing.T) []scenario {
 			name: "an older push deploying: wait as next, then deploy",
 			script: everyThrottledOnce(script(happy(plain), "Acquire", []reply{fail(ccf, "held"), ok(done)}, "ReadLock", ok(held),
 				"CheckOwner", ok(`{"Status":"RUNNING"}`), "Enqueue", ok(done)), "CheckOwner", "Enqueue"),
-			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "CheckOwner", "OwnerRunning", "Enqueue", "WaitForLock"}, locked, checked, verifiedP, succeeded),
+			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "CheckOwner", "OwnerRunning", "Enqueue", "LockWaitLeft", "LockWaitOver", "WaitForLock"}, locked, checked, verifiedP, succeeded),
 			status: asl.StatusSucceeded,
 		},
 		{
@@ -377,7 +386,7 @@ func deployScenarios(t *testing.T) []scenario {
 			script: script(happy(plain), "Acquire", []reply{fail(ccf, "held"), fail(ccf, "held"), ok(done)}, "ReadLock", ok(held),
 				"CheckOwner", ok(`{"Status":"RUNNING"}`), "Enqueue", []reply{fail(ccf, "outranked"), ok(done)}),
 			path: path(start, []string{"Acquire", "ReadLock", "Contended", "CheckOwner", "OwnerRunning", "Enqueue", "Acquire", "ReadLock", "Contended",
-				"CheckOwner", "OwnerRunning", "Enqueue", "WaitForLock"}, locked, checked, verifiedP, succeeded),
+				"CheckOwner", "OwnerRunning", "Enqueue", "LockWaitLeft", "LockWaitOver", "WaitForLock"}, locked, checked, verifiedP, succeeded),
 			status: asl.StatusSucceeded,
 		},
 		{
@@ -398,13 +407,28 @@ func deployScenarios(t *testing.T) []scenario {
 			name: "the holder cannot be asked about: wait behind it",
 			script: script(happy(plain), "Acquire", []reply{fail(ccf, "held"), ok(done)}, "ReadLock", ok(held),
 				"CheckOwner", fail("Sfn.AccessDeniedException", "no"), "Enqueue", ok(done)),
-			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "CheckOwner", "Enqueue", "WaitForLock"}, locked, checked, verifiedP, succeeded),
+			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "CheckOwner", "Enqueue", "LockWaitLeft", "LockWaitOver", "WaitForLock"}, locked, checked, verifiedP, succeeded),
 			status: asl.StatusSucceeded,
+		},
+		{
+			name: "waited for the lock as long as a deploy may: give up, no longer the waiter",
+			script: everyThrottledOnce(script(happy(waitedTooLong(plain)), "Acquire", fail(ccf, "held"), "ReadLock", ok(held),
+				"CheckOwner", ok(`{"Status":"RUNNING"}`), "Enqueue", ok(done), "Dequeue", ok(done)), "Dequeue"),
+			path: path(start, []string{"Acquire", "ReadLock", "Contended", "CheckOwner", "OwnerRunning", "Enqueue", "LockWaitLeft", "LockWaitOver",
+				"LockWaitTooLong", "Dequeue"}, refused),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN",
+			cause: []string{"LockWaitTooLong: the deploy lock of web/production was held for longer than a deploy may wait for it (since 2026-11-30T10:00:00.000Z)", "nothing was changed"},
+		},
+		{
+			name:   "waited too long, and a later push already took the waiting place",
+			script: script(happy(waitedTooLong(plain)), "Acquire", fail(ccf, "held"), "ReadLock", ok(freeNow), "Dequeue", fail(ccf, "not the waiter")),
+			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "LockWaitLeft", "LockWaitOver", "LockWaitTooLong", "Dequeue"}, refused),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"LockWaitTooLong"},
 		},
 		{
 			name:   "the lock was freed meanwhile: wait and take it",
 			script: script(happy(plain), "Acquire", []reply{fail(ccf, "held"), ok(done)}, "ReadLock", ok(freeNow)),
-			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "WaitForLock"}, locked, checked, verifiedP, succeeded),
+			path:   path(start, []string{"Acquire", "ReadLock", "Contended", "LockWaitLeft", "LockWaitOver", "WaitForLock"}, locked, checked, verifiedP, succeeded),
 			status: asl.StatusSucceeded,
 		},
 		{

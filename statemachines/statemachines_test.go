@@ -5,7 +5,10 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/statemachines"
 	"github.com/stepship/stepship/test/harness"
 	"github.com/stepship/stepship/test/sfnlocal/asl"
@@ -182,4 +185,30 @@ func (d definition) allStates() map[string]*state {
 		}
 	}
 	return out
+}
+
+// The deploy machine gives its long steps the time the catalog's budget
+// reckons with (catalog.WorstCaseRun, checked against MaxDeployRun when a
+// catalog is read), and itself the lease: if they drifted apart, a catalog
+// the check accepts could still be cut off by the machine's timeout.
+func TestDeployTimeoutsAreTheCatalogsBudget(t *testing.T) {
+	m := machineOf(t, statemachines.Deploy)
+	states := m.allStates()
+	if got := time.Duration(m.TimeoutSeconds) * time.Second; got != catalog.DeployLease || payload.DeployLease != catalog.DeployLease {
+		t.Errorf("the machine's TimeoutSeconds is %s, the lease %s", got, catalog.DeployLease)
+	}
+	for name, want := range map[string]time.Duration{
+		"Build":             catalog.BuildTimeout,
+		"PreDeploySnapshot": catalog.PreDeploySnapshotTimeout,
+		"Migrate":           catalog.SQLMigrationTimeout,
+	} {
+		if got := time.Duration(states[name].TimeoutSeconds) * time.Second; got != want {
+			t.Errorf("%s has TimeoutSeconds %s, the catalog's budget reckons %s", name, got, want)
+		}
+	}
+	for _, name := range []string{"MigrationTask", "MigrationTaskHostNetwork"} {
+		if got := states[name].TimeoutSecondsPath; got != "$.target.migrations.timeoutSeconds" {
+			t.Errorf("%s: TimeoutSecondsPath %q, want the catalog's migrations.timeoutSeconds", name, got)
+		}
+	}
 }

@@ -525,6 +525,9 @@ func (s *Service) validate(at string) error {
 		if err := e.validate(eat); err != nil {
 			return err
 		}
+		if err := e.checkBudget(eat, s.Build.Mode); err != nil {
+			return err
+		}
 		if seen[e.Name] {
 			return &Error{Path: eat + ".name", Problem: "duplicate environment name"}
 		}

@@ -67,11 +67,11 @@ type Health struct {
 // Defaults and bounds of the release fields.
 const (
 	DefaultMigrationTaskTimeoutSeconds = 1800
-	MaxMigrationTaskTimeoutSeconds     = 6 * 3600
+	MaxMigrationTaskTimeoutSeconds     = 2 * 3600
 	DefaultRolloutTimeoutSeconds       = 1200
 	MinRolloutTimeoutSeconds           = 60
-	MaxRolloutTimeoutSeconds           = 3 * 3600
-	MaxBakeSeconds                     = 3 * 3600
+	MaxRolloutTimeoutSeconds           = 3600
+	MaxBakeSeconds                     = 2 * 3600
 	MaxAlarms                          = 20
 	DefaultHealthStatus                = 200
 	DefaultHealthPasses                = 3

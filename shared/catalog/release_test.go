@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/catalog/catalogtest"
@@ -41,12 +42,12 @@ func TestReleaseParseErrors(t *testing.T) {
 		{"control character", []string{`migrations: {mode: task, command: ["up\n"]}`}, at + "migrations.command[0]"},
 		{"DEL", []string{`migrations: {mode: task, command: ["up\x7f"]}`}, at + "migrations.command[0]"},
 		{"argument too long", []string{"migrations: {mode: task, command: [" + strings.Repeat("a", 1025) + "]}"}, at + "migrations.command[0]"},
-		{"task timeout too short", []string{"migrations: {mode: task, command: [x], timeoutSeconds: 59}"}, at + "migrations.timeoutSeconds: must be between 60 and 21600"},
-		{"task timeout too long", []string{"migrations: {mode: task, command: [x], timeoutSeconds: 21601}"}, at + "migrations.timeoutSeconds"},
-		{"rollout timeout too short", []string{"verify: {timeoutSeconds: 59}"}, at + "verify.timeoutSeconds: must be between 60 and 10800"},
-		{"rollout timeout too long", []string{"verify: {timeoutSeconds: 10801}"}, at + "verify.timeoutSeconds"},
-		{"negative bake", []string{"verify: {bakeSeconds: -1}"}, at + "verify.bakeSeconds: must be between 0 and 10800"},
-		{"bake too long", []string{"verify: {bakeSeconds: 10801, alarms: [a]}"}, at + "verify.bakeSeconds"},
+		{"task timeout too short", []string{"migrations: {mode: task, command: [x], timeoutSeconds: 59}"}, at + "migrations.timeoutSeconds: must be between 60 and 7200"},
+		{"task timeout too long", []string{"migrations: {mode: task, command: [x], timeoutSeconds: 7201}"}, at + "migrations.timeoutSeconds"},
+		{"rollout timeout too short", []string{"verify: {timeoutSeconds: 59}"}, at + "verify.timeoutSeconds: must be between 60 and 3600"},
+		{"rollout timeout too long", []string{"verify: {timeoutSeconds: 3601}"}, at + "verify.timeoutSeconds"},
+		{"negative bake", []string{"verify: {bakeSeconds: -1}"}, at + "verify.bakeSeconds: must be between 0 and 7200"},
+		{"bake too long", []string{"verify: {bakeSeconds: 7201, alarms: [a]}"}, at + "verify.bakeSeconds"},
 		{"bake without alarms", []string{"verify: {bakeSeconds: 60}"}, at + "verify.alarms: required with bakeSeconds"},
 		{"too many alarms", []string{"verify: {alarms: [" + alarms(21) + "]}"}, at + "verify.alarms: at most 20 alarms"},
 		{"alarm name with a quote", []string{`verify: {alarms: ["web\"5xx"]}`}, at + "verify.alarms[0]: must be a CloudWatch alarm name"},
@@ -92,8 +93,8 @@ func TestReleaseDefaults(t *testing.T) {
 			&catalog.Migrations{Mode: catalog.MigrationsTask, Command: []string{"./manage.py", "migrate"}, TimeoutSeconds: 1800}, catalog.Verify{TimeoutSeconds: 1200, Alarms: []string{}}},
 		{"task, bounds", []string{"migrations: {mode: task, command: [m], timeoutSeconds: 60}"},
 			&catalog.Migrations{Mode: catalog.MigrationsTask, Command: []string{"m"}, TimeoutSeconds: 60}, catalog.Verify{TimeoutSeconds: 1200, Alarms: []string{}}},
-		{"task, upper bound", []string{"migrations: {mode: task, command: [m], timeoutSeconds: 21600}"},
-			&catalog.Migrations{Mode: catalog.MigrationsTask, Command: []string{"m"}, TimeoutSeconds: 21600}, catalog.Verify{TimeoutSeconds: 1200, Alarms: []string{}}},
+		{"task, upper bound", []string{"migrations: {mode: task, command: [m], timeoutSeconds: 7200}"},
+			&catalog.Migrations{Mode: catalog.MigrationsTask, Command: []string{"m"}, TimeoutSeconds: 7200}, catalog.Verify{TimeoutSeconds: 1200, Alarms: []string{}}},
 		{"task, the most arguments, the longest, spaces and tildes", []string{"migrations: {mode: task, command: [" + strings.Repeat("a, ", 62) + strings.Repeat("b", 1024) + ", \"up --to ~1\"]}"},
 			&catalog.Migrations{Mode: catalog.MigrationsTask, Command: append(append(slices.Repeat([]string{"a"}, 62), strings.Repeat("b", 1024)), "up --to ~1"), TimeoutSeconds: 1800},
 			catalog.Verify{TimeoutSeconds: 1200, Alarms: []string{}}},
@@ -101,8 +102,8 @@ func TestReleaseDefaults(t *testing.T) {
 			catalog.Verify{TimeoutSeconds: 1200, Alarms: []string{}, Health: &catalog.Health{URL: "https://web/", Status: 100, Passes: 3, Attempts: 9, IntervalSeconds: 10}}},
 		{"health defaults", []string{"verify: {timeoutSeconds: 60, health: {url: https://web/healthz}}"}, nil,
 			catalog.Verify{TimeoutSeconds: 60, Alarms: []string{}, Health: &catalog.Health{URL: "https://web/healthz", Status: 200, Passes: 3, Attempts: 9, IntervalSeconds: 10}}},
-		{"health given", []string{"verify: {timeoutSeconds: 10800, bakeSeconds: 10800, alarms: [web-5xx], health: {url: http://10.0.0.1:8080/up, status: 204, passes: 1, attempts: 100, intervalSeconds: 300}}"}, nil,
-			catalog.Verify{TimeoutSeconds: 10800, BakeSeconds: 10800, Alarms: []string{"web-5xx"}, Health: &catalog.Health{URL: "http://10.0.0.1:8080/up", Status: 204, Passes: 1, Attempts: 100, IntervalSeconds: 300}}},
+		{"health given", []string{"verify: {timeoutSeconds: 900, bakeSeconds: 3600, alarms: [web-5xx], health: {url: http://10.0.0.1:8080/up, status: 204, passes: 1, attempts: 10, intervalSeconds: 300}}"}, nil,
+			catalog.Verify{TimeoutSeconds: 900, BakeSeconds: 3600, Alarms: []string{"web-5xx"}, Health: &catalog.Health{URL: "http://10.0.0.1:8080/up", Status: 204, Passes: 1, Attempts: 10, IntervalSeconds: 300}}},
 		{"twenty alarms, the most", []string{"verify: {alarms: [" + alarms(20) + "], health: {url: https://web/, status: 599, passes: 100, attempts: 100, intervalSeconds: 1}}"}, nil,
 			catalog.Verify{TimeoutSeconds: 1200, Alarms: strings.Split(alarms(20), ", "),
 				Health: &catalog.Health{URL: "https://web/", Status: 599, Passes: 100, Attempts: 100, IntervalSeconds: 1}}},
@@ -130,4 +131,59 @@ func alarms(n int) string {
 		names = append(names, "a"+strconv.Itoa(i))
 	}
 	return strings.Join(names, ", ")
+}
+
+// A deploy must fit in the time the machine gives it: an environment whose
+// worst case (every step as long as it may) exceeds MaxDeployRun is refused
+// with the sum spelled out; right at the limit is fine.
+func TestDeployTimeBudget(t *testing.T) {
+	const at = "catalog: services[web].environments[production]: a deploy could run "
+	for _, tt := range []struct {
+		name   string
+		fields []string
+		want   string // error; "" valid
+		run    time.Duration
+	}{
+		{"defaults", nil, "", 20*time.Minute + 20*time.Minute + 15*time.Minute},
+		// 2h migration + 20m rollout + 20m rollback + 15m other = 2h55m.
+		{"the longest migration task", []string{"migrations: {mode: task, command: [m], timeoutSeconds: 7200}"}, "", 2*time.Hour + 55*time.Minute},
+		// 1h + 1h + 15m = 2h15m, + 45m of bake = 3h: at the limit.
+		{"at the limit", []string{"verify: {timeoutSeconds: 3600, bakeSeconds: 2700, alarms: [a]}"}, "", 3 * time.Hour},
+		{"one second over", []string{"verify: {timeoutSeconds: 3600, bakeSeconds: 2701, alarms: [a]}"},
+			at + "3h0m1s (rollout 1h0m0s + bake 45m1s + rollback 1h0m0s + other steps 15m0s), longer than the 3h0m0s a deploy may run", 0},
+		{"a long health check", []string{"verify: {timeoutSeconds: 3600, health: {url: https://web/, attempts: 100, intervalSeconds: 60}}"},
+			at + "3h55m0s (rollout 1h0m0s + health check 1h40m0s + rollback 1h0m0s + other steps 15m0s)", 0},
+		{"a task migration with a long bake", []string{"migrations: {mode: task, command: [m], timeoutSeconds: 7200}", "verify: {bakeSeconds: 3600, alarms: [a]}"},
+			at + "3h55m0s (migration task 2h0m0s + rollout 20m0s + bake 1h0m0s + rollback 20m0s + other steps 15m0s)", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := catalog.Parse([]byte(catalogtest.Web(catalogtest.Environment("production", tt.fields...))))
+			if tt.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("Parse: %v, want %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range c.Services[0].Environments {
+				e := &c.Services[0].Environments[i]
+				if got, parts := e.WorstCaseRun(c.Services[0].Build.Mode); got != tt.run {
+					t.Errorf("worst case %s (%s), want %s", got, parts, tt.run)
+				}
+			}
+		})
+	}
+	// The build and the pre-deploy snapshot count too.
+	env := &catalog.Environment{Backup: &catalog.Backup{BeforeDeploy: true}, Migrations: &catalog.Migrations{Mode: catalog.MigrationsSQL},
+		Verify: &catalog.Verify{TimeoutSeconds: 600, BakeSeconds: 300, Health: &catalog.Health{Attempts: 9, IntervalSeconds: 10}}}
+	got, parts := env.WorstCaseRun(catalog.BuildCodeBuild)
+	want := "build 1h0m0s + pre-deploy snapshot 30m0s + SQL migrations 15m0s + rollout 10m0s + health check 1m30s + bake 5m0s + rollback 10m0s + other steps 15m0s"
+	if parts != want || got != 2*time.Hour+26*time.Minute+30*time.Second {
+		t.Errorf("worst case %s: %s\nwant %s", got, parts, want)
+	}
+	if catalog.DeployLease != catalog.MaxLockWait+catalog.MaxDeployRun {
+		t.Errorf("the lease %s is not the lock wait %s plus the run %s", catalog.DeployLease, catalog.MaxLockWait, catalog.MaxDeployRun)
+	}
 }

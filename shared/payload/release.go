@@ -55,6 +55,10 @@ type Lock struct {
 	// execution still runs (TimeFormat): the execution's start plus
 	// DeployLease, which is the machine's own timeout.
 	LeaseUntil string `json:"leaseUntil"`
+	// WaitUntil is when a deploy still waiting for the lock gives up
+	// (TimeFormat): the execution's start plus catalog.MaxLockWait, so that
+	// its run, at most catalog.MaxDeployRun, ends inside the lease.
+	WaitUntil string `json:"waitUntil"`
 	// ExpiresAt is the lock item's TTL (epoch seconds, as DynamoDB's N
 	// wants it: a string): a week past the lease, so an abandoned lock item
 	// is cleaned up.
@@ -155,9 +159,11 @@ const TimeFormat = "2006-01-02T15:04:05.000Z"
 
 // DeployLease is how long a deploy's lock holds against a holder whose
 // execution still runs: the deploy machine's TimeoutSeconds, past which no
-// execution runs anyway. A holder whose execution has ended (failed,
-// stopped, timed out) loses the lock at once (docs/deploy.md, "Lock").
-const DeployLease = 2 * time.Hour
+// execution runs anyway (catalog.DeployLease: at most catalog.MaxLockWait
+// waiting for the lock, then at most catalog.MaxDeployRun running). A
+// holder whose execution has ended (failed, stopped, timed out) loses the
+// lock at once (docs/deploy.md, "Lock").
+const DeployLease = catalog.DeployLease
 
 // lockItemTTL keeps an abandoned lock item this long past its lease.
 const lockItemTTL = 7 * 24 * time.Hour
@@ -184,12 +190,14 @@ func NewResolved(req DeployRequest, t catalog.Target, executionARN, startTime st
 		}
 	}
 	lease := start.Add(DeployLease)
+	waitUntil := start.Add(catalog.MaxLockWait)
 	return Resolved{
 		Request: req,
 		Target:  t,
 		Lock: Lock{
 			Key:        LockKey(t.Service, t.Environment),
 			LeaseUntil: lease.UTC().Format(TimeFormat),
+			WaitUntil:  waitUntil.UTC().Format(TimeFormat),
 			ExpiresAt:  strconv.FormatInt(lease.Add(lockItemTTL).Unix(), 10),
 		},
 		Order:   Order{Push: push, Arrival: arrival, Name: name, Key: OrderKey(push, arrival, name), High: push},

@@ -18,21 +18,21 @@ func TestNewResolvedOrderAndLock(t *testing.T) {
 		req                        DeployRequest
 		start                      string
 		push, key, author, trigger string
-		lease, expires             string
+		lease, wait, expires       string
 		rollback                   bool
 	}{
 		{name: "webhook with a signed push time", start: "2026-11-27T10:41:02.5Z",
 			req:  DeployRequest{Commit: "c", RequestedBy: "", Source: &Source{Pusher: "dana", PushedAt: &pushed}},
 			push: "2026-11-27T09:40:00.000Z", key: "2026-11-27T09:40:00.000Z|2026-11-27T10:41:02.500Z|abc", author: "dana", trigger: "webhook",
-			lease: "2026-11-27T12:41:02.500Z", expires: "1796388062"},
+			lease: "2026-11-27T14:41:02.500Z", wait: "2026-11-27T11:41:02.500Z", expires: "1796395262"},
 		{name: "webhook without a signed time: ordered by arrival", start: "2026-11-27T10:41:02Z",
 			req:  DeployRequest{RequestedBy: "ops-bot", Source: &Source{Pusher: "dana"}},
 			push: "2026-11-27T10:41:02.000Z", key: "2026-11-27T10:41:02.000Z|2026-11-27T10:41:02.000Z|abc", author: "ops-bot", trigger: "webhook",
-			lease: "2026-11-27T12:41:02.000Z", expires: "1796388062"},
+			lease: "2026-11-27T14:41:02.000Z", wait: "2026-11-27T11:41:02.000Z", expires: "1796395262"},
 		{name: "console rollback request", start: "2026-11-27T10:41:02.123456789+01:00",
 			req:  DeployRequest{RequestedBy: "alice", Reason: "r", AllowOlder: true},
 			push: "2026-11-27T09:41:02.123Z", key: "2026-11-27T09:41:02.123Z|2026-11-27T09:41:02.123Z|abc", author: "alice", trigger: "console",
-			lease: "2026-11-27T11:41:02.123Z", expires: "1796384462", rollback: true},
+			lease: "2026-11-27T13:41:02.123Z", wait: "2026-11-27T10:41:02.123Z", expires: "1796391662", rollback: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := NewResolved(tt.req, target, arn, tt.start)
@@ -42,8 +42,8 @@ func TestNewResolvedOrderAndLock(t *testing.T) {
 			if r.Order.Push != tt.push || r.Order.Key != tt.key || r.Order.High != tt.push || r.Order.Name != "abc" {
 				t.Errorf("order %+v, want push %s key %s", r.Order, tt.push, tt.key)
 			}
-			if r.Lock.Key != "deploy#web#production" || r.Lock.LeaseUntil != tt.lease || r.Lock.ExpiresAt != tt.expires {
-				t.Errorf("lock %+v, want lease %s expires %s", r.Lock, tt.lease, tt.expires)
+			if r.Lock.Key != "deploy#web#production" || r.Lock.LeaseUntil != tt.lease || r.Lock.WaitUntil != tt.wait || r.Lock.ExpiresAt != tt.expires {
+				t.Errorf("lock %+v, want lease %s wait until %s expires %s", r.Lock, tt.lease, tt.wait, tt.expires)
 			}
 			if r.Record.Author != tt.author || r.Record.Trigger != tt.trigger || r.Record.RollbackRequest != tt.rollback ||
 				r.Record.SortKey != "release#"+r.Order.Arrival+"#abc" || r.Record.Reason != tt.req.Reason {
