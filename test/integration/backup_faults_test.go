@@ -554,7 +554,7 @@ func (m *backupMatrix) checkKept(t *testing.T, before map[string][]backup.Snapsh
 		}
 		for id, reason := range keep {
 			if id != "a-newer-one" && !slices.ContainsFunc(after[label], func(s backup.Snapshot) bool { return s.ID == id }) {
-				t.Errorf("snapshot %s (%s) was deleted in the %s region, though retention keeps it: %s", id, label, label, reason)
+				t.Errorf("snapshot %s was deleted from the %s region, though retention keeps it: %s", id, label, reason)
 			}
 		}
 	}
