@@ -1,6 +1,7 @@
 package statemachines_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -199,8 +200,18 @@ var backupScenarios = []scenario{
 	{
 		name:   "pruning keeps failing",
 		script: with(backupUntilCopy(false, 10), map[string][]reply{"Copy": {ok(copyStatus("available"))}, "Prune": {fail("RDSCallFailed", "failed to delete s1")}}),
-		path:   append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "Prune", "PruneFailed"),
+		path:   append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "Prune", "PruneFailure", "PruneFailed"),
 		status: asl.StatusFailed, errName: "PruneFailed", cause: []string{"failed to delete s1"},
+	},
+	{
+		name: "the copy disappears while it is polled, then pruning fails: the outcome says both",
+		script: with(backupUntilCopy(false, 10), map[string][]reply{
+			"Copy":  {ok(copyStatus("copying")), fail("SnapshotNotFound", "the copy of x disappeared from us-west-2 while it was being made")},
+			"Prune": {fail("RDSCallFailed", "failed to list snapshots in us-west-2")}}),
+		path: append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "CountCopyPoll", "WaitCopy", "Copy",
+			"Prune", "PruneFailure", "PruneAndCopyFailed"),
+		status: asl.StatusFailed, errName: "PruneFailed",
+		cause: []string{"failed to list snapshots in us-west-2", "was not copied to us-west-2 (SnapshotNotFound)", "disappeared from us-west-2 while it was being made"},
 	},
 }
 
@@ -208,6 +219,28 @@ func TestBackupPaths(t *testing.T) { checkPaths(t, statemachines.Backup, backupI
 
 func TestBackupEveryPathIsTaken(t *testing.T) {
 	everyPathTaken(t, statemachines.Backup, backupInput, backupScenarios)
+}
+
+// The copy is told how often it was polled already: after the first poll
+// the copy existed, so the snapshot function can tell a copy deleted while
+// it was being made from one not started yet.
+func TestBackupCopyKnowsItsPolls(t *testing.T) {
+	var polls []string
+	sc := scenario{script: with(backupUntilCopy(false, 10), map[string][]reply{
+		"Copy": {ok(copyStatus("pending")), ok(copyStatus("copying")), ok(copyStatus("available"))}, "Prune": {ok(pruned)}, "RecordRPO": {ok(`{}`)}})}
+	got, _, _ := runObserved(t, statemachines.Backup, backupInput, sc, func(state string, input []byte) {
+		if state == "Copy" {
+			var in struct{ Input struct{ Polls *int } }
+			if err := json.Unmarshal(input, &in); err != nil || in.Input.Polls == nil {
+				t.Errorf("Copy input %s: %v", input, err)
+				return
+			}
+			polls = append(polls, fmt.Sprint(*in.Input.Polls))
+		}
+	})
+	if got.Status != asl.StatusSucceeded || strings.Join(polls, ",") != "0,1,2" {
+		t.Errorf("ended %s; polls %v, want 0,1,2", got.Status, polls)
+	}
 }
 
 // The concurrent-copy quota is waited out, never failed on at once: the

@@ -281,6 +281,9 @@ func (h *Handler) restore(ctx context.Context, tg catalog.Target, t Task, log *s
 	}
 	if _, err := h.rds.AddTagsToResource(ctx, &rds.AddTagsToResourceInput{ResourceName: aws.String(snap.ARN),
 		Tags: rdssnap.RDSTags([]backup.Tag{{Key: backup.TagInUseBy, Value: name}})}); err != nil {
+		if snapshotGone(err) {
+			return RestoreStarted{}, h.copyGone(t.Snapshot, err)
+		}
 		return RestoreStarted{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to mark copy %s as in use: %v", t.Snapshot, err)}
 	}
 	purpose := payload.ModeDrill
@@ -305,6 +308,9 @@ func (h *Handler) restore(ctx context.Context, tg catalog.Target, t Task, log *s
 			in.DBInstanceClass = aws.String(d.InstanceClass)
 		}
 		if _, err := h.rds.RestoreDBInstanceFromDBSnapshot(ctx, in); err != nil && !alreadyExists(err) {
+			if snapshotGone(err) {
+				return RestoreStarted{}, h.copyGone(t.Snapshot, err)
+			}
 			return RestoreStarted{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to restore %s from %s: %v", r.Instance, snap.ID, err)}
 		}
 	} else {
@@ -313,6 +319,9 @@ func (h *Handler) restore(ctx context.Context, tg catalog.Target, t Task, log *s
 			DBSubnetGroupName: aws.String(d.SubnetGroup), VpcSecurityGroupIds: []string{sg},
 			DeletionProtection: aws.Bool(false), Tags: tags,
 		}); err != nil && !alreadyExists(err) {
+			if snapshotGone(err) {
+				return RestoreStarted{}, h.copyGone(t.Snapshot, err)
+			}
 			return RestoreStarted{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to restore cluster %s from %s: %v", r.Cluster, snap.ID, err)}
 		}
 		if _, err := h.rds.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
@@ -325,6 +334,18 @@ func (h *Handler) restore(ctx context.Context, tg catalog.Target, t Task, log *s
 	log.Info("restore started", slog.String("snapshot", snap.ID), slog.String("instance", r.Instance), slog.String("cluster", r.Cluster),
 		slog.String("subnetGroup", d.SubnetGroup), slog.String("securityGroup", sg))
 	return RestoreStarted{Restored: r, StartedAt: started}, nil
+}
+
+// snapshotGone: RDS no longer has the snapshot (deleted since it was read).
+func snapshotGone(err error) bool {
+	var nf *rdstypes.DBSnapshotNotFoundFault
+	var cnf *rdstypes.DBClusterSnapshotNotFoundFault
+	return errors.As(err, &nf) || errors.As(err, &cnf)
+}
+
+// copyGone names a copy deleted between the drill's look at it and its use.
+func (h *Handler) copyGone(id string, err error) error {
+	return &taskerr.SnapshotNotFound{Reason: fmt.Sprintf("copy %s was deleted from %s while the drill restored it (%v); nothing was restored", id, h.region, err)}
 }
 
 // alreadyExists: an earlier attempt made it.
@@ -390,10 +411,13 @@ func (h *Handler) cleanup(ctx context.Context, tg catalog.Target, t Task, log *s
 			return Cleaned{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to read copy %s to release it: %v", t.Snapshot, err)}
 		}
 		if err == nil {
-			if _, err := h.rds.RemoveTagsFromResource(ctx, &rds.RemoveTagsFromResourceInput{ResourceName: aws.String(snap.ARN), TagKeys: []string{backup.TagInUseBy}}); err != nil {
+			_, err := h.rds.RemoveTagsFromResource(ctx, &rds.RemoveTagsFromResourceInput{ResourceName: aws.String(snap.ARN), TagKeys: []string{backup.TagInUseBy}})
+			switch {
+			case err == nil:
+				res.Released = snap.ID
+			case !snapshotGone(err): // gone since it was read: nothing to release
 				return Cleaned{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to release copy %s: %v", t.Snapshot, err)}
 			}
-			res.Released = snap.ID
 		}
 	}
 	log.Info("drill cleaned up", slog.Any("deleted", res.Deleted), slog.Any("alreadyGone", res.AlreadyGone), slog.String("released", res.Released))

@@ -454,6 +454,24 @@ func TestCallFailures(t *testing.T) {
 			setup: func(f *fakeRDS) { f.fail = map[string]error{"DescribeDBSnapshots": throttled} }, errName: "RDSCallFailed", text: "failed to read copy newest to release it", notCalls: []string{"untag"}},
 		{name: "cleanup: the copy cannot be released", action: ActionCleanup, restored: instance, snapshot: "newest",
 			setup: func(f *fakeRDS) { f.fail = map[string]error{"RemoveTagsFromResource": throttled} }, errName: "RDSCallFailed", text: "failed to release copy newest"},
+		{name: "restore: the copy is deleted before it is marked", action: ActionRestore, restored: instance, snapshot: "newest",
+			setup: func(f *fakeRDS) {
+				f.fail = map[string]error{"AddTagsToResource": &rdstypes.DBSnapshotNotFoundFault{Message: aws.String("DBSnapshot not found.")}}
+			},
+			errName: "SnapshotNotFound", text: "copy newest was deleted from us-west-2 while the drill restored it", notCalls: []string{"restore"}},
+		{name: "restore: the copy is deleted before it is restored", action: ActionRestore, restored: instance, snapshot: "newest",
+			setup: func(f *fakeRDS) {
+				f.restoreErr = &rdstypes.DBSnapshotNotFoundFault{Message: aws.String("DBSnapshot not found.")}
+			},
+			errName: "SnapshotNotFound", text: "nothing was restored"},
+		{name: "restore cluster: the copy is deleted before it is restored", action: ActionRestore, restored: cluster, snapshot: "newest",
+			setup: func(f *fakeRDS) {
+				f.fail = map[string]error{"RestoreDBClusterFromSnapshot": &rdstypes.DBClusterSnapshotNotFoundFault{Message: aws.String("not found")}}
+			}, errName: "SnapshotNotFound", text: "copy newest was deleted", notCalls: []string{"create"}},
+		{name: "cleanup: the copy is deleted before it is released", action: ActionCleanup, restored: instance, snapshot: "newest",
+			setup: func(f *fakeRDS) {
+				f.fail = map[string]error{"RemoveTagsFromResource": &rdstypes.DBSnapshotNotFoundFault{Message: aws.String("DBSnapshot not found.")}}
+			}, text: `{"deleted":[],"alreadyGone":["drill-web-prod-202611300500"]}`},
 		{name: "cleanup: the copy is gone", action: ActionCleanup, restored: instance, snapshot: "pruned",
 			text: `{"deleted":[],"alreadyGone":["drill-web-prod-202611300500"]}`, notCalls: []string{"untag"}},
 	} {

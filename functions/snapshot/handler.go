@@ -53,6 +53,11 @@ type Task struct {
 	backup.Call // StartedAt is the backup's point in time
 	// Snapshot is the identifier of the snapshot to copy (copy).
 	Snapshot string `json:"snapshot,omitempty"`
+	// Polls is how often the state machine has polled the copy already
+	// (copy): after the first poll the copy existed, so a copy missing then
+	// was deleted (or cancelled) while it was being made, and is not made
+	// again.
+	Polls int `json:"polls,omitempty"`
 }
 
 // Plan is what the backup state machine does, resolved from the catalog.
@@ -207,6 +212,8 @@ func (h *Handler) copyToDR(ctx context.Context, t Task, log *slog.Logger) (Copy,
 		return copyOf(c, dr, false), nil
 	} else if !errors.Is(err, rdssnap.ErrSnapshotNotFound) {
 		return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to look for the copy in %s: %v", dr, err)}
+	} else if t.Polls > 0 {
+		return Copy{}, &taskerr.SnapshotNotFound{Reason: fmt.Sprintf("the copy of %s disappeared from %s while it was being made (deleted, or the copy cancelled): not copied again", t.Snapshot, dr)}
 	}
 	src, err := rdssnap.Snapshots{Client: h.clients[h.home], Database: *tg.Database}.Get(ctx, t.Snapshot)
 	if errors.Is(err, rdssnap.ErrSnapshotNotFound) {

@@ -307,6 +307,16 @@ func TestCopyStartsOnceInTheDRRegion(t *testing.T) {
 	if err != nil || !done.(Copy).Available {
 		t.Errorf("third call %+v, %v", done, err)
 	}
+
+	// Deleted (the copy cancelled) while the machine polled it: named, not
+	// made again.
+	delete(w.dr.snapshots, snapID)
+	task.Polls = 2
+	_, err = w.run(t, task)
+	wantErr(t, err, "SnapshotNotFound", "the copy of "+snapID+" disappeared from us-west-2 while it was being made")
+	if len(w.dr.copies) != 1 {
+		t.Errorf("%d copies: a copy deleted while it was made was made again", len(w.dr.copies))
+	}
 }
 
 func TestCopyAurora(t *testing.T) {

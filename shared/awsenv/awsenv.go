@@ -5,7 +5,10 @@
 // binary and a faster cold start (../shared/FACTS.md measures 2.8× against
 // 1.3×). It honours AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>, the
 // SDK's standard variables, which is how every test points a function at the
-// emulator.
+// emulator, AWS_SDK_UA_APP_ID (the application id the SDK adds to each
+// call's User-Agent as app/ID), which is how the local stack tells one
+// function's calls from another's, and AWS_MAX_ATTEMPTS (attempts per call,
+// the first included; default the SDK's 3).
 package awsenv
 
 import (
@@ -39,6 +42,12 @@ func Config(getenv config.Getenv) (aws.Config, error) {
 	if u := getenv("AWS_ENDPOINT_URL"); u != "" {
 		cfg.BaseEndpoint = aws.String(u)
 	}
+	cfg.AppID = getenv("AWS_SDK_UA_APP_ID")
+	attempts, err := config.PositiveInt(getenv, "AWS_MAX_ATTEMPTS", 0)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	cfg.RetryMaxAttempts = attempts
 	return cfg, nil
 }
 

@@ -53,12 +53,18 @@ func TestConfigFromEnvironment(t *testing.T) {
 		err           string // a part of the error; "" for none
 		region, token string
 		endpoint      *string // cfg.BaseEndpoint
+		app           string  // cfg.AppID
+		attempts      int     // cfg.RetryMaxAttempts (0: the SDK's default)
 	}{
 		{name: "complete", env: full, region: "us-east-1"},
 		{name: "default region", env: with(map[string]string{"AWS_REGION": "", "AWS_DEFAULT_REGION": "eu-west-1"}), region: "eu-west-1"},
 		{name: "AWS_REGION wins", env: with(map[string]string{"AWS_DEFAULT_REGION": "eu-west-1"}), region: "us-east-1"},
 		{name: "session token", env: with(map[string]string{"AWS_SESSION_TOKEN": "T"}), region: "us-east-1", token: "T"},
 		{name: "endpoint", env: with(map[string]string{"AWS_ENDPOINT_URL": "http://localhost:5000"}), region: "us-east-1", endpoint: aws.String("http://localhost:5000")},
+		{name: "application id", env: with(map[string]string{"AWS_SDK_UA_APP_ID": "stepship-snapshot"}), region: "us-east-1", app: "stepship-snapshot"},
+		{name: "attempts", env: with(map[string]string{"AWS_MAX_ATTEMPTS": "1"}), region: "us-east-1", attempts: 1},
+		{name: "attempts not a number", env: with(map[string]string{"AWS_MAX_ATTEMPTS": "three"}), err: "AWS_MAX_ATTEMPTS"},
+		{name: "no attempts", env: with(map[string]string{"AWS_MAX_ATTEMPTS": "0"}), err: "AWS_MAX_ATTEMPTS"},
 		{name: "no region", env: with(map[string]string{"AWS_REGION": ""}), err: "AWS_REGION"},
 		{name: "no region, nothing else", env: map[string]string{}, err: "AWS_REGION"},
 		{name: "no key", env: with(map[string]string{"AWS_ACCESS_KEY_ID": ""}), err: "AWS_ACCESS_KEY_ID"},
@@ -79,8 +85,8 @@ func TestConfigFromEnvironment(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.Region != tc.region || creds.AccessKeyID != "a" || creds.SecretAccessKey != "b" || creds.SessionToken != tc.token {
-				t.Errorf("region %q, credentials %+v", cfg.Region, creds)
+			if cfg.Region != tc.region || creds.AccessKeyID != "a" || creds.SecretAccessKey != "b" || creds.SessionToken != tc.token || cfg.AppID != tc.app || cfg.RetryMaxAttempts != tc.attempts {
+				t.Errorf("region %q, credentials %+v, app id %q, attempts %d", cfg.Region, creds, cfg.AppID, cfg.RetryMaxAttempts)
 			}
 			if aws.ToString(cfg.BaseEndpoint) != aws.ToString(tc.endpoint) || (cfg.BaseEndpoint == nil) != (tc.endpoint == nil) {
 				t.Errorf("base endpoint %v, want %v", aws.ToString(cfg.BaseEndpoint), aws.ToString(tc.endpoint))

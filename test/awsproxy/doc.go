@@ -17,8 +17,9 @@
 // # Rules
 //
 // A Rule matches a service's signing name ("ecs", "rds", "states",
-// "secretsmanager", "monitoring", …), an action, optionally a region and a
-// predicate over the request's parameters (Request.Param), and selects calls
+// "secretsmanager", "monitoring", …), an action, optionally a region, the
+// caller's SDK application id (Request.App, from the User-Agent's app/NAME)
+// and a predicate over the request's parameters (Request.Param), and selects calls
 // by number among those it matched (Nth, FromCall, FirstCalls, CallRange;
 // the zero Window is every call). Its Effect:
 //

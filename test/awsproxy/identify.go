@@ -133,3 +133,17 @@ func queryAction(r *http.Request, body []byte) string {
 	form, _ := url.ParseQuery(string(body))
 	return form.Get("Action")
 }
+
+// AppID reads the SDK application id from a User-Agent: the NAME of its
+// app/NAME element, which the AWS SDKs add for aws.Config.AppID (set from
+// AWS_SDK_UA_APP_ID). It tells apart callers whose calls are otherwise
+// alike (a function's DescribeDBSnapshots and a state machine's). Empty when
+// there is none.
+func AppID(userAgent string) string {
+	for _, f := range strings.Fields(userAgent) {
+		if id, ok := strings.CutPrefix(f, "app/"); ok {
+			return id
+		}
+	}
+	return ""
+}

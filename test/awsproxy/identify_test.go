@@ -144,3 +144,18 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
 func (r *recorder) WriteHeader(status int)      { r.status = status }
+
+func TestAppID(t *testing.T) {
+	for ua, want := range map[string]string{
+		"aws-sdk-go-v2/1.48.0 ua/2.1 os/linux lang/go#1.26 md/GOOS#linux api/rds#1.128.0 app/stepship-snapshot m/E,g": "stepship-snapshot",
+		"aws-sdk-go-v2/1.48.0 ua/2.1 app/states":                            "states",
+		"aws-sdk-go-v2/1.48.0 ua/2.1 os/linux lang/go#1.26 api/rds#1.128.0": "",
+		"":                    "",
+		"curl/8.5.0":          "",
+		"x-app/a app/b app/c": "b",
+	} {
+		if got := AppID(ua); got != want {
+			t.Errorf("AppID(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}

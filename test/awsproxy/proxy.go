@@ -57,6 +57,7 @@ func WithForwardTimeout(d time.Duration) Option { return func(o *options) { o.fo
 type Call struct {
 	Seq int // order of arrival, from 1
 	Target
+	App      string    // the caller's SDK application id (Request.App)
 	N        int       // number of the call among the calls to its Target
 	Start    time.Time // when it arrived
 	Duration time.Duration
@@ -325,7 +326,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := io.Reader(bytes.NewReader(head))
-	req := &Request{Method: r.Method, Path: r.URL.Path, Header: r.Header}
+	req := &Request{Method: r.Method, Path: r.URL.Path, Header: r.Header, App: AppID(r.Header.Get("User-Agent"))}
 	if len(head) > p.opts.bodyLimit {
 		body = io.MultiReader(body, r.Body)
 		req.Target = Identify(r, nil)
@@ -334,7 +335,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.Target = Identify(r, req.Body)
 	}
 	seq, pl := p.admit(req)
-	c := Call{Seq: seq, Target: req.Target, N: req.N, Start: start, Effects: pl.effects}
+	c := Call{Seq: seq, Target: req.Target, App: req.App, N: req.N, Start: start, Effects: pl.effects}
 	defer func() {
 		c.Duration = time.Since(start)
 		p.record(c)

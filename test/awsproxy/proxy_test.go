@@ -275,6 +275,37 @@ func TestCallLog(t *testing.T) {
 	}
 }
 
+// TestRuleByApp: the SDK's application id tells two callers of the same
+// action apart, in the rules and in the call log.
+func TestRuleByApp(t *testing.T) {
+	p, cfg := setup(t, 1)
+	fn, machine := cfg.Copy(), cfg.Copy()
+	fn.AppID, machine.AppID = "stepship-snapshot", "states"
+	h := p.Add(awsproxy.Rule{Service: "ecs", Action: "ListClusters", App: "stepship-snapshot", Effect: awsproxy.Throttle()})
+	if _, err := ecs.NewFromConfig(machine).ListClusters(t.Context(), &ecs.ListClustersInput{}); err != nil {
+		t.Errorf("the other caller's call: %v", err)
+	}
+	if _, err := ecs.NewFromConfig(fn).ListClusters(t.Context(), &ecs.ListClustersInput{}); !isA[smithy.APIError](err) {
+		t.Errorf("the function's call: %v, want it throttled", err)
+	}
+	if _, err := ecs.NewFromConfig(cfg).ListClusters(t.Context(), &ecs.ListClustersInput{}); err != nil {
+		t.Errorf("a call naming no app: %v", err)
+	}
+	if h.Matched() != 1 || h.Fired() != 1 {
+		t.Errorf("matched %d, fired %d; want 1, 1", h.Matched(), h.Fired())
+	}
+	var apps []string
+	for _, c := range p.Calls() {
+		apps = append(apps, c.App)
+	}
+	if strings.Join(apps, ",") != "states,stepship-snapshot," {
+		t.Errorf("apps in the log: %q", apps)
+	}
+	if table := awsproxy.CallTable(p.Calls()); !strings.Contains(table, "stepship-snapshot") || !strings.Contains(table, " app ") {
+		t.Errorf("table:\n%s", table)
+	}
+}
+
 // TestCloseReleasesHeldCalls: Close does not wait for a held call.
 func TestCloseReleasesHeldCalls(t *testing.T) {
 	m := harness.SharedMoto(t)

@@ -50,11 +50,17 @@ type RDSScript struct {
 	RestoreErrorCalls Window
 
 	// VanishingSnapshots maps a DB snapshot identifier to how many
-	// DescribeDBSnapshots answers still include it; after that it is gone
-	// (0: gone from the start): DescribeDBSnapshots by its identifier or
-	// ARN, CopyDBSnapshot and RestoreDBInstanceFromDBSnapshot from it and
-	// DeleteDBSnapshot of it answer DBSnapshotNotFound (HTTP 404), and
-	// listings leave it out.
+	// DescribeDBSnapshots answers still include it; after that it is gone,
+	// as if someone deleted it (0: gone from the start):
+	// DescribeDBSnapshots by its identifier or ARN, CopyDBSnapshot and
+	// RestoreDBInstanceFromDBSnapshot from it, DeleteDBSnapshot of it and
+	// AddTagsToResource, RemoveTagsFromResource and ListTagsForResource on
+	// its ARN answer DBSnapshotNotFound (HTTP 404), and listings leave it
+	// out. A key ending in "*" matches every identifier that starts with
+	// the rest: {"stepship-web-prod-*": 1} makes each backup's snapshot
+	// vanish after one answer, whatever its name. The region a snapshot is
+	// gone from is the call's, or the one in its ARN (the source of a
+	// cross-region copy).
 	VanishingSnapshots map[string]int
 }
 
@@ -107,6 +113,12 @@ func (s RDSScript) Install(p *Proxy) *Script {
 		rule("DeleteDBSnapshot", notFound("DBSnapshotIdentifier"), Window{}, gone)
 		rule("RestoreDBInstanceFromDBSnapshot", notFound("DBSnapshotIdentifier"), Window{}, gone)
 		rule("CopyDBSnapshot", notFound("SourceDBSnapshotIdentifier"), Window{}, gone)
+		for _, action := range []string{"AddTagsToResource", "RemoveTagsFromResource", "ListTagsForResource"} {
+			rule(action, func(r *Request) bool {
+				arn := r.Param("ResourceName")
+				return strings.Contains(arn, ":snapshot:") && s.vanished(st, r.Region, arn)
+			}, Window{}, gone)
+		}
 	}
 	if s.SnapshotPolls > 0 || len(s.VanishingSnapshots) > 0 {
 		for _, action := range []string{"CreateDBSnapshot", "CopyDBSnapshot", "DescribeDBSnapshots"} {
@@ -128,11 +140,38 @@ func (s RDSScript) Install(p *Proxy) *Script {
 // snapshotID reduces an identifier or ARN (…:snapshot:ID) to the ID.
 func snapshotID(s string) string { return s[strings.LastIndexByte(s, ':')+1:] }
 
-// vanished reports whether the snapshot is gone for good in region.
+// snapshotRegion is the region an identifier or ARN names: the ARN's
+// (arn:aws:rds:REGION:…), else region, the call's.
+func snapshotRegion(region, idOrARN string) string {
+	if parts := strings.SplitN(idOrARN, ":", 5); len(parts) == 5 && parts[0] == "arn" && parts[3] != "" {
+		return parts[3]
+	}
+	return region
+}
+
+// survives is how many answers may still include the snapshot, if it
+// vanishes: its own entry of VanishingSnapshots, else that of the longest
+// prefix ("…*") it starts with.
+func (s RDSScript) survives(id string) (n int, ok bool) {
+	if n, ok := s.VanishingSnapshots[id]; ok || id == "" {
+		return n, ok
+	}
+	longest := -1
+	for k, v := range s.VanishingSnapshots {
+		if prefix, isPrefix := strings.CutSuffix(k, "*"); isPrefix && strings.HasPrefix(id, prefix) && len(prefix) > longest {
+			longest, n, ok = len(prefix), v, true
+		}
+	}
+	return n, ok
+}
+
+// vanished reports whether the snapshot is gone for good in region (or in
+// the region its ARN names, when that is one the script acts on).
 func (s RDSScript) vanished(st *rdsState, region, idOrARN string) bool {
 	id := snapshotID(idOrARN)
-	survives, ok := s.VanishingSnapshots[id]
-	if !ok || id == "" {
+	survives, ok := s.survives(id)
+	region = snapshotRegion(region, idOrARN)
+	if !ok || (s.Region != "" && region != s.Region) {
 		return false
 	}
 	st.mu.Lock()
@@ -163,7 +202,7 @@ func (st *rdsState) rewrite(r *Request, resp *Response, element string, f func(e
 func (s RDSScript) snapshotAnswer(st *rdsState, r *Request, resp *Response) error {
 	created := r.Action != "DescribeDBSnapshots"
 	return st.rewrite(r, resp, "DBSnapshot", func(elem []byte, id, key string) []byte {
-		if survives, ok := s.VanishingSnapshots[id]; ok && !created {
+		if survives, ok := s.survives(id); ok && !created {
 			if st.seen[key] >= survives {
 				return nil
 			}

@@ -166,3 +166,85 @@ func TestRDSSnapshotVanishes(t *testing.T) {
 		t.Errorf("copy: %v, want DBSnapshotNotFound", err)
 	}
 }
+
+// TestRDSSnapshotVanishesByPrefix: a prefix entry makes every snapshot
+// whose name starts with it vanish — one made through the proxy, whose
+// name the test does not know — and tagging it fails as RDS answers for a
+// deleted snapshot.
+func TestRDSSnapshotVanishesByPrefix(t *testing.T) {
+	p, client, db, old := withSnapshot(t)
+	ctx := t.Context()
+	prefix := name("backup") + "-"
+	awsproxy.RDSScript{SnapshotPolls: 1, VanishingSnapshots: map[string]int{prefix + "*": 1, prefix + "kept-*": 5}}.Install(p)
+
+	snap := prefix + "20261130"
+	out, err := client.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(db), DBSnapshotIdentifier: aws.String(snap)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := client.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(snap)})
+	if err != nil || aws.ToString(desc.DBSnapshots[0].Status) != "creating" {
+		t.Fatalf("first describe: %v", err)
+	}
+	var notFound *rdstypes.DBSnapshotNotFoundFault
+	if _, err := client.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(snap)}); !errors.As(err, &notFound) {
+		t.Errorf("second describe: %v, want DBSnapshotNotFound", err)
+	}
+	for _, tag := range []func() error{
+		func() error {
+			_, err := client.AddTagsToResource(ctx, &rds.AddTagsToResourceInput{ResourceName: out.DBSnapshot.DBSnapshotArn, Tags: []rdstypes.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+			return err
+		},
+		func() error {
+			_, err := client.RemoveTagsFromResource(ctx, &rds.RemoveTagsFromResourceInput{ResourceName: out.DBSnapshot.DBSnapshotArn, TagKeys: []string{"k"}})
+			return err
+		},
+	} {
+		if err := tag(); !errors.As(err, &notFound) {
+			t.Errorf("tagging the vanished snapshot: %v, want DBSnapshotNotFound", err)
+		}
+	}
+	// The longest prefix decides; a snapshot no entry names stays.
+	kept := prefix + "kept-1"
+	if _, err := client.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(db), DBSnapshotIdentifier: aws.String(kept)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := client.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(kept)}); err != nil {
+			t.Errorf("describe %d of %s: %v", i+1, kept, err)
+		}
+	}
+	if _, err := client.AddTagsToResource(ctx, &rds.AddTagsToResourceInput{ResourceName: aws.String("arn:aws:rds:us-east-1:123456789012:snapshot:" + old), Tags: []rdstypes.Tag{{Key: aws.String("k"), Value: aws.String("v")}}}); err != nil {
+		t.Errorf("tagging a snapshot no entry names: %v", err)
+	}
+}
+
+// TestRDSCrossRegionCopyOfAVanishedSnapshot: the source of a cross-region
+// copy is gone in the region its ARN names, not in the region the copy is
+// made in (where the copy of the same name may be gone instead).
+func TestRDSCrossRegionCopyOfAVanishedSnapshot(t *testing.T) {
+	p, home, _, snap := withSnapshot(t)
+	ctx := t.Context()
+	src, err := home.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(snap)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := src.DBSnapshots[0].DBSnapshotArn
+	dr := rds.New(home.Options(), func(o *rds.Options) { o.Region = "us-west-2" })
+	copyIt := func() error {
+		_, err := dr.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: arn, TargetDBSnapshotIdentifier: aws.String(snap), SourceRegion: aws.String("us-east-1")})
+		return err
+	}
+	// Gone in the copy's region: the source is still there.
+	s := awsproxy.RDSScript{Region: "us-west-2", VanishingSnapshots: map[string]int{snap: 0}}.Install(p)
+	if err := copyIt(); err != nil {
+		t.Errorf("copy from %s while a snapshot of that name is gone in us-west-2: %v", aws.ToString(arn), err)
+	}
+	s.Remove()
+	// Gone in the source's region: the copy cannot be made.
+	awsproxy.RDSScript{VanishingSnapshots: map[string]int{snap: 0}}.Install(p)
+	var notFound *rdstypes.DBSnapshotNotFoundFault
+	if err := copyIt(); !errors.As(err, &notFound) {
+		t.Errorf("copy from a vanished source: %v, want DBSnapshotNotFound", err)
+	}
+}

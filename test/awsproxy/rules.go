@@ -19,6 +19,10 @@ type Rule struct {
 	Action string
 	// Region, when set, matches only calls signed for that region.
 	Region string
+	// App, when set, matches only calls whose SDK application id is App
+	// (Request.App): one caller's calls apart from another's of the same
+	// action.
+	App string
 	// When, when set, must also hold; it sees the request's parameters
 	// (Request.Param). It runs under the proxy's lock: keep it quick and do
 	// not call the Proxy from it.
@@ -172,6 +176,10 @@ func Answer(f AnswerFunc) Effect { return Effect{kind: kindAnswer, answer: f, na
 // Request is one call in flight, as rules and RespondFuncs see it.
 type Request struct {
 	Target
+	// App is the caller's SDK application id, the app/NAME part of the
+	// User-Agent (aws.Config.AppID, AWS_SDK_UA_APP_ID); empty when it
+	// names none.
+	App string
 	// N is the call's number among the calls to its Target (from 1).
 	N      int
 	Method string
@@ -227,6 +235,7 @@ func (r *installed) matches(req *Request) bool {
 	return (r.Service == "" || r.Service == req.Service) &&
 		(r.Action == "" || r.Action == req.Action) &&
 		(r.Region == "" || r.Region == req.Region) &&
+		(r.App == "" || r.App == req.App) &&
 		(r.When == nil || r.When(req))
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -18,14 +19,15 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/stepship/stepship/shared/backup"
+	"github.com/stepship/stepship/shared/backup/rdssnap"
+	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/test/awsproxy"
-	"github.com/stepship/stepship/test/harness"
 	"github.com/stepship/stepship/test/localenv"
 	"github.com/stepship/stepship/test/localenv/localenvtest"
 )
 
-// backupWorld is the local stack with the backup and drill machines, a real
+// backupWorld is the local stack with the backup and drill machines, its
 // PostgreSQL standing in for every database a drill restores, and RDS
 // clients of both regions straight to the emulator (for assertions and
 // seeding; the functions and the machines call through the proxy).
@@ -33,6 +35,8 @@ type backupWorld struct {
 	e        *localenv.Env
 	home, dr *rds.Client
 	pgAddr   string
+	// lastBackup is when the last backup started.
+	lastBackup time.Time
 }
 
 // The backup and dr-drill state machines end to end: the built snapshot,
@@ -45,16 +49,28 @@ func TestBackupsAndDrills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the local stack with its backups")
 	}
+	w := startBackupWorld(t, localenv.WithSnapshotBeforeDeploy())
+
+	t.Run("full backup run", w.fullBackup)
+	t.Run("pruning keeps what it must", w.pruning)
+	t.Run("copy quota errors retried", w.copyQuota)
+	t.Run("a snapshot that disappears", w.vanishing)
+	t.Run("drill passes", w.drillPasses)
+	t.Run("drill whose verification fails", w.drillVerificationFails)
+	t.Run("failure at each drill step", w.drillFaults)
+	// Last: its snapshot would count among the newest that pruning keeps,
+	// and it migrates the database the drills restore.
+	t.Run("a deploy snapshots the database before its migrations", w.deploySnapshotsFirst)
+}
+
+// startBackupWorld starts the local stack with its backups (and opts), and
+// makes its PostgreSQL the database every drill restores: goose's version
+// table at version 3 and the catalog's drill tables (users, with one admin).
+func startBackupWorld(t *testing.T, opts ...localenv.Option) *backupWorld {
+	t.Helper()
 	start := time.Now()
-	e := localenvtest.StartT(t, localenv.WithSnapshotBeforeDeploy())
-	pg := harness.StartPostgres(t)
-	ctx := t.Context()
-	// The restored database: goose's version table at version 3 and the
-	// catalog's drill tables (users, with one admin).
-	if _, err := pg.CreateDatabase(ctx, e.BackupSpec.DBName); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pg.ExecIn(ctx, e.BackupSpec.DBName, `
+	e := localenvtest.StartT(t, append([]localenv.Option{localenv.WithBackups()}, opts...)...)
+	if _, err := e.Postgres.ExecIn(t.Context(), e.BackupSpec.DBName, `
 		CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp DEFAULT now());
 		INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true), (3, true), (4, true), (4, false);
 		CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL, role text NOT NULL);
@@ -63,25 +79,64 @@ func TestBackupsAndDrills(t *testing.T) {
 	}
 	dr := e.AWS.Copy()
 	dr.Region = e.BackupSpec.DRRegion
-	w := &backupWorld{e: e, home: rds.NewFromConfig(e.AWS), dr: rds.NewFromConfig(dr), pgAddr: fmt.Sprintf("%s:%d", pg.Host, pg.Port)}
-	t.Logf("local stack with backups and PostgreSQL up in %s", time.Since(start).Round(time.Millisecond))
-
-	t.Run("full backup run", w.fullBackup)
-	t.Run("pruning keeps what it must", w.pruning)
-	t.Run("copy quota errors retried", w.copyQuota)
-	t.Run("drill passes", w.drillPasses)
-	t.Run("drill whose verification fails", w.drillVerificationFails)
-	t.Run("failure at each drill step", w.drillFaults)
-	// Last: its snapshot would count among the newest that pruning keeps.
-	t.Run("a deploy snapshots the database before its migrations", w.deploySnapshotsFirst)
+	w := &backupWorld{e: e, home: rds.NewFromConfig(e.AWS), dr: rds.NewFromConfig(dr), pgAddr: fmt.Sprintf("%s:%d", e.Postgres.Host, e.Postgres.Port)}
+	t.Logf("local stack with backups up in %s", time.Since(start).Round(time.Millisecond))
+	return w
 }
 
-// backupRun starts a backup in the next second (a backup is named after the
-// second its execution started: two in one second are one backup) and waits
-// for it.
+// seedSnapshot takes a manual snapshot of the database in the home region,
+// its data age old (tags, when not nil, plus stepship's taken-at), and with
+// dr copies it to the DR region, re-encrypted with the DR key, as a backup
+// would.
+func (w *backupWorld) seedSnapshot(t *testing.T, id string, age time.Duration, tags map[string]string, dr bool) {
+	t.Helper()
+	spec, ctx := w.e.BackupSpec, t.Context()
+	var rt []rdstypes.Tag
+	for k, v := range tags {
+		rt = append(rt, rdstypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	if tags != nil {
+		rt = append(rt, rdstypes.Tag{Key: aws.String(backup.TagTakenAt), Value: aws.String(time.Now().Add(-age).UTC().Format(time.RFC3339))})
+	}
+	out, err := w.home.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(spec.Database), DBSnapshotIdentifier: aws.String(id), Tags: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dr {
+		return
+	}
+	if _, err := w.dr.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{
+		SourceDBSnapshotIdentifier: out.DBSnapshot.DBSnapshotArn, TargetDBSnapshotIdentifier: aws.String(id),
+		KmsKeyId: aws.String(spec.DRKMSKey), SourceRegion: aws.String(localenv.Region), Tags: rt,
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ours is the tags a backup gives its snapshots of the database (but
+// taken-at), with extra ones.
+func (w *backupWorld) ours(extra map[string]string) map[string]string {
+	tags := map[string]string{
+		backup.TagManagedBy: backup.ManagedBy, backup.TagDatabase: w.e.BackupSpec.Database,
+		backup.TagService: "web", backup.TagEnvironment: "production",
+	}
+	maps.Copy(tags, extra)
+	return tags
+}
+
+// drillInput is events/dr-drill.json with extra fields (",\"k\":v…").
+func (w *backupWorld) drillInput(t *testing.T, extra string) string {
+	t.Helper()
+	return strings.TrimSuffix(strings.TrimSpace(string(localenvtest.Fixture(t, w.e, "dr-drill.json"))), "}") + extra + "}"
+}
+
+// backupRun starts a backup in a later second than the one before (a backup
+// is named after the second its execution started: two in one second are
+// one backup) and waits for it.
 func (w *backupWorld) backupRun(t *testing.T) (*sfn.DescribeExecutionOutput, []string) {
 	t.Helper()
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+	time.Sleep(time.Until(w.lastBackup.Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+	w.lastBackup = time.Now()
 	return w.run(t, w.e.BackupStateMachineARN, string(localenvtest.Fixture(t, w.e, "backup-now.json")))
 }
 
@@ -209,7 +264,9 @@ func (w *backupWorld) deploySnapshotsFirst(t *testing.T) {
 	defer awsproxy.RDSScript{Region: localenv.Region, SnapshotPolls: 2}.Install(w.e.Proxy).Remove()
 	p := &pipeline{e: w.e, t0: time.Now().Add(-30 * time.Minute).Truncate(time.Second)}
 	before := w.snapshots(t, w.home)
-	r := p.push(t, nil)
+	// The database the drills restore is at goose version 3 with a users
+	// table: this release adds a column.
+	r := p.push(t, map[string]string{"00005_add_email.sql": "-- +goose Up\nALTER TABLE users ADD COLUMN email text;\n-- +goose Down\nALTER TABLE users DROP COLUMN email;\n"})
 	arn := p.deploy(t, r, payload.OutcomeSucceeded)
 	hist, err := w.e.History(t.Context(), arn)
 	if err != nil {
@@ -237,7 +294,7 @@ func (w *backupWorld) deploySnapshotsFirst(t *testing.T) {
 		Effect: awsproxy.Error("SnapshotQuotaExceeded", "Cannot create more than 100 manual snapshots", 400)}).Remove()
 	running := p.runs(t).TaskDefinition
 	version := p.dbVersion(t)
-	r2 := p.push(t, map[string]string{"00002_add_email.sql": "-- +goose Up\nALTER TABLE users ADD COLUMN email text;\n-- +goose Down\nALTER TABLE users DROP COLUMN email;\n"})
+	r2 := p.push(t, map[string]string{"00006_add_phone.sql": "-- +goose Up\nALTER TABLE users ADD COLUMN phone text;\n-- +goose Down\nALTER TABLE users DROP COLUMN phone;\n"})
 	arn2 := p.deploy(t, r2, payload.OutcomeFailedClean, "PreDeploySnapshotFailed", "SnapshotQuotaExceeded")
 	if got := p.runs(t).TaskDefinition; got != running {
 		t.Errorf("the service runs %s, want %s unchanged", got, running)
@@ -254,28 +311,12 @@ func (w *backupWorld) deploySnapshotsFirst(t *testing.T) {
 // not among the newest 3 available (catalog: retention count 3, days 7); it
 // keeps one a drill uses, and never looks at one without stepship's tags.
 func (w *backupWorld) pruning(t *testing.T) {
-	spec, ctx := w.e.BackupSpec, t.Context()
-	ours := func(id string, age time.Duration, extra ...rdstypes.Tag) {
-		tags := append([]rdstypes.Tag{
-			{Key: aws.String(backup.TagManagedBy), Value: aws.String(backup.ManagedBy)},
-			{Key: aws.String(backup.TagDatabase), Value: aws.String(spec.Database)},
-			{Key: aws.String(backup.TagService), Value: aws.String("web")},
-			{Key: aws.String(backup.TagEnvironment), Value: aws.String("production")},
-			{Key: aws.String(backup.TagTakenAt), Value: aws.String(time.Now().Add(-age).UTC().Format(time.RFC3339))},
-		}, extra...)
-		if id == "by-hand-old" {
-			tags = nil
-		}
-		if _, err := w.home.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(spec.Database), DBSnapshotIdentifier: aws.String(id), Tags: tags}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	day := 24 * time.Hour
-	ours("old-30d", 30*day)
-	ours("old-31d-in-use", 31*day, rdstypes.Tag{Key: aws.String(backup.TagInUseBy), Value: aws.String("drill-web-prod-202611010500")})
-	ours("old-32d", 32*day)
-	ours("old-33d", 33*day)
-	ours("by-hand-old", 90*day)
+	w.seedSnapshot(t, "old-30d", 30*day, w.ours(nil), false)
+	w.seedSnapshot(t, "old-31d-in-use", 31*day, w.ours(map[string]string{backup.TagInUseBy: "drill-web-prod-202611010500"}), false)
+	w.seedSnapshot(t, "old-32d", 32*day, w.ours(nil), false)
+	w.seedSnapshot(t, "old-33d", 33*day, w.ours(nil), false)
+	w.seedSnapshot(t, "by-hand-old", 90*day, nil, false)
 
 	out, path := w.backupRun(t)
 	if out.Status != sfntypes.ExecutionStatusSucceeded {
@@ -328,6 +369,78 @@ func (w *backupWorld) copyQuota(t *testing.T) {
 	}
 }
 
+// Someone deletes a snapshot or a copy while a backup or a drill uses it
+// (RDS cancels a copy whose target is deleted while copying): each run ends
+// named, nothing is copied twice, nothing restored is left, no copy stays
+// marked in use.
+func (w *backupWorld) vanishing(t *testing.T) {
+	spec, home, dr := w.e.BackupSpec, localenv.Region, w.e.BackupSpec.DRRegion
+	ours := backup.SnapshotPrefix(spec.Database) + "*"
+	newest := func() string {
+		snaps, err := rdssnap.Snapshots{Client: w.dr, Database: catalog.Database{Instance: spec.Database}}.List(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, ok := backup.Newest(snaps, spec.Database)
+		if !ok {
+			t.Fatal("no copy in the DR region")
+		}
+		return s.ID
+	}
+	for _, c := range []struct {
+		name    string
+		drill   bool
+		scripts func() []awsproxy.RDSScript
+		outcome string
+		last    string   // the last state
+		cause   []string // parts of the cause
+		copies  int      // CopyDBSnapshot calls (backups)
+	}{
+		{name: "the snapshot, while it is taken", scripts: func() []awsproxy.RDSScript {
+			return []awsproxy.RDSScript{{Region: home, SnapshotPolls: 2, VanishingSnapshots: map[string]int{ours: 1}}}
+		}, outcome: "SnapshotVanished", last: "SnapshotVanished", cause: []string{"disappeared before it was available", "DBSnapshot not found"}},
+		{name: "the snapshot, before it is copied", scripts: func() []awsproxy.RDSScript {
+			return []awsproxy.RDSScript{{Region: home, VanishingSnapshots: map[string]int{ours: 1}}}
+		}, outcome: "DRCopyFailed", last: "DRCopyFailed", cause: []string{"(SnapshotNotFound)", "is not in us-east-1: nothing to copy"}},
+		{name: "the copy, while it is copied", scripts: func() []awsproxy.RDSScript {
+			return []awsproxy.RDSScript{{Region: dr, SnapshotPolls: 2, VanishingSnapshots: map[string]int{ours: 1}}}
+		}, outcome: "DRCopyFailed", last: "DRCopyFailed", cause: []string{"(SnapshotNotFound)", "disappeared from us-west-2 while it was being made"}, copies: 1},
+		{name: "the copy a drill picked, before it is restored", drill: true, scripts: func() []awsproxy.RDSScript {
+			return []awsproxy.RDSScript{{Region: dr, VanishingSnapshots: map[string]int{newest(): 1}}}
+		}, outcome: "SnapshotNotFound", last: "DrillFailed", cause: []string{"is not in us-west-2 (pruned or deleted since it was picked); nothing was restored"}},
+		{name: "the copy a drill picked, before it is marked in use", drill: true, scripts: func() []awsproxy.RDSScript {
+			return []awsproxy.RDSScript{{Region: dr, VanishingSnapshots: map[string]int{newest(): 2}}}
+		}, outcome: "SnapshotNotFound", last: "DrillFailed", cause: []string{"was deleted from us-west-2 while the drill restored it", "nothing was restored"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, s := range c.scripts() {
+				defer s.Install(w.e.Proxy).Remove()
+			}
+			copies := w.e.Proxy.Count("rds", "CopyDBSnapshot")
+			var out *sfn.DescribeExecutionOutput
+			var path []string
+			if c.drill {
+				defer w.restoredHere(awsproxy.RDSScript{}).Remove()
+				out, path = w.drill(t, "", true)
+			} else {
+				out, path = w.backupRun(t)
+			}
+			if out.Status != sfntypes.ExecutionStatusFailed || aws.ToString(out.Error) != c.outcome || path[len(path)-1] != c.last {
+				t.Fatalf("%s %s (%s), want %s at %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), c.outcome, c.last, path)
+			}
+			for _, part := range c.cause {
+				if !strings.Contains(aws.ToString(out.Cause), part) {
+					t.Errorf("the cause does not say %q: %s", part, aws.ToString(out.Cause))
+				}
+			}
+			if n := w.e.Proxy.Count("rds", "CopyDBSnapshot") - copies; n != c.copies {
+				t.Errorf("%d copies made, want %d", n, c.copies)
+			}
+			t.Logf("%s: %s", aws.ToString(out.Error), aws.ToString(out.Cause))
+		})
+	}
+}
+
 // drillResult is what a drill's output or error tells.
 type drillResult struct {
 	Report struct {
@@ -353,20 +466,30 @@ type drillResult struct {
 // restored is left and the copy it used is released.
 func (w *backupWorld) drill(t *testing.T, extra string, cleaned bool) (*sfn.DescribeExecutionOutput, []string) {
 	t.Helper()
-	input := strings.TrimSuffix(strings.TrimSpace(string(localenvtest.Fixture(t, w.e, "dr-drill.json"))), "}") + extra + "}"
-	out, path := w.run(t, w.e.DrillStateMachineARN, input)
+	out, path := w.run(t, w.e.DrillStateMachineARN, w.drillInput(t, extra))
 	left := w.drillDatabases(t)
 	if cleaned && len(left) > 0 {
 		t.Errorf("drill databases left behind: %v (path %v)", left, path)
 	}
 	if cleaned {
-		for id, s := range w.snapshots(t, w.dr) {
-			if u := tagMap(s.TagList)[backup.TagInUseBy]; u != "" {
-				t.Errorf("copy %s still in use by %s", id, u)
-			}
+		for id, by := range w.inUse(t) {
+			t.Errorf("copy %s still in use by %s", id, by)
 		}
 	}
 	return out, path
+}
+
+// inUse lists the copies in the DR region a drill marked in use, and by
+// which database.
+func (w *backupWorld) inUse(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for id, s := range w.snapshots(t, w.dr) {
+		if by := tagMap(s.TagList)[backup.TagInUseBy]; by != "" {
+			out[id] = by
+		}
+	}
+	return out
 }
 
 // drillDatabases lists the databases drills restored that still exist.
@@ -466,7 +589,7 @@ func (w *backupWorld) drillFaults(t *testing.T) {
 			status: sfntypes.ExecutionStatusFailed, outcome: "RestoreTimedOut", cleaned: true},
 		{step: "DescribeRestored", fault: "throttled past its retries",
 			rules:  []awsproxy.Rule{{Service: "rds", Region: spec.DRRegion, Action: "DescribeDBInstances", Calls: awsproxy.FirstCalls(5), Effect: awsproxy.Throttle()}},
-			status: sfntypes.ExecutionStatusFailed, outcome: "Rds.RdsException", cleaned: true},
+			status: sfntypes.ExecutionStatusFailed, outcome: "DrillStepFailed", cleaned: true},
 		{step: "Verify", fault: "secret unreadable",
 			rules:  []awsproxy.Rule{{Service: "secretsmanager", Action: "GetSecretValue", Calls: always, Effect: awsproxy.Error("AccessDeniedException", "not allowed", 400)}},
 			status: sfntypes.ExecutionStatusFailed, outcome: "DatabaseUnreachable", cleaned: true},
@@ -502,7 +625,7 @@ func (w *backupWorld) drillFaults(t *testing.T) {
 				if len(left) != 1 || !strings.Contains(aws.ToString(out.Cause), left[0]) {
 					t.Errorf("left %v, cause %s", left, aws.ToString(out.Cause))
 				}
-				w.deleteByHand(t, left)
+				w.deleteByHand(t, left, slices.Collect(maps.Keys(w.inUse(t))))
 			}
 		})
 	}
@@ -510,12 +633,12 @@ func (w *backupWorld) drillFaults(t *testing.T) {
 	t.Logf("a failure at each drill step:\n%s", table.String())
 }
 
-// deleteByHand deletes what a drill left, as its cause says to, and
-// releases the copies it marked in use.
-func (w *backupWorld) deleteByHand(t *testing.T, ids []string) {
+// deleteByHand deletes what a drill left, as its cause says to: the
+// databases, and the in-use mark of the copies.
+func (w *backupWorld) deleteByHand(t *testing.T, dbs, copies []string) {
 	t.Helper()
 	ctx := t.Context()
-	for _, id := range ids {
+	for _, id := range dbs {
 		if _, err := w.dr.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
 			var nf *rdstypes.DBInstanceNotFoundFault
 			if !errors.As(err, &nf) {
@@ -523,11 +646,10 @@ func (w *backupWorld) deleteByHand(t *testing.T, ids []string) {
 			}
 		}
 	}
-	for _, s := range w.snapshots(t, w.dr) {
-		if tagMap(s.TagList)[backup.TagInUseBy] != "" {
-			if _, err := w.dr.RemoveTagsFromResource(ctx, &rds.RemoveTagsFromResourceInput{ResourceName: s.DBSnapshotArn, TagKeys: []string{backup.TagInUseBy}}); err != nil {
-				t.Fatal(err)
-			}
+	snaps := w.snapshots(t, w.dr)
+	for _, id := range copies {
+		if _, err := w.dr.RemoveTagsFromResource(ctx, &rds.RemoveTagsFromResourceInput{ResourceName: snaps[id].DBSnapshotArn, TagKeys: []string{backup.TagInUseBy}}); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

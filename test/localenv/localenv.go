@@ -29,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +67,13 @@ const (
 	DRVerifyFunctionName = "stepship-dr-verify"
 	BackupStateMachine   = "stepship-backup"
 	DrillStateMachine    = "stepship-dr-drill"
+
+	// StatesAppID is the SDK application id (awsproxy.Request.App) of the
+	// local Step Functions service's own AWS calls (the machines' SDK
+	// integrations); a function's calls carry its function name
+	// (AWS_SDK_UA_APP_ID), so that a test tells a machine's
+	// DescribeDBSnapshots from a function's.
+	StatesAppID = "states"
 )
 
 // Env is one running local stepship.
@@ -121,6 +129,7 @@ type Env struct {
 
 	functions string            // the built functions (dist/local)
 	svcOpts   []localsvc.Option // how services are started (log folder)
+	attempts  int               // AWS_MAX_ATTEMPTS of every function (0: the SDK's)
 
 	// stops undo each started part, in the order they were started.
 	stops []func() error
@@ -139,6 +148,7 @@ type options struct {
 	functions    string
 	logDir       string
 	beforeDeploy bool
+	attempts     int
 }
 
 // DefaultTimeScale divides every wait and timeout of the state machines: a
@@ -176,6 +186,13 @@ func WithSnapshotBeforeDeploy() Option {
 	return func(o *options) { o.backups, o.beforeDeploy = true, true }
 }
 
+// WithFunctionAttempts makes every function's AWS SDK clients try each call
+// at most n times (AWS_MAX_ATTEMPTS; the SDK's default is 3, with a backoff
+// of up to seconds in real time): a fault a test injects into a function's
+// call then reaches the state machine's Retry and Catch at once, and at its
+// scaled pace.
+func WithFunctionAttempts(n int) Option { return func(o *options) { o.attempts = n } }
+
 // WithProgress reports each start-up step when it is done.
 func WithProgress(f func(step string, took time.Duration)) Option {
 	return func(o *options) { o.progress = f }
@@ -211,7 +228,7 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Root: root, Spec: world.Demo()}
+	e := &Env{Root: root, Spec: world.Demo(), attempts: o.attempts}
 	defer func() {
 		if err == nil {
 			return
@@ -290,6 +307,7 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 	// Retry.
 	integrations := e.Proxy.Config(e.AWS.Copy())
 	integrations.Retryer = awsproxy.Retryer(1, 0)
+	integrations.AppID = StatesAppID
 	machines := []server.MachineConfig{}
 	if o.backups {
 		step = time.Now()
@@ -416,11 +434,16 @@ func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machine
 }
 
 // startFunction runs the built bootstrap of functions/NAME from dist under the
-// Lambda runtime emulator.
+// Lambda runtime emulator; its AWS calls carry its function name,
+// stepship-NAME, as their SDK application id.
 func (e *Env) startFunction(ctx context.Context, dist, name string, env map[string]string, opts []localsvc.Option) (*localsvc.Lambda, error) {
 	bootstrap, err := localsvc.Bootstrap(dist, name)
 	if err != nil {
 		return nil, err
+	}
+	env = with(env, "AWS_SDK_UA_APP_ID", "stepship-"+name)
+	if e.attempts > 0 {
+		env["AWS_MAX_ATTEMPTS"] = strconv.Itoa(e.attempts)
 	}
 	fn, err := localsvc.StartLambda(ctx, bootstrap, env, opts...)
 	if err != nil {
