@@ -64,13 +64,16 @@ var placeholderRE = regexp.MustCompile(`\$\{([A-Za-z0-9_.:-]+)\}`)
 const (
 	// TableName is stepship's lock and ledger table.
 	TableName = "TableName"
+	// NotificationTopicArn is the SNS topic of the machine's stack, where the
+	// backup and dr-drill machines publish their outcomes.
+	NotificationTopicArn = "NotificationTopicArn"
 	// functionSuffix ends a function's placeholder.
 	functionSuffix = "FunctionArn"
 )
 
 // Resources lists the placeholders that name stack resources rather than
 // functions.
-var Resources = []string{TableName}
+var Resources = []string{TableName, NotificationTopicArn}
 
 // FunctionPlaceholder returns the placeholder of a function folder name:
 // "deploy" → "DeployFunctionArn", "dr-verify" → "DrVerifyFunctionArn".
