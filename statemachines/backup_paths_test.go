@@ -198,7 +198,7 @@ var backupScenarios = []scenario{
 		status: asl.StatusFailed, errName: "DRCopyFailed", cause: []string{"(SnapshotNotFound): snapshot x is not in us-east-1"},
 	},
 	{
-		name:   "pruning keeps failing; the notification is throttled, then refused: the outcome stands",
+		name: "pruning keeps failing; the notification is throttled, then refused: the outcome stands",
 		script: with(backupUntilCopy(false, 10), map[string][]reply{"Copy": {ok(copyStatus("available"))}, "Prune": {fail("RDSCallFailed", "failed to delete s1")},
 			"NotifyFailure": {fail("Sns.ThrottledException", "Rate exceeded"), fail("Sns.AuthorizationErrorException", "not authorized")}}),
 		path:   failedAt(append(slices.Clone(snapshotWaitedFor), "StartCopyWait", "Copy", "CopyReady", "Prune"), "PruneFailed"),
