@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/stepship/stepship/shared/backup"
+	"github.com/stepship/stepship/shared/ledger"
 	"github.com/stepship/stepship/shared/payload"
 )
 
@@ -151,6 +153,75 @@ func Ledger(ctx context.Context, cfg aws.Config, r ReleaseSpec, service, environ
 				Trigger: s("trigger"), Author: s("author"), ImageDigest: s("imageDigest"), RevisionBefore: s("revisionBefore"),
 				RevisionAfter: s("revisionAfter"), MigrationBefore: s("migrationBefore"), MigrationAfter: s("migrationAfter"),
 				PushedAt: s("pushedAt"), Start: s("start"), End: s("end"), RollbackRequest: rb != nil && rb.Value})
+		}
+	}
+	return out, nil
+}
+
+// RecordRelease writes a deploy's ledger entry as the deploy machine's
+// Record states do (a test's history of deploys): under the target's key,
+// sorted by its start and execution name.
+func RecordRelease(ctx context.Context, cfg aws.Config, r ReleaseSpec, service, environment string, e LedgerEntry) error {
+	str := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+	name := e.Execution[strings.LastIndex(e.Execution, ":")+1:]
+	item := map[string]ddbtypes.AttributeValue{"PK": str(payload.LockKey(service, environment)), "SK": str("release#" + e.Start + "#" + name),
+		"service": str(service), "environment": str(environment), "commit": str(e.Commit), "outcome": str(e.Outcome), "reason": str(e.Reason),
+		"execution": str(e.Execution), "trigger": str(e.Trigger), "author": str(e.Author), "imageDigest": str(e.ImageDigest),
+		"revisionBefore": str(e.RevisionBefore), "revisionAfter": str(e.RevisionAfter), "migrationBefore": str(e.MigrationBefore),
+		"migrationAfter": str(e.MigrationAfter), "pushedAt": str(e.PushedAt), "start": str(e.Start), "end": str(e.End),
+		"rollbackRequest": &ddbtypes.AttributeValueMemberBOOL{Value: e.RollbackRequest}}
+	if _, err := dynamodb.NewFromConfig(cfg).PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(r.Table), Item: item}); err != nil {
+		return fmt.Errorf("failed to record a release of %s/%s: %w", service, environment, err)
+	}
+	return nil
+}
+
+// DeleteRelease removes a deploy's ledger entry RecordRelease wrote.
+func DeleteRelease(ctx context.Context, cfg aws.Config, r ReleaseSpec, service, environment string, e LedgerEntry) error {
+	name := e.Execution[strings.LastIndex(e.Execution, ":")+1:]
+	if _, err := dynamodb.NewFromConfig(cfg).DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(r.Table), Key: map[string]ddbtypes.AttributeValue{
+		"PK": &ddbtypes.AttributeValueMemberS{Value: payload.LockKey(service, environment)}, "SK": &ddbtypes.AttributeValueMemberS{Value: "release#" + e.Start + "#" + name}}}); err != nil {
+		return fmt.Errorf("failed to delete a release of %s/%s: %w", service, environment, err)
+	}
+	return nil
+}
+
+// DrillRecord is a drill's report as the ledger holds it.
+type DrillRecord struct {
+	SortKey, Outcome, Start, End string
+	Passed                       bool
+	Report                       backup.DrillReport
+	// Raw is the report's JSON as stored.
+	Raw string
+}
+
+// DrillRecords reads a target's drill reports, oldest first.
+func DrillRecords(ctx context.Context, cfg aws.Config, r ReleaseSpec, service, environment string) ([]DrillRecord, error) {
+	p := dynamodb.NewQueryPaginator(dynamodb.NewFromConfig(cfg), &dynamodb.QueryInput{
+		TableName:                 aws.String(r.Table),
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": &ddbtypes.AttributeValueMemberS{Value: ledger.DrillKey(service, environment)}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	var out []DrillRecord
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read the drill reports of %s/%s: %w", service, environment, err)
+		}
+		for _, it := range page.Items {
+			s := func(k string) string {
+				if v, ok := it[k].(*ddbtypes.AttributeValueMemberS); ok {
+					return v.Value
+				}
+				return ""
+			}
+			passed, _ := it["passed"].(*ddbtypes.AttributeValueMemberBOOL)
+			rec := DrillRecord{SortKey: s("SK"), Outcome: s("outcome"), Start: s("start"), End: s("end"), Passed: passed != nil && passed.Value, Raw: s("report")}
+			if err := json.Unmarshal([]byte(rec.Raw), &rec.Report); err != nil {
+				return nil, fmt.Errorf("drill report %s of %s/%s: %w", rec.SortKey, service, environment, err)
+			}
+			out = append(out, rec)
 		}
 	}
 	return out, nil
