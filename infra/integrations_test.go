@@ -74,9 +74,10 @@ func TestDeployStateMachineRoleFollowsTheIntegrationsOfItsDefinition(t *testing.
 
 func TestIntegrationsThatHaveNoPermissionsFailTheSynth(t *testing.T) {
 	for name, resource := range map[string]string{
-		"unknown SDK service":  "arn:aws:states:::aws-sdk:s3:deleteObject",
-		"unknown integration":  "arn:aws:states:::sns:publish",
-		"literal function ARN": "arn:aws:lambda:us-east-1:123456789012:function:other",
+		"unknown SDK service":     "arn:aws:states:::aws-sdk:s3:deleteObject",
+		"unknown integration":     "arn:aws:states:::sns:publish",
+		"literal function ARN":    "arn:aws:lambda:us-east-1:123456789012:function:other",
+		"publish without a topic": "arn:aws:states:::aws-sdk:sns:publish",
 	} {
 		t.Run(name, func(t *testing.T) {
 			// GIVEN a definition with that Task resource
