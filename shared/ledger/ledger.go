@@ -145,10 +145,11 @@ func SchemaAt(releases []Release, takenAt time.Time) backup.Expectation {
 	for _, r := range running {
 		v, _ := r.left()
 		versions = append(versions, v)
-		if r.MigrationBefore != nil {
-			versions = append(versions, *r.MigrationBefore)
-			why = append(why, fmt.Sprintf("%d or %d: %s was running at %s", *r.MigrationBefore, v, r, at))
-		} else {
+		switch b := r.MigrationBefore; {
+		case b != nil && *b != v:
+			versions = append(versions, *b)
+			why = append(why, fmt.Sprintf("%d or %d: %s was running at %s", *b, v, r, at))
+		default:
 			why = append(why, fmt.Sprintf("%d: %s was running at %s", v, r, at))
 		}
 	}

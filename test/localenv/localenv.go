@@ -295,8 +295,8 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 		if err = e.startBackups(ctx, fnEnv, &machines, lambdas); err != nil {
 			return nil, err
 		}
-		o.progress(fmt.Sprintf("backups: RDS %s and its secret, DR key, subnet group %s and %s in %s; snapshot, restore and dr-verify functions; AWS calls through the proxy on %s",
-			e.BackupSpec.Database, e.BackupSpec.DrillSubnetGroup, e.BackupSpec.DrillSecurityGroup, e.BackupSpec.DRRegion, e.Proxy.URL()), time.Since(step))
+		o.progress(fmt.Sprintf("backups: RDS %s and its secret, DR key, subnet group %s and %s in %s; topics %s in %s and %s; snapshot, restore and dr-verify functions",
+			e.BackupSpec.Database, e.BackupSpec.DrillSubnetGroup, e.BackupSpec.DrillSecurityGroup, e.BackupSpec.DRRegion, NotificationTopic, Region, e.BackupSpec.DRRegion), time.Since(step))
 	}
 
 	step = time.Now()
