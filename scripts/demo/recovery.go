@@ -26,9 +26,9 @@ type recovered struct {
 	summary string
 }
 
-// start starts an execution of machine with the events/ fixture as its input
-// and follows it state by state.
-func start(ctx context.Context, e *localenv.Env, p printer, machine, fixture string) (*sfn.DescribeExecutionOutput, error) {
+// succeeds starts an execution of machine with the events/ fixture as its
+// input, follows it state by state, and fails unless it succeeded.
+func succeeds(ctx context.Context, e *localenv.Env, p printer, machine, fixture string) (*sfn.DescribeExecutionOutput, error) {
 	input, err := e.Fixture(fixture)
 	if err != nil {
 		return nil, err
@@ -38,7 +38,11 @@ func start(ctx context.Context, e *localenv.Env, p printer, machine, fixture str
 		return nil, fmt.Errorf("failed to start %s: %w", machine, err)
 	}
 	p.line("execution %s (input: events/%s)", aws.ToString(x.ExecutionArn), fixture)
-	return follow(ctx, e, aws.ToString(x.ExecutionArn), p)
+	desc, err := follow(ctx, e, aws.ToString(x.ExecutionArn), p)
+	if err == nil && desc.Status != sfntypes.ExecutionStatusSucceeded {
+		err = fmt.Errorf("%s ended %s %s: %s", aws.ToString(x.ExecutionArn), desc.Status, aws.ToString(desc.Error), aws.ToString(desc.Cause))
+	}
+	return desc, err
 }
 
 // backupRun takes a backup of the demo's database: the snapshot, its copy
@@ -53,12 +57,9 @@ func backupRun(ctx context.Context, e *localenv.Env, p printer) (recovered, erro
 	// A backup's data is from its start, to the second (its taken-at tag):
 	// start in a second after the last deploy ended.
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-	desc, err := start(ctx, e, p, e.BackupStateMachineARN, "backup-now.json")
+	desc, err := succeeds(ctx, e, p, e.BackupStateMachineARN, "backup-now.json")
 	if err != nil {
 		return recovered{}, err
-	}
-	if desc.Status != sfntypes.ExecutionStatusSucceeded {
-		return recovered{}, fmt.Errorf("the backup ended %s %s: %s", desc.Status, aws.ToString(desc.Error), aws.ToString(desc.Cause))
 	}
 	var out struct {
 		Plan  struct{ Snapshot string }
@@ -84,12 +85,9 @@ func drillRun(ctx context.Context, e *localenv.Env, p printer) (recovered, error
 	p.line("the newest copy restored into the isolated drill network (the restored database is the local PostgreSQL), checked, measured, deleted")
 	defer awsproxy.RDSScript{Region: spec.DRRegion, SnapshotPolls: 1, InstancePolls: 1,
 		RestoredEndpoint: fmt.Sprintf("%s:%d", e.Postgres.Host, e.Postgres.Port)}.Install(e.Proxy).Remove()
-	desc, err := start(ctx, e, p, e.DrillStateMachineARN, "dr-drill.json")
+	desc, err := succeeds(ctx, e, p, e.DrillStateMachineARN, "dr-drill.json")
 	if err != nil {
 		return recovered{}, err
-	}
-	if desc.Status != sfntypes.ExecutionStatusSucceeded {
-		return recovered{}, fmt.Errorf("the drill ended %s %s: %s", desc.Status, aws.ToString(desc.Error), aws.ToString(desc.Cause))
 	}
 	var out struct {
 		Picked      struct{ RPOSeconds int64 }

@@ -435,6 +435,12 @@ func (w *backupWorld) drill(t *testing.T, extra string, cleaned bool) (*sfn.Desc
 
 // drillDatabases lists the databases drills restored that still exist.
 func (w *backupWorld) drillDatabases(t *testing.T) []string {
+	return w.restoredDatabases(t, payload.ModeDrill)
+}
+
+// restoredDatabases lists the databases drills or failovers (mode) restored
+// that still exist.
+func (w *backupWorld) restoredDatabases(t *testing.T, mode payload.DrillMode) []string {
 	t.Helper()
 	out, err := w.dr.DescribeDBInstances(t.Context(), &rds.DescribeDBInstancesInput{})
 	if err != nil {
@@ -442,7 +448,7 @@ func (w *backupWorld) drillDatabases(t *testing.T) []string {
 	}
 	var ids []string
 	for _, db := range out.DBInstances {
-		if id := aws.ToString(db.DBInstanceIdentifier); strings.HasPrefix(id, "drill-") {
+		if id := aws.ToString(db.DBInstanceIdentifier); strings.HasPrefix(id, string(mode)+"-") {
 			ids = append(ids, id)
 		}
 	}
@@ -564,7 +570,7 @@ func (w *backupWorld) failoverWithoutTheHomeRegion(t *testing.T) {
 		Effect: awsproxy.Error("ServiceUnavailableException", "us-east-1 is down", 400)}).Remove()
 	w.notifications(t, w.e.DRTopic)
 	out, path := w.run(t, w.e.DrillStateMachineARN, string(localenvtest.Fixture(t, w.e, "dr-failover.json")))
-	defer w.deleteByHand(t, w.failoverDatabases(t))
+	defer func() { w.deleteByHand(t, w.restoredDatabases(t, payload.ModeFailover)) }()
 	if out.Status != sfntypes.ExecutionStatusSucceeded || path[len(path)-1] != "FailoverReady" {
 		t.Fatalf("failover %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
 	}
@@ -589,22 +595,6 @@ func (w *backupWorld) failoverWithoutTheHomeRegion(t *testing.T) {
 		t.Errorf("output %s", aws.ToString(out.Output))
 	}
 	w.published(t, backup.OutcomeFailoverReady)
-}
-
-// failoverDatabases lists the databases failovers restored that still exist.
-func (w *backupWorld) failoverDatabases(t *testing.T) []string {
-	t.Helper()
-	out, err := w.dr.DescribeDBInstances(t.Context(), &rds.DescribeDBInstancesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, db := range out.DBInstances {
-		if id := aws.ToString(db.DBInstanceIdentifier); strings.HasPrefix(id, "failover-") {
-			ids = append(ids, id)
-		}
-	}
-	return ids
 }
 
 // A failure injected at each step of the drill ends in a named outcome, and

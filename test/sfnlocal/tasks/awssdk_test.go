@@ -11,32 +11,24 @@ import (
 
 func TestModeledErrorName(t *testing.T) {
 	for _, c := range []struct {
-		err  error
-		want string
+		service string
+		err     error
+		want    string
 	}{
-		{&rdstypes.DBSnapshotNotFoundFault{}, "DbSnapshotNotFoundException"},
-		{&rdstypes.InvalidDBInstanceStateFault{}, "InvalidDbInstanceStateException"},
-		{&rdstypes.KMSKeyNotAccessibleFault{}, "KmsKeyNotAccessibleException"},
-		{&rdstypes.SnapshotQuotaExceededFault{}, "SnapshotQuotaExceededException"},
-		{&rdstypes.InsufficientDBInstanceCapacityFault{}, "InsufficientDbInstanceCapacityException"},
-		{fmt.Errorf("call: %w", &smithy.GenericAPIError{Code: "Throttling"}), "RdsException"},
+		{"Rds", &rdstypes.DBSnapshotNotFoundFault{}, "DbSnapshotNotFoundException"},
+		{"Rds", &rdstypes.InvalidDBInstanceStateFault{}, "InvalidDbInstanceStateException"},
+		{"Rds", &rdstypes.KMSKeyNotAccessibleFault{}, "KmsKeyNotAccessibleException"},
+		{"Rds", &rdstypes.SnapshotQuotaExceededFault{}, "SnapshotQuotaExceededException"},
+		{"Rds", &rdstypes.InsufficientDBInstanceCapacityFault{}, "InsufficientDbInstanceCapacityException"},
+		{"Rds", fmt.Errorf("call: %w", &smithy.GenericAPIError{Code: "Throttling"}), "RdsException"},
+		// SNS speaks the query protocol too: "Throttled" is ThrottledException.
+		{"Sns", &snstypes.ThrottledException{}, "ThrottledException"},
+		{"Sns", &snstypes.KMSThrottlingException{}, "KmsThrottlingException"},
+		{"Sns", &snstypes.InternalErrorException{}, "InternalErrorException"},
+		{"Sns", &snstypes.AuthorizationErrorException{}, "AuthorizationErrorException"},
+		{"Sns", &smithy.GenericAPIError{Code: "InternalFailure"}, "SnsException"},
 	} {
-		if got := modeledErrorName("Rds", c.err); got != c.want {
-			t.Errorf("%T: %s, want %s", c.err, got, c.want)
-		}
-	}
-	// SNS speaks the query protocol too: "Throttled" is ThrottledException.
-	for _, c := range []struct {
-		err  error
-		want string
-	}{
-		{&snstypes.ThrottledException{}, "ThrottledException"},
-		{&snstypes.KMSThrottlingException{}, "KmsThrottlingException"},
-		{&snstypes.InternalErrorException{}, "InternalErrorException"},
-		{&snstypes.AuthorizationErrorException{}, "AuthorizationErrorException"},
-		{&smithy.GenericAPIError{Code: "InternalFailure"}, "SnsException"},
-	} {
-		if got := modeledErrorName("Sns", c.err); got != c.want {
+		if got := modeledErrorName(c.service, c.err); got != c.want {
 			t.Errorf("%T: %s, want %s", c.err, got, c.want)
 		}
 	}
