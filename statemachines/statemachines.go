@@ -67,13 +67,16 @@ const (
 	// NotificationTopicArn is the SNS topic of the machine's stack, where the
 	// backup and dr-drill machines publish their outcomes.
 	NotificationTopicArn = "NotificationTopicArn"
+	// BackupStateMachineArn is the backup state machine, which the deploy
+	// machine runs snapshot-only before a deploy (catalog backup.beforeDeploy).
+	BackupStateMachineArn = "BackupStateMachineArn"
 	// functionSuffix ends a function's placeholder.
 	functionSuffix = "FunctionArn"
 )
 
 // Resources lists the placeholders that name stack resources rather than
 // functions.
-var Resources = []string{TableName, NotificationTopicArn}
+var Resources = []string{TableName, BackupStateMachineArn, NotificationTopicArn}
 
 // FunctionPlaceholder returns the placeholder of a function folder name:
 // "deploy" → "DeployFunctionArn", "dr-verify" → "DrVerifyFunctionArn".

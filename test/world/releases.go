@@ -120,6 +120,7 @@ type LedgerEntry struct {
 	Commit, Outcome, Reason, Execution, Trigger, Author string
 	ImageDigest, RevisionBefore, RevisionAfter          string
 	MigrationBefore, MigrationAfter                     string
+	Snapshot                                            string
 	PushedAt, Start, End                                string
 	RollbackRequest                                     bool
 }
@@ -136,7 +137,7 @@ func Ledger(ctx context.Context, cfg aws.Config, r ReleaseSpec, service, environ
 		out = append(out, LedgerEntry{Commit: s("commit"), Outcome: s("outcome"), Reason: s("reason"), Execution: s("execution"),
 			Trigger: s("trigger"), Author: s("author"), ImageDigest: s("imageDigest"), RevisionBefore: s("revisionBefore"),
 			RevisionAfter: s("revisionAfter"), MigrationBefore: s("migrationBefore"), MigrationAfter: s("migrationAfter"),
-			PushedAt: s("pushedAt"), Start: s("start"), End: s("end"), RollbackRequest: boolOf(it, "rollbackRequest")})
+			Snapshot: s("snapshot"), PushedAt: s("pushedAt"), Start: s("start"), End: s("end"), RollbackRequest: boolOf(it, "rollbackRequest")})
 	}
 	return out, nil
 }
@@ -190,7 +191,7 @@ func RecordRelease(ctx context.Context, cfg aws.Config, r ReleaseSpec, service, 
 		"service": str(service), "environment": str(environment), "commit": str(e.Commit), "outcome": str(e.Outcome), "reason": str(e.Reason),
 		"execution": str(e.Execution), "trigger": str(e.Trigger), "author": str(e.Author), "imageDigest": str(e.ImageDigest),
 		"revisionBefore": str(e.RevisionBefore), "revisionAfter": str(e.RevisionAfter), "migrationBefore": str(e.MigrationBefore),
-		"migrationAfter": str(e.MigrationAfter), "pushedAt": str(e.PushedAt), "start": str(e.Start), "end": str(e.End),
+		"migrationAfter": str(e.MigrationAfter), "snapshot": str(e.Snapshot), "pushedAt": str(e.PushedAt), "start": str(e.Start), "end": str(e.End),
 		"rollbackRequest": &ddbtypes.AttributeValueMemberBOOL{Value: e.RollbackRequest}}
 	if _, err := dynamodb.NewFromConfig(cfg).PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(r.Table), Item: item}); err != nil {
 		return fmt.Errorf("failed to record a release of %s/%s: %w", service, environment, err)
