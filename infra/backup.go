@@ -63,10 +63,10 @@ const scheduledBy = "eventbridge-scheduler"
 
 // addBackups adds the backups to the home stack when the catalog has any:
 // the snapshot function's permissions, the backup state machine
-// (statemachines/backup.asl.json), an EventBridge Scheduler schedule per
-// database starting it with the documented input (events/backup-now.json),
-// alarms on the RPO each backup records and on failed executions, and the
-// dashboard.
+// (statemachines/backup.asl.json, publishing its failures to the stack's
+// topic), an EventBridge Scheduler schedule per database starting it with the
+// documented input (events/backup-now.json), alarms on the RPO each backup
+// records and on failed executions (sent to the topic), and the dashboard.
 func addBackups(s *StepshipStack, specs []FunctionSpec, targets []catalog.Target, retention awslogs.RetentionDays) error {
 	var backedUp []catalog.Target
 	for _, t := range targets {
@@ -90,6 +90,7 @@ func addBackups(s *StepshipStack, specs []FunctionSpec, targets []catalog.Target
 		ID: "BackupStateMachine", Name: backupMachineName(home), LogSuffix: "backup",
 		Comment:   "stepship: snapshot a catalog database, copy it to the DR region, prune, record the RPO",
 		Functions: functionsByPlaceholder(specs, s.Functions),
+		Resources: map[string]*string{statemachines.NotificationTopicArn: s.Notifications.TopicArn()}, TopicARN: s.Notifications.TopicArn(),
 	}, backedUp, retention, s.DataKey, backup.MetricNamespaceBackups, backup.MetricRPO)
 	if err != nil {
 		return err
@@ -105,6 +106,7 @@ func addBackups(s *StepshipStack, specs []FunctionSpec, targets []catalog.Target
 	region := *stack.Region()
 	failed := failedExecutionsAlarm(stack, "BackupFailedAlarm", alarmName(home, "backup-failed", nil), *b.StateMachine.StateMachineArn(), region,
 		"a backup execution failed, timed out or was aborted: read its error (docs/backups.md lists them)")
+	notifyOn(failed, s.Notifications, false)
 	b.Alarms[*failed.AlarmName()] = failed
 	// Graphs of each database's RPO and RTO, home and DR side by side; the
 	// alarms on drills live in their DR stacks, named alike.
@@ -124,6 +126,7 @@ func addBackups(s *StepshipStack, specs []FunctionSpec, targets []catalog.Target
 			metricOf(backup.MetricNamespaceBackups, backup.MetricRPO, t, region), o.RPO,
 			fmt.Sprintf("the newest DR copy of %s/%s (%s) is older than %s, twice the longest gap of backup.schedule %s: backups or copies are being missed",
 				t.Service, t.Environment, t.Database.Identifier(), o.RPO, t.Backup.Schedule))
+		notifyOn(rpo, s.Notifications, true)
 		b.Alarms[*rpo.AlarmName()] = rpo
 		alarms = append(alarms, rpo)
 		rpoMetrics := []awscloudwatch.IMetric{metricOf(backup.MetricNamespaceBackups, backup.MetricRPO, t, region)}

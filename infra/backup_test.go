@@ -170,10 +170,13 @@ func allowedRDS(t *testing.T, home string) []*regexp.Regexp {
 	return out
 }
 
-// assertScoped fails for every statement of a role that lets an RDS, KMS or
-// Secrets Manager action reach anything but what allowed matches: a
-// permission that becomes broader than the catalog fails here.
-func assertScoped(t *testing.T, f *fixture, roleStem string, allowed []*regexp.Regexp) {
+// assertScoped fails for every statement of a role of the stack in region
+// that lets an RDS, KMS or Secrets Manager action reach anything but what
+// allowed matches, a catalog DR key through a service of its region, the
+// stack's own key publishing to its topic, or the home stack's key through
+// DynamoDB for the ledger: a permission that becomes broader than the
+// catalog fails here.
+func assertScoped(t *testing.T, f *fixture, region, roleStem string, allowed []*regexp.Regexp) {
 	t.Helper()
 	keys := map[string]string{} // the catalog's DR keys and their regions
 	for _, tg := range testCatalog(t).Targets() {
@@ -182,6 +185,9 @@ func assertScoped(t *testing.T, f *fixture, roleStem string, allowed []*regexp.R
 		}
 	}
 	role := f.logicalID(t, "AWS::IAM::Role", roleStem)
+	ownKey := fmt.Sprint(map[string]any{"Fn::GetAtt": []any{f.logicalID(t, "AWS::KMS::Key", "DataKey"), "Arn"}})
+	viaSNS := fmt.Sprint(map[string]any{"StringEquals": map[string]any{"kms:ViaService": "sns." + region + ".amazonaws.com"}})
+	ledgerKey := fmt.Sprint(map[string]any{"StringEquals": map[string]any{"kms:ViaService": "dynamodb.us-east-1.amazonaws.com", "kms:EncryptionContext:aws:dynamodb:tableName": "Stepship-ledger"}})
 	for _, st := range f.statementsOf(role) {
 		actions := fmt.Sprint(st["Action"])
 		for _, r := range asList(st["Resource"]) {
@@ -192,10 +198,16 @@ func assertScoped(t *testing.T, f *fixture, roleStem string, allowed []*regexp.R
 					t.Errorf("%s: %s on %s, which the catalog does not name", roleStem, actions, res)
 				}
 			case strings.Contains(actions, "kms:"):
-				region, ok := keys[res]
+				keyRegion, ok := keys[res]
 				via := fmt.Sprint(st["Condition"])
-				if !ok || !strings.Contains(via, "kms:ViaService:") || !strings.Contains(via, "."+region+".amazonaws.com") {
-					t.Errorf("%s: %s on %s if %s: not a catalog DR key used through a service of its region", roleStem, actions, res, via)
+				switch {
+				case ok && strings.Contains(via, "kms:ViaService:") && strings.Contains(via, "."+keyRegion+".amazonaws.com"):
+				case res == ownKey && via == viaSNS && actions == "[kms:Decrypt kms:GenerateDataKey]":
+				case res == "arn:aws:kms:us-east-1:123456789012:key/*" && (via == ledgerKey ||
+					actions == "kms:DescribeKey" && via == fmt.Sprint(map[string]any{"StringEquals": map[string]any{"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}})):
+				default:
+					t.Errorf("%s: %s on %s if %s: not a catalog DR key used through a service of its region, the stack's key through its topic, nor the ledger's through DynamoDB",
+						roleStem, actions, res, via)
 				}
 			case strings.Contains(actions, "secretsmanager:"):
 				if !strings.HasPrefix(res, "arn:aws:secretsmanager:") || strings.Contains(res, "*") {
@@ -216,7 +228,7 @@ func TestTheSnapshotFunctionReachesOnlyTheCatalogsDatabasesSnapshotsAndKeys(t *t
 	// of it, in its home or DR region, and every key a catalog DR key
 	// used through RDS in its region
 	for _, role := range []string{"SnapshotFunctionRole", "BackupStateMachineRole"} {
-		assertScoped(t, f, role, allowedRDS(t, "us-east-1"))
+		assertScoped(t, f, "us-east-1", role, allowedRDS(t, "us-east-1"))
 	}
 	// AND the copies go to each database's own DR region only
 	for _, st := range f.statementsOf(f.logicalID(t, "AWS::IAM::Role", "SnapshotFunctionRole")) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -18,6 +20,7 @@ import (
 	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/config"
+	"github.com/stepship/stepship/shared/ledger"
 	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/statemachines"
 )
@@ -41,6 +44,9 @@ type DRStack struct {
 	Schedules map[string]awsscheduler.CfnSchedule
 	// Alarms by name.
 	Alarms map[string]awscloudwatch.Alarm
+	// Notifications is the DR stack's topic (notifications.go): a drill
+	// publishes its outcome in its own region, which a failover needs.
+	Notifications awssns.Topic
 }
 
 // drStackName is the name of the home stack's DR stack in region.
@@ -70,11 +76,13 @@ func NewStacks(scope constructs.Construct, id string, props *StepshipStackProps)
 }
 
 // NewDRStack defines the DR stack of region for the home stack: a key for
-// its logs, the isolated drill network (network.go), the DR functions of
-// props (restore, dr-verify), the dr-drill state machine
-// (statemachines/dr-drill.asl.json), a schedule per drill starting it with
-// the documented input (events/dr-drill.json), and alarms on the RTO and RPO
-// each drill records and on failed drills.
+// its logs and its notification topic, the isolated drill network
+// (network.go), the DR functions of props (restore, dr-verify; restore reads
+// and writes the home stack's ledger), the dr-drill state machine
+// (statemachines/dr-drill.asl.json, publishing its outcomes to the topic), a
+// schedule per drill starting it with the documented input
+// (events/dr-drill.json), and alarms on the RTO and RPO each drill records
+// and on failed drills, sent to the topic.
 func NewDRStack(scope constructs.Construct, id, region string, home *StepshipStack, props *StepshipStackProps) (*DRStack, error) {
 	specs := props.Functions
 	if specs == nil {
@@ -115,6 +123,7 @@ func NewDRStack(scope constructs.Construct, id, region string, home *StepshipSta
 		EnableKeyRotation: jsii.Bool(true),
 	})
 	allowLogsToUseKey(stack, d.DataKey)
+	d.Notifications = newNotificationTopic(stack, d.DataKey, props.NotificationEmails)
 	d.Network = newDrillNetwork(stack, targets, d.DataKey, retention)
 
 	stagingDir := props.StagingDir
@@ -133,6 +142,11 @@ func NewDRStack(scope constructs.Construct, id, region string, home *StepshipSta
 			grantDrillRestores(stack, fn, targets)
 			fn.AddEnvironment(jsii.String(config.EnvDrillSecurityGroup), d.Network.DrillSecurityGroup.SecurityGroupId(), nil)
 		}
+		if spec.has(RecordsDrills) {
+			if err := grantLedger(stack, fn, home); err != nil {
+				return nil, err
+			}
+		}
 		if spec.has(VerifiesDrills) {
 			if err := d.grantSecretReplicas(fn, targets); err != nil {
 				return nil, err
@@ -143,8 +157,9 @@ func NewDRStack(scope constructs.Construct, id, region string, home *StepshipSta
 
 	d.StateMachine, err = newMonitoredStateMachine(stack, statemachines.DRDrill, machine{
 		ID: "DrillStateMachine", Name: drillMachineName(homeName), LogSuffix: "dr-drill",
-		Comment:   "stepship: restore the newest DR copy in isolation, verify it, measure RTO and RPO, clean up (or keep it in a confirmed failover)",
+		Comment:   "stepship: restore the newest DR copy in isolation, verify it, measure RTO and RPO, clean up (or keep it in a confirmed failover), report and notify",
 		Functions: functionsByPlaceholder(specs, d.Functions),
+		Resources: map[string]*string{statemachines.NotificationTopicArn: d.Notifications.TopicArn()}, TopicARN: d.Notifications.TopicArn(),
 	}, targets, retention, d.DataKey, backup.MetricNamespaceDrills, backup.MetricRTO, backup.MetricRPO)
 	if err != nil {
 		return nil, err
@@ -160,6 +175,7 @@ func NewDRStack(scope constructs.Construct, id, region string, home *StepshipSta
 
 	failed := failedExecutionsAlarm(stack, "DrillFailedAlarm", alarmName(id, "drill-failed", nil), *d.StateMachine.StateMachineArn(), region,
 		"a drill (or a failover) failed, timed out or was aborted: read its error; a CleanupFailed names the database to delete by hand")
+	notifyOn(failed, d.Notifications, false)
 	d.Alarms[*failed.AlarmName()] = failed
 	for i, t := range targets {
 		o, err := objectives(t)
@@ -176,6 +192,7 @@ func NewDRStack(scope constructs.Construct, id, region string, home *StepshipSta
 				fmt.Sprintf("the last drill of %s/%s took longer than %s to recover, 80%% of drill.timeoutMinutes (%d): the next may time out",
 					t.Service, t.Environment, o.RTO, t.Drill.TimeoutMinutes)),
 		} {
+			notifyOn(a, d.Notifications, true)
 			d.Alarms[*a.AlarmName()] = a
 		}
 	}
@@ -188,6 +205,7 @@ func NewDRStack(scope constructs.Construct, id, region string, home *StepshipSta
 		{"DrillVpcId", "the isolated drill VPC", d.Network.VPC.AttrVpcId()},
 		{"DrillSecurityGroupId", "the restored databases' security group when the catalog names none", d.Network.DrillSecurityGroup.SecurityGroupId()},
 		{"DrVerifyRoleArn", "the dr-verify function's role (a customer-managed key of a secret replica must let it decrypt)", d.Functions["dr-verify"].Role().RoleArn()},
+		{"NotificationTopicArn", "the DR region's notification topic (drill outcomes, the DR alarms): subscribe to it", d.Notifications.TopicArn()},
 	} {
 		awscdk.NewCfnOutput(stack, jsii.String(o.id), &awscdk.CfnOutputProps{Description: jsii.String(o.description), Value: o.value})
 	}
@@ -221,6 +239,49 @@ func (d *DRStack) grantSecretReplicas(fn awslambda.Function, targets []catalog.T
 	d.Network.SecretsEndpoint.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Principals: &[]awsiam.IPrincipal{awsiam.NewArnPrincipal(fn.Role().RoleArn())},
 		Actions:    jsii.Strings("secretsmanager:GetSecretValue"), Resources: &replicas,
+	}))
+	return nil
+}
+
+// grantLedger lets fn, in a DR stack, use the home stack's ledger as the
+// drill does (shared/ledger): Query the deploys' entries (partition keys
+// deploy#…) and put drill reports (partition keys drill#…), on the ledger
+// table only, and use the home stack's key through DynamoDB for that table
+// only. The table and region are named, not referenced (a stack cannot
+// reference another region's): config.EnvLedgerTable, config.EnvLedgerRegion.
+func grantLedger(stack awscdk.Stack, fn awslambda.Function, home *StepshipStack) error {
+	region := *home.Region()
+	if *awscdk.Token_IsUnresolved(jsii.String(region)) {
+		return errors.New("a DR stack names the home stack's region: give the home stack an explicit region (context region)")
+	}
+	name := ledgerTableName(*home.StackName())
+	fn.AddEnvironment(jsii.String(config.EnvLedgerTable), jsii.String(name), nil)
+	fn.AddEnvironment(jsii.String(config.EnvLedgerRegion), jsii.String(region), nil)
+	table := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("dynamodb"), Region: jsii.String(region), Resource: jsii.String("table"),
+		ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
+	leading := func(prefix string) *map[string]any {
+		return &map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{prefix + "*"}}}
+	}
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("ReadTheDeploysMigrationVersions"), Actions: jsii.Strings("dynamodb:Query"), Resources: &[]*string{table},
+		Conditions: leading("deploy#"),
+	}))
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("RecordTheDrillReports"), Actions: jsii.Strings("dynamodb:PutItem"), Resources: &[]*string{table},
+		Conditions: leading(ledger.DrillPrefix),
+	}))
+	// The home stack's key, whose id a DR stack cannot know: any key of the
+	// home region, through DynamoDB, for the ledger table only.
+	keys := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("kms"), Region: jsii.String(region), Resource: jsii.String("key"),
+		ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
+	via := "dynamodb." + region + ".amazonaws.com"
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("UseTheLedgerKeyForTheLedger"), Actions: jsii.Strings("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"), Resources: &[]*string{keys},
+		Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": via, "kms:EncryptionContext:aws:dynamodb:tableName": name}},
+	}))
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("DescribeTheLedgerKey"), Actions: jsii.Strings("kms:DescribeKey"), Resources: &[]*string{keys},
+		Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": via}},
 	}))
 	return nil
 }

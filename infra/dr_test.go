@@ -236,7 +236,7 @@ func TestTheRestoreFunctionReachesOnlyTheCatalogsCopiesAndDeletesOnlyDrills(t *t
 	// databases, its drill subnet group or a default group of the DR
 	// region; keys are the catalog's DR key through RDS
 	for _, r := range []string{"RestoreFunctionRole", "DrillStateMachineRole", "DrVerifyFunctionRole"} {
-		assertScoped(t, dr, r, allowedRDS(t, "us-west-2"))
+		assertScoped(t, dr, "us-west-2", r, allowedRDS(t, "us-west-2"))
 	}
 	bySid := map[string]map[string]any{}
 	for _, st := range dr.statementsOf(role) {

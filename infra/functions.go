@@ -43,6 +43,11 @@ const (
 	// publicly, and delete only what a drill restored (dr.go); it sets
 	// STEPSHIP_DRILL_SECURITY_GROUP.
 	RestoresDrills Capability = "restores-drills"
+	// RecordsDrills lets the function use the home stack's ledger from a DR
+	// region: read the deploys' migration versions and write the drill
+	// reports (dr.go, grantLedger); it sets STEPSHIP_LEDGER_TABLE and
+	// STEPSHIP_LEDGER_REGION.
+	RecordsDrills Capability = "records-drills"
 	// VerifiesDrills puts the function in the DR stack's isolated drill VPC
 	// with a security group of its own that reaches only the restored
 	// databases and the Secrets Manager endpoint, and lets it read the
@@ -131,11 +136,11 @@ func DefaultFunctions() []FunctionSpec {
 		},
 		{
 			Name:        "restore",
-			Description: "stepship: plans a drill, picks the newest DR copy, restores it in isolation and cleans it up",
+			Description: "stepship: plans a drill, picks the newest DR copy, restores it in isolation, cleans it up and records the report",
 			MemoryMB:    256,
 			// Within the dr-drill state machine's Task timeouts (Cleanup: 120 s).
 			Timeout:      110 * time.Second,
-			Capabilities: []Capability{RestoresDrills},
+			Capabilities: []Capability{RestoresDrills, RecordsDrills},
 			DR:           true,
 		},
 		{
@@ -176,9 +181,9 @@ func pascalName(name string) string {
 // validateFunctions reports what is wrong with the list of functions.
 func validateFunctions(specs []FunctionSpec) error {
 	known := map[Capability]bool{PublicURL: true, ReadsWebhookSecret: true, StartsDeploy: true, DeploysECS: true, VerifiesReleases: true, MigratesDatabases: true,
-		CopiesSnapshots: true, RestoresDrills: true, VerifiesDrills: true}
+		CopiesSnapshots: true, RestoresDrills: true, RecordsDrills: true, VerifiesDrills: true}
 	// Capabilities whose resources exist only in a DR stack; the others are the home stack's.
-	drOnly := map[Capability]bool{RestoresDrills: true, VerifiesDrills: true}
+	drOnly := map[Capability]bool{RestoresDrills: true, RecordsDrills: true, VerifiesDrills: true}
 	seen := map[string]bool{}
 	var problems []error
 	for i, f := range specs {

@@ -144,12 +144,23 @@ var dynamoDBSDKActions = map[string][]string{
 	"arn:aws:states:::aws-sdk:dynamodb:transactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
 }
 
+// snsSDKActions maps the SNS SDK integrations stepship uses to their
+// action, granted on the stack's notification topic only.
+var snsSDKActions = map[string]string{"arn:aws:states:::aws-sdk:sns:publish": "sns:Publish"}
+
+// stackResources are the stack's own resources a state machine's tasks may
+// use: the lock and ledger table (nil in a stack without one), the key that
+// encrypts the table and the topic, and the notification topic.
+type stackResources struct {
+	Table, Key, Topic *string
+}
+
 // integrationStatements returns the policy statements the state machine's role
 // needs for the Task resources of asl, other than invoking stepship's own
 // functions (named by placeholders and granted separately), scoped to the
-// catalog's targets. tableARN and keyARN are the lock and ledger table and the
-// key that encrypts it.
-func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Target, tableARN, keyARN *string) ([]awsiam.PolicyStatement, error) {
+// catalog's targets and the stack's own resources.
+func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Target, own stackResources) ([]awsiam.PolicyStatement, error) {
+	tableARN, keyARN := own.Table, own.Key
 	resources, err := taskResources(asl)
 	if err != nil {
 		return nil, err
@@ -157,9 +168,16 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 	var statements []awsiam.PolicyStatement
 	var problems []error
 	sdkActions := map[string][]string{}
-	var tableActions []string
+	var tableActions, topicActions []string
 	codebuild, codebuildSync, runTask, nestedBackup := false, false, false, false
 	for _, r := range resources {
+		if action, ok := snsSDKActions[r]; ok {
+			if own.Topic == nil {
+				problems = append(problems, fmt.Errorf("Task resource %s: this stack has no notification topic to publish to", r))
+			}
+			topicActions = append(topicActions, action)
+			continue
+		}
 		if action, ok := dynamoDBItemActions[r]; ok {
 			tableActions = append(tableActions, action)
 			continue
@@ -247,6 +265,18 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 			Actions:    jsii.Strings("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"),
 			Resources:  &[]*string{keyARN},
 			Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": "dynamodb." + *stack.Region() + ".amazonaws.com"}},
+		}))
+	}
+	if len(topicActions) > 0 {
+		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("PublishToTheStacksTopic"),
+			Actions:   jsii.Strings(dedupe(topicActions)...),
+			Resources: &[]*string{own.Topic},
+		}), awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("UseTheTopicKey"),
+			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+			Resources:  &[]*string{keyARN},
+			Conditions: &map[string]any{"StringEquals": map[string]any{"kms:ViaService": "sns." + *stack.Region() + ".amazonaws.com"}},
 		}))
 	}
 	services := make([]string, 0, len(sdkActions))

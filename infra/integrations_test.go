@@ -77,9 +77,10 @@ func TestDeployStateMachineRoleFollowsTheIntegrationsOfItsDefinition(t *testing.
 
 func TestIntegrationsThatHaveNoPermissionsFailTheSynth(t *testing.T) {
 	for name, resource := range map[string]string{
-		"unknown SDK service":  "arn:aws:states:::aws-sdk:s3:deleteObject",
-		"unknown integration":  "arn:aws:states:::sns:publish",
-		"literal function ARN": "arn:aws:lambda:us-east-1:123456789012:function:other",
+		"unknown SDK service":     "arn:aws:states:::aws-sdk:s3:deleteObject",
+		"unknown integration":     "arn:aws:states:::sns:publish",
+		"literal function ARN":    "arn:aws:lambda:us-east-1:123456789012:function:other",
+		"publish without a topic": "arn:aws:states:::aws-sdk:sns:publish",
 	} {
 		t.Run(name, func(t *testing.T) {
 			// GIVEN a definition with that Task resource
@@ -211,7 +212,7 @@ func TestNestedBackupIsGrantedOnlyWhenTheCatalogAsksForIt(t *testing.T) {
 		}
 		stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Nested"), &awscdk.StackProps{
 			Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("us-east-1")}})
-		statements, err := integrationStatements(stack, asl, targets, nil, nil)
+		statements, err := integrationStatements(stack, asl, targets, stackResources{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +222,7 @@ func TestNestedBackupIsGrantedOnlyWhenTheCatalogAsksForIt(t *testing.T) {
 			got = append(got, fmt.Sprint(j))
 		}
 		all := strings.Join(got, "\n")
-		if _, err := integrationStatements(stack, strings.Replace(asl, "${BackupStateMachineArn}", "arn:aws:states:us-east-1:123456789012:stateMachine:other", 1), targets, nil, nil); err == nil ||
+		if _, err := integrationStatements(stack, strings.Replace(asl, "${BackupStateMachineArn}", "arn:aws:states:us-east-1:123456789012:stateMachine:other", 1), targets, stackResources{}); err == nil ||
 			!strings.Contains(err.Error(), "only the backup machine") {
 			t.Errorf("a nested execution of another machine: %v, want it refused", err)
 		}

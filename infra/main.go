@@ -12,6 +12,9 @@
 //	deployStateMachine  the deploy ASL file (default: statemachines/deploy.asl.json, embedded)
 //	catalog             the service catalog (default "catalog.yaml"; required)
 //	webhookConcurrency  the webhook function's reserved concurrency (default 10)
+//	notificationEmails  addresses (comma-separated) subscribed to every stack's
+//	                    notification topic: backup failures, drill outcomes,
+//	                    alarms (default none: subscribe as you like)
 //	nag                 "false" turns the cdk-nag AwsSolutions checks off
 package main
 
@@ -19,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -69,6 +73,12 @@ func propsFromContext(app awscdk.App) (*StepshipStackProps, error) {
 		}
 		concurrency = n
 	}
+	var emails []string
+	for _, e := range strings.Split(contextString(app, "notificationEmails", ""), ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			emails = append(emails, e)
+		}
+	}
 	return &StepshipStackProps{
 		StackProps: awscdk.StackProps{
 			Env: &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)},
@@ -77,6 +87,7 @@ func propsFromContext(app awscdk.App) (*StepshipStackProps, error) {
 		DeployStateMachineFile: contextString(app, "deployStateMachine", ""),
 		CatalogFile:            contextString(app, "catalog", "catalog.yaml"),
 		WebhookConcurrency:     concurrency,
+		NotificationEmails:     emails,
 	}, nil
 }
 

@@ -89,6 +89,9 @@ const (
 		"(shared/backup.RestoredID): the prefix names one catalog database's restores only; deleting is further limited to drill- and to the stepship:purpose=drill tag"
 	defaultGroupsReason = "a restore uses the engine's default option and parameter groups, whose names depend on the engine version " +
 		"of the snapshot (default:postgres-16, default.postgres16): only default groups are allowed"
+	ledgerKeyReason = "the restore function uses the home stack's ledger table from a DR region; the key that encrypts it is the home stack's, " +
+		"whose id a stack in another region cannot know: any key of the home region, only through DynamoDB (kms:ViaService) and only for the ledger table " +
+		"(kms:EncryptionContext:aws:dynamodb:tableName)"
 	interfacesReason = "Lambda creates and deletes the function's network interfaces in the drill subnets (ec2:CreateNetworkInterface is limited to them " +
 		"and to its security group); the interfaces' ids are not known in advance and ec2:Describe* supports no resource-level permissions"
 )
@@ -98,6 +101,7 @@ var (
 	restoredPattern  = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::` + arnPrefix + `rds` + arnRegionAccount + `(db|cluster):(drill|failover)-[a-z0-9-]+-\*$/g`)}
 	defaultGroups    = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::` + arnPrefix + `rds` + arnRegionAccount + `(og:default:|pg:default\.|cluster-pg:default\.)\*$/g`)}
 	interfaces       = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::` + arnPrefix + `ec2` + arnRegionAccount + `network-interface\/\*$/g`)}
+	homeKeys         = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::` + arnPrefix + `kms` + arnRegionAccount + `key\/\*$/g`)}
 )
 
 // suppressWildcards records on a role why its wildcard findings are
@@ -120,6 +124,9 @@ func addDRNagSuppressions(d *DRStack, specs []FunctionSpec) {
 		if spec.has(RestoresDrills) {
 			reasons = append(reasons, snapshotsReason, restoredReason, defaultGroupsReason)
 			appliesTo = append(appliesTo, snapshotsPattern, restoredPattern, defaultGroups)
+		}
+		if spec.has(RecordsDrills) {
+			reasons, appliesTo = append(reasons, ledgerKeyReason), append(appliesTo, homeKeys)
 		}
 		if spec.has(VerifiesDrills) {
 			reasons, appliesTo = append(reasons, interfacesReason), append(appliesTo, interfaces)

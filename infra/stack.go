@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -53,6 +54,9 @@ type StepshipStackProps struct {
 	WebhookConcurrency int
 	// LogRetention applies to every log group; zero means one month.
 	LogRetention awslogs.RetentionDays
+	// NotificationEmails are subscribed to every stack's notification topic
+	// (docs/backups.md, "Notifications"); each must confirm by email.
+	NotificationEmails []string
 }
 
 // StepshipStack is the synthesized stack and the resources tests and later
@@ -69,6 +73,8 @@ type StepshipStack struct {
 	// Backups is what backup.go adds: the backup state machine, its
 	// schedules, alarms and the dashboard.
 	Backups *Backups
+	// Notifications is the stack's topic (notifications.go).
+	Notifications awssns.Topic
 }
 
 // DefaultWebhookConcurrency is the webhook function's reserved concurrency
@@ -122,6 +128,9 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 	if concurrency < 1 {
 		return nil, fmt.Errorf("webhook concurrency %d must be at least 1", concurrency)
 	}
+	if err := checkEmails(props.NotificationEmails); err != nil {
+		return nil, err
+	}
 	retention := props.LogRetention
 	if retention == "" {
 		retention = awslogs.RetentionDays_ONE_MONTH
@@ -161,6 +170,9 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 		},
 	})
 	s.Table = awsdynamodb.NewTable(stack, jsii.String("Table"), &awsdynamodb.TableProps{
+		// Named, so that the DR stacks' restore functions can name it
+		// without a cross-region reference.
+		TableName:     jsii.String(ledgerTableName(*stack.StackName())),
 		PartitionKey:  &awsdynamodb.Attribute{Name: jsii.String("PK"), Type: awsdynamodb.AttributeType_STRING},
 		SortKey:       &awsdynamodb.Attribute{Name: jsii.String("SK"), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:   awsdynamodb.BillingMode_PAY_PER_REQUEST,
@@ -172,6 +184,7 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 		DeletionProtection:  jsii.Bool(true),
 		TimeToLiveAttribute: jsii.String("expiresAt"),
 	})
+	s.Notifications = newNotificationTopic(stack, s.DataKey, props.NotificationEmails)
 
 	for _, spec := range specs {
 		fn, dir, err := newFunction(stack, spec, props.DistDir, stagingDir, catalogFile, retention, s.DataKey, concurrency)
@@ -240,6 +253,9 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 	addNagSuppressions(s, specs)
 	return s, nil
 }
+
+// ledgerTableName is the name of the home stack's lock and ledger table.
+func ledgerTableName(home string) string { return home + "-ledger" }
 
 // allowLogsToUseKey lets CloudWatch Logs encrypt and decrypt this account's log
 // groups in this region with key (a log group's KmsKeyId needs it; CDK adds no

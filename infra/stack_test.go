@@ -117,6 +117,8 @@ func testProps(dir, dist string) *StepshipStackProps {
 		DistDir:     dist,
 		CatalogFile: filepath.Join("testdata", "catalog.yaml"),
 		StagingDir:  filepath.Join(dir, "staging"),
+		// Subscribed to every stack's notification topic.
+		NotificationEmails: []string{"ops@example.com"},
 	}
 }
 

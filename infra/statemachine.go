@@ -40,6 +40,9 @@ type machine struct {
 	// TableARN is the lock and ledger table its DynamoDB tasks may use (nil
 	// in a stack without one).
 	TableARN *string
+	// TopicARN is the stack's notification topic its SNS tasks may publish
+	// to (nil: none may).
+	TopicARN *string
 }
 
 // newStateMachine defines a Standard state machine from its ASL text, kept
@@ -80,7 +83,7 @@ func newStateMachine(stack awscdk.Stack, m machine, targets []catalog.Target, re
 			m.File, strings.Join(unknown, "}, ${"), strings.Join(known, ", "))
 	}
 
-	statements, err := integrationStatements(stack, string(m.ASL), targets, m.TableARN, key.KeyArn())
+	statements, err := integrationStatements(stack, string(m.ASL), targets, stackResources{Table: m.TableARN, Key: key.KeyArn(), Topic: m.TopicARN})
 	if err != nil {
 		return nil, fmt.Errorf("state machine %s: %w", m.File, err)
 	}

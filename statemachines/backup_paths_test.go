@@ -44,7 +44,7 @@ const (
 // backupUntilCopy scripts a backup whose snapshot is available at once.
 func backupUntilCopy(aurora bool, maxPolls int) map[string][]reply {
 	return map[string][]reply{"Plan": {ok(backupPlan(aurora, maxPolls))}, "CreateSnapshot": {ok(`{}`)}, "CreateClusterSnapshot": {ok(`{}`)},
-		"DescribeSnapshot": {ok(snapshotStatus("available"))}, "DescribeClusterSnapshot": {ok(clusterSnapshotStatus("available"))}}
+		"DescribeSnapshot": {ok(snapshotStatus("available"))}, "DescribeClusterSnapshot": {ok(clusterSnapshotStatus("available"))}, "NotifyFailure": {ok(published)}}
 }
 
 func with(base map[string][]reply, extra map[string][]reply) map[string][]reply {
@@ -56,6 +56,15 @@ func with(base map[string][]reply, extra map[string][]reply) map[string][]reply 
 		out[k] = v
 	}
 	return out
+}
+
+// notified ends every failure after the plan: the failure's notice, its
+// notification, the one Fail state.
+var notified = []string{"FailureNotice", "NotifyFailure", "BackupFailed"}
+
+// failedAt is a path ending in the failure state s, notified.
+func failedAt(path []string, s string) []string {
+	return append(append(slices.Clone(path), s), notified...)
 }
 
 var snapshotWaitedFor = []string{"Plan", "SnapshotKind", "CreateSnapshot", "StartSnapshotWait", "WaitSnapshot", "DescribeKind", "DescribeSnapshot", "SnapshotReady"}
@@ -99,7 +108,7 @@ var backupScenarios = []scenario{
 		name: "a cluster snapshot an earlier attempt took, deleted while being taken",
 		script: with(backupUntilCopy(true, 10), map[string][]reply{"CreateClusterSnapshot": {fail("Rds.DbClusterSnapshotAlreadyExistsException", "exists")},
 			"DescribeClusterSnapshot": {fail("Rds.DbClusterSnapshotNotFoundException", "not found")}}),
-		path:   []string{"Plan", "SnapshotKind", "CreateClusterSnapshot", "StartSnapshotWait", "WaitSnapshot", "DescribeKind", "DescribeClusterSnapshot", "SnapshotVanished"},
+		path:   failedAt([]string{"Plan", "SnapshotKind", "CreateClusterSnapshot", "StartSnapshotWait", "WaitSnapshot", "DescribeKind", "DescribeClusterSnapshot"}, "SnapshotVanished"),
 		status: asl.StatusFailed, errName: "SnapshotVanished", cause: []string{"stepship-web-prod-20261130-030000 disappeared"},
 	},
 	{
@@ -118,89 +127,90 @@ var backupScenarios = []scenario{
 	},
 	{
 		name:   "the snapshot function crashes",
-		script: map[string][]reply{"Plan": {fail("Lambda.Unknown", "exit status 2")}},
-		path:   []string{"Plan", "PlanFailed"},
+		script: map[string][]reply{"Plan": {fail("Lambda.Unknown", "exit status 2")}, "NotifyFailure": {ok(published)}},
+		path:   []string{"Plan", "PlanFailed", "NotifyFailure", "BackupFailed"},
 		status: asl.StatusFailed, errName: "PlanFailed", cause: []string{"Lambda.Unknown", "nothing was changed"},
 	},
 	{
 		name:   "the manual-snapshot quota is reached",
 		script: with(backupUntilCopy(false, 10), map[string][]reply{"CreateSnapshot": {fail("Rds.SnapshotQuotaExceededException", "Cannot create more than 100 manual snapshots")}}),
-		path:   []string{"Plan", "SnapshotKind", "CreateSnapshot", "SnapshotQuotaReached"},
+		path:   failedAt([]string{"Plan", "SnapshotKind", "CreateSnapshot"}, "SnapshotQuotaReached"),
 		status: asl.StatusFailed, errName: "SnapshotQuotaExceeded", cause: []string{"no snapshot of web-prod was taken", "Cannot create more than 100"},
 	},
 	{
 		name:   "the snapshot is refused",
 		script: with(backupUntilCopy(false, 10), map[string][]reply{"CreateSnapshot": {fail("Rds.AccessDeniedException", "not authorized")}}),
-		path:   []string{"Plan", "SnapshotKind", "CreateSnapshot", "SnapshotFailed"},
+		path:   failedAt([]string{"Plan", "SnapshotKind", "CreateSnapshot"}, "SnapshotFailed"),
 		status: asl.StatusFailed, errName: "SnapshotFailed", cause: []string{"Rds.AccessDeniedException", "not authorized"},
 	},
 	{
 		name:   "the cluster snapshot is refused",
 		script: with(backupUntilCopy(true, 10), map[string][]reply{"CreateClusterSnapshot": {fail("Rds.DbClusterNotFoundException", "no such cluster")}}),
-		path:   []string{"Plan", "SnapshotKind", "CreateClusterSnapshot", "SnapshotFailed"},
+		path:   failedAt([]string{"Plan", "SnapshotKind", "CreateClusterSnapshot"}, "SnapshotFailed"),
 		status: asl.StatusFailed, errName: "SnapshotFailed", cause: []string{"no such cluster"},
 	},
 	{
 		name:   "the cluster snapshot is over its quota",
 		script: with(backupUntilCopy(true, 10), map[string][]reply{"CreateClusterSnapshot": {fail("Rds.SnapshotQuotaExceededException", "quota")}}),
-		path:   []string{"Plan", "SnapshotKind", "CreateClusterSnapshot", "SnapshotQuotaReached"},
+		path:   failedAt([]string{"Plan", "SnapshotKind", "CreateClusterSnapshot"}, "SnapshotQuotaReached"),
 		status: asl.StatusFailed, errName: "SnapshotQuotaExceeded",
 	},
 	{
 		name:   "the snapshot disappears while being taken",
 		script: with(backupUntilCopy(false, 10), map[string][]reply{"DescribeSnapshot": {fail("Rds.DbSnapshotNotFoundException", "not found")}}),
-		path:   append(slices.Clone(snapshotWaitedFor[:len(snapshotWaitedFor)-1]), "SnapshotVanished"),
+		path:   failedAt(snapshotWaitedFor[:len(snapshotWaitedFor)-1], "SnapshotVanished"),
 		status: asl.StatusFailed, errName: "SnapshotVanished",
 	},
 	{
 		name:   "the snapshot cannot be read",
 		script: with(backupUntilCopy(false, 10), map[string][]reply{"DescribeSnapshot": {fail("Rds.AccessDeniedException", "denied")}}),
-		path:   append(slices.Clone(snapshotWaitedFor[:len(snapshotWaitedFor)-1]), "SnapshotFailed"),
+		path:   failedAt(snapshotWaitedFor[:len(snapshotWaitedFor)-1], "SnapshotFailed"),
 		status: asl.StatusFailed, errName: "SnapshotFailed",
 	},
 	{
 		name:   "the cluster snapshot cannot be read",
 		script: with(backupUntilCopy(true, 10), map[string][]reply{"DescribeClusterSnapshot": {fail("Rds.AccessDeniedException", "denied")}}),
-		path:   []string{"Plan", "SnapshotKind", "CreateClusterSnapshot", "StartSnapshotWait", "WaitSnapshot", "DescribeKind", "DescribeClusterSnapshot", "SnapshotFailed"},
+		path:   failedAt([]string{"Plan", "SnapshotKind", "CreateClusterSnapshot", "StartSnapshotWait", "WaitSnapshot", "DescribeKind", "DescribeClusterSnapshot"}, "SnapshotFailed"),
 		status: asl.StatusFailed, errName: "SnapshotFailed",
 	},
 	{
 		name:   "the snapshot fails",
 		script: with(backupUntilCopy(false, 10), map[string][]reply{"DescribeSnapshot": {ok(snapshotStatus("failed"))}}),
-		path:   append(slices.Clone(snapshotWaitedFor), "SnapshotNotAvailable"),
+		path:   failedAt(snapshotWaitedFor, "SnapshotNotAvailable"),
 		status: asl.StatusFailed, errName: "SnapshotFailed", cause: []string{"ended failed"},
 	},
 	{
 		name:   "the snapshot takes longer than the wait allows",
 		script: with(backupUntilCopy(false, 1), map[string][]reply{"DescribeSnapshot": {ok(snapshotStatus("creating"))}}),
-		path: append(append(slices.Clone(snapshotWaitedFor), "CountSnapshotPoll", "WaitSnapshot", "DescribeKind", "DescribeSnapshot", "SnapshotReady"),
+		path: failedAt(append(slices.Clone(snapshotWaitedFor), "CountSnapshotPoll", "WaitSnapshot", "DescribeKind", "DescribeSnapshot", "SnapshotReady"),
 			"SnapshotTimedOut"),
 		status: asl.StatusFailed, errName: "SnapshotTimedOut", cause: []string{"still creating after 1 polls"},
 	},
 	{
 		name:   "the copy fails: retention still applies, the run fails named",
 		script: with(backupUntilCopy(false, 10), map[string][]reply{"Copy": {ok(copyStatus("failed"))}, "Prune": {ok(prunedNoRPO)}}),
-		path:   append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "CopyNotMade", "Prune", "HasRPO", "Outcome", "DRCopyFailed"),
+		path:   failedAt(append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "CopyNotMade", "Prune", "HasRPO", "Outcome"), "DRCopyFailed"),
 		status: asl.StatusFailed, errName: "DRCopyFailed", cause: []string{"was taken, but not copied to us-west-2 (CopyFailed)"},
 	},
 	{
 		name: "the copy takes longer than the wait allows; the RPO metric cannot be written",
 		script: with(backupUntilCopy(false, 1), map[string][]reply{"Copy": {ok(copyStatus("copying"))}, "Prune": {ok(pruned)},
 			"RecordRPO": {fail("CloudWatch.AccessDeniedException", "denied")}}),
-		path: append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "CountCopyPoll", "WaitCopy", "Copy", "CopyReady",
-			"CopyTimedOut", "Prune", "HasRPO", "RecordRPO", "Outcome", "DRCopyFailed"),
+		path: failedAt(append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "CountCopyPoll", "WaitCopy", "Copy", "CopyReady",
+			"CopyTimedOut", "Prune", "HasRPO", "RecordRPO", "Outcome"), "DRCopyFailed"),
 		status: asl.StatusFailed, errName: "DRCopyFailed", cause: []string{"CopyTimedOut", "still copying after 1 polls"},
 	},
 	{
 		name:   "the copy is refused",
 		script: with(backupUntilCopy(false, 10), map[string][]reply{"Copy": {fail("SnapshotNotFound", "snapshot x is not in us-east-1")}, "Prune": {ok(pruned)}, "RecordRPO": {ok(`{}`)}}),
-		path:   append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "Prune", "HasRPO", "RecordRPO", "Outcome", "DRCopyFailed"),
+		path:   failedAt(append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "Prune", "HasRPO", "RecordRPO", "Outcome"), "DRCopyFailed"),
 		status: asl.StatusFailed, errName: "DRCopyFailed", cause: []string{"(SnapshotNotFound): snapshot x is not in us-east-1"},
 	},
 	{
-		name:   "pruning keeps failing",
-		script: with(backupUntilCopy(false, 10), map[string][]reply{"Copy": {ok(copyStatus("available"))}, "Prune": {fail("RDSCallFailed", "failed to delete s1")}}),
-		path:   append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "Prune", "PruneFailure", "PruneFailed"),
+		name: "pruning keeps failing; the notification is throttled, then refused: the outcome stands",
+		script: with(backupUntilCopy(false, 10), map[string][]reply{"Copy": {ok(copyStatus("available"))}, "Prune": {fail("RDSCallFailed", "failed to delete s1")},
+			"NotifyFailure": {fail("Sns.ThrottledException", "Rate exceeded"), fail("Sns.AuthorizationErrorException", "not authorized")}}),
+		path:   failedAt(append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "Prune", "PruneFailure"), "PruneFailed"),
 		status: asl.StatusFailed, errName: "PruneFailed", cause: []string{"failed to delete s1"},
 	},
 	{
@@ -208,8 +218,8 @@ var backupScenarios = []scenario{
 		script: with(backupUntilCopy(false, 10), map[string][]reply{
 			"Copy":  {ok(copyStatus("copying")), fail("SnapshotNotFound", "the copy of x disappeared from us-west-2 while it was being made")},
 			"Prune": {fail("RDSCallFailed", "failed to list snapshots in us-west-2")}}),
-		path: append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "CountCopyPoll", "WaitCopy", "Copy",
-			"Prune", "PruneFailure", "PruneAndCopyFailed"),
+		path: failedAt(append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "CountCopyPoll", "WaitCopy", "Copy",
+			"Prune", "PruneFailure"), "PruneAndCopyFailed"),
 		status: asl.StatusFailed, errName: "PruneFailed",
 		cause: []string{"failed to list snapshots in us-west-2", "was not copied to us-west-2 (SnapshotNotFound)", "disappeared from us-west-2 while it was being made"},
 	},

@@ -64,6 +64,9 @@ var placeholderRE = regexp.MustCompile(`\$\{([A-Za-z0-9_.:-]+)\}`)
 const (
 	// TableName is stepship's lock and ledger table.
 	TableName = "TableName"
+	// NotificationTopicArn is the SNS topic of the machine's stack, where the
+	// backup and dr-drill machines publish their outcomes.
+	NotificationTopicArn = "NotificationTopicArn"
 	// BackupStateMachineArn is the backup state machine, which the deploy
 	// machine runs snapshot-only before a deploy (catalog backup.beforeDeploy).
 	BackupStateMachineArn = "BackupStateMachineArn"
@@ -73,7 +76,7 @@ const (
 
 // Resources lists the placeholders that name stack resources rather than
 // functions.
-var Resources = []string{TableName, BackupStateMachineArn}
+var Resources = []string{TableName, BackupStateMachineArn, NotificationTopicArn}
 
 // FunctionPlaceholder returns the placeholder of a function folder name:
 // "deploy" → "DeployFunctionArn", "dr-verify" → "DrVerifyFunctionArn".

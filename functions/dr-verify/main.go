@@ -3,9 +3,10 @@
 // inside the drill's VPC, in the DR region, to reach the database the drill
 // restored: it connects with the credentials in the database's secret (read
 // at run time from the secret's replica in the DR region, never logged) and
-// checks the goose schema version, that the catalog's tables have rows, and
-// the catalog's SQL assertions, each in a read-only transaction; it measures
-// the RTO. A separate function from
+// checks the goose schema version (against the one the restore function
+// expects: the ledger's, shared/backup.Expectation), that the catalog's
+// tables have rows, and the catalog's SQL assertions, each in a read-only
+// transaction; it measures the RTO. A separate function from
 // restore so that only it needs the network path to the database (and so
 // that each stays under 10 MiB).
 //

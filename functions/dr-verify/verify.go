@@ -39,9 +39,13 @@ type Task struct {
 	Restored backup.Restored `json:"restored"`
 	// Endpoint is where it answers, as DescribeDBInstances reports it.
 	Endpoint Endpoint `json:"endpoint"`
-	// ExpectedSchemaVersion is the migration version the data must have
-	// (optional: without it the version found is reported, not compared).
-	ExpectedSchemaVersion *int64 `json:"expectedSchemaVersion,omitempty"`
+	// Expected is the migration version the data must have (the restore
+	// function's expect: the ledger's, or the input's override); without it
+	// the version found is reported, not compared.
+	Expected *backup.Expectation `json:"expected,omitempty"`
+	// Mode is the drill's: a failover's schema check does not fail on a
+	// ledger it could not read.
+	Mode payload.DrillMode `json:"mode,omitempty"`
 	// RestoreStartedAt is when the restore began: the RTO is measured from
 	// it.
 	RestoreStartedAt *time.Time `json:"restoreStartedAt,omitempty"`
@@ -88,32 +92,19 @@ func NewVerifier(cat *catalog.Catalog, region string, secrets secretGetter, log 
 	return v, nil
 }
 
-// Check kinds of a drill report.
+// Check kinds of a drill report (shared/backup).
 const (
-	CheckSchema    = "schema"
-	CheckTable     = "table"
-	CheckAssertion = "assertion"
+	CheckSchema    = backup.CheckSchema
+	CheckTable     = backup.CheckTable
+	CheckAssertion = backup.CheckAssertion
 )
 
 // Check is one verification of the restored data.
-type Check struct {
-	Name   string `json:"name"`
-	Kind   string `json:"kind"`
-	Passed bool   `json:"passed"`
-	Detail string `json:"detail"`
-}
+type Check = backup.Check
 
 // Report is what verify found: every check, whether all passed, and the
 // recovery time measured.
-type Report struct {
-	Passed bool    `json:"passed"`
-	Checks []Check `json:"checks"`
-	// SchemaVersion is the migration version found (goose's table).
-	SchemaVersion *int64    `json:"schemaVersion,omitempty"`
-	VerifiedAt    time.Time `json:"verifiedAt"`
-	// RTOSeconds is the time from the start of the restore to this report.
-	RTOSeconds *int64 `json:"rtoSeconds,omitempty"`
-}
+type Report = backup.Verification
 
 // credentials are the fields of an RDS database secret verify uses.
 type credentials struct {
@@ -178,7 +169,7 @@ func (h *Verifier) Handle(ctx context.Context, inv payload.Invocation[Task]) (Re
 	defer conn.Close(context.WithoutCancel(ctx))
 
 	rep := Report{Checks: []Check{}}
-	version, check := schemaCheck(ctx, conn, t.ExpectedSchemaVersion)
+	version, check := schemaCheck(ctx, conn, t.Expected, t.Mode)
 	rep.SchemaVersion = version
 	rep.Checks = append(rep.Checks, check)
 	for _, table := range tg.Drill.Tables {
@@ -284,7 +275,7 @@ func one(rows []string, err error) (string, error) {
 // errNotOneRow: a query returned no row or several.
 var errNotOneRow = errors.New("not exactly one row")
 
-func schemaCheck(ctx context.Context, conn *pgconn.PgConn, expected *int64) (*int64, Check) {
+func schemaCheck(ctx context.Context, conn *pgconn.PgConn, expected *backup.Expectation, mode payload.DrillMode) (*int64, Check) {
 	c := Check{Name: gooseTable, Kind: CheckSchema}
 	got, err := one(queryText(ctx, conn, gooseVersionQuery))
 	if err != nil {
@@ -296,13 +287,8 @@ func schemaCheck(ctx context.Context, conn *pgconn.PgConn, expected *int64) (*in
 		c.Detail = "no migration is applied"
 		return nil, c
 	}
-	if expected == nil {
-		c.Passed, c.Detail = true, fmt.Sprintf("version %d (no expected version given: not compared)", found)
-	} else if found == *expected {
-		c.Passed, c.Detail = true, fmt.Sprintf("version %d, as expected", found)
-	} else {
-		c.Detail = fmt.Sprintf("version %d, want %d", found, *expected)
-	}
+	c.Passed, c.Detail = expected.Compare(found, mode)
+	c.Detail = cut(c.Detail)
 	return &found, c
 }
 

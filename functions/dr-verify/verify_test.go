@@ -119,11 +119,11 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public, billing TO drill;`
 	secret := `{"username":"drill","password":"s3cret-pw","dbname":"app","engine":"postgres"}`
 	v := newVerifier(t, secret, testCatalog)
 	started := now.Add(-17 * time.Minute)
-	run := func(expected *int64) Report {
+	run := func(expected *backup.Expectation, mode payload.DrillMode) Report {
 		t.Helper()
 		rep, err := v.Handle(ctx, payload.Invocation[Task]{ExecutionID: "x", Input: Task{
 			Service: "web", Environment: "production", Restored: backup.Restored{Instance: "drill-web-prod-202611300500"},
-			Endpoint: Endpoint{Address: pg.Host, Port: int32(pg.Port)}, ExpectedSchemaVersion: expected, RestoreStartedAt: &started,
+			Endpoint: Endpoint{Address: pg.Host, Port: int32(pg.Port)}, Expected: expected, Mode: mode, RestoreStartedAt: &started,
 		}})
 		if err != nil {
 			t.Fatalf("verify: %v", err)
@@ -133,14 +133,15 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public, billing TO drill;`
 
 	// billing.invoices is empty, and the newest invoice is not there: two
 	// checks fail, the rest pass, every check is reported.
-	want := int64(20261115) // 20261120 was migrated down again
-	rep := run(&want)
+	// 20261120 was migrated down again.
+	want := &backup.Expectation{Source: backup.FromLedger, Versions: []int64{20261115}, Detail: "20261115 after the deploy of 3f2a9c1"}
+	rep := run(want, payload.ModeDrill)
 	got := map[string]Check{}
 	for _, c := range rep.Checks {
 		got[c.Name] = c
 	}
 	expect := []Check{
-		{Name: "goose_db_version", Kind: CheckSchema, Passed: true, Detail: "version 20261115, as expected"},
+		{Name: "goose_db_version", Kind: CheckSchema, Passed: true, Detail: "version 20261115, as the ledger recorded: 20261115 after the deploy of 3f2a9c1"},
 		{Name: "users", Kind: CheckTable, Passed: true, Detail: "has rows"},
 		{Name: "billing.invoices", Kind: CheckTable, Passed: false, Detail: "has no rows"},
 		{Name: "one-admin", Kind: CheckAssertion, Passed: true, Detail: `got "1"`},
@@ -157,16 +158,25 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public, billing TO drill;`
 	if _, err := pg.ExecIn(ctx, "app", `INSERT INTO billing.invoices VALUES ('INV-1'), ('INV-2')`); err != nil {
 		t.Fatal(err)
 	}
-	if rep := run(&want); !rep.Passed {
+	if rep := run(want, payload.ModeDrill); !rep.Passed {
 		t.Errorf("report %+v", rep)
 	}
 	// Without an expected version the one found is reported, not compared.
-	if rep := run(nil); !rep.Passed || !strings.Contains(rep.Checks[0].Detail, "not compared") {
+	if rep := run(nil, payload.ModeDrill); !rep.Passed || !strings.Contains(rep.Checks[0].Detail, "not compared") {
 		t.Errorf("no expected version: %+v", rep.Checks[0])
 	}
-	other := int64(20261120)
-	if rep := run(&other); rep.Passed || rep.Checks[0].Detail != "version 20261115, want 20261120" {
+	other := &backup.Expectation{Source: backup.FromInput, Versions: []int64{20261120}, Detail: "the execution input's expectedSchemaVersion"}
+	if rep := run(other, payload.ModeDrill); rep.Passed || rep.Checks[0].Detail != "version 20261115, want 20261120 (the input's expectedSchemaVersion says: the execution input's expectedSchemaVersion)" {
 		t.Errorf("another version: %+v", rep.Checks[0])
+	}
+	// The ledger unreachable: a drill's check fails, a failover's reports the
+	// version and goes on.
+	down := &backup.Expectation{Source: backup.LedgerUnreachable, Versions: []int64{}, Detail: "dial tcp: i/o timeout"}
+	if rep := run(down, payload.ModeDrill); rep.Passed || rep.Checks[0].Passed || !strings.Contains(rep.Checks[0].Detail, "the ledger is unreachable") {
+		t.Errorf("a drill without the ledger: %+v", rep.Checks[0])
+	}
+	if rep := run(down, payload.ModeFailover); !rep.Checks[0].Passed || !strings.Contains(rep.Checks[0].Detail, "a failover goes on without it") {
+		t.Errorf("a failover without the ledger: %+v", rep.Checks[0])
 	}
 	raw, _ := json.Marshal(rep)
 	if strings.Contains(string(raw), "s3cret") {
@@ -175,7 +185,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public, billing TO drill;`
 
 	// Assertions cannot write: each runs in a read-only transaction.
 	writing := strings.Replace(testCatalog, `query: "select max(number) from billing.invoices;"`, `query: "delete from users returning 1"`, 1)
-	if rep := run2(t, newVerifier(t, secret, writing), pg, &want); rep.Passed || !strings.Contains(rep.Checks[4].Detail, "read-only transaction") {
+	if rep := run2(t, newVerifier(t, secret, writing), pg, want); rep.Passed || !strings.Contains(rep.Checks[4].Detail, "read-only transaction") {
 		t.Errorf("a writing assertion: %+v", rep.Checks[4])
 	}
 	if out, _ := pg.ExecIn(ctx, "app", "select count(*) from users"); out != "2" {
@@ -190,10 +200,10 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public, billing TO drill;`
 	}
 }
 
-func run2(t *testing.T, v *Verifier, pg *harness.Postgres, want *int64) Report {
+func run2(t *testing.T, v *Verifier, pg *harness.Postgres, want *backup.Expectation) Report {
 	t.Helper()
 	rep, err := v.Handle(t.Context(), payload.Invocation[Task]{Input: Task{Service: "web", Environment: "production",
-		Restored: backup.Restored{Instance: "drill-web-prod-202611300500"}, Endpoint: Endpoint{Address: pg.Host, Port: int32(pg.Port)}, ExpectedSchemaVersion: want}})
+		Restored: backup.Restored{Instance: "drill-web-prod-202611300500"}, Endpoint: Endpoint{Address: pg.Host, Port: int32(pg.Port)}, Expected: want}})
 	if err != nil {
 		t.Fatal(err)
 	}

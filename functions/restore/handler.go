@@ -17,6 +17,7 @@ import (
 	"github.com/stepship/stepship/shared/backup/rdssnap"
 	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/config"
+	"github.com/stepship/stepship/shared/ledger"
 	"github.com/stepship/stepship/shared/logging"
 	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/shared/taskerr"
@@ -59,8 +60,10 @@ var _ rdsAPI = (*rds.Client)(nil)
 const (
 	ActionPlan    = "plan"
 	ActionPick    = "pick"
+	ActionExpect  = "expect"
 	ActionRestore = "restore"
 	ActionCleanup = "cleanup"
+	ActionReport  = "report"
 )
 
 // Task is what the dr-drill state machine sends: an action and its
@@ -78,6 +81,39 @@ type Task struct {
 	// Mode tags the restored database as a drill's (the default) or a
 	// failover's (restore); cleanup deletes only a drill's.
 	Mode payload.DrillMode `json:"mode,omitempty"`
+	// TakenAt is when the picked copy's data is from (expect).
+	TakenAt *time.Time `json:"takenAt,omitempty"`
+	// ExpectedSchemaVersion is the input's override of the ledger (expect;
+	// null when not given).
+	ExpectedSchemaVersion *int64 `json:"expectedSchemaVersion,omitempty"`
+	// Drill is the drill's whole state (report).
+	Drill *DrillState `json:"drill,omitempty"`
+}
+
+// DrillState is the dr-drill state machine's state, as the report action
+// reads it: what each earlier state wrote, absent when it did not run.
+type DrillState struct {
+	Plan         *Plan                `json:"plan"`
+	Picked       *Picked              `json:"picked"`
+	Expected     *backup.Expectation  `json:"expected"`
+	Restore      *RestoreStarted      `json:"restore"`
+	Report       *backup.Verification `json:"report"`
+	Error        *payload.ErrorSlot   `json:"error"`
+	Cleanup      *Cleaned             `json:"cleanup"`
+	CleanupError *payload.ErrorSlot   `json:"cleanupError"`
+}
+
+// Reported is what the report action did: the report, whether the ledger
+// has it, and the notification's subject. The drill publishes it.
+type Reported struct {
+	Outcome   string `json:"outcome"`
+	Subject   string `json:"subject"`
+	Execution string `json:"execution"`
+	// Recorded says whether the report is in the ledger; RecordError why
+	// not.
+	Recorded    bool               `json:"recorded"`
+	RecordError string             `json:"recordError,omitempty"`
+	Report      backup.DrillReport `json:"report"`
 }
 
 // Restored is backup.Restored: what a drill restores.
@@ -91,8 +127,9 @@ type Plan struct {
 	Database    string            `json:"database"`
 	Aurora      bool              `json:"aurora"`
 	Restored    Restored          `json:"restored"`
-	// ExpectedSchemaVersion is the request's, passed on to dr-verify (null
-	// when not given: the state machine's path always finds it).
+	// ExpectedSchemaVersion is the request's override of the ledger, passed
+	// on to expect (null when not given: the state machine's path always
+	// finds it).
 	ExpectedSchemaVersion *int64 `json:"expectedSchemaVersion"`
 	// PollSeconds and MaxPolls bound the wait for the restored database:
 	// the catalog's drill.timeoutMinutes.
@@ -136,6 +173,9 @@ type Handler struct {
 	// drillSecurityGroup is the security group of a drill whose catalog
 	// entry names none: the DR stack's.
 	drillSecurityGroup string
+	// ledger is the deploy pipeline's table in the home region (nil: none,
+	// as if unreachable).
+	ledger *ledger.Table
 }
 
 // Option sets an optional setting of a Handler.
@@ -150,6 +190,11 @@ func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = 
 func WithDrillSecurityGroup(id string) Option {
 	return func(h *Handler) { h.drillSecurityGroup = id }
 }
+
+// WithLedger sets the ledger (config.EnvLedgerTable in
+// config.EnvLedgerRegion, the home region): expect reads the deploys'
+// migration versions there, report writes the drill's report.
+func WithLedger(t ledger.Table) Option { return func(h *Handler) { h.ledger = &t } }
 
 // NewHandler returns a Handler for region. Every drill of the region must
 // have a security group: its catalog entry's, or WithDrillSecurityGroup's.
@@ -177,7 +222,9 @@ func (h *Handler) securityGroup(tg catalog.Target) string {
 	return h.drillSecurityGroup
 }
 
-// Handle runs one action. Errors are the named types of shared/taskerr:
+// Handle runs one action. Errors are the named types of shared/taskerr
+// (expect and report fail only on a bad input: the ledger's own failures are
+// in their results):
 // InvalidDrillRequest, UnknownTarget, NoSnapshotToRestore, SnapshotNotFound,
 // RDSCallFailed.
 func (h *Handler) Handle(ctx context.Context, inv payload.Invocation[Task]) (any, error) {
@@ -190,18 +237,24 @@ func (h *Handler) Handle(ctx context.Context, inv payload.Invocation[Task]) (any
 	if err != nil {
 		return nil, err
 	}
-	if t.Action != ActionPick && (t.Restored == nil || t.Restored.Instance == "") {
-		return nil, &taskerr.InvalidDrillRequest{Reason: "restored (the database plan named) is required for " + t.Action}
-	}
 	switch t.Action {
 	case ActionPick:
 		return h.pick(ctx, tg, log)
+	case ActionExpect:
+		return h.expect(ctx, tg, t, log)
+	case ActionReport:
+		return h.report(ctx, tg, t, inv.ExecutionID, log)
+	}
+	if t.Restored == nil || t.Restored.Instance == "" {
+		return nil, &taskerr.InvalidDrillRequest{Reason: "restored (the database plan named) is required for " + t.Action}
+	}
+	switch t.Action {
 	case ActionRestore:
 		return h.restore(ctx, tg, t, log)
 	case ActionCleanup:
 		return h.cleanup(ctx, tg, t, log)
 	default:
-		return nil, &taskerr.InvalidDrillRequest{Reason: fmt.Sprintf("unknown action %q (plan, pick, restore or cleanup)", t.Action)}
+		return nil, &taskerr.InvalidDrillRequest{Reason: fmt.Sprintf("unknown action %q (plan, pick, expect, restore, cleanup or report)", t.Action)}
 	}
 }
 

@@ -6,10 +6,14 @@
 // unsigned push is refused; sends a signed GitHub push whose build has a
 // migration and follows the deploy state machine state by state to SUCCEEDED;
 // shows a replayed push and a console input naming a target refused; sends a
-// bad release, whose ECS deployment fails, and follows it to ROLLED_BACK; and
-// ends with a summary: what runs, the ledger, and each deploy's transitions,
-// Lambda time and cost at list prices. `make demo` runs it after installing
-// the tools and building the functions.
+// bad release, whose ECS deployment fails, and follows it to ROLLED_BACK;
+// takes a backup of the database and copies it to the DR region, then runs
+// a disaster-recovery drill there (restore, verify against the version the
+// ledger recorded, RTO and RPO, cleanup, the report in the ledger and its
+// notification); and ends with a summary: what runs, the ledger, the backup
+// and the drill, and each deploy's transitions, Lambda time and cost at list
+// prices. `make demo` runs it after installing the tools and building the
+// functions.
 package main
 
 import (
@@ -52,9 +56,9 @@ func run(ctx context.Context, out, logs io.Writer, timeout time.Duration) (err e
 	defer cancel()
 	p := printer{w: out}
 
-	p.title("stepship demo — a git push deploys itself, on one machine, with no AWS account")
+	p.title("stepship demo — a git push deploys itself and a backup is restored in another region, on one machine, with no AWS account")
 	p.section("Starting the local stack (everything on 127.0.0.1)")
-	e, err := localenv.Start(ctx, localenv.WithProgress(func(step string, took time.Duration) {
+	e, err := localenv.Start(ctx, localenv.WithBackups(), localenv.WithProgress(func(step string, took time.Duration) {
 		p.row("✓", step, took)
 	}))
 	if err != nil {
@@ -162,6 +166,14 @@ func demo(ctx context.Context, e *localenv.Env, p printer, begin time.Time) erro
 	if err != nil {
 		return err
 	}
+	backedUp, err := backupRun(ctx, e, p)
+	if err != nil {
+		return err
+	}
+	drilled, err := drillRun(ctx, e, p)
+	if err != nil {
+		return err
+	}
 
 	p.section("Summary")
 	p.kv("service", fmt.Sprintf("%s in cluster %s (production)", e.Spec.Service, e.Spec.Cluster))
@@ -169,6 +181,8 @@ func demo(ctx context.Context, e *localenv.Env, p printer, begin time.Time) erro
 		localenv.TaskDefinitionName(good.TaskDefinition), version, good.Images[e.Spec.Container]))
 	p.kv("release 2", fmt.Sprintf("%s: back on %s", aws.ToString(second.desc.Error), localenv.TaskDefinitionName(after.TaskDefinition)))
 	p.kv("ledger", fmt.Sprintf("%d entries: %s", len(ledger), outcomes(ledger)))
+	p.kv("backup", backedUp.summary)
+	p.kv("drill", drilled.summary)
 	p.kv("deploy", first.run.String())
 	p.kv("rollback", second.run.String())
 	p.kv("prices", fmt.Sprintf("$%.3f per 1,000 transitions, $%.10f per arm64 GB-s, $%.2f per million invocations (list prices)",
@@ -348,6 +362,9 @@ func follow(ctx context.Context, e *localenv.Env, arn string, p printer) (*sfn.D
 
 // outcome says in a few words what a Task state produced.
 func outcome(state, output string) string {
+	if s, ok := recoveryOutcome(state, output); ok {
+		return s
+	}
 	var o struct {
 		Target *struct {
 			Cluster    string `json:"cluster"`

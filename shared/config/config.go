@@ -44,6 +44,12 @@ const (
 	// stepship's DR stack, which admits only the dr-verify function (restore
 	// function; set by the DR stack).
 	EnvDrillSecurityGroup = "STEPSHIP_DRILL_SECURITY_GROUP"
+	// EnvLedgerTable and EnvLedgerRegion name the deploy pipeline's lock and
+	// ledger table and the home region it is in: the restore function, in a
+	// DR region, reads the deploys' migration versions there and writes each
+	// drill's report (restore function; required; set by the DR stack).
+	EnvLedgerTable  = "STEPSHIP_LEDGER_TABLE"
+	EnvLedgerRegion = "STEPSHIP_LEDGER_REGION"
 	// EnvMigrationLockTimeout is how long the migrate function waits for
 	// another migration of the same database to release its advisory lock,
 	// as a Go duration (default 5m).

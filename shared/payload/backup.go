@@ -76,9 +76,10 @@ type DrillRequest struct {
 	// refused in drill mode: a failover keeps a database running and is never
 	// started by accident or by a schedule.
 	ConfirmFailover string `json:"confirmFailover,omitempty"`
-	// ExpectedSchemaVersion is the migration version the restored database
-	// must have (optional: without it, the version found is reported, not
-	// compared).
+	// ExpectedSchemaVersion overrides the ledger: the migration version the
+	// restored database must have (optional, console only: without it, the
+	// drill checks the version the ledger recorded for the copy's time;
+	// docs/backups.md, "The expected schema version").
 	ExpectedSchemaVersion *int64 `json:"expectedSchemaVersion,omitempty"`
 }
 

@@ -26,8 +26,12 @@ func TestDocumentedBackupAndDrillInputsAreValid(t *testing.T) {
 		t.Errorf("dr-drill.json: %+v, %v", d, err)
 	}
 	f, err := DecodeDrillRequest(read("dr-failover.json"))
-	if err != nil || f.Mode != ModeFailover || f.ConfirmFailover != "web/production" {
+	if err != nil || f.Mode != ModeFailover || f.ConfirmFailover != "web/production" || f.ExpectedSchemaVersion != nil {
 		t.Errorf("dr-failover.json: %+v, %v", f, err)
+	}
+	o, err := DecodeDrillRequest(read("dr-failover-expected-version.json"))
+	if err != nil || o.Mode != ModeFailover || o.ExpectedSchemaVersion == nil || *o.ExpectedSchemaVersion != 20261201 {
+		t.Errorf("dr-failover-expected-version.json: %+v, %v", o, err)
 	}
 }
 

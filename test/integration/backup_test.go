@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +27,7 @@ import (
 	"github.com/stepship/stepship/test/awsproxy"
 	"github.com/stepship/stepship/test/localenv"
 	"github.com/stepship/stepship/test/localenv/localenvtest"
+	"github.com/stepship/stepship/test/world"
 )
 
 // backupWorld is the local stack with the backup and drill machines, its
@@ -50,14 +53,22 @@ func TestBackupsAndDrills(t *testing.T) {
 		t.Skip("starts the local stack with its backups")
 	}
 	w := startBackupWorld(t, localenv.WithSnapshotBeforeDeploy())
+	// The deploys the ledger recorded: one migrated to version 3 before any
+	// copy this test takes; one to version 4 after all of them, in no copy.
+	start := time.Now()
+	w.release(t, "3f2a9c1", start.Add(-2*time.Hour), start.Add(-time.Hour), "2", "3")
+	w.release(t, "9b8c7d6", start.Add(2*time.Hour), start.Add(3*time.Hour), "3", "4")
 
 	t.Run("full backup run", w.fullBackup)
 	t.Run("pruning keeps what it must", w.pruning)
 	t.Run("copy quota errors retried", w.copyQuota)
 	t.Run("a snapshot that disappears", w.vanishing)
-	t.Run("drill passes", w.drillPasses)
-	t.Run("drill whose verification fails", w.drillVerificationFails)
+	t.Run("a failed backup is published", w.backupFailurePublished)
+	t.Run("drill passes with the version the ledger recorded", w.drillPasses)
+	t.Run("drill whose ledger recorded another version", w.drillLedgerSaysAnotherVersion)
+	t.Run("the input's expectedSchemaVersion overrides the ledger", w.drillOverride)
 	t.Run("failure at each drill step", w.drillFaults)
+	t.Run("failover without the home region", w.failoverWithoutTheHomeRegion)
 	// Last: its snapshot would count among the newest that pruning keeps,
 	// and it migrates the database the drills restore.
 	t.Run("a deploy snapshots the database before its migrations", w.deploySnapshotsFirst)
@@ -128,6 +139,70 @@ func (w *backupWorld) ours(extra map[string]string) map[string]string {
 func (w *backupWorld) drillInput(t *testing.T, extra string) string {
 	t.Helper()
 	return strings.TrimSuffix(strings.TrimSpace(string(localenvtest.Fixture(t, w.e, "dr-drill.json"))), "}") + extra + "}"
+}
+
+// release records a deploy of commit in the ledger, migrating the database
+// from version before to after, and returns its entry.
+func (w *backupWorld) release(t *testing.T, commit string, start, end time.Time, before, after string) world.LedgerEntry {
+	t.Helper()
+	e := world.LedgerEntry{Commit: commit + strings.Repeat("0", 40-len(commit)), Outcome: payload.OutcomeSucceeded, Trigger: "webhook", Author: "alice",
+		Execution: "arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:" + commit, MigrationBefore: before, MigrationAfter: after,
+		Start: start.UTC().Format(payload.TimeFormat), End: end.UTC().Format(payload.TimeFormat)}
+	if err := world.RecordRelease(t.Context(), w.e.AWS, w.e.Releases, "web", "production", e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// notifications returns what was published to topic since the last call.
+func (w *backupWorld) notifications(t *testing.T, topic world.Topic) []world.Notification {
+	t.Helper()
+	n, err := topic.Notifications(t.Context(), w.e.AWS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range n {
+		if strings.Contains(m.Message, w.e.BackupSpec.DBPassword) || strings.Contains(m.Subject, w.e.BackupSpec.DBPassword) {
+			t.Errorf("a notification carries the database's password: %s", m.Message)
+		}
+	}
+	return n
+}
+
+// drillRecords returns the drill reports the ledger holds, oldest first.
+func (w *backupWorld) drillRecords(t *testing.T) []world.DrillRecord {
+	t.Helper()
+	r, err := world.DrillRecords(t.Context(), w.e.AWS, w.e.Releases, "web", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// A backup that fails is published to the home region's topic: what
+// failed, why, the execution; the outcome is the failure's.
+func (w *backupWorld) backupFailurePublished(t *testing.T) {
+	defer w.e.Proxy.Add(awsproxy.Rule{Service: "rds", Region: localenv.Region, Action: "CreateDBSnapshot", Calls: awsproxy.FromCall(1),
+		Effect: awsproxy.Error("AccessDenied", "not authorized to perform rds:CreateDBSnapshot", 403)}).Remove()
+	w.notifications(t, w.e.HomeTopic)
+	out, path := w.backupRun(t)
+	if out.Status != sfntypes.ExecutionStatusFailed || aws.ToString(out.Error) != "SnapshotFailed" || !slices.Contains(path, "NotifyFailure") {
+		t.Fatalf("backup %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
+	}
+	got := w.notifications(t, w.e.HomeTopic)
+	if len(got) != 1 || got[0].Subject != "stepship backup failed: SnapshotFailed" {
+		t.Fatalf("notifications %+v", got)
+	}
+	var m struct {
+		Service, Environment, Database, Snapshot, Execution string
+		Error                                               payload.ErrorSlot
+	}
+	if err := json.Unmarshal([]byte(got[0].Message), &m); err != nil || m.Service != "web" || m.Environment != "production" || m.Database != w.e.BackupSpec.Database ||
+		!strings.HasPrefix(m.Snapshot, backup.SnapshotPrefix(w.e.BackupSpec.Database)) || !strings.Contains(m.Execution, ":execution:") ||
+		m.Error.Error != "SnapshotFailed" || !strings.Contains(m.Error.Cause, "not authorized to perform rds:CreateDBSnapshot") {
+		t.Errorf("message %s: %v", got[0].Message, err)
+	}
+	t.Logf("published: %s\n%s", got[0].Subject, got[0].Message)
 }
 
 // backupRun starts a backup in a later second than the one before (a backup
@@ -425,7 +500,7 @@ func (w *backupWorld) vanishing(t *testing.T) {
 			} else {
 				out, path = w.backupRun(t)
 			}
-			if out.Status != sfntypes.ExecutionStatusFailed || aws.ToString(out.Error) != c.outcome || path[len(path)-1] != c.last {
+			if out.Status != sfntypes.ExecutionStatusFailed || aws.ToString(out.Error) != c.outcome || !slices.Contains(path, c.last) {
 				t.Fatalf("%s %s (%s), want %s at %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), c.outcome, c.last, path)
 			}
 			for _, part := range c.cause {
@@ -460,6 +535,48 @@ type drillResult struct {
 		Deleted  []string
 		Released string
 	}
+	DrillReport struct {
+		Outcome, Subject, RecordError string
+		Recorded                      bool
+		Report                        backup.DrillReport
+	}
+}
+
+// result decodes a drill's output.
+func result(t *testing.T, out *sfn.DescribeExecutionOutput) drillResult {
+	t.Helper()
+	var r drillResult
+	if err := json.Unmarshal([]byte(aws.ToString(out.Output)), &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// newestCopy is the time the data of the newest copy in the DR region is
+// from: the copy a drill picks.
+func (w *backupWorld) newestCopy(t *testing.T) time.Time {
+	t.Helper()
+	var newest time.Time
+	for _, s := range w.snapshots(t, w.dr) {
+		if at, err := time.Parse(time.RFC3339, tagMap(s.TagList)[backup.TagTakenAt]); err == nil && at.After(newest) {
+			newest = at
+		}
+	}
+	if newest.IsZero() {
+		t.Fatal("no copy in the DR region")
+	}
+	return newest
+}
+
+// published checks that the drill published exactly one notification, of
+// outcome, and returns it.
+func (w *backupWorld) published(t *testing.T, outcome string) world.Notification {
+	t.Helper()
+	got := w.notifications(t, w.e.DRTopic)
+	if len(got) != 1 || got[0].Subject != "stepship drill web/production: "+outcome && got[0].Subject != "stepship failover web/production: "+outcome {
+		t.Fatalf("notifications %+v, want one of %s", got, outcome)
+	}
+	return got[0]
 }
 
 // drill runs a drill with the extra input fields, and checks that nothing it
@@ -494,6 +611,12 @@ func (w *backupWorld) inUse(t *testing.T) map[string]string {
 
 // drillDatabases lists the databases drills restored that still exist.
 func (w *backupWorld) drillDatabases(t *testing.T) []string {
+	return w.restoredDatabases(t, payload.ModeDrill)
+}
+
+// restoredDatabases lists the databases drills or failovers (mode) restored
+// that still exist.
+func (w *backupWorld) restoredDatabases(t *testing.T, mode payload.DrillMode) []string {
 	t.Helper()
 	out, err := w.dr.DescribeDBInstances(t.Context(), &rds.DescribeDBInstancesInput{})
 	if err != nil {
@@ -501,7 +624,7 @@ func (w *backupWorld) drillDatabases(t *testing.T) []string {
 	}
 	var ids []string
 	for _, db := range out.DBInstances {
-		if id := aws.ToString(db.DBInstanceIdentifier); strings.HasPrefix(id, "drill-") {
+		if id := aws.ToString(db.DBInstanceIdentifier); strings.HasPrefix(id, string(mode)+"-") {
 			ids = append(ids, id)
 		}
 	}
@@ -519,20 +642,24 @@ func (w *backupWorld) restoredHere(s awsproxy.RDSScript) *awsproxy.Script {
 	return s.Install(w.e.Proxy)
 }
 
-// A drill restores the newest copy, verifies the data in PostgreSQL,
-// records RTO and RPO, and deletes what it restored.
+// A drill restores the newest copy, verifies the data in PostgreSQL — at
+// the version the ledger recorded for the copy's time —, records RTO and
+// RPO, deletes what it restored, writes its report to the ledger in the home
+// region and publishes it to the DR region's topic.
 func (w *backupWorld) drillPasses(t *testing.T) {
 	defer w.restoredHere(awsproxy.RDSScript{}).Remove()
-	out, path := w.drill(t, `,"expectedSchemaVersion":3`, true)
+	w.notifications(t, w.e.DRTopic)
+	before := len(w.drillRecords(t))
+	out, path := w.drill(t, "", true)
 	if out.Status != sfntypes.ExecutionStatusSucceeded {
 		t.Fatalf("drill %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
 	}
-	var r drillResult
-	if err := json.Unmarshal([]byte(aws.ToString(out.Output)), &r); err != nil {
-		t.Fatal(err)
-	}
+	r := result(t, out)
 	if !r.Report.Passed || len(r.Report.Checks) != 3 || r.Report.RTOSeconds == nil || len(r.Cleanup.Deleted) != 1 || r.Cleanup.Released != r.Picked.Snapshot {
 		t.Errorf("output %s", aws.ToString(out.Output))
+	}
+	if c := r.Report.Checks[0]; !c.Passed || !strings.HasPrefix(c.Detail, "version 3, as the ledger recorded: 3 after the deploy of 3f2a9c1") {
+		t.Errorf("schema check %+v", c)
 	}
 	if n := count(path, "WaitRestored"); n != 3 {
 		t.Errorf("waited %d times for the restored database, want 3: %v", n, path)
@@ -542,20 +669,110 @@ func (w *backupWorld) drillPasses(t *testing.T) {
 			t.Errorf("no %s metric in %s", m, w.e.BackupSpec.DRRegion)
 		}
 	}
-	var raw struct{ Report json.RawMessage }
-	_ = json.Unmarshal([]byte(aws.ToString(out.Output)), &raw)
-	t.Logf("drill report (copy %s, RPO %ds): %s", r.Picked.Snapshot, r.Picked.RPOSeconds, raw.Report)
+	// The report, in the output, in the ledger and in the notification.
+	rep := r.DrillReport
+	if !rep.Recorded || rep.Outcome != backup.OutcomeDrillPassed || !rep.Report.Passed || rep.Report.Snapshot != r.Picked.Snapshot ||
+		rep.Report.RPOSeconds == nil || rep.Report.RTOSeconds == nil || rep.Report.ExpectedSchema == nil || rep.Report.ExpectedSchema.Source != backup.FromLedger ||
+		!slices.Equal(rep.Report.ExpectedSchema.Versions, []int64{3}) || rep.Report.Execution != aws.ToString(out.ExecutionArn) {
+		t.Errorf("drill report %+v", rep)
+	}
+	records := w.drillRecords(t)
+	if len(records) != before+1 {
+		t.Fatalf("%d drill reports in the ledger, want %d", len(records), before+1)
+	}
+	last := records[len(records)-1]
+	if last.Outcome != backup.OutcomeDrillPassed || !last.Passed || last.Report.Snapshot != r.Picked.Snapshot || last.Report.Execution != aws.ToString(out.ExecutionArn) {
+		t.Errorf("ledger item %+v", last)
+	}
+	n := w.published(t, backup.OutcomeDrillPassed)
+	var msg struct {
+		Recorded bool
+		Report   backup.DrillReport
+	}
+	if err := json.Unmarshal([]byte(n.Message), &msg); err != nil || !msg.Recorded || msg.Report.Snapshot != r.Picked.Snapshot || len(msg.Report.Checks) != 3 {
+		t.Errorf("notification %s: %v", n.Message, err)
+	}
+	var pretty bytes.Buffer
+	_ = json.Indent(&pretty, []byte(last.Raw), "  ", "  ")
+	t.Logf("drill report (copy %s, RPO %ds), in the ledger as %s:\n  %s", r.Picked.Snapshot, r.Picked.RPOSeconds, last.SortKey, pretty.String())
 }
 
-// A restored copy whose data fails a check: VerificationFailed, the
-// checks in the cause, the database deleted.
-func (w *backupWorld) drillVerificationFails(t *testing.T) {
+// The ledger recorded a deploy to version 7 before the copy was taken: the
+// copy's version 3 fails the check; the report says so, in the ledger and
+// in the notification.
+func (w *backupWorld) drillLedgerSaysAnotherVersion(t *testing.T) {
 	defer w.restoredHere(awsproxy.RDSScript{}).Remove()
-	out, path := w.drill(t, `,"expectedSchemaVersion":7`, true)
+	takenAt := w.newestCopy(t)
+	seven := w.release(t, "7e7e7e7", takenAt.Add(-30*time.Minute), takenAt.Add(-20*time.Minute), "3", "7")
+	defer func() {
+		if err := world.DeleteRelease(context.Background(), w.e.AWS, w.e.Releases, "web", "production", seven); err != nil {
+			t.Error(err)
+		}
+	}()
+	w.notifications(t, w.e.DRTopic)
+	out, path := w.drill(t, "", true)
 	if out.Status != sfntypes.ExecutionStatusFailed || aws.ToString(out.Error) != "VerificationFailed" ||
-		!strings.Contains(aws.ToString(out.Cause), "version 3, want 7") || !slices.Contains(path, "Cleanup") {
+		!strings.Contains(aws.ToString(out.Cause), "version 3, want 7 (the ledger recorded: 7 after the deploy of 7e7e7e7") || !slices.Contains(path, "Cleanup") {
 		t.Fatalf("drill %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
 	}
+	records := w.drillRecords(t)
+	if last := records[len(records)-1]; last.Outcome != backup.OutcomeVerificationFailed || last.Passed || last.Report.Execution != aws.ToString(out.ExecutionArn) {
+		t.Errorf("ledger item %+v", last)
+	}
+	w.published(t, backup.OutcomeVerificationFailed)
+}
+
+// The console's expectedSchemaVersion overrides the ledger: a restored copy
+// whose data fails a check ends VerificationFailed, the checks in the
+// cause, the database deleted.
+func (w *backupWorld) drillOverride(t *testing.T) {
+	defer w.restoredHere(awsproxy.RDSScript{}).Remove()
+	w.notifications(t, w.e.DRTopic)
+	out, path := w.drill(t, `,"expectedSchemaVersion":7`, true)
+	if out.Status != sfntypes.ExecutionStatusFailed || aws.ToString(out.Error) != "VerificationFailed" ||
+		!strings.Contains(aws.ToString(out.Cause), "version 3, want 7 (the input's expectedSchemaVersion says") || !slices.Contains(path, "Cleanup") {
+		t.Fatalf("drill %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
+	}
+	w.published(t, backup.OutcomeVerificationFailed)
+}
+
+// A failover while the home region is down: the ledger can be neither read
+// nor written, and the failover goes on — the version is reported, not
+// compared, the report says it is not recorded, the notification goes out
+// in the DR region.
+func (w *backupWorld) failoverWithoutTheHomeRegion(t *testing.T) {
+	defer w.restoredHere(awsproxy.RDSScript{}).Remove()
+	defer w.e.Proxy.Add(awsproxy.Rule{Service: "dynamodb", Region: localenv.Region, Calls: awsproxy.FromCall(1),
+		Effect: awsproxy.Error("ServiceUnavailableException", "us-east-1 is down", 400)}).Remove()
+	w.notifications(t, w.e.DRTopic)
+	out, path := w.run(t, w.e.DrillStateMachineARN, string(localenvtest.Fixture(t, w.e, "dr-failover.json")))
+	defer func() {
+		w.deleteByHand(t, w.restoredDatabases(t, payload.ModeFailover), slices.Collect(maps.Keys(w.inUse(t))))
+	}()
+	if out.Status != sfntypes.ExecutionStatusSucceeded || path[len(path)-1] != "FailoverReady" {
+		t.Fatalf("failover %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
+	}
+	var res struct {
+		Outcome string
+		Report  struct {
+			Passed bool
+			Checks []backup.Check
+		}
+		DrillReport struct {
+			Recorded    bool
+			RecordError string
+			Report      backup.DrillReport
+		}
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.Output)), &res); err != nil {
+		t.Fatal(err)
+	}
+	if !res.Report.Passed || !strings.Contains(res.Report.Checks[0].Detail, "version 3, not compared: the ledger is unreachable, a failover goes on without it") ||
+		res.DrillReport.Recorded || !strings.Contains(res.DrillReport.RecordError, "us-east-1 is down") || res.DrillReport.Report.Outcome != backup.OutcomeFailoverReady ||
+		res.DrillReport.Report.ExpectedSchema.Source != backup.LedgerUnreachable {
+		t.Errorf("output %s", aws.ToString(out.Output))
+	}
+	w.published(t, backup.OutcomeFailoverReady)
 }
 
 // A failure injected at each step of the drill ends in a named outcome, and
@@ -572,33 +789,54 @@ func (w *backupWorld) drillFaults(t *testing.T) {
 		status      sfntypes.ExecutionStatus
 		outcome     string // the execution's error, or its last state when it succeeded
 		cleaned     bool
+		published   string                        // the outcome the notification names; empty: none
+		check       func(*testing.T, drillResult) // more to check of the output, when it succeeded
 	}{
 		{step: "Plan", fault: "confirmFailover in drill mode", input: `,"confirmFailover":"web/production"`,
 			status: sfntypes.ExecutionStatusFailed, outcome: "InvalidDrillRequest", cleaned: true},
+		{step: "Expect", fault: "the ledger refuses to be read",
+			rules:  []awsproxy.Rule{{Service: "dynamodb", Region: localenv.Region, Action: "Query", Calls: always, Effect: awsproxy.Error("AccessDeniedException", "not allowed", 400)}},
+			status: sfntypes.ExecutionStatusFailed, outcome: "VerificationFailed", cleaned: true, published: backup.OutcomeVerificationFailed},
 		{step: "Pick", fault: "DescribeDBSnapshots refused",
 			rules:  []awsproxy.Rule{{Service: "rds", Region: spec.DRRegion, Action: "DescribeDBSnapshots", Calls: always, Effect: awsproxy.Error("AccessDenied", "not allowed", 403)}},
-			status: sfntypes.ExecutionStatusFailed, outcome: "PickFailed", cleaned: true},
+			status: sfntypes.ExecutionStatusFailed, outcome: "PickFailed", cleaned: true, published: backup.OutcomePickFailed},
 		{step: "Restore", fault: "InsufficientDBInstanceCapacity",
 			script: awsproxy.RDSScript{RestoreError: awsproxy.Error("InsufficientDBInstanceCapacity", "no capacity", 400)},
-			status: sfntypes.ExecutionStatusFailed, outcome: "RDSCallFailed", cleaned: true},
+			status: sfntypes.ExecutionStatusFailed, outcome: "RDSCallFailed", cleaned: true, published: backup.OutcomeDrillFailed},
 		{step: "WaitRestored", fault: "restore ends incompatible-restore",
 			script: awsproxy.RDSScript{RestoredStatus: "incompatible-restore"},
-			status: sfntypes.ExecutionStatusFailed, outcome: "RestoreFailed", cleaned: true},
+			status: sfntypes.ExecutionStatusFailed, outcome: "RestoreFailed", cleaned: true, published: backup.OutcomeDrillFailed},
 		{step: "WaitRestored", fault: "still creating after drill.timeoutMinutes",
 			script: awsproxy.RDSScript{InstancePolls: 1000},
-			status: sfntypes.ExecutionStatusFailed, outcome: "RestoreTimedOut", cleaned: true},
+			status: sfntypes.ExecutionStatusFailed, outcome: "RestoreTimedOut", cleaned: true, published: backup.OutcomeDrillFailed},
 		{step: "DescribeRestored", fault: "throttled past its retries",
 			rules:  []awsproxy.Rule{{Service: "rds", Region: spec.DRRegion, Action: "DescribeDBInstances", Calls: awsproxy.FirstCalls(5), Effect: awsproxy.Throttle()}},
-			status: sfntypes.ExecutionStatusFailed, outcome: "DrillStepFailed", cleaned: true},
+			status: sfntypes.ExecutionStatusFailed, outcome: "DrillStepFailed", cleaned: true, published: backup.OutcomeDrillFailed},
 		{step: "Verify", fault: "secret unreadable",
 			rules:  []awsproxy.Rule{{Service: "secretsmanager", Action: "GetSecretValue", Calls: always, Effect: awsproxy.Error("AccessDeniedException", "not allowed", 400)}},
-			status: sfntypes.ExecutionStatusFailed, outcome: "DatabaseUnreachable", cleaned: true},
+			status: sfntypes.ExecutionStatusFailed, outcome: "DatabaseUnreachable", cleaned: true, published: backup.OutcomeDrillFailed},
 		{step: "RecordMetrics", fault: "PutMetricData 5xx",
 			rules:  []awsproxy.Rule{{Service: "monitoring", Action: "PutMetricData", Calls: always, Effect: awsproxy.ServerError()}},
-			status: sfntypes.ExecutionStatusSucceeded, outcome: "DrillPassed", cleaned: true},
+			status: sfntypes.ExecutionStatusSucceeded, outcome: "DrillPassed", cleaned: true, published: backup.OutcomeDrillPassed},
+		{step: "Report", fault: "the ledger refuses the report",
+			rules:  []awsproxy.Rule{{Service: "dynamodb", Region: localenv.Region, Action: "PutItem", Calls: always, Effect: awsproxy.Error("AccessDeniedException", "not allowed", 400)}},
+			status: sfntypes.ExecutionStatusSucceeded, outcome: "DrillPassed", cleaned: true, published: backup.OutcomeDrillPassed,
+			check: func(t *testing.T, r drillResult) {
+				if r.DrillReport.Recorded || !strings.Contains(r.DrillReport.RecordError, "not allowed") || !r.DrillReport.Report.Passed {
+					t.Errorf("a report the ledger refused: %+v", r.DrillReport)
+				}
+			}},
+		{step: "Notify", fault: "Publish refused",
+			rules:  []awsproxy.Rule{{Service: "sns", Region: spec.DRRegion, Action: "Publish", Calls: always, Effect: awsproxy.Error("AuthorizationError", "not allowed", 403)}},
+			status: sfntypes.ExecutionStatusSucceeded, outcome: "DrillPassed", cleaned: true,
+			check: func(t *testing.T, r drillResult) {
+				if !r.DrillReport.Recorded {
+					t.Errorf("a drill that could not publish did not record: %+v", r.DrillReport)
+				}
+			}},
 		{step: "Cleanup", fault: "DeleteDBInstance refused",
 			rules:  []awsproxy.Rule{{Service: "rds", Region: spec.DRRegion, Action: "DeleteDBInstance", Calls: always, Effect: awsproxy.Error("InvalidParameterCombination", "refused", 400)}},
-			status: sfntypes.ExecutionStatusFailed, outcome: "CleanupFailed", cleaned: false},
+			status: sfntypes.ExecutionStatusFailed, outcome: "CleanupFailed", cleaned: false, published: backup.OutcomeCleanupFailed},
 	}
 	var table strings.Builder
 	tw := tabwriter.NewWriter(&table, 2, 4, 2, ' ', 0)
@@ -609,6 +847,7 @@ func (w *backupWorld) drillFaults(t *testing.T) {
 			for _, r := range c.rules {
 				defer w.e.Proxy.Add(r).Remove()
 			}
+			w.notifications(t, w.e.DRTopic)
 			start := time.Now()
 			out, path := w.drill(t, c.input, c.cleaned)
 			got := aws.ToString(out.Error)
@@ -619,6 +858,15 @@ func (w *backupWorld) drillFaults(t *testing.T) {
 			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%v\t%d\t%s\n", c.step, c.fault, out.Status, got, left, len(path), time.Since(start).Round(time.Millisecond))
 			if out.Status != c.status || got != c.outcome {
 				t.Errorf("%s %s (%s), want %s %s; path %v", out.Status, got, aws.ToString(out.Cause), c.status, c.outcome, path)
+			}
+			switch got := w.notifications(t, w.e.DRTopic); {
+			case c.published == "" && len(got) != 0:
+				t.Errorf("published %+v", got)
+			case c.published != "" && (len(got) != 1 || got[0].Subject != "stepship drill web/production: "+c.published):
+				t.Errorf("published %+v, want one of %s", got, c.published)
+			}
+			if c.check != nil && out.Status == sfntypes.ExecutionStatusSucceeded {
+				c.check(t, result(t, out))
 			}
 			if !c.cleaned {
 				// The one exception: the cause names what to delete by hand.

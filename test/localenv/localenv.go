@@ -74,6 +74,9 @@ const (
 	// (AWS_SDK_UA_APP_ID), so that a test tells a machine's
 	// DescribeDBSnapshots from a function's.
 	StatesAppID = "states"
+	// NotificationTopic is the name of the topic in the home and in the DR
+	// region where the backup and drill machines publish.
+	NotificationTopic = "stepship-notifications"
 )
 
 // Env is one running local stepship.
@@ -119,6 +122,10 @@ type Env struct {
 	DRVerify              *localsvc.Lambda
 	BackupStateMachineARN string
 	DrillStateMachineARN  string
+	// HomeTopic and DRTopic are where the backup machine (home region) and
+	// the drill machine (DR region) publish, each with a queue that reads
+	// what they published (world.Topic.Notifications).
+	HomeTopic, DRTopic world.Topic
 
 	ecsMu sync.Mutex
 	ecs   *awsproxy.Script // what ScriptECS installed
@@ -314,8 +321,8 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 		if err = e.startBackups(ctx, fnEnv, &machines, lambdas); err != nil {
 			return nil, err
 		}
-		o.progress(fmt.Sprintf("backups: RDS %s and its secret, DR key, subnet group %s and %s in %s; snapshot, restore and dr-verify functions; AWS calls through the proxy on %s",
-			e.BackupSpec.Database, e.BackupSpec.DrillSubnetGroup, e.BackupSpec.DrillSecurityGroup, e.BackupSpec.DRRegion, e.Proxy.URL()), time.Since(step))
+		o.progress(fmt.Sprintf("backups: RDS %s and its secret, DR key, subnet group %s and %s in %s; topics %s in %s and %s; snapshot, restore and dr-verify functions",
+			e.BackupSpec.Database, e.BackupSpec.DrillSubnetGroup, e.BackupSpec.DrillSecurityGroup, e.BackupSpec.DRRegion, NotificationTopic, Region, e.BackupSpec.DRRegion), time.Since(step))
 	}
 
 	step = time.Now()
@@ -380,22 +387,31 @@ func fnARN(region, name string) string {
 	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, Account, name)
 }
 
-// startBackups seeds the backup world, starts the snapshot, restore and
-// dr-verify functions (calling AWS through the proxy), and adds the backup
-// and drill machines and their functions to the local service's
-// configuration.
+// startBackups seeds the backup world and the notification topics of both
+// regions, starts the snapshot, restore and dr-verify functions (calling AWS
+// through the proxy; restore reads and writes the ledger in the home region),
+// and adds the backup and drill machines and their functions to the local
+// service's configuration.
 func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machines *[]server.MachineConfig, lambdas map[string]string) error {
 	seeded, err := world.SeedBackups(ctx, e.AWS, e.BackupSpec)
 	if err != nil {
 		return fmt.Errorf("failed to seed the emulated account's backups: %w", err)
 	}
 	e.SeededBackups = seeded
+	if e.HomeTopic, err = world.SeedTopic(ctx, e.AWS, Region, NotificationTopic); err != nil {
+		return err
+	}
+	if e.DRTopic, err = world.SeedTopic(ctx, e.AWS, e.BackupSpec.DRRegion, NotificationTopic); err != nil {
+		return err
+	}
 	home := maps.Clone(fnEnv)
 	dr := maps.Clone(fnEnv)
 	dr["AWS_REGION"], dr["AWS_DEFAULT_REGION"] = e.BackupSpec.DRRegion, e.BackupSpec.DRRegion
-	// The restore function gets the drill security group as the DR stack gives it.
+	// The restore function gets the drill security group and the ledger in
+	// the home region as the DR stack gives them.
 	restore := maps.Clone(dr)
 	restore[config.EnvDrillSecurityGroup] = seeded.SecurityGroupID
+	restore[config.EnvLedgerTable], restore[config.EnvLedgerRegion] = e.Releases.Table, Region
 	for _, f := range []struct {
 		fn   **localsvc.Lambda
 		dir  string
@@ -418,6 +434,7 @@ func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machine
 		File:   filepath.Join(e.Root, statemachines.File(statemachines.Backup)),
 		DefinitionSubstitutions: map[string]string{
 			statemachines.FunctionPlaceholder("snapshot"): fnARN(Region, SnapshotFunctionName),
+			statemachines.NotificationTopicArn:            e.HomeTopic.ARN,
 		},
 		RoleArn: role(BackupStateMachine),
 	}, server.MachineConfig{
@@ -427,6 +444,7 @@ func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machine
 		DefinitionSubstitutions: map[string]string{
 			statemachines.FunctionPlaceholder("restore"):   fnARN(e.BackupSpec.DRRegion, RestoreFunctionName),
 			statemachines.FunctionPlaceholder("dr-verify"): fnARN(e.BackupSpec.DRRegion, DRVerifyFunctionName),
+			statemachines.NotificationTopicArn:             e.DRTopic.ARN,
 		},
 		RoleArn: role(DrillStateMachine),
 	})

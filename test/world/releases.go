@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/stepship/stepship/shared/backup"
+	"github.com/stepship/stepship/shared/ledger"
 	"github.com/stepship/stepship/shared/payload"
 )
 
@@ -125,34 +127,111 @@ type LedgerEntry struct {
 
 // Ledger reads a target's ledger entries, oldest first.
 func Ledger(ctx context.Context, cfg aws.Config, r ReleaseSpec, service, environment string) ([]LedgerEntry, error) {
+	items, err := partition(ctx, cfg, r, payload.LockKey(service, environment), ledger.ReleasePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the ledger of %s/%s: %w", service, environment, err)
+	}
+	var out []LedgerEntry
+	for _, it := range items {
+		s := stringOf(it)
+		out = append(out, LedgerEntry{Commit: s("commit"), Outcome: s("outcome"), Reason: s("reason"), Execution: s("execution"),
+			Trigger: s("trigger"), Author: s("author"), ImageDigest: s("imageDigest"), RevisionBefore: s("revisionBefore"),
+			RevisionAfter: s("revisionAfter"), MigrationBefore: s("migrationBefore"), MigrationAfter: s("migrationAfter"),
+			Snapshot: s("snapshot"), PushedAt: s("pushedAt"), Start: s("start"), End: s("end"), RollbackRequest: boolOf(it, "rollbackRequest")})
+	}
+	return out, nil
+}
+
+// partition reads the items of a partition of the table whose sort keys
+// start with prefix, in sort-key order.
+func partition(ctx context.Context, cfg aws.Config, r ReleaseSpec, pk, prefix string) ([]map[string]ddbtypes.AttributeValue, error) {
 	p := dynamodb.NewQueryPaginator(dynamodb.NewFromConfig(cfg), &dynamodb.QueryInput{
 		TableName:              aws.String(r.Table),
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :release)"),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :prefix)"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":pk":      &ddbtypes.AttributeValueMemberS{Value: payload.LockKey(service, environment)},
-			":release": &ddbtypes.AttributeValueMemberS{Value: "release#"},
+			":pk":     &ddbtypes.AttributeValueMemberS{Value: pk},
+			":prefix": &ddbtypes.AttributeValueMemberS{Value: prefix},
 		},
 		ConsistentRead: aws.Bool(true),
 	})
-	var out []LedgerEntry
+	var out []map[string]ddbtypes.AttributeValue
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("failed to read the ledger of %s/%s: %w", service, environment, err)
+			return nil, err
 		}
-		for _, it := range page.Items {
-			s := func(k string) string {
-				if v, ok := it[k].(*ddbtypes.AttributeValueMemberS); ok {
-					return v.Value
-				}
-				return ""
-			}
-			rb, _ := it["rollbackRequest"].(*ddbtypes.AttributeValueMemberBOOL)
-			out = append(out, LedgerEntry{Commit: s("commit"), Outcome: s("outcome"), Reason: s("reason"), Execution: s("execution"),
-				Trigger: s("trigger"), Author: s("author"), ImageDigest: s("imageDigest"), RevisionBefore: s("revisionBefore"),
-				RevisionAfter: s("revisionAfter"), MigrationBefore: s("migrationBefore"), MigrationAfter: s("migrationAfter"),
-				Snapshot: s("snapshot"), PushedAt: s("pushedAt"), Start: s("start"), End: s("end"), RollbackRequest: rb != nil && rb.Value})
+		out = append(out, page.Items...)
+	}
+	return out, nil
+}
+
+// stringOf reads an item's string attributes ("" when absent).
+func stringOf(it map[string]ddbtypes.AttributeValue) func(string) string {
+	return func(k string) string {
+		if v, ok := it[k].(*ddbtypes.AttributeValueMemberS); ok {
+			return v.Value
 		}
+		return ""
+	}
+}
+
+// boolOf reads an item's boolean attribute (false when absent).
+func boolOf(it map[string]ddbtypes.AttributeValue, k string) bool {
+	v, ok := it[k].(*ddbtypes.AttributeValueMemberBOOL)
+	return ok && v.Value
+}
+
+// RecordRelease writes a deploy's ledger entry as the deploy machine's
+// Record states do (a test's history of deploys): under the target's key,
+// sorted by its start and execution name.
+func RecordRelease(ctx context.Context, cfg aws.Config, r ReleaseSpec, service, environment string, e LedgerEntry) error {
+	str := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+	name := e.Execution[strings.LastIndex(e.Execution, ":")+1:]
+	item := map[string]ddbtypes.AttributeValue{"PK": str(payload.LockKey(service, environment)), "SK": str("release#" + e.Start + "#" + name),
+		"service": str(service), "environment": str(environment), "commit": str(e.Commit), "outcome": str(e.Outcome), "reason": str(e.Reason),
+		"execution": str(e.Execution), "trigger": str(e.Trigger), "author": str(e.Author), "imageDigest": str(e.ImageDigest),
+		"revisionBefore": str(e.RevisionBefore), "revisionAfter": str(e.RevisionAfter), "migrationBefore": str(e.MigrationBefore),
+		"migrationAfter": str(e.MigrationAfter), "snapshot": str(e.Snapshot), "pushedAt": str(e.PushedAt), "start": str(e.Start), "end": str(e.End),
+		"rollbackRequest": &ddbtypes.AttributeValueMemberBOOL{Value: e.RollbackRequest}}
+	if _, err := dynamodb.NewFromConfig(cfg).PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(r.Table), Item: item}); err != nil {
+		return fmt.Errorf("failed to record a release of %s/%s: %w", service, environment, err)
+	}
+	return nil
+}
+
+// DeleteRelease removes a deploy's ledger entry RecordRelease wrote.
+func DeleteRelease(ctx context.Context, cfg aws.Config, r ReleaseSpec, service, environment string, e LedgerEntry) error {
+	name := e.Execution[strings.LastIndex(e.Execution, ":")+1:]
+	if _, err := dynamodb.NewFromConfig(cfg).DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(r.Table), Key: map[string]ddbtypes.AttributeValue{
+		"PK": &ddbtypes.AttributeValueMemberS{Value: payload.LockKey(service, environment)}, "SK": &ddbtypes.AttributeValueMemberS{Value: "release#" + e.Start + "#" + name}}}); err != nil {
+		return fmt.Errorf("failed to delete a release of %s/%s: %w", service, environment, err)
+	}
+	return nil
+}
+
+// DrillRecord is a drill's report as the ledger holds it.
+type DrillRecord struct {
+	SortKey, Outcome, Start, End string
+	Passed                       bool
+	Report                       backup.DrillReport
+	// Raw is the report's JSON as stored.
+	Raw string
+}
+
+// DrillRecords reads a target's drill reports, oldest first.
+func DrillRecords(ctx context.Context, cfg aws.Config, r ReleaseSpec, service, environment string) ([]DrillRecord, error) {
+	items, err := partition(ctx, cfg, r, ledger.DrillKey(service, environment), ledger.DrillPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the drill reports of %s/%s: %w", service, environment, err)
+	}
+	var out []DrillRecord
+	for _, it := range items {
+		s := stringOf(it)
+		rec := DrillRecord{SortKey: s("SK"), Outcome: s("outcome"), Start: s("start"), End: s("end"), Passed: boolOf(it, "passed"), Raw: s("report")}
+		if err := json.Unmarshal([]byte(rec.Raw), &rec.Report); err != nil {
+			return nil, fmt.Errorf("drill report %s of %s/%s: %w", rec.SortKey, service, environment, err)
+		}
+		out = append(out, rec)
 	}
 	return out, nil
 }
@@ -167,11 +246,6 @@ func ReadLock(ctx context.Context, cfg aws.Config, r ReleaseSpec, service, envir
 	if err != nil {
 		return Lock{}, fmt.Errorf("failed to read the lock of %s/%s: %w", service, environment, err)
 	}
-	s := func(k string) string {
-		if v, ok := out.Item[k].(*ddbtypes.AttributeValueMemberS); ok {
-			return v.Value
-		}
-		return ""
-	}
+	s := stringOf(out.Item)
 	return Lock{Owner: s("owner"), OwnerCommit: s("ownerCommit"), Waiter: s("waiter"), WaiterCommit: s("waiterCommit"), LeaseUntil: s("leaseUntil")}, nil
 }

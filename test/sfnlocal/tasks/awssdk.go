@@ -30,7 +30,7 @@ type sdkService struct {
 	errorPrefix string
 	// modeledNames: errors are named after the modeled error shape, as the
 	// Java SDK names its exception classes (see modeledErrorName), not after
-	// the wire code. The query-protocol services (RDS, CloudWatch) need it:
+	// the wire code. The query-protocol services (RDS, CloudWatch, SNS) need it:
 	// their codes ("DBSnapshotNotFound") differ from their shapes
 	// ("DBSnapshotNotFoundFault" → Rds.DbSnapshotNotFoundException).
 	modeledNames bool
@@ -59,7 +59,7 @@ func (a *AWS) sdkServices() map[string]sdkService {
 					o.BaseEndpoint = &u
 				}
 			}), errorPrefix: "Sfn"},
-			"sns": {client: a.sns, errorPrefix: "Sns"},
+			"sns": {client: a.sns, errorPrefix: "Sns", modeledNames: true},
 			"sqs": {client: a.sqs, errorPrefix: "Sqs"},
 		}
 	})
