@@ -52,6 +52,11 @@ const (
 	// ECS service while a deployment rolls out, as a Go duration (default
 	// 15s).
 	EnvVerifyPollInterval = "STEPSHIP_VERIFY_POLL_INTERVAL"
+	// EnvFunctionRoleARN is the ARN of the function's own IAM role (snapshot
+	// function, when the catalog names a backup account: the retiring
+	// principal of the KMS grants it makes, so that it may retire them; set
+	// by the home stack).
+	EnvFunctionRoleARN = "STEPSHIP_FUNCTION_ROLE_ARN"
 )
 
 // lambdaTaskRoot is where Lambda unpacks a function's package.
