@@ -77,7 +77,7 @@ func (s *Script) add(p *Proxy, r Rule) { s.handles = append(s.handles, p.Add(r))
 // rdsState is what an RDS script remembers between calls.
 type rdsState struct {
 	mu        sync.Mutex
-	snapshots map[string]int // region/id → answers so far
+	snapshots map[string]int // account/region/id → answers so far
 	instances map[string]int
 	restored  map[string]bool
 	seen      map[string]int // vanishing snapshot region/id → answers that included it
@@ -111,14 +111,14 @@ func (s RDSScript) Install(p *Proxy) *Script {
 	if s.SnapshotPolls > 0 || len(s.VanishingSnapshots) > 0 {
 		for _, action := range []string{"CreateDBSnapshot", "CopyDBSnapshot", "DescribeDBSnapshots"} {
 			rule(action, nil, Window{}, Respond(func(r *Request, resp *Response) error {
-				return s.snapshotAnswer(st, r, resp)
+				return s.snapshotAnswer(p, st, r, resp)
 			}))
 		}
 	}
 	if s.InstancePolls > 0 || s.RestoredStatus != "" || s.RestoredEndpoint != "" {
 		for _, action := range []string{"CreateDBInstance", "RestoreDBInstanceFromDBSnapshot", "RestoreDBInstanceToPointInTime", "CreateDBInstanceReadReplica", "DescribeDBInstances"} {
 			rule(action, nil, Window{}, Respond(func(r *Request, resp *Response) error {
-				return s.instanceAnswer(st, r, resp)
+				return s.instanceAnswer(p, st, r, resp)
 			}))
 		}
 	}
@@ -141,33 +141,39 @@ func (s RDSScript) vanished(st *rdsState, region, idOrARN string) bool {
 }
 
 // rewrite edits each <element> of a successful answer under the state's
-// lock; f gets the element, its <element>Identifier and the region/id key.
-func (st *rdsState) rewrite(r *Request, resp *Response, element string, f func(elem []byte, id, key string) []byte) error {
+// lock; f gets the element, its <element>Identifier and the
+// account/region/id key (the same identifier in another account, a copy
+// shared there, is another resource).
+func (st *rdsState) rewrite(p *Proxy, r *Request, resp *Response, element string, f func(elem []byte, id, key string) []byte) error {
 	if resp.Status != http.StatusOK {
 		return nil
 	}
+	account, err := p.accountOf(p.ctx, r)
+	if err != nil {
+		return err
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	var err error
 	resp.Body = rewriteElements(resp.Body, element, func(elem []byte) []byte {
 		id, ok := xmlChild(elem, element+"Identifier")
 		if !ok {
 			err = fmt.Errorf("a %s without %sIdentifier in the answer to %s", element, element, r.Action)
 			return elem
 		}
-		return f(elem, id, r.Region+"/"+id)
+		return f(elem, id, account+"/"+r.Region+"/"+id)
 	})
 	return err
 }
 
-func (s RDSScript) snapshotAnswer(st *rdsState, r *Request, resp *Response) error {
+func (s RDSScript) snapshotAnswer(p *Proxy, st *rdsState, r *Request, resp *Response) error {
 	created := r.Action != "DescribeDBSnapshots"
-	return st.rewrite(r, resp, "DBSnapshot", func(elem []byte, id, key string) []byte {
+	return st.rewrite(p, r, resp, "DBSnapshot", func(elem []byte, id, key string) []byte {
 		if survives, ok := s.VanishingSnapshots[id]; ok && !created {
-			if st.seen[key] >= survives {
+			seen := r.Region + "/" + id // as vanished (a rule predicate) reads it
+			if st.seen[seen] >= survives {
 				return nil
 			}
-			st.seen[key]++
+			st.seen[seen]++
 		}
 		if s.SnapshotPolls == 0 {
 			return elem
@@ -190,10 +196,10 @@ func (s RDSScript) snapshotAnswer(st *rdsState, r *Request, resp *Response) erro
 	})
 }
 
-func (s RDSScript) instanceAnswer(st *rdsState, r *Request, resp *Response) error {
+func (s RDSScript) instanceAnswer(p *Proxy, st *rdsState, r *Request, resp *Response) error {
 	created := r.Action != "DescribeDBInstances"
 	restore := strings.HasPrefix(r.Action, "Restore")
-	return st.rewrite(r, resp, "DBInstance", func(elem []byte, _, key string) []byte {
+	return st.rewrite(p, r, resp, "DBInstance", func(elem []byte, _, key string) []byte {
 		if created {
 			st.instances[key] = 0
 			st.restored[key] = restore

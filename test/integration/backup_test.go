@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -31,7 +33,11 @@ import (
 type backupWorld struct {
 	e        *localenv.Env
 	home, dr *rds.Client
-	pgAddr   string
+	// vault is RDS in the DR region as the backup account's role; drKeys
+	// is KMS in the DR region (the DR key's grants).
+	vault  *rds.Client
+	drKeys *kms.Client
+	pgAddr string
 }
 
 // The backup and dr-drill state machines end to end: the built snapshot,
@@ -62,12 +68,19 @@ func TestBackupsAndDrills(t *testing.T) {
 	}
 	dr := e.AWS.Copy()
 	dr.Region = e.BackupSpec.DRRegion
-	w := &backupWorld{e: e, home: rds.NewFromConfig(e.AWS), dr: rds.NewFromConfig(dr), pgAddr: fmt.Sprintf("%s:%d", pg.Host, pg.Port)}
+	vault, err := e.BackupSpec.AsBackupAccount(ctx, dr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &backupWorld{e: e, home: rds.NewFromConfig(e.AWS), dr: rds.NewFromConfig(dr), vault: rds.NewFromConfig(vault), drKeys: kms.NewFromConfig(dr),
+		pgAddr: fmt.Sprintf("%s:%d", pg.Host, pg.Port)}
 	t.Logf("local stack with backups and PostgreSQL up in %s", time.Since(start).Round(time.Millisecond))
 
 	t.Run("full backup run", w.fullBackup)
 	t.Run("pruning keeps what it must", w.pruning)
 	t.Run("copy quota errors retried", w.copyQuota)
+	t.Run("the backup account's copy fails", w.accountCopyFails)
+	t.Run("unsharing fails", w.unshareFails)
 	t.Run("drill passes", w.drillPasses)
 	t.Run("drill whose verification fails", w.drillVerificationFails)
 	t.Run("failure at each drill step", w.drillFaults)
@@ -148,11 +161,15 @@ func (w *backupWorld) metric(t *testing.T, region, namespace, metric string) boo
 
 // A backup takes the snapshot (creating for 3 polls: the Wait loop runs),
 // tags it, copies it to the DR region re-encrypted with the DR key (creating
-// for 2 polls of the copy), prunes, and records the RPO.
+// for 2 polls of the copy), shares the copy with the backup account, copies
+// it there re-encrypted with that account's key (creating for 2 polls),
+// unshares it, prunes, and records the RPO.
 func (w *backupWorld) fullBackup(t *testing.T) {
 	p, spec := w.e.Proxy, w.e.BackupSpec
 	defer awsproxy.RDSScript{Region: localenv.Region, SnapshotPolls: 3}.Install(p).Remove()
 	defer awsproxy.RDSScript{Region: spec.DRRegion, SnapshotPolls: 2}.Install(p).Remove()
+	w.e.ScriptSharedCopies(awsproxy.SharedSnapshotScript{CopyPolls: 2})
+	defer w.e.ScriptSharedCopies(awsproxy.SharedSnapshotScript{})
 
 	out, path := w.backupRun(t)
 	if out.Status != sfntypes.ExecutionStatusSucceeded {
@@ -164,7 +181,10 @@ func (w *backupWorld) fullBackup(t *testing.T) {
 	if n := count(path, "Copy"); n != 4 {
 		t.Errorf("copy called %d times, want 4 (started, creating for 2 polls, then available): %v", n, path)
 	}
-	if path[len(path)-1] != "BackedUp" || !slices.Contains(path, "RecordRPO") || !slices.Contains(path, "Prune") {
+	if n := count(path, "AccountCopy"); n != 4 {
+		t.Errorf("the backup account's copy called %d times, want 4 (started, creating for 2 polls, then available): %v", n, path)
+	}
+	if path[len(path)-1] != "BackedUp" || !slices.Contains(path, "RecordRPO") || !slices.Contains(path, "Prune") || !slices.Contains(path, "Share") || !slices.Contains(path, "Unshare") {
 		t.Errorf("path %v", path)
 	}
 	var res struct {
@@ -194,7 +214,53 @@ func (w *backupWorld) fullBackup(t *testing.T) {
 	if !w.metric(t, localenv.Region, backup.MetricNamespaceBackups, backup.MetricRPO) {
 		t.Error("no RPOSeconds metric in the home region")
 	}
+	// The backup account's copy: its own, re-encrypted with its key, a copy
+	// of the DR copy, kept for its own retention; the DR copy no longer
+	// shared, its grant retired.
+	off, ok := w.snapshots(t, w.vault)[res.Plan.Snapshot]
+	otags := tagMap(off.TagList)
+	takenAt, _ := time.Parse(time.RFC3339, tags[backup.TagTakenAt])
+	if !ok || aws.ToString(off.KmsKeyId) != w.e.SeededBackups.BackupKMSKey || aws.ToString(off.Status) != "available" ||
+		otags[backup.TagCopyOf] != aws.ToString(cp.DBSnapshotArn) || otags[backup.TagExpires] != backup.Expires(takenAt, 30) || otags[backup.TagTakenAt] != tags[backup.TagTakenAt] {
+		t.Errorf("copy in backup account %s: %v, key %s (want %s), tags %v", spec.BackupAccount, ok, aws.ToString(off.KmsKeyId), w.e.SeededBackups.BackupKMSKey, otags)
+	}
+	w.notShared(t, res.Plan.Snapshot)
 	t.Logf("backup %s: RPO %ds, path %s", res.Plan.Snapshot, *res.Prune.RPOSeconds, strings.Join(path, " → "))
+}
+
+// notShared checks that the DR copy is shared with no account and that no
+// grant on the DR key is left for it.
+func (w *backupWorld) notShared(t *testing.T, snapshot string) {
+	t.Helper()
+	ctx := t.Context()
+	attrs, err := w.dr.DescribeDBSnapshotAttributes(ctx, &rds.DescribeDBSnapshotAttributesInput{DBSnapshotIdentifier: aws.String(snapshot)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range attrs.DBSnapshotAttributesResult.DBSnapshotAttributes {
+		if aws.ToString(a.AttributeName) == "restore" && len(a.AttributeValues) > 0 {
+			t.Errorf("the DR copy %s is still shared with %v", snapshot, a.AttributeValues)
+		}
+	}
+	if left := w.shareGrants(t, snapshot); len(left) > 0 {
+		t.Errorf("grants left on the DR key for %s: %v", snapshot, left)
+	}
+}
+
+// shareGrants lists the grants on the DR key named for sharing snapshot.
+func (w *backupWorld) shareGrants(t *testing.T, snapshot string) []string {
+	t.Helper()
+	grants, err := w.drKeys.ListGrants(t.Context(), &kms.ListGrantsInput{KeyId: aws.String(w.e.BackupSpec.DRKMSKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, g := range grants.Grants {
+		if aws.ToString(g.Name) == backup.ShareGrantName(snapshot) {
+			ids = append(ids, aws.ToString(g.GrantId))
+		}
+	}
+	return ids
 }
 
 // Pruning deletes only stepship's snapshots of the database that are old and
@@ -218,6 +284,19 @@ func (w *backupWorld) pruning(t *testing.T) {
 		}
 	}
 	day := 24 * time.Hour
+	// The backup account holds old stepship copies too, long past the
+	// catalog's retention: the home account's prune never deletes there.
+	vaultOld := []string{"offsite-old-40d", "offsite-old-50d", "offsite-old-60d", "offsite-old-70d"}
+	w.inBackupAccount(t, spec.Database, func() {
+		for i, id := range vaultOld {
+			tags := []rdstypes.Tag{{Key: aws.String(backup.TagManagedBy), Value: aws.String(backup.ManagedBy)},
+				{Key: aws.String(backup.TagDatabase), Value: aws.String(spec.Database)},
+				{Key: aws.String(backup.TagTakenAt), Value: aws.String(time.Now().Add(-time.Duration(40+10*i) * day).UTC().Format(time.RFC3339))}}
+			if _, err := w.vault.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(spec.Database), DBSnapshotIdentifier: aws.String(id), Tags: tags}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 	ours("old-30d", 30*day)
 	ours("old-31d-in-use", 31*day, rdstypes.Tag{Key: aws.String(backup.TagInUseBy), Value: aws.String("drill-web-prod-202611010500")})
 	ours("old-32d", 32*day)
@@ -234,6 +313,12 @@ func (w *backupWorld) pruning(t *testing.T) {
 	for id, want := range map[string]bool{"old-30d": true, "old-31d-in-use": true, "old-32d": false, "old-33d": false, "by-hand-old": true} {
 		if _, ok := left[id]; ok != want {
 			t.Errorf("%s left: %v, want %v", id, ok, want)
+		}
+	}
+	offsite := w.snapshots(t, w.vault)
+	for _, id := range vaultOld {
+		if _, ok := offsite[id]; !ok {
+			t.Errorf("the home account's prune deleted %s in the backup account", id)
 		}
 	}
 	var res struct {
@@ -256,23 +341,122 @@ func (w *backupWorld) pruning(t *testing.T) {
 	}
 }
 
-// RDS's concurrent cross-region copy quota answers the first two copies:
-// the state machine waits it out (CopyQuotaExceeded, retried) and the backup
-// still succeeds.
+// RDS's concurrent cross-region copy quota answers the first two copies,
+// and a copy quota the first copy into the backup account: the state
+// machine waits both out (CopyQuotaExceeded, retried) and the backup still
+// succeeds.
 func (w *backupWorld) copyQuota(t *testing.T) {
 	p, spec := w.e.Proxy, w.e.BackupSpec
 	defer awsproxy.RDSScript{Region: spec.DRRegion, CopyQuotaExceeded: 2}.Install(p).Remove()
+	defer p.Add(awsproxy.Rule{Service: "rds", Region: spec.DRRegion, Action: "CopyDBSnapshot", When: accountCopy, Calls: awsproxy.FirstCalls(1),
+		Effect: awsproxy.Error("SnapshotQuotaExceeded", awsproxy.CopyQuotaMessage, 400)}).Remove()
 	before := p.Count("rds", "CopyDBSnapshot")
 	out, path := w.backupRun(t)
 	if out.Status != sfntypes.ExecutionStatusSucceeded {
 		t.Fatalf("backup %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
 	}
-	if n := p.Count("rds", "CopyDBSnapshot") - before; n != 3 {
-		t.Errorf("%d copy calls, want 3 (2 refused by the quota, then the copy)", n)
+	if n := p.Count("rds", "CopyDBSnapshot") - before; n != 5 {
+		t.Errorf("%d copy calls, want 5 (2 refused by the quota, the DR copy, 1 refused, the backup account's copy)", n)
 	}
-	if n := count(path, "Copy"); n != 1 {
-		t.Errorf("entered Copy %d times, want once (the quota is retried inside the state): %v", n, path)
+	if n, m := count(path, "Copy"), count(path, "AccountCopy"); n != 1 || m != 1 {
+		t.Errorf("entered Copy %d times and AccountCopy %d, want once each (the quota is retried inside the state): %v", n, m, path)
 	}
+}
+
+// accountCopy selects the copies into the backup account: a copy from a
+// snapshot of the same region (the DR copy, shared), where the DR copy's
+// source is in the home region.
+func accountCopy(r *awsproxy.Request) bool {
+	a, err := arn.Parse(r.Param("SourceDBSnapshotIdentifier"))
+	return err == nil && a.Region == r.Region
+}
+
+// inBackupAccount runs f with a DB instance of the database's identifier in
+// the backup account (to make snapshots there), then deletes it: an account
+// that only holds copies has none.
+func (w *backupWorld) inBackupAccount(t *testing.T, db string, f func()) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := w.vault.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(db), DBInstanceClass: aws.String("db.t3.micro"),
+		Engine: aws.String("postgres"), AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("app"), MasterUserPassword: aws.String("password1")}); err != nil {
+		t.Fatal(err)
+	}
+	f()
+	if _, err := w.vault.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(db), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The copy into the backup account is refused (its key not accessible)
+// every time: the run still unshares, prunes and records the RPO, and ends
+// BackupAccountCopyFailed naming the cause; the DR copy and the snapshot
+// stay.
+func (w *backupWorld) accountCopyFails(t *testing.T) {
+	p, spec := w.e.Proxy, w.e.BackupSpec
+	defer p.Add(awsproxy.Rule{Service: "rds", Region: spec.DRRegion, Action: "CopyDBSnapshot", When: accountCopy, Calls: awsproxy.FromCall(1),
+		Effect: awsproxy.Error("KMSKeyNotAccessibleFault", "The source snapshot KMS key does not exist, is not enabled or you do not have permissions to access it.", 400)}).Remove()
+	out, path := w.backupRun(t)
+	if out.Status != sfntypes.ExecutionStatusFailed || aws.ToString(out.Error) != "BackupAccountCopyFailed" ||
+		!strings.Contains(aws.ToString(out.Cause), "but not to backup account "+spec.BackupAccount+" (RDSCallFailed)") || !strings.Contains(aws.ToString(out.Cause), "KMSKeyNotAccessibleFault") {
+		t.Fatalf("backup %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
+	}
+	for _, st := range []string{"Share", "AccountCopy", "Unshare", "Prune", "RecordRPO"} {
+		if !slices.Contains(path, st) {
+			t.Errorf("path %v lacks %s", path, st)
+		}
+	}
+	snapshot := w.lastSnapshot(t)
+	if _, ok := w.snapshots(t, w.vault)[snapshot]; ok {
+		t.Errorf("backup account has a copy of %s", snapshot)
+	}
+	if _, ok := w.snapshots(t, w.dr)[snapshot]; !ok {
+		t.Errorf("the DR copy %s is gone", snapshot)
+	}
+	w.notShared(t, snapshot)
+}
+
+// Unsharing keeps failing: the run ends UnshareFailed after retention, and
+// its cause says what to remove by hand — which, done, leaves nothing
+// shared.
+func (w *backupWorld) unshareFails(t *testing.T) {
+	p, spec := w.e.Proxy, w.e.BackupSpec
+	h := p.Add(awsproxy.Rule{Service: "rds", Region: spec.DRRegion, Action: "ModifyDBSnapshotAttribute", Calls: awsproxy.FromCall(1),
+		When:   func(r *awsproxy.Request) bool { return r.Param("ValuesToRemove.AttributeValue.1") != "" },
+		Effect: awsproxy.Error("InvalidDBSnapshotState", "the snapshot is busy", 400)})
+	out, path := w.backupRun(t)
+	h.Remove()
+	cause := aws.ToString(out.Cause)
+	snapshot := w.lastSnapshot(t)
+	grant := backup.ShareGrantName(snapshot)
+	if out.Status != sfntypes.ExecutionStatusFailed || aws.ToString(out.Error) != "UnshareFailed" || !strings.Contains(cause, "--values-to-remove "+spec.BackupAccount) ||
+		!strings.Contains(cause, grant) || !slices.Contains(path, "Prune") {
+		t.Fatalf("backup %s %s: %s; path %v", out.Status, aws.ToString(out.Error), cause, path)
+	}
+	if _, ok := w.snapshots(t, w.vault)[snapshot]; !ok {
+		t.Errorf("no copy of %s in the backup account: it was made before unsharing", snapshot)
+	}
+	// The grant was retired (that half worked); the attribute is removed by
+	// hand, as the cause says.
+	if left := w.shareGrants(t, snapshot); len(left) > 0 {
+		t.Errorf("grants left: %v", left)
+	}
+	if _, err := w.dr.ModifyDBSnapshotAttribute(t.Context(), &rds.ModifyDBSnapshotAttributeInput{DBSnapshotIdentifier: aws.String(snapshot),
+		AttributeName: aws.String("restore"), ValuesToRemove: []string{spec.BackupAccount}}); err != nil {
+		t.Fatal(err)
+	}
+	w.notShared(t, snapshot)
+}
+
+// lastSnapshot is the newest stepship snapshot in the home region.
+func (w *backupWorld) lastSnapshot(t *testing.T) string {
+	t.Helper()
+	newest := ""
+	for id := range w.snapshots(t, w.home) {
+		if strings.HasPrefix(id, backup.SnapshotPrefix(w.e.BackupSpec.Database)) && id > newest {
+			newest = id
+		}
+	}
+	return newest
 }
 
 // drillResult is what a drill's output or error tells.

@@ -115,6 +115,9 @@ type Env struct {
 	ecsMu sync.Mutex
 	ecs   *awsproxy.Script // what ScriptECS installed
 
+	sharedMu sync.Mutex
+	shared   *awsproxy.Script // what ScriptSharedCopies installed (WithBackups)
+
 	// envs is each function's environment, by its folder name (the first
 	// one it was started with).
 	envs map[string]map[string]string
@@ -361,7 +364,9 @@ func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machine
 		return fmt.Errorf("failed to seed the emulated account's backups: %w", err)
 	}
 	e.SeededBackups = seeded
-	home := maps.Clone(fnEnv)
+	// The snapshot function names its own role as the retiring principal of
+	// the grants it makes for the backup account, as the home stack tells it.
+	home := with(fnEnv, config.EnvFunctionRoleARN, fmt.Sprintf("arn:aws:iam::%s:role/%s", Account, SnapshotFunctionName))
 	dr := maps.Clone(fnEnv)
 	dr["AWS_REGION"], dr["AWS_DEFAULT_REGION"] = e.BackupSpec.DRRegion, e.BackupSpec.DRRegion
 	// The restore function gets the drill security group as the DR stack gives it.
@@ -382,6 +387,9 @@ func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machine
 		}
 		lambdas[f.name] = (*f.fn).URL()
 	}
+	// RDS copies a snapshot shared from another account; moto does not
+	// (FACTS.md): the proxy makes the backup account's copies.
+	e.ScriptSharedCopies(awsproxy.SharedSnapshotScript{})
 	role := func(name string) string { return fmt.Sprintf("arn:aws:iam::%s:role/%s-state-machine", Account, name) }
 	*machines = append(*machines, server.MachineConfig{
 		Name:   BackupStateMachine,
@@ -402,6 +410,22 @@ func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machine
 		RoleArn: role(DrillStateMachine),
 	})
 	return nil
+}
+
+// ScriptSharedCopies replaces how the proxy copies a snapshot shared from
+// another account into the caller's (awsproxy.SharedSnapshotScript; its
+// Region is the DR region's unless set): WithBackups installs the script
+// with no polls. Call it between backups, not during one.
+func (e *Env) ScriptSharedCopies(s awsproxy.SharedSnapshotScript) {
+	e.sharedMu.Lock()
+	defer e.sharedMu.Unlock()
+	if e.shared != nil {
+		e.shared.Remove()
+	}
+	if s.Region == "" {
+		s.Region = e.BackupSpec.DRRegion
+	}
+	e.shared = s.Install(e.Proxy)
 }
 
 // startFunction runs the built bootstrap of functions/NAME from dist under the
