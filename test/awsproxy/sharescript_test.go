@@ -90,7 +90,7 @@ func TestSharedSnapshotCopy(t *testing.T) {
 	}
 	copyIn := &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: aws.String(source), TargetDBSnapshotIdentifier: aws.String(snap),
 		KmsKeyId: aws.String("arn:aws:kms:us-west-2:" + otherAccount + ":" + alias),
-		Tags: []rdstypes.Tag{{Key: aws.String("stepship:copy-of"), Value: aws.String(source)}}}
+		Tags:     []rdstypes.Tag{{Key: aws.String("stepship:copy-of"), Value: aws.String(source)}}}
 
 	// moto alone: the copy looks in the caller's own account.
 	if _, err := copier.CopyDBSnapshot(ctx, copyIn); errCode(err) != "DBSnapshotNotFound" {
