@@ -84,6 +84,8 @@ const (
 		"(shared/backup.RestoredID): the prefix names one catalog database's restores only; deleting is further limited to drill- and to the stepship:purpose=drill tag"
 	defaultGroupsReason = "a restore uses the engine's default option and parameter groups, whose names depend on the engine version " +
 		"of the snapshot (default:postgres-16, default.postgres16): only default groups are allowed"
+	neverReason = "the only statement on every resource is the backup account's explicit Deny of deleting, sharing out or untagging a copy and of disabling its key: " +
+		"it must hold for any resource"
 	interfacesReason = "Lambda creates and deletes the function's network interfaces in the drill subnets (ec2:CreateNetworkInterface is limited to them " +
 		"and to its security group); the interfaces' ids are not known in advance and ec2:Describe* supports no resource-level permissions"
 )

@@ -69,6 +69,9 @@ type StepshipStack struct {
 	// Backups is what backup.go adds: the backup state machine, its
 	// schedules, alarms and the dashboard.
 	Backups *Backups
+	// BackupAccountStacks are the stacks NewStacks defines in the catalog's
+	// backup accounts (backupaccount.go).
+	BackupAccountStacks []*BackupAccountStack
 }
 
 // DefaultWebhookConcurrency is the webhook function's reserved concurrency

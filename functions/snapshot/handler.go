@@ -132,6 +132,10 @@ type Handler struct {
 	accounts map[backup.AccountRole]accountRDS
 	// self is the function's own role: the retiring principal of its grants.
 	self string
+	// offsite, when set, is the backup account the function runs in
+	// (NewBackupAccountHandler): home is then its region, and
+	// prune-backup-account its only action.
+	offsite string
 }
 
 // Option sets an optional setting of a Handler.
@@ -167,7 +171,15 @@ func NewHandler(cat *catalog.Catalog, home string, clients map[string]rdsAPI, lo
 // SnapshotQuotaExceeded, RDSCallFailed, KMSCallFailed.
 func (h *Handler) Handle(ctx context.Context, inv payload.Invocation[Task]) (any, error) {
 	log := logging.ForExecution(h.log, inv.ExecutionID).With(slog.String("action", inv.Input.Action))
+	if (h.offsite != "") != (inv.Input.Action == ActionPruneBackupAccount) {
+		if h.offsite != "" {
+			return nil, &taskerr.InvalidBackupRequest{Reason: fmt.Sprintf("this function runs in backup account %s: its only action is %s, not %q", h.offsite, ActionPruneBackupAccount, inv.Input.Action)}
+		}
+		return nil, &taskerr.InvalidBackupRequest{Reason: ActionPruneBackupAccount + " runs in a backup account, by its stack's schedule; the home account deletes nothing there"}
+	}
 	switch t := inv.Input; t.Action {
+	case ActionPruneBackupAccount:
+		return h.pruneBackupAccount(ctx, log)
 	case ActionPlan:
 		return h.plan(t, log)
 	case ActionCopy:

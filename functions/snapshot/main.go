@@ -13,7 +13,11 @@
 //     share the DR copy with it (a KMS grant on the DR key to its role, the
 //     account in the copy's restore attribute), copy it there as that role
 //     (assumed through STS), re-encrypted with the account's key, polled,
-//     and stop sharing it (account.go).
+//     and stop sharing it (account.go);
+//   - prune-backup-account: only, and only there, when the function runs in
+//     a backup account (STEPSHIP_BACKUP_ACCOUNT, set by the backup-account
+//     stack, whose schedule invokes it): apply the catalog's backupAccount
+//     retention to stepship's copies in that account (offsite.go).
 //
 // Named errors (shared/taskerr): InvalidBackupRequest, UnknownTarget,
 // SnapshotNotFound, CopyQuotaExceeded, SnapshotQuotaExceeded, RDSCallFailed,
@@ -21,8 +25,9 @@
 //
 // Environment (names in shared/config): STEPSHIP_CATALOG, STEPSHIP_LOG_LEVEL,
 // STEPSHIP_FUNCTION_ROLE_ARN (required when the catalog names a backup
-// account), and the AWS SDK's standard variables (AWS_REGION is the home
-// region; AWS_ENDPOINT_URL for local runs).
+// account), STEPSHIP_BACKUP_ACCOUNT (in a backup account), and the AWS SDK's
+// standard variables (AWS_REGION is the home region, or the backup
+// account's; AWS_ENDPOINT_URL for local runs).
 package main
 
 import (
@@ -53,6 +58,14 @@ const roleSessionName = "stepship-snapshot"
 // first used, and renewed by the SDK before they expire).
 func setup(env function.Env) (any, error) {
 	endpoint := awsenv.Endpoint(env.Getenv, env.AWS, rds.ServiceID)
+	if account := env.Getenv(config.EnvBackupAccount); account != "" {
+		client := rds.NewFromConfig(env.AWS, func(o *rds.Options) { o.BaseEndpoint = endpoint })
+		h, err := NewBackupAccountHandler(env.Catalog, account, env.AWS.Region, client, env.Log)
+		if err != nil {
+			return nil, err
+		}
+		return h.Handle, nil
+	}
 	clients := map[string]rdsAPI{}
 	for _, r := range append([]string{env.AWS.Region}, backup.DRRegions(env.Catalog.Targets())...) {
 		if clients[r] == nil {

@@ -30,4 +30,12 @@ func TestRun(t *testing.T) {
 	}
 	functiontest.Refused(t, "snapshot", functiontest.Env("does-not-exist.yaml"), setup, "catalog: failed to read does-not-exist.yaml")
 	functiontest.Refused(t, "snapshot", functiontest.Env("../../catalog.yaml"), setup, "the catalog names a backup account: STEPSHIP_FUNCTION_ROLE_ARN (the function's own role) is required")
+
+	// In the backup account (the example catalog's, in us-west-2) it only
+	// prunes there; where the catalog copies nothing, it does not start.
+	h := functiontest.Started(t, "snapshot", functiontest.Env("../../catalog.yaml", "AWS_REGION", "us-west-2", config.EnvBackupAccount, "210987654321"), setup)
+	_, err := h.(func(context.Context, payload.Invocation[Task]) (any, error))(context.Background(), payload.Invocation[Task]{Input: Task{Call: backup.Call{Action: ActionPlan}}})
+	wantErr(t, err, "InvalidBackupRequest", "its only action is prune-backup-account")
+	functiontest.Refused(t, "snapshot", functiontest.Env("../../catalog.yaml", config.EnvBackupAccount, "210987654321"), setup,
+		"the catalog copies nothing to backup account 210987654321 in us-east-1")
 }

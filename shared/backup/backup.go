@@ -258,6 +258,9 @@ type Snapshot struct {
 	// original creation time, else its creation time.
 	TakenAt time.Time         `json:"takenAt"`
 	Tags    map[string]string `json:"-"`
+	// CreatedAt is when RDS made this snapshot (or this copy): what a tag
+	// cannot change.
+	CreatedAt time.Time `json:"-"`
 }
 
 // Ours reports whether stepship took the snapshot, of database db.
@@ -343,6 +346,21 @@ func Newest(snapshots []Snapshot, db string) (Snapshot, bool) {
 		return Snapshot{}, false
 	}
 	return ours[0], true
+}
+
+// NoOlderThanMade returns the snapshots with TakenAt no earlier than their
+// CreatedAt: for retention where the tags are not trusted (in a backup
+// account, where the home account's role may tag copies), so that a copy
+// whose stepship:taken-at says it is old is kept at least Retention.Days
+// after it was made all the same.
+func NoOlderThanMade(snapshots []Snapshot) []Snapshot {
+	out := slices.Clone(snapshots)
+	for i, s := range out {
+		if s.CreatedAt.After(s.TakenAt) {
+			out[i].TakenAt = s.CreatedAt
+		}
+	}
+	return out
 }
 
 // RPO is the recovery point objective a snapshot achieves at now: the age of
