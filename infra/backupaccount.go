@@ -1,14 +1,19 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -16,14 +21,17 @@ import (
 	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/shared/config"
+	"github.com/stepship/stepship/shared/payload"
 )
 
 // The backup account (catalog backup.backupAccount): the home stack lets
 // the snapshot function share each DR copy with it and assume its role;
 // the backup-account stack, deployed in that account, creates the role
 // (trusting only that function's role, allowed to copy stepship's shared
-// snapshots in and nothing that deletes or shares them out) and the key the
-// copies are encrypted with.
+// snapshots in and nothing that deletes or shares them out), the key the
+// copies are encrypted with, and the account's own pruning: the snapshot
+// function deployed there, scheduled daily, the only principal of the stack
+// that may delete a copy.
 
 // snapshotRoleName is the name the home stack gives the snapshot
 // function's role when the catalog names a backup account: the role there
@@ -119,11 +127,21 @@ func grantBackupAccounts(stack awscdk.Stack, fn awslambda.Function, targets []ca
 
 // BackupAccountStack is stepship's stack in a backup account, in the region
 // the copies are made in (the DR region): the role the home account's
-// snapshot function assumes there, and the keys the copies are encrypted
-// with. It is deployed with that account's credentials.
+// snapshot function assumes there, the keys the copies are encrypted with,
+// and the pruning of the copies by the catalog's backupAccount retention.
+// It is deployed with that account's credentials.
 type BackupAccountStack struct {
 	awscdk.Stack
 	Account, Region string
+	// DataKey encrypts the stack's log group.
+	DataKey awskms.Key
+	// Pruner is the snapshot function as the account runs it
+	// (prune-backup-account), PruneSchedule what invokes it daily as
+	// PruneScheduleRole, PruneFailedAlarm what says it failed.
+	Pruner            awslambda.Function
+	PruneSchedule     awsscheduler.CfnSchedule
+	PruneScheduleRole awsiam.Role
+	PruneFailedAlarm  awscloudwatch.Alarm
 	// Roles by their catalog ARN.
 	Roles map[string]awsiam.Role
 	// Keys the stack creates, by the catalog's alias ARN (a catalog key ARN
@@ -141,15 +159,20 @@ var neverActions = []string{
 	"kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy", "kms:RevokeGrant",
 }
 
+// backupAccountPruneSchedule is when each backup account prunes its
+// copies, in UTC: daily, after the backups the example catalog schedules.
+const backupAccountPruneSchedule = "cron(0 6 * * ? *)"
+
 // NewBackupAccountStack defines the backup-account stack of the home stack
 // (its name home, in homeAccount) for the catalog entries copied to account
 // in region: each copier role the catalog names, trusting only the home
 // account's snapshot function role, allowed to copy stepship's snapshots of
 // those databases from the home account into this one (tagged, encrypted
 // with the catalog's kmsKey through RDS, reading the shared DR copy's key
-// through RDS), and denied every delete; and each key the catalog names by
-// an alias, with rotation.
-func NewBackupAccountStack(scope constructs.Construct, home, homeAccount string, o offsite) (*BackupAccountStack, error) {
+// through RDS), and denied every delete; each key the catalog names by an
+// alias, with rotation; and the pruning of the copies (newPruner), from the
+// function of props that copies snapshots.
+func NewBackupAccountStack(scope constructs.Construct, home, homeAccount string, o offsite, props *StepshipStackProps) (*BackupAccountStack, error) {
 	id := backupAccountStackName(home, o.account, o.region)
 	stack := awscdk.NewStack(scope, jsii.String(id), &awscdk.StackProps{
 		Env:         &awscdk.Environment{Account: jsii.String(o.account), Region: jsii.String(o.region)},
@@ -221,7 +244,98 @@ func NewBackupAccountStack(scope constructs.Construct, home, homeAccount string,
 	for _, role := range b.Roles {
 		suppressWildcards(role, []string{snapshotsReason, neverReason}, []any{snapshotsPattern, "Resource::*"})
 	}
+	if err := b.newPruner(id, o, props); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// newPruner adds the account's own pruning: the function of props that
+// copies snapshots, run here with STEPSHIP_BACKUP_ACCOUNT (its only action
+// then prune-backup-account), its log group encrypted by the stack's
+// DataKey, allowed to list and delete stepship's copies of the catalog's
+// databases in this account and region and nothing else; a daily schedule
+// invoking it, with a role that may invoke only it; and an alarm on its
+// errors.
+func (b *BackupAccountStack) newPruner(id string, o offsite, props *StepshipStackProps) error {
+	specs := props.Functions
+	if specs == nil {
+		specs = DefaultFunctions()
+	}
+	i := slices.IndexFunc(specs, func(f FunctionSpec) bool { return f.has(CopiesSnapshots) })
+	if i < 0 {
+		return fmt.Errorf("the catalog names a backup account, and no function copies snapshots (capability %s): nothing would prune it", CopiesSnapshots)
+	}
+	stack := b.Stack
+	retention := props.LogRetention
+	if retention == "" {
+		retention = awslogs.RetentionDays_ONE_MONTH
+	}
+	stagingDir := props.StagingDir
+	if stagingDir == "" {
+		stagingDir = filepath.Join(*awscdk.Stage_Of(stack).Outdir(), "stepship-staging")
+	}
+	b.DataKey = awskms.NewKey(stack, jsii.String("DataKey"), &awskms.KeyProps{
+		Description:       jsii.String("stepship: encrypts the backup-account stack's log group"),
+		EnableKeyRotation: jsii.Bool(true),
+	})
+	allowLogsToUseKey(stack, b.DataKey)
+	fn, _, err := newFunction(stack, specs[i], props.DistDir, filepath.Join(stagingDir, id), props.CatalogFile, retention, b.DataKey, 0)
+	if err != nil {
+		return err
+	}
+	fn.AddEnvironment(jsii.String(config.EnvCatalog), jsii.String(lambdaTaskRoot+"/"+config.CatalogFileName), nil)
+	fn.AddEnvironment(jsii.String(config.EnvBackupAccount), jsii.String(o.account), nil)
+	read := [2]*rdsAccess{{sid: "ListTheCopies", actions: []string{"rds:DescribeDBSnapshots"}},
+		{sid: "ListTheClusterCopies", actions: []string{"rds:DescribeDBClusterSnapshots"}}}
+	del := [2]*rdsAccess{{sid: "PruneTheCopiesByTheBackupAccountsRetention", actions: []string{"rds:DeleteDBSnapshot"}},
+		{sid: "PruneTheClusterCopiesByTheBackupAccountsRetention", actions: []string{"rds:DeleteDBClusterSnapshot"}}}
+	for _, t := range o.targets {
+		n, kind := rdsNames{stack, o.region, *t.Database}, pick(*t.Database, 0, 1)
+		read[kind].add(n.database(), n.snapshots())
+		del[kind].add(n.snapshots())
+	}
+	for _, st := range statements(read[0], read[1], del[0], del[1]) {
+		fn.AddToRolePolicy(st)
+	}
+	suppressWildcards(fn.Role(), []string{"X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) supports no resource-level permissions", snapshotsReason},
+		[]any{"Resource::*", snapshotsPattern})
+	b.Pruner = fn
+
+	b.PruneScheduleRole = awsiam.NewRole(stack, jsii.String("PruneScheduleRole"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()}},
+		}),
+		Description: jsii.String("stepship: EventBridge Scheduler runs the backup account's pruning"),
+	})
+	b.PruneScheduleRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("InvokeOnlyThePruningFunction"), Actions: jsii.Strings("lambda:InvokeFunction"), Resources: &[]*string{fn.FunctionArn()},
+	}))
+	input, err := json.Marshal(payload.Invocation[backup.Call]{ExecutionID: "<aws.scheduler.execution-id>", Input: backup.Call{Action: backup.ActionPruneBackupAccount}})
+	if err != nil {
+		return err
+	}
+	b.PruneSchedule = awsscheduler.NewCfnSchedule(stack, jsii.String("PruneSchedule"), &awsscheduler.CfnScheduleProps{
+		Description:                jsii.String("stepship: prune the copies in backup account " + o.account + " by the catalog's backupAccount retention"),
+		ScheduleExpression:         jsii.String(backupAccountPruneSchedule),
+		ScheduleExpressionTimezone: jsii.String("UTC"),
+		FlexibleTimeWindow:         &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},
+		State:                      jsii.String("ENABLED"),
+		Target: &awsscheduler.CfnSchedule_TargetProperty{
+			Arn: fn.FunctionArn(), RoleArn: b.PruneScheduleRole.RoleArn(), Input: jsii.String(string(input)),
+			RetryPolicy: &awsscheduler.CfnSchedule_RetryPolicyProperty{MaximumEventAgeInSeconds: jsii.Number(3600), MaximumRetryAttempts: jsii.Number(10)},
+		},
+	})
+	b.PruneFailedAlarm = fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}).
+		CreateAlarm(stack, jsii.String("PruneFailedAlarm"), &awscloudwatch.CreateAlarmOptions{
+			AlarmName:          jsii.String(alarmName(id, "prune-failed", nil)),
+			AlarmDescription:   jsii.String("pruning the offsite copies failed: read the function's log (the copies are kept, none deleted by mistake)"),
+			Threshold:          jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(1),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+	return nil
 }
 
 // key is the ARN of the key a catalog kmsKey names: a key ARN as it is; for

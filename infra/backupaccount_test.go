@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/config"
+	"github.com/stepship/stepship/shared/payload"
 )
 
 // The test catalog's backup account: web/production (an instance) and
@@ -78,9 +80,11 @@ func TestThereIsABackupAccountStackInEachBackupAccountAndRegion(t *testing.T) {
 	if *b.Stack.Account() != "444455556666" || *b.Stack.Region() != "us-west-2" || b.Account != "444455556666" || b.Region != "us-west-2" {
 		t.Errorf("stack in %s/%s", *b.Stack.Account(), *b.Stack.Region())
 	}
-	// AND it holds the two roles, one key, and nothing that runs
+	// AND it holds the two copier roles, the copies' key, and the pruning:
+	// a function, its role, its schedule's role, its log group's key
 	o := offsiteFixture(t)
-	for typ, n := range map[string]int{"AWS::IAM::Role": 2, "AWS::KMS::Key": 1, "AWS::KMS::Alias": 1, "AWS::Lambda::Function": 0, "AWS::StepFunctions::StateMachine": 0} {
+	for typ, n := range map[string]int{"AWS::IAM::Role": 4, "AWS::KMS::Key": 2, "AWS::KMS::Alias": 1, "AWS::Lambda::Function": 1,
+		"AWS::Scheduler::Schedule": 1, "AWS::StepFunctions::StateMachine": 0} {
 		if got := len(o.resources(typ)); got != n {
 			t.Errorf("%d %s, want %d", got, typ, n)
 		}
@@ -201,6 +205,9 @@ func TestTheCopiesKeyRotatesAndOutlivesTheStack(t *testing.T) {
 	// THEN it rotates, is kept when the stack is deleted, and is named by
 	// the alias the catalog names
 	for id, k := range o.resources("AWS::KMS::Key") {
+		if !strings.HasPrefix(id, "CopiesKey") {
+			continue
+		}
 		if props(k)["EnableKeyRotation"] != true || k["DeletionPolicy"] != "Retain" || k["UpdateReplacePolicy"] != "Retain" {
 			t.Errorf("key %s: rotation %v, deletion %v/%v", id, props(k)["EnableKeyRotation"], k["DeletionPolicy"], k["UpdateReplacePolicy"])
 		}
@@ -287,5 +294,75 @@ func TestABackupAccountNeedsAKnownHomeAccountAndAShortStackName(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestTheBackupAccountPrunesItsOwnCopies(t *testing.T) {
+	// GIVEN the backup-account stack
+	o := offsiteFixture(t)
+	fnID := o.logicalID(t, "AWS::Lambda::Function", "SnapshotFunction")
+	fn := props(o.resources("AWS::Lambda::Function")[fnID])
+	role := o.logicalID(t, "AWS::IAM::Role", "SnapshotFunctionRole")
+
+	// WHEN the pruning function, its role, schedule and alarm are read
+	// THEN it is the snapshot function, told which backup account it runs
+	// in (its only action there is to prune)
+	env := fn["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if env[config.EnvBackupAccount] != "444455556666" || env[config.EnvCatalog] != "/var/task/catalog.yaml" {
+		t.Errorf("environment %v", env)
+	}
+	// AND it may list and delete stepship's copies of the catalog's
+	// databases in this account and region, and nothing else
+	want := map[string][]string{
+		"ListTheCopies":        {"arn:aws:rds:us-west-2:444455556666:db:web-prod", "arn:aws:rds:us-west-2:444455556666:snapshot:stepship-web-prod-*"},
+		"ListTheClusterCopies": {"arn:aws:rds:us-west-2:444455556666:cluster:api-aurora", "arn:aws:rds:us-west-2:444455556666:cluster-snapshot:stepship-api-aurora-*"},
+		"PruneTheCopiesByTheBackupAccountsRetention":        {"arn:aws:rds:us-west-2:444455556666:snapshot:stepship-web-prod-*"},
+		"PruneTheClusterCopiesByTheBackupAccountsRetention": {"arn:aws:rds:us-west-2:444455556666:cluster-snapshot:stepship-api-aurora-*"},
+	}
+	for _, st := range o.statementsOf(role) {
+		sid := fmt.Sprint(st["Sid"])
+		if strings.Contains(fmt.Sprint(st["Action"]), "xray:") || strings.Contains(fmt.Sprint(st["Action"]), "logs:") {
+			continue
+		}
+		got := asStrings(st["Resource"])
+		sort.Strings(got)
+		if w, ok := want[sid]; !ok || !slices.Equal(got, slices.Sorted(slices.Values(w))) || st["Effect"] != "Allow" {
+			t.Errorf("the pruning role: %s %v on %v", sid, st["Action"], st["Resource"])
+		}
+		delete(want, sid)
+	}
+	if len(want) > 0 {
+		t.Errorf("the pruning role lacks %v", keys(want))
+	}
+	// AND a daily schedule invokes it with the prune action, as a role that
+	// may invoke only it
+	var sched map[string]any
+	for _, s := range o.resources("AWS::Scheduler::Schedule") {
+		sched = props(s)
+	}
+	target := sched["Target"].(map[string]any)
+	var in payload.Invocation[backup.Call]
+	if err := json.Unmarshal([]byte(target["Input"].(string)), &in); err != nil || in.Input.Action != backup.ActionPruneBackupAccount || in.ExecutionID != "<aws.scheduler.execution-id>" {
+		t.Errorf("schedule input %v: %v", target["Input"], err)
+	}
+	schedRole := o.logicalID(t, "AWS::IAM::Role", "PruneScheduleRole")
+	if sched["ScheduleExpression"] != backupAccountPruneSchedule || sched["ScheduleExpressionTimezone"] != "UTC" || sched["State"] != "ENABLED" ||
+		fmt.Sprint(target["Arn"]) != fmt.Sprint(map[string]any{"Fn::GetAtt": []any{fnID, "Arn"}}) ||
+		fmt.Sprint(target["RoleArn"]) != fmt.Sprint(map[string]any{"Fn::GetAtt": []any{schedRole, "Arn"}}) {
+		t.Errorf("schedule %v", sched)
+	}
+	sts := o.statementsOf(schedRole)
+	if len(sts) != 1 || fmt.Sprint(sts[0]["Action"]) != "lambda:InvokeFunction" || fmt.Sprint(sts[0]["Resource"]) != fmt.Sprint(map[string]any{"Fn::GetAtt": []any{fnID, "Arn"}}) {
+		t.Errorf("the schedule role may %v", sts)
+	}
+	if trust := fmt.Sprint(props(o.resources("AWS::IAM::Role")[schedRole])["AssumeRolePolicyDocument"]); !strings.Contains(trust, "scheduler.amazonaws.com") ||
+		!strings.Contains(trust, "aws:SourceAccount:444455556666") {
+		t.Errorf("the schedule role's trust: %s", trust)
+	}
+	// AND its errors alarm
+	a, ok := o.alarmsOf()[offsiteStack+"-prune-failed"]
+	if !ok || a["MetricName"] != "Errors" || a["Namespace"] != "AWS/Lambda" || a["Threshold"] != float64(1) || a["TreatMissingData"] != "notBreaching" ||
+		!strings.Contains(fmt.Sprint(a["Dimensions"]), fnID) {
+		t.Errorf("alarm %v (have %v)", a, keys(o.alarmsOf()))
 	}
 }

@@ -73,7 +73,7 @@ func NewStacks(scope constructs.Construct, id string, props *StepshipStackProps)
 		return nil, nil, fmt.Errorf("the catalog names a backup account: the home stack's account must be known at synth (context account, or CDK_DEFAULT_ACCOUNT), as its role there trusts this account")
 	}
 	for _, o := range groups {
-		b, err := NewBackupAccountStack(scope, id, *props.Env.Account, o)
+		b, err := NewBackupAccountStack(scope, id, *props.Env.Account, o, props)
 		if err != nil {
 			return nil, nil, err
 		}

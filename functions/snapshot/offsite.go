@@ -23,7 +23,7 @@ import (
 // ActionPruneBackupAccount applies each catalog entry's backupAccount
 // retention to stepship's copies in the backup account and region the
 // function runs in.
-const ActionPruneBackupAccount = "prune-backup-account"
+const ActionPruneBackupAccount = backup.ActionPruneBackupAccount
 
 // AccountPruneResult is what pruning did in a backup account.
 type AccountPruneResult struct {

@@ -414,6 +414,11 @@ func DrillTarget(cat *catalog.Catalog, service, environment, region string) (cat
 	return tg, nil
 }
 
+// ActionPruneBackupAccount is the snapshot function's action that applies
+// the catalog's backupAccount retention in the backup account it runs in:
+// what the backup-account stack's schedule invokes it with.
+const ActionPruneBackupAccount = "prune-backup-account"
+
 // Call is what the backup and dr-drill state machines send their functions:
 // an action and the arguments every action shares. Each function's Task
 // embeds it and adds its own.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // RDSScript scripts what RDS does and moto does not (FACTS.md, "The AWS
@@ -48,6 +49,11 @@ type RDSScript struct {
 	// Error("InsufficientDBInstanceCapacity", "…", 400) or Throttle().
 	RestoreError      Effect
 	RestoreErrorCalls Window
+
+	// MadeAt maps a DB snapshot identifier to the SnapshotCreateTime its
+	// DescribeDBSnapshots answers report (moto stamps a snapshot with the
+	// time the test made it): a snapshot made long before the test.
+	MadeAt map[string]time.Time
 
 	// VanishingSnapshots maps a DB snapshot identifier to how many
 	// DescribeDBSnapshots answers still include it; after that it is gone
@@ -107,6 +113,16 @@ func (s RDSScript) Install(p *Proxy) *Script {
 		rule("DeleteDBSnapshot", notFound("DBSnapshotIdentifier"), Window{}, gone)
 		rule("RestoreDBInstanceFromDBSnapshot", notFound("DBSnapshotIdentifier"), Window{}, gone)
 		rule("CopyDBSnapshot", notFound("SourceDBSnapshotIdentifier"), Window{}, gone)
+	}
+	if len(s.MadeAt) > 0 {
+		rule("DescribeDBSnapshots", nil, Window{}, Respond(func(r *Request, resp *Response) error {
+			return st.rewrite(p, r, resp, "DBSnapshot", func(elem []byte, id, _ string) []byte {
+				if at, ok := s.MadeAt[id]; ok {
+					return xmlSet(elem, "SnapshotCreateTime", at.UTC().Format(time.RFC3339Nano))
+				}
+				return elem
+			})
+		}))
 	}
 	if s.SnapshotPolls > 0 || len(s.VanishingSnapshots) > 0 {
 		for _, action := range []string{"CreateDBSnapshot", "CopyDBSnapshot", "DescribeDBSnapshots"} {

@@ -20,6 +20,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/stepship/stepship/shared/backup"
+	"github.com/stepship/stepship/shared/config"
 	"github.com/stepship/stepship/test/awsproxy"
 	"github.com/stepship/stepship/test/harness"
 	"github.com/stepship/stepship/test/localenv"
@@ -33,10 +34,12 @@ import (
 type backupWorld struct {
 	e        *localenv.Env
 	home, dr *rds.Client
-	// vault is RDS in the DR region as the backup account's role; drKeys
-	// is KMS in the DR region (the DR key's grants).
-	vault  *rds.Client
-	drKeys *kms.Client
+	// vault is RDS in the DR region as the backup account's role (vaultCfg
+	// its configuration); drKeys is KMS in the DR region (the DR key's
+	// grants).
+	vault    *rds.Client
+	vaultCfg aws.Config
+	drKeys   *kms.Client
 	pgAddr string
 }
 
@@ -72,7 +75,7 @@ func TestBackupsAndDrills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &backupWorld{e: e, home: rds.NewFromConfig(e.AWS), dr: rds.NewFromConfig(dr), vault: rds.NewFromConfig(vault), drKeys: kms.NewFromConfig(dr),
+	w := &backupWorld{e: e, home: rds.NewFromConfig(e.AWS), dr: rds.NewFromConfig(dr), vault: rds.NewFromConfig(vault), vaultCfg: vault, drKeys: kms.NewFromConfig(dr),
 		pgAddr: fmt.Sprintf("%s:%d", pg.Host, pg.Port)}
 	t.Logf("local stack with backups and PostgreSQL up in %s", time.Since(start).Round(time.Millisecond))
 
@@ -81,6 +84,7 @@ func TestBackupsAndDrills(t *testing.T) {
 	t.Run("copy quota errors retried", w.copyQuota)
 	t.Run("the backup account's copy fails", w.accountCopyFails)
 	t.Run("unsharing fails", w.unshareFails)
+	t.Run("the backup account prunes its own copies", w.backupAccountPrunes)
 	t.Run("drill passes", w.drillPasses)
 	t.Run("drill whose verification fails", w.drillVerificationFails)
 	t.Run("failure at each drill step", w.drillFaults)
@@ -445,6 +449,78 @@ func (w *backupWorld) unshareFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.notShared(t, snapshot)
+}
+
+// The backup account prunes its own copies, as its stack runs the snapshot
+// function there (STEPSHIP_BACKUP_ACCOUNT, with that account's
+// credentials): by the catalog's backupAccount retention (the newest 7, and
+// every one younger than 30 days), each copy as old as it is by when it was
+// made, not by its tags — a copy tagged 80 days old but made today stays.
+func (w *backupWorld) backupAccountPrunes(t *testing.T) {
+	spec, ctx, day := w.e.BackupSpec, t.Context(), 24*time.Hour
+	w.inBackupAccount(t, spec.Database, func() {
+		if _, err := w.vault.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(spec.Database), DBSnapshotIdentifier: aws.String("offsite-retagged"),
+			Tags: []rdstypes.Tag{{Key: aws.String(backup.TagManagedBy), Value: aws.String(backup.ManagedBy)}, {Key: aws.String(backup.TagDatabase), Value: aws.String(spec.Database)},
+				{Key: aws.String(backup.TagTakenAt), Value: aws.String(time.Now().Add(-80 * day).UTC().Format(time.RFC3339))}}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The old copies the pruning subtest left were made when their tags say.
+	old := []string{"offsite-old-40d", "offsite-old-50d", "offsite-old-60d", "offsite-old-70d"}
+	made := map[string]time.Time{}
+	for i, id := range old {
+		made[id] = time.Now().Add(-time.Duration(40+10*i) * day)
+	}
+	defer awsproxy.RDSScript{Region: spec.DRRegion, MadeAt: made}.Install(w.e.Proxy).Remove()
+	before := w.snapshots(t, w.vault)
+	young := 0
+	for id := range before {
+		if strings.HasPrefix(id, backup.SnapshotPrefix(spec.Database)) {
+			young++
+		}
+	}
+	for _, id := range old {
+		if _, ok := before[id]; !ok {
+			t.Fatalf("%s is not in the backup account: run the whole test", id)
+		}
+	}
+
+	creds, err := w.vaultCfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, ok := w.e.FunctionEnv("snapshot")
+	if !ok {
+		t.Fatal("the local stack runs no snapshot function")
+	}
+	delete(env, config.EnvFunctionRoleARN)
+	for k, v := range map[string]string{"AWS_REGION": spec.DRRegion, "AWS_DEFAULT_REGION": spec.DRRegion, config.EnvBackupAccount: spec.BackupAccount,
+		"AWS_ACCESS_KEY_ID": creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY": creds.SecretAccessKey, "AWS_SESSION_TOKEN": creds.SessionToken} {
+		env[k] = v
+	}
+	fn := harness.StartLambda(t, harness.Bootstrap(t, "snapshot"), env)
+	body, ferr, err := fn.Invoke(ctx, map[string]any{"executionId": "scheduled-prune", "input": map[string]string{"action": backup.ActionPruneBackupAccount}})
+	if err != nil || ferr != nil {
+		t.Fatalf("prune-backup-account: %v %v", err, ferr)
+	}
+	// The newest 7: the backups' copies, the retagged one (made today), then
+	// the old ones, newest first; beyond them, older than 30 days, the rest.
+	keep := max(0, 7-young-1)
+	left := w.snapshots(t, w.vault)
+	for i, id := range old {
+		if _, ok := left[id]; ok != (i < keep) {
+			t.Errorf("%s (made %d days ago) left: %v, want %v (%d copies of backups, the retagged one, then %d old ones kept)", id, 40+10*i, ok, i < keep, young, keep)
+		}
+	}
+	if _, ok := left["offsite-retagged"]; !ok {
+		t.Error("a copy made today went because its tag said it was 80 days old")
+	}
+	for id := range before {
+		if _, ok := left[id]; !ok && strings.HasPrefix(id, backup.SnapshotPrefix(spec.Database)) {
+			t.Errorf("a backup's copy %s went", id)
+		}
+	}
+	t.Logf("prune-backup-account in %s: %s", spec.BackupAccount, body)
 }
 
 // lastSnapshot is the newest stepship snapshot in the home region.
