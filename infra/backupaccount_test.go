@@ -314,8 +314,8 @@ func TestTheBackupAccountPrunesItsOwnCopies(t *testing.T) {
 	// AND it may list and delete stepship's copies of the catalog's
 	// databases in this account and region, and nothing else
 	want := map[string][]string{
-		"ListTheCopies":        {"arn:aws:rds:us-west-2:444455556666:db:web-prod", "arn:aws:rds:us-west-2:444455556666:snapshot:stepship-web-prod-*"},
-		"ListTheClusterCopies": {"arn:aws:rds:us-west-2:444455556666:cluster:api-aurora", "arn:aws:rds:us-west-2:444455556666:cluster-snapshot:stepship-api-aurora-*"},
+		"ListTheCopies":                                     {"arn:aws:rds:us-west-2:444455556666:db:web-prod", "arn:aws:rds:us-west-2:444455556666:snapshot:stepship-web-prod-*"},
+		"ListTheClusterCopies":                              {"arn:aws:rds:us-west-2:444455556666:cluster:api-aurora", "arn:aws:rds:us-west-2:444455556666:cluster-snapshot:stepship-api-aurora-*"},
 		"PruneTheCopiesByTheBackupAccountsRetention":        {"arn:aws:rds:us-west-2:444455556666:snapshot:stepship-web-prod-*"},
 		"PruneTheClusterCopiesByTheBackupAccountsRetention": {"arn:aws:rds:us-west-2:444455556666:cluster-snapshot:stepship-api-aurora-*"},
 	}

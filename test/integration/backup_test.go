@@ -40,7 +40,7 @@ type backupWorld struct {
 	vault    *rds.Client
 	vaultCfg aws.Config
 	drKeys   *kms.Client
-	pgAddr string
+	pgAddr   string
 }
 
 // The backup and dr-drill state machines end to end: the built snapshot,
