@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/payload"
 )
 
 // offsiteWorld is the function as the backup-account stack runs it, in
@@ -57,6 +61,26 @@ func TestPruneBackupAccount(t *testing.T) {
 	}
 	if _, ok := vault.snapshots["by-hand"]; !ok {
 		t.Error("deleted a snapshot that is not stepship's")
+	}
+}
+
+// The sample an operator runs by hand in the backup account (aws lambda
+// invoke … --payload file://events/prune-backup-account.json), the shape the
+// backup-account stack's schedule sends, prunes.
+func TestPruneBackupAccountSample(t *testing.T) {
+	raw, err := os.ReadFile("../../events/prune-backup-account.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inv payload.Invocation[Task]
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&inv); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := offsiteWorld(t)
+	if got, err := h.Handle(t.Context(), inv); err != nil || got.(AccountPruneResult).Account != vaultAccount {
+		t.Errorf("the sample: %+v, %v", got, err)
 	}
 }
 

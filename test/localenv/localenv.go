@@ -165,10 +165,12 @@ func WithTimeoutScale(f float64) Option { return func(o *options) { o.timeoutSca
 const BackupTimeScale = 2000
 
 // WithBackups also runs the backup and dr-drill state machines: the world of
-// world.DemoBackups seeded, an awsproxy in front of the emulator, the
-// snapshot, restore and dr-verify bootstraps under the runtime emulator, the
-// two machines created (in the home and the DR region), and the time scale
-// BackupTimeScale unless WithTimeScale says otherwise.
+// world.DemoBackups seeded (its backup account's key in a second emulated
+// account), an awsproxy in front of the emulator that copies snapshots
+// shared with that account (ScriptSharedCopies), the snapshot, restore and
+// dr-verify bootstraps under the runtime emulator, the two machines created
+// (in the home and the DR region), and the time scale BackupTimeScale unless
+// WithTimeScale says otherwise.
 func WithBackups() Option { return func(o *options) { o.backups = true } }
 
 // WithProgress reports each start-up step when it is done.
