@@ -239,30 +239,13 @@ func (h *Handler) copyToAccount(ctx context.Context, t Task, log *slog.Logger) (
 	if err != nil {
 		return Copy{}, err
 	}
-	tags, where := copyTags(src, acct.Retention.Days), dr+" of backup account "+acct.Account
-	var c Copy
-	if tg.Database.Aurora() {
-		out, err := client.CopyDBClusterSnapshot(ctx, &rds.CopyDBClusterSnapshotInput{
-			SourceDBClusterSnapshotIdentifier: aws.String(src.ARN), TargetDBClusterSnapshotIdentifier: aws.String(t.Snapshot),
-			KmsKeyId: aws.String(acct.KMSKey), Tags: tags,
-		})
-		if err != nil {
-			c, err := h.copyFailed(ctx, there, t.Snapshot, dr, where, err)
-			return inAccount(c, acct), err
-		}
-		c = Copy{Snapshot: t.Snapshot, ARN: aws.ToString(out.DBClusterSnapshot.DBClusterSnapshotArn), Status: aws.ToString(out.DBClusterSnapshot.Status)}
-	} else {
-		out, err := client.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{
-			SourceDBSnapshotIdentifier: aws.String(src.ARN), TargetDBSnapshotIdentifier: aws.String(t.Snapshot),
-			KmsKeyId: aws.String(acct.KMSKey), Tags: tags,
-		})
-		if err != nil {
-			c, err := h.copyFailed(ctx, there, t.Snapshot, dr, where, err)
-			return inAccount(c, acct), err
-		}
-		c = Copy{Snapshot: t.Snapshot, ARN: aws.ToString(out.DBSnapshot.DBSnapshotArn), Status: aws.ToString(out.DBSnapshot.Status)}
+	c, err := startCopy(ctx, client, copyRequest{aurora: tg.Database.Aurora(), source: src.ARN, id: t.Snapshot, key: acct.KMSKey,
+		tags: copyTags(src, acct.Retention.Days)})
+	if err != nil {
+		c, err := h.copyFailed(ctx, there, t.Snapshot, dr, dr+" of backup account "+acct.Account, err)
+		return inAccount(c, acct), err
 	}
-	c.Region, c.Started, c.Available = dr, true, c.Status == backup.StatusAvailable
+	c.Region = dr
 	log.Info("copy to the backup account started", slog.String("snapshot", t.Snapshot), slog.String("region", dr),
 		slog.String("account", acct.Account), slog.String("status", c.Status))
 	return inAccount(c, acct), nil

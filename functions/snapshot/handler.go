@@ -257,30 +257,57 @@ func (h *Handler) copyToDR(ctx context.Context, t Task, log *slog.Logger) (Copy,
 	if src.Status != backup.StatusAvailable {
 		return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("snapshot %s is %s, not yet available to copy", t.Snapshot, src.Status)}
 	}
-	tags := copyTags(src, tg.Backup.Retention.Days)
-	client := h.clients[dr]
-	var c Copy
-	if tg.Database.Aurora() {
+	c, err := startCopy(ctx, h.clients[dr], copyRequest{aurora: tg.Database.Aurora(), source: src.ARN, id: t.Snapshot, key: tg.Backup.DRKMSKey,
+		sourceRegion: h.home, copyTags: true, tags: copyTags(src, tg.Backup.Retention.Days)})
+	if err != nil {
+		return h.copyFailed(ctx, drSnaps, t.Snapshot, dr, dr, err)
+	}
+	c.Region = dr
+	log.Info("copy started", slog.String("snapshot", t.Snapshot), slog.String("from", h.home), slog.String("to", dr), slog.String("status", c.Status))
+	return c, nil
+}
+
+// copyRequest is one snapshot copy into a client's region and account.
+type copyRequest struct {
+	aurora bool
+	// source is the ARN of the snapshot copied; id the copy's identifier;
+	// key the KMS key it is encrypted with.
+	source, id, key string
+	// sourceRegion is the source's region, for a copy from another region.
+	sourceRegion string
+	copyTags     bool
+	tags         []rdstypes.Tag
+}
+
+// startCopy makes the copy (CopyDBSnapshot, or CopyDBClusterSnapshot for
+// Aurora) and returns it as RDS answered, Started; the caller sets its
+// Region.
+func startCopy(ctx context.Context, client snapshotCopier, r copyRequest) (Copy, error) {
+	var region *string
+	if r.sourceRegion != "" {
+		region = aws.String(r.sourceRegion)
+	}
+	c := Copy{Snapshot: r.id, Started: true}
+	if r.aurora {
 		out, err := client.CopyDBClusterSnapshot(ctx, &rds.CopyDBClusterSnapshotInput{
-			SourceDBClusterSnapshotIdentifier: aws.String(src.ARN), TargetDBClusterSnapshotIdentifier: aws.String(t.Snapshot),
-			KmsKeyId: aws.String(tg.Backup.DRKMSKey), SourceRegion: aws.String(h.home), CopyTags: aws.Bool(true), Tags: tags,
+			SourceDBClusterSnapshotIdentifier: aws.String(r.source), TargetDBClusterSnapshotIdentifier: aws.String(r.id),
+			KmsKeyId: aws.String(r.key), SourceRegion: region, CopyTags: aws.Bool(r.copyTags), Tags: r.tags,
 		})
 		if err != nil {
-			return h.copyFailed(ctx, drSnaps, t.Snapshot, dr, dr, err)
+			return Copy{}, err
 		}
-		c = Copy{Snapshot: t.Snapshot, ARN: aws.ToString(out.DBClusterSnapshot.DBClusterSnapshotArn), Status: aws.ToString(out.DBClusterSnapshot.Status)}
+		c.ARN, c.Status = aws.ToString(out.DBClusterSnapshot.DBClusterSnapshotArn), aws.ToString(out.DBClusterSnapshot.Status)
 	} else {
 		out, err := client.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{
-			SourceDBSnapshotIdentifier: aws.String(src.ARN), TargetDBSnapshotIdentifier: aws.String(t.Snapshot),
-			KmsKeyId: aws.String(tg.Backup.DRKMSKey), SourceRegion: aws.String(h.home), CopyTags: aws.Bool(true), Tags: tags,
+			SourceDBSnapshotIdentifier: aws.String(r.source), TargetDBSnapshotIdentifier: aws.String(r.id),
+			KmsKeyId: aws.String(r.key), SourceRegion: region, CopyTags: aws.Bool(r.copyTags), Tags: r.tags,
 		})
 		if err != nil {
-			return h.copyFailed(ctx, drSnaps, t.Snapshot, dr, dr, err)
+			return Copy{}, err
 		}
-		c = Copy{Snapshot: t.Snapshot, ARN: aws.ToString(out.DBSnapshot.DBSnapshotArn), Status: aws.ToString(out.DBSnapshot.Status)}
+		c.ARN, c.Status = aws.ToString(out.DBSnapshot.DBSnapshotArn), aws.ToString(out.DBSnapshot.Status)
 	}
-	c.Region, c.Started, c.Available = dr, true, c.Status == backup.StatusAvailable
-	log.Info("copy started", slog.String("snapshot", t.Snapshot), slog.String("from", h.home), slog.String("to", dr), slog.String("status", c.Status))
+	c.Available = c.Status == backup.StatusAvailable
 	return c, nil
 }
 

@@ -201,15 +201,21 @@ func (s RDSScript) snapshotAnswer(p *Proxy, st *rdsState, r *Request, resp *Resp
 		} else {
 			return elem // not made through this script
 		}
-		n := st.snapshots[key]
-		if n >= 1 && n > s.SnapshotPolls {
-			elem = xmlSet(elem, "Status", "available")
-			return xmlSet(elem, "PercentProgress", "100")
-		}
-		elem = xmlSet(elem, "Status", "creating")
-		elem = xmlRemove(elem, "SnapshotCreateTime")
-		return xmlSet(elem, "PercentProgress", strconv.Itoa(100*n/(s.SnapshotPolls+1)))
+		return snapshotProgress(elem, st.snapshots[key], s.SnapshotPolls)
 	})
+}
+
+// snapshotProgress shows a snapshot in the n-th answer after the one that
+// made it (n = 0), polls of them showing it creating: creating, without
+// SnapshotCreateTime, PercentProgress rising, while n ≤ polls; then
+// available at 100 %.
+func snapshotProgress(elem []byte, n, polls int) []byte {
+	if n >= 1 && n > polls {
+		return xmlSet(xmlSet(elem, "Status", "available"), "PercentProgress", "100")
+	}
+	elem = xmlSet(elem, "Status", "creating")
+	elem = xmlRemove(elem, "SnapshotCreateTime")
+	return xmlSet(elem, "PercentProgress", strconv.Itoa(100*n/(polls+1)))
 }
 
 func (s RDSScript) instanceAnswer(p *Proxy, st *rdsState, r *Request, resp *Response) error {

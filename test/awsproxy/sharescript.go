@@ -58,16 +58,16 @@ type SharedSnapshotScript struct {
 }
 
 // shareState is what the script remembers: the copies it made, by
-// account/region/identifier, and how many answers showed each.
+// account/region/identifier, and how many answers showed each
+// (polls.snapshots).
 type shareState struct {
-	mu     sync.Mutex // one copy at a time (the stand-in instance)
-	polled sync.Mutex
-	copies map[string]int
+	mu    sync.Mutex // one copy at a time (the stand-in instance)
+	polls *rdsState
 }
 
 // Install adds the script's rules to p.
 func (s SharedSnapshotScript) Install(p *Proxy) *Script {
-	st := &shareState{copies: map[string]int{}}
+	st := &shareState{polls: &rdsState{snapshots: map[string]int{}}}
 	sc := &Script{}
 	sc.add(p, Rule{Service: "rds", Region: s.Region, Action: "CopyDBSnapshot", When: crossAccountSource,
 		Effect: Answer(func(r *Request) (*Response, error) { return s.copy(p, st, r) })})
@@ -177,9 +177,9 @@ func (s SharedSnapshotScript) copy(p *Proxy, st *shareState, r *Request) (*Respo
 		return body, err
 	}
 	key := caller + "/" + r.Region + "/" + strings.ToLower(r.Param("TargetDBSnapshotIdentifier"))
-	st.polled.Lock()
-	st.copies[key] = 0
-	st.polled.Unlock()
+	st.polls.mu.Lock()
+	st.polls.snapshots[key] = 0
+	st.polls.mu.Unlock()
 	return body, nil
 }
 
@@ -327,8 +327,7 @@ func (s SharedSnapshotScript) makeCopy(ctx context.Context, p *Proxy, r *Request
 		elem = xmlSet(elem, "SourceDBSnapshotIdentifier", source)
 		elem = xmlSet(elem, "SourceRegion", r.Region)
 		if s.CopyPolls > 0 {
-			elem = xmlSet(xmlRemove(elem, "SnapshotCreateTime"), "Status", "creating")
-			elem = xmlSet(elem, "PercentProgress", "0")
+			elem = snapshotProgress(elem, 0, s.CopyPolls)
 		}
 		return elem
 	})
@@ -362,30 +361,14 @@ func requestTags(r *Request) [][2]string {
 // describe shows a copy the script made as creating for the first
 // CopyPolls answers of its account that include it.
 func (s SharedSnapshotScript) describe(p *Proxy, st *shareState, r *Request, resp *Response) error {
-	if resp.Status != http.StatusOK {
-		return nil
-	}
-	account, err := p.accountOf(p.ctx, r)
-	if err != nil {
-		return err
-	}
-	st.polled.Lock()
-	defer st.polled.Unlock()
-	resp.Body = rewriteElements(resp.Body, "DBSnapshot", func(elem []byte) []byte {
-		id, _ := xmlChild(elem, "DBSnapshotIdentifier")
-		key := account + "/" + r.Region + "/" + id
-		n, ok := st.copies[key]
+	return st.polls.rewrite(p, r, resp, "DBSnapshot", func(elem []byte, _, key string) []byte {
+		n, ok := st.polls.snapshots[key]
 		if !ok {
-			return elem
+			return elem // not a copy the script made
 		}
-		st.copies[key] = n + 1
-		if n+1 > s.CopyPolls {
-			return xmlSet(xmlSet(elem, "Status", "available"), "PercentProgress", "100")
-		}
-		elem = xmlSet(xmlRemove(elem, "SnapshotCreateTime"), "Status", "creating")
-		return xmlSet(elem, "PercentProgress", strconv.Itoa(100*(n+1)/(s.CopyPolls+1)))
+		st.polls.snapshots[key] = n + 1
+		return snapshotProgress(elem, n+1, s.CopyPolls)
 	})
-	return nil
 }
 
 // replay sends a call to the emulator as it came, for an Answer that lets
