@@ -37,6 +37,19 @@ type Backups struct {
 // reference.
 func backupMachineName(home string) string { return home + "-backup" }
 func drillMachineName(home string) string  { return home + "-dr-drill" }
+
+// backupMachineARN is the ARN of the home stack's backup state machine.
+func backupMachineARN(stack awscdk.Stack) *string {
+	return statesARN(stack, "stateMachine", backupMachineName(*stack.StackName()))
+}
+
+// statesARN is the ARN of a Step Functions resource in the stack's account
+// and region: resource "stateMachine" or "execution", name "MACHINE" or
+// "MACHINE:EXECUTION" (a trailing * for all of them).
+func statesARN(stack awscdk.Stack, resource, name string) *string {
+	return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("states"), Resource: jsii.String(resource),
+		ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+}
 func alarmName(home, what string, t *catalog.Target) string {
 	if t == nil {
 		return home + "-" + what

@@ -158,7 +158,7 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 	var problems []error
 	sdkActions := map[string][]string{}
 	var tableActions []string
-	codebuild, codebuildSync, runTask := false, false, false
+	codebuild, codebuildSync, runTask, nestedBackup := false, false, false, false
 	for _, r := range resources {
 		if action, ok := dynamoDBItemActions[r]; ok {
 			tableActions = append(tableActions, action)
@@ -179,6 +179,14 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 			codebuild, codebuildSync = true, true
 		case r == "arn:aws:states:::ecs:runTask.sync":
 			runTask = true
+		case r == "arn:aws:states:::states:startExecution.sync:2":
+			// The deploy machine's pre-deploy snapshot: the backup machine,
+			// nested, and no other (its grants name that machine only).
+			if !strings.Contains(asl, "${"+statemachines.BackupStateMachineArn+"}") {
+				problems = append(problems, fmt.Errorf("Task resource %s: only the backup machine (${%s}) may be started as a nested execution", r, statemachines.BackupStateMachineArn))
+				continue
+			}
+			nestedBackup = true
 		case strings.HasPrefix(r, "arn:aws:states:::aws-sdk:"):
 			service, action, ok := strings.Cut(strings.TrimPrefix(r, "arn:aws:states:::aws-sdk:"), ":")
 			_, known := sdkResources[service]
@@ -222,6 +230,9 @@ func integrationStatements(stack awscdk.Stack, asl string, targets []catalog.Tar
 	}
 	if runTask {
 		statements = append(statements, runTaskStatements(stack, targets)...)
+	}
+	if nestedBackup && slices.ContainsFunc(targets, func(t catalog.Target) bool { return t.Backup != nil && t.Backup.BeforeDeploy }) {
+		statements = append(statements, nestedBackupStatements(stack)...)
 	}
 	if len(tableActions) > 0 && tableARN == nil {
 		return nil, fmt.Errorf("Task resources %s: this stack has no lock and ledger table", strings.Join(dedupe(tableActions), ", "))
@@ -274,4 +285,31 @@ func dedupe(actions []string) []string {
 	out := slices.Clone(actions)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// nestedBackupStatements let a state machine run the backup state machine
+// as a nested .sync execution (a pre-deploy snapshot, catalog
+// backup.beforeDeploy): start that machine only, watch and stop its
+// executions only, and the rule Step Functions manages to learn that one
+// ended.
+func nestedBackupStatements(stack awscdk.Stack) []awsiam.PolicyStatement {
+	name := backupMachineName(*stack.StackName())
+	return []awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("StartPreDeploySnapshots"),
+			Actions:   jsii.Strings("states:StartExecution"),
+			Resources: &[]*string{backupMachineARN(stack)},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("WatchPreDeploySnapshots"),
+			Actions:   jsii.Strings("states:DescribeExecution", "states:StopExecution"),
+			Resources: &[]*string{statesARN(stack, "execution", name+":*")},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:     jsii.String("WaitForPreDeploySnapshots"),
+			Actions: jsii.Strings("events:PutTargets", "events:PutRule", "events:DescribeRule"),
+			Resources: &[]*string{stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"),
+				ResourceName: jsii.String("StepFunctionsGetEventsForStepFunctionsExecutionRule"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})},
+		}),
+	}
 }

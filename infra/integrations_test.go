@@ -7,6 +7,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
 )
 
 func TestDeployStateMachineRoleFollowsTheIntegrationsOfItsDefinition(t *testing.T) {
@@ -188,5 +191,44 @@ func TestAnRDSIntegrationWithoutPermissionsFailsTheSynth(t *testing.T) {
 	// THEN it fails naming the action and where its permissions would be defined
 	if err == nil || !strings.Contains(err.Error(), "rds:DeleteDBInstance") || !strings.Contains(err.Error(), "infra/rds.go") {
 		t.Errorf("want an error naming rds:DeleteDBInstance and infra/rds.go, got %v", err)
+	}
+}
+
+// The nested backup execution (the deploy machine's pre-deploy snapshot) is
+// allowed only when a catalog target asks for it: a catalog without
+// backup.beforeDeploy gives the role no Step Functions or events rights.
+func TestNestedBackupIsGrantedOnlyWhenTheCatalogAsksForIt(t *testing.T) {
+	asl := `{"StartAt":"S","States":{"S":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution.sync:2",` +
+		`"Parameters":{"StateMachineArn":"${BackupStateMachineArn}","Input":{}},"End":true}}}`
+	for _, on := range []bool{false, true} {
+		targets := testCatalog(t).Targets()
+		for i := range targets {
+			if targets[i].Backup != nil {
+				b := *targets[i].Backup
+				b.BeforeDeploy = on
+				targets[i].Backup = &b
+			}
+		}
+		stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Nested"), &awscdk.StackProps{
+			Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("us-east-1")}})
+		statements, err := integrationStatements(stack, asl, targets, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, st := range statements {
+			j := st.ToJSON()
+			got = append(got, fmt.Sprint(j))
+		}
+		all := strings.Join(got, "\n")
+		if _, err := integrationStatements(stack, strings.Replace(asl, "${BackupStateMachineArn}", "arn:aws:states:us-east-1:123456789012:stateMachine:other", 1), targets, nil, nil); err == nil ||
+			!strings.Contains(err.Error(), "only the backup machine") {
+			t.Errorf("a nested execution of another machine: %v, want it refused", err)
+		}
+		for _, want := range []string{"states:StartExecution", "stateMachine:Nested-backup", "states:StopExecution", "execution:Nested-backup:*", "StepFunctionsGetEventsForStepFunctionsExecutionRule"} {
+			if strings.Contains(all, want) != on {
+				t.Errorf("beforeDeploy %v: %q granted %v:\n%s", on, want, !on, all)
+			}
+		}
 	}
 }

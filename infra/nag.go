@@ -10,10 +10,11 @@ import (
 
 // The wildcard findings the suppressions below accept, each named once.
 var (
-	ownExecutionsFinding   = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):states:[^:]*:[^:]*:execution:[A-Za-z0-9-]+-deploy:\*$/g`)}
-	clusterTasksFinding    = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):ecs:[^:]*:[^:]*:task\/[A-Za-z0-9_-]+\/\*$/g`)}
-	taskDefinitionsFinding = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):ecs:[^:]*:[^:]*:task-definition\/\*$/g`)}
-	rolePrefixFinding      = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_\/-]+\*$/g`)}
+	ownExecutionsFinding    = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):states:[^:]*:[^:]*:execution:[A-Za-z0-9-]+-deploy:\*$/g`)}
+	backupExecutionsFinding = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):states:[^:]*:[^:]*:execution:[A-Za-z0-9-]+-backup:\*$/g`)}
+	clusterTasksFinding     = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):ecs:[^:]*:[^:]*:task\/[A-Za-z0-9_-]+\/\*$/g`)}
+	taskDefinitionsFinding  = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):ecs:[^:]*:[^:]*:task-definition\/\*$/g`)}
+	rolePrefixFinding       = &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_\/-]+\*$/g`)}
 )
 
 // addNagSuppressions records, on the resources themselves, why each cdk-nag
@@ -43,8 +44,10 @@ func addNagSuppressions(s *StepshipStack, specs []FunctionSpec) {
 			appliesTo = append(appliesTo, clusterTasksFinding)
 		}
 		if spec.has(MigratesDatabases) {
-			reasons = append(reasons, "s3:GetObject is limited to the catalog's migrations locations (s3://BUCKET/PREFIX/), under which each build writes COMMIT/*.sql")
-			appliesTo = append(appliesTo, &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):s3:::[a-z0-9.-]+\/.+\/\*$/g`)})
+			reasons = append(reasons, "s3:GetObject is limited to the catalog's migrations locations (s3://BUCKET/PREFIX/), under which each build writes COMMIT/*.sql",
+				"in the catalog's database.network, Lambda creates and deletes the function's network interfaces (ec2:CreateNetworkInterface is limited to "+
+					"that network's subnets and security groups); the interfaces' ids are not known in advance and ec2:Describe* supports no resource-level permissions")
+			appliesTo = append(appliesTo, &cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):s3:::[a-z0-9.-]+\/.+\/\*$/g`)}, interfaces)
 		}
 		suppressWildcards(fn.Role(), reasons, appliesTo)
 	}
@@ -55,8 +58,10 @@ func addNagSuppressions(s *StepshipStack, specs []FunctionSpec) {
 			"support no resource-level permissions; states:DescribeExecution is limited to the deploy machine's own executions " +
 			"(the lock's holder: has it ended?); a migration task (ecs:runTask.sync) runs a revision of the catalog's services, " +
 			"whose revisions are not known in advance, only in the catalog's clusters (ecs:cluster condition), its tasks are watched " +
-			"and stopped only there, and it may pass only the roles the catalog lists (a prefix where the catalog gives one) to ecs-tasks"),
-		AppliesTo: &[]any{"Resource::*", ownExecutionsFinding, clusterTasksFinding, taskDefinitionsFinding, rolePrefixFinding},
+			"and stopped only there, and it may pass only the roles the catalog lists (a prefix where the catalog gives one) to ecs-tasks; " +
+			"a pre-deploy snapshot (catalog backup.beforeDeploy) is an execution of the backup machine, whose executions it may only describe and stop, " +
+			"their names being the deploys' own"),
+		AppliesTo: &[]any{"Resource::*", ownExecutionsFinding, backupExecutionsFinding, clusterTasksFinding, taskDefinitionsFinding, rolePrefixFinding},
 	}}, jsii.Bool(true))
 	if s.Backups != nil {
 		suppressWildcards(s.Backups.StateMachine.Role(), []string{machineLogsReason, snapshotsReason}, []any{"Resource::*", snapshotsPattern})

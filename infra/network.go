@@ -133,27 +133,40 @@ func (n *drillNetwork) subnetIDs() *[]*string {
 	return &ids
 }
 
-// attach puts a function in the drill subnets with the security group, and
-// lets its role manage the network interfaces Lambda creates there (named
-// actions on this VPC's subnets and the security group; the Describe
-// actions support no resource-level permissions). The function's L2 Vpc
-// property would add the AWSLambdaVPCAccessExecutionRole managed policy.
+// attach puts a function in the drill subnets with the security group.
 func (n *drillNetwork) attach(stack awscdk.Stack, fn awslambda.Function, sg awsec2.SecurityGroup) {
+	putInNetwork(stack, fn, *n.subnetIDs(), []*string{sg.SecurityGroupId()}, "TheDrillSubnets")
+}
+
+// putInNetwork puts a function in subnets with security groups, and lets its
+// role manage the network interfaces Lambda creates there: create them only
+// in those subnets with those groups, delete and address only network
+// interfaces (their ids are not known in advance; the Describe actions
+// support no resource-level permissions). The function's L2 Vpc property
+// would need the VPC looked up and would add the
+// AWSLambdaVPCAccessExecutionRole managed policy. where ends the first
+// statement's Sid ("CreateInterfacesIn"+where).
+func putInNetwork(stack awscdk.Stack, fn awslambda.Function, subnets, groups []*string, where string) {
 	fn.Node().DefaultChild().(awslambda.CfnFunction).SetVpcConfig(&awslambda.CfnFunction_VpcConfigProperty{
-		SubnetIds: n.subnetIDs(), SecurityGroupIds: &[]*string{sg.SecurityGroupId()},
+		SubnetIds: &subnets, SecurityGroupIds: &groups,
 	})
-	arn := func(resource string) *string {
-		return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME})
+	arn := func(resource string, name *string) *string {
+		c := &awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String(resource), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME}
+		if name != nil {
+			c.ResourceName, c.ArnFormat = name, awscdk.ArnFormat_SLASH_RESOURCE_NAME
+		}
+		return stack.FormatArn(c)
 	}
-	interfaces := arn("network-interface/*")
-	create := []*string{interfaces, stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("security-group"),
-		ResourceName: sg.SecurityGroupId(), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})}
-	for _, s := range n.Subnets {
-		create = append(create, stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ec2"), Resource: jsii.String("subnet"),
-			ResourceName: s.AttrSubnetId(), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME}))
+	interfaces := arn("network-interface/*", nil)
+	create := []*string{interfaces}
+	for _, g := range groups {
+		create = append(create, arn("security-group", g))
+	}
+	for _, s := range subnets {
+		create = append(create, arn("subnet", s))
 	}
 	for _, st := range []*awsiam.PolicyStatementProps{
-		{Sid: jsii.String("CreateInterfacesInTheDrillSubnets"), Actions: jsii.Strings("ec2:CreateNetworkInterface"), Resources: &create},
+		{Sid: jsii.String("CreateInterfacesIn" + where), Actions: jsii.Strings("ec2:CreateNetworkInterface"), Resources: &create},
 		{Sid: jsii.String("ManageItsInterfaces"), Actions: jsii.Strings("ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"),
 			Resources: &[]*string{interfaces}},
 		{Sid: jsii.String("DescribeInterfaces"), Actions: jsii.Strings("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"), Resources: jsii.Strings("*")},

@@ -53,7 +53,7 @@ func clusterARN(stack awscdk.Stack, cluster string) *string {
 func catalogTasks(stack awscdk.Stack, targets []catalog.Target) []*string {
 	var out []*string
 	for _, t := range targets {
-		name := t.Cluster[strings.LastIndex(t.Cluster, "/")+1:]
+		name := clusterName(t.Cluster)
 		out = appendNew(out, stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecs"), Resource: jsii.String("task"),
 			ResourceName: jsii.String(name + "/*"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME}))
 	}
@@ -73,8 +73,7 @@ func catalogRoles(targets []catalog.Target) []*string {
 
 // ownExecutions are the deploy machine's executions.
 func ownExecutions(stack awscdk.Stack, _ []catalog.Target) []*string {
-	return []*string{stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("states"), Resource: jsii.String("execution"),
-		ResourceName: jsii.String(deployMachineName(stack) + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})}
+	return []*string{statesARN(stack, "execution", deployMachineName(stack)+":*")}
 }
 
 // runTaskStatements are what ecs:runTask.sync needs: run a revision in the

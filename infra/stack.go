@@ -209,12 +209,9 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 			s.DeployStateMachine.GrantStartExecution(fn)
 			// To tell a re-sent push (same name, same input) from a conflict.
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid:     jsii.String("ReadItsOwnDeployExecutions"),
-				Actions: jsii.Strings("states:DescribeExecution"),
-				Resources: &[]*string{stack.FormatArn(&awscdk.ArnComponents{
-					Service: jsii.String("states"), Resource: jsii.String("execution"),
-					ResourceName: jsii.String(deployMachineName(stack) + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-				})},
+				Sid:       jsii.String("ReadItsOwnDeployExecutions"),
+				Actions:   jsii.Strings("states:DescribeExecution"),
+				Resources: &[]*string{statesARN(stack, "execution", deployMachineName(stack)+":*")},
 			}))
 			fn.AddEnvironment(jsii.String(config.EnvDeployStateMachineARN), s.DeployStateMachine.StateMachineArn(), nil)
 		}
@@ -226,6 +223,11 @@ func NewStepshipStack(scope constructs.Construct, id string, props *StepshipStac
 		}
 		if spec.has(MigratesDatabases) {
 			grantMigrate(stack, fn, targets)
+			// In the databases' network when the catalog names it
+			// (database.network; one for every SQL-migrated database).
+			if n := cat.MigrationNetwork(); n != nil {
+				putInNetwork(stack, fn, *jsii.Strings(n.Subnets...), *jsii.Strings(n.SecurityGroups...), "TheDatabasesSubnets")
+			}
 		}
 		if spec.has(PublicURL) {
 			url := fn.AddFunctionUrl(&awslambda.FunctionUrlOptions{AuthType: awslambda.FunctionUrlAuthType_NONE})
@@ -321,7 +323,14 @@ func newDeployStateMachine(s *StepshipStack, asl []byte, file string, specs []Fu
 	return newStateMachine(s.Stack, machine{
 		ID: "DeployStateMachine", Name: deployMachineName(s.Stack), LogSuffix: "deploy", Comment: "stepship: deploy a pushed commit to its ECS service",
 		ASL: asl, File: file, Functions: functionsByPlaceholder(specs, s.Functions),
-		Resources: map[string]*string{statemachines.TableName: s.Table.TableName()}, TableARN: s.Table.TableArn(),
+		Resources: map[string]*string{
+			statemachines.TableName: s.Table.TableName(),
+			// By name: the backup machine exists only when the catalog has
+			// backups, and only a target with backup.beforeDeploy runs it
+			// (its role may start it only then: integrations.go).
+			statemachines.BackupStateMachineArn: backupMachineARN(s.Stack),
+		},
+		TableARN: s.Table.TableArn(),
 	}, targets, retention, s.DataKey)
 }
 
@@ -365,15 +374,15 @@ func ecsServiceARN(stack awscdk.Stack, cluster, service string) *string {
 	if strings.HasPrefix(service, "arn:") {
 		return jsii.String(service)
 	}
-	clusterName := cluster
-	if strings.HasPrefix(cluster, "arn:") {
-		clusterName = cluster[strings.LastIndex(cluster, "/")+1:]
-	}
 	return stack.FormatArn(&awscdk.ArnComponents{
 		Service: jsii.String("ecs"), Resource: jsii.String("service"),
-		ResourceName: jsii.String(clusterName + "/" + service), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		ResourceName: jsii.String(clusterName(cluster) + "/" + service), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME,
 	})
 }
+
+// clusterName is the name of an ECS cluster the catalog gives by name or by
+// ARN (arn:…:cluster/NAME).
+func clusterName(cluster string) string { return cluster[strings.LastIndex(cluster, "/")+1:] }
 
 // appendNew appends v unless an equal string is already there.
 func appendNew(list []*string, v *string) []*string {

@@ -19,7 +19,7 @@ const backupInput = `{"service":"web","environment":"production","reason":"night
 
 func backupPlan(aurora bool, maxPolls int) string {
 	return fmt.Sprintf(`{"service":"web","environment":"production","database":"web-prod","aurora":%t,"snapshot":"stepship-web-prod-20261130-030000",`+
-		`"tags":[{"Key":"stepship:managed-by","Value":"stepship"}],"drRegion":"us-west-2","pollSeconds":60,"maxPolls":%d}`, aurora, maxPolls)
+		`"tags":[{"Key":"stepship:managed-by","Value":"stepship"}],"drRegion":"us-west-2","pollSeconds":60,"maxPolls":%d,"snapshotOnly":false}`, aurora, maxPolls)
 }
 
 // offsitePlan is backupPlan with a backup account (functions/snapshot's
@@ -48,7 +48,7 @@ func offsiteUntilShare(maxPolls int) map[string][]reply {
 }
 
 // offsiteWaitedFor is the path of such a backup up to the share.
-var offsiteWaitedFor = append(slices.Clone(snapshotWaitedFor), "StartCopyWait", "Copy", "CopyReady", "HasBackupAccount", "Share")
+var offsiteWaitedFor = append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "HasBackupAccount", "Share")
 
 // afterUnshare is the path from Unshare to the end of a run that had a DR
 // copy to measure.
@@ -100,7 +100,7 @@ var backupScenarios = []scenario{
 			"DescribeSnapshot": {ok(snapshotStatus("creating")), ok(snapshotStatus("available"))},
 			"Copy":             {ok(copyStatus("pending")), ok(copyStatus("available"))}, "Prune": {ok(pruned)}, "RecordRPO": {ok(`{}`)}},
 		path: []string{"Plan", "SnapshotKind", "CreateSnapshot", "StartSnapshotWait", "WaitSnapshot", "DescribeKind", "DescribeSnapshot", "SnapshotReady",
-			"CountSnapshotPoll", "WaitSnapshot", "DescribeKind", "DescribeSnapshot", "SnapshotReady", "StartCopyWait", "Copy", "CopyReady",
+			"CountSnapshotPoll", "WaitSnapshot", "DescribeKind", "DescribeSnapshot", "SnapshotReady", "CopyWanted", "StartCopyWait", "Copy", "CopyReady",
 			"CountCopyPoll", "WaitCopy", "Copy", "CopyReady", "HasBackupAccount", "Prune", "HasRPO", "RecordRPO", "Outcome", "BackedUp"},
 		status: asl.StatusSucceeded,
 	},
@@ -116,7 +116,7 @@ var backupScenarios = []scenario{
 			"RecordRPO": {fail("CloudWatch.ThrottlingException", "Rate exceeded"), ok(`{}`)},
 		},
 		path: []string{"Plan", "SnapshotKind", "CreateClusterSnapshot", "StartSnapshotWait", "WaitSnapshot", "DescribeKind", "DescribeClusterSnapshot", "SnapshotReady",
-			"StartCopyWait", "Copy", "CopyReady", "HasBackupAccount", "Prune", "HasRPO", "RecordRPO", "Outcome", "BackedUp"},
+			"CopyWanted", "StartCopyWait", "Copy", "CopyReady", "HasBackupAccount", "Prune", "HasRPO", "RecordRPO", "Outcome", "BackedUp"},
 		status: asl.StatusSucceeded,
 	},
 	{
@@ -125,7 +125,7 @@ var backupScenarios = []scenario{
 			"CreateSnapshot":   {fail("Rds.ThrottlingException", "Rate exceeded"), fail("Rds.InvalidDbInstanceStateException", "backing up"), fail("Rds.DbSnapshotAlreadyExistsException", "exists")},
 			"DescribeSnapshot": {fail("Rds.SdkClientException", "connection reset"), ok(snapshotStatus("available"))},
 			"Copy":             {ok(copyStatus("available"))}, "Prune": {ok(pruned)}, "RecordRPO": {ok(`{}`)}}),
-		path:   append(slices.Clone(snapshotWaitedFor), "StartCopyWait", "Copy", "CopyReady", "HasBackupAccount", "Prune", "HasRPO", "RecordRPO", "Outcome", "BackedUp"),
+		path:   append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "HasBackupAccount", "Prune", "HasRPO", "RecordRPO", "Outcome", "BackedUp"),
 		status: asl.StatusSucceeded,
 	},
 	{
@@ -134,6 +134,14 @@ var backupScenarios = []scenario{
 			"DescribeClusterSnapshot": {fail("Rds.DbClusterSnapshotNotFoundException", "not found")}}),
 		path:   []string{"Plan", "SnapshotKind", "CreateClusterSnapshot", "StartSnapshotWait", "WaitSnapshot", "DescribeKind", "DescribeClusterSnapshot", "SnapshotVanished"},
 		status: asl.StatusFailed, errName: "SnapshotVanished", cause: []string{"stepship-web-prod-20261130-030000 disappeared"},
+	},
+	{
+		name: "snapshot only (a deploy's pre-deploy snapshot): ends once the snapshot is available, no copy, no pruning",
+		script: map[string][]reply{"Plan": {ok(strings.Replace(backupPlan(false, 10), `"snapshotOnly":false`, `"snapshotOnly":true`, 1))}, "CreateSnapshot": {ok(`{}`)},
+			"DescribeSnapshot": {ok(snapshotStatus("creating")), ok(snapshotStatus("available"))}},
+		path: []string{"Plan", "SnapshotKind", "CreateSnapshot", "StartSnapshotWait", "WaitSnapshot", "DescribeKind", "DescribeSnapshot", "SnapshotReady",
+			"CountSnapshotPoll", "WaitSnapshot", "DescribeKind", "DescribeSnapshot", "SnapshotReady", "CopyWanted", "SnapshotTaken"},
+		status: asl.StatusSucceeded,
 	},
 	{
 		name:   "an input naming a database is refused",
@@ -205,21 +213,21 @@ var backupScenarios = []scenario{
 	{
 		name:   "the copy fails: retention still applies, the run fails named",
 		script: with(backupUntilCopy(false, 10), map[string][]reply{"Copy": {ok(copyStatus("failed"))}, "Prune": {ok(prunedNoRPO)}}),
-		path:   append(slices.Clone(snapshotWaitedFor), "StartCopyWait", "Copy", "CopyReady", "CopyNotMade", "Prune", "HasRPO", "Outcome", "DRCopyFailed"),
+		path:   append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "CopyNotMade", "Prune", "HasRPO", "Outcome", "DRCopyFailed"),
 		status: asl.StatusFailed, errName: "DRCopyFailed", cause: []string{"was taken, but not copied to us-west-2 (CopyFailed)"},
 	},
 	{
 		name: "the copy takes longer than the wait allows; the RPO metric cannot be written",
 		script: with(backupUntilCopy(false, 1), map[string][]reply{"Copy": {ok(copyStatus("copying"))}, "Prune": {ok(pruned)},
 			"RecordRPO": {fail("CloudWatch.AccessDeniedException", "denied")}}),
-		path: append(slices.Clone(snapshotWaitedFor), "StartCopyWait", "Copy", "CopyReady", "CountCopyPoll", "WaitCopy", "Copy", "CopyReady",
+		path: append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "CountCopyPoll", "WaitCopy", "Copy", "CopyReady",
 			"CopyTimedOut", "Prune", "HasRPO", "RecordRPO", "Outcome", "DRCopyFailed"),
 		status: asl.StatusFailed, errName: "DRCopyFailed", cause: []string{"CopyTimedOut", "still copying after 1 polls"},
 	},
 	{
 		name:   "the copy is refused",
 		script: with(backupUntilCopy(false, 10), map[string][]reply{"Copy": {fail("SnapshotNotFound", "snapshot x is not in us-east-1")}, "Prune": {ok(pruned)}, "RecordRPO": {ok(`{}`)}}),
-		path:   append(slices.Clone(snapshotWaitedFor), "StartCopyWait", "Copy", "Prune", "HasRPO", "RecordRPO", "Outcome", "DRCopyFailed"),
+		path:   append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "Prune", "HasRPO", "RecordRPO", "Outcome", "DRCopyFailed"),
 		status: asl.StatusFailed, errName: "DRCopyFailed", cause: []string{"(SnapshotNotFound): snapshot x is not in us-east-1"},
 	},
 	{
@@ -288,13 +296,13 @@ var backupScenarios = []scenario{
 	{
 		name:   "no DR copy: nothing is shared with the backup account",
 		script: with(offsiteUntilShare(10), map[string][]reply{"Copy": {ok(copyStatus("failed"))}, "Prune": {ok(prunedNoRPO)}}),
-		path:   append(slices.Clone(snapshotWaitedFor), "StartCopyWait", "Copy", "CopyReady", "CopyNotMade", "Prune", "HasRPO", "Outcome", "DRCopyFailed"),
+		path:   append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "CopyNotMade", "Prune", "HasRPO", "Outcome", "DRCopyFailed"),
 		status: asl.StatusFailed, errName: "DRCopyFailed",
 	},
 	{
 		name:   "pruning keeps failing",
 		script: with(backupUntilCopy(false, 10), map[string][]reply{"Copy": {ok(copyStatus("available"))}, "Prune": {fail("RDSCallFailed", "failed to delete s1")}}),
-		path:   append(slices.Clone(snapshotWaitedFor), "StartCopyWait", "Copy", "CopyReady", "HasBackupAccount", "Prune", "PruneFailed"),
+		path:   append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "HasBackupAccount", "Prune", "PruneFailed"),
 		status: asl.StatusFailed, errName: "PruneFailed", cause: []string{"failed to delete s1"},
 	},
 }

@@ -70,6 +70,9 @@ const (
 	sqlMig    = "        migrations: {mode: sql, location: \"s3://web-migrations/web/\"}\n"
 	taskMig   = "        migrations: {mode: task, command: [./migrate, up]}\n"
 	baked     = "        verify: {bakeSeconds: 300, alarms: [web-5xx]}\n"
+	// preSnap: a snapshot before every deploy.
+	preSnap = "        backup: {schedule: \"cron(0 3 * * ? *)\", retention: {count: 7, days: 14}, drRegion: us-west-2, " +
+		"drKmsKey: \"arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\", beforeDeploy: true}\n"
 )
 
 // resolved is what the resolve function returns (it replaces the state), from
@@ -118,8 +121,11 @@ const (
 	verified   = `{"status":"COMPLETED","taskDefinition":"` + rev2 + `","startedAt":"2026-11-30T10:01:00Z","completedAt":"2026-11-30T10:03:00Z","polls":4,"healthPasses":3}`
 	inProgress = `{"status":"IN_PROGRESS","taskDefinition":"` + rev2 + `","startedAt":"2026-11-30T10:01:00Z","completedAt":"","polls":40,"healthPasses":0}`
 	noItem     = `{}`
-	done       = `{}`
-	ccf        = "DynamoDB.ConditionalCheckFailedException"
+	// snapshotTaken: the backup machine's nested execution (.sync:2) once the snapshot is available.
+	snapshotTaken = `{"ExecutionArn":"arn:aws:states:us-east-1:123456789012:execution:stepship-backup:paths","Status":"SUCCEEDED",` +
+		`"Output":{"plan":{"snapshot":"stepship-web-prod-20261130-100000","snapshotOnly":true}}}`
+	done = `{}`
+	ccf  = "DynamoDB.ConditionalCheckFailedException"
 	// held: the lock item while an older push deploys (and no one waits).
 	held = `{"Item":{"PK":{"S":"deploy#web#production"},"SK":{"S":"lock"},"owner":{"S":"arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:older"},` +
 		`"ownerCommit":{"S":"` + otherCommit + `"},"ownerOrder":{"S":"2026-11-30T09:00:00.000Z|2026-11-30T09:00:01.000Z|older"}}}`
@@ -166,7 +172,7 @@ func happy(resolvedState string) map[string][]reply {
 		"Resolve": {ok(resolvedState)}, "LookupCommit": {ok(noItem)}, "Acquire": {ok(done)}, "ReadLast": {ok(noItem)},
 		"Build": {ok(build)}, "CheckImage": {ok(images)}, "Register": {ok(registered)}, "Migrate": {ok(migrated)},
 		"MigrationTask": {ok(taskRan)}, "MigrationTaskHostNetwork": {ok(taskRan)}, "UpdateService": {ok(updated)}, "Verify": {ok(verified)}, "CheckBake": {ok(verified)},
-		"Rollback": {ok(done)}, "VerifyRollback": {ok(verified)},
+		"Rollback": {ok(done)}, "VerifyRollback": {ok(verified)}, "PreDeploySnapshot": {ok(snapshotTaken)},
 		"RecordSucceeded": {ok(done)}, "Record": {ok(done)}, "RecordRefused": {ok(done)}, "Release": {ok(done)},
 	}
 }
@@ -176,8 +182,8 @@ var (
 	start      = []string{"Resolve", "HasSource"}
 	console    = []string{"Resolve", "HasSource", "LookupCommit", "KnownCommit"}
 	locked     = []string{"Acquire", "ReadLast", "OrderCheck"}
-	built      = []string{"BuildMode", "Build", "CheckImage", "Register", "MigrationsMode"}
-	checked    = []string{"BuildMode", "CheckImage", "Register", "MigrationsMode"}
+	built      = []string{"BuildMode", "Build", "CheckImage", "SnapshotBeforeDeploy", "Register", "MigrationsMode"}
+	checked    = []string{"BuildMode", "CheckImage", "SnapshotBeforeDeploy", "Register", "MigrationsMode"}
 	verifiedP  = []string{"UpdateService", "Verify", "VerifyDone", "BakeNeeded"}
 	succeeded  = []string{"Succeeded", "RecordSucceeded", "Release", "Finish", "Deployed"}
 	recorded   = []string{"Record", "Release", "Finish", "NotDeployed"}
@@ -219,7 +225,27 @@ func deployScenarios(t *testing.T) []scenario {
 		}
 		return out
 	}
+	snap := resolved(t, catalogYAML(prebuilt, sqlMig+preSnap, ""), webhookReq())
 	return []scenario{
+		{
+			name:   "a snapshot before the migrations (catalog backup.beforeDeploy), its start throttled once",
+			script: script(happy(snap), "PreDeploySnapshot", []reply{fail("StepFunctions.ThrottlingException", "Rate exceeded"), ok(snapshotTaken)}),
+			path:   path(start, locked, []string{"BuildMode", "CheckImage", "SnapshotBeforeDeploy", "PreDeploySnapshot", "Register", "MigrationsMode", "Migrate"}, verifiedP, succeeded),
+			status: asl.StatusSucceeded,
+		},
+		{
+			name: "the pre-deploy snapshot fails: nothing is migrated or deployed",
+			script: script(happy(snap), "PreDeploySnapshot", fail("States.TaskFailed",
+				`{"ExecutionArn":"arn:aws:states:us-east-1:123456789012:execution:stepship-backup:paths","Status":"FAILED","Error":"SnapshotQuotaExceeded","Cause":"manual snapshot quota"}`)),
+			path:   path(start, locked, []string{"BuildMode", "CheckImage", "SnapshotBeforeDeploy", "PreDeploySnapshot", "PreDeploySnapshotFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"PreDeploySnapshotFailed", "SnapshotQuotaExceeded", "nothing was deployed"},
+		},
+		{
+			name:   "the pre-deploy snapshot takes longer than its timeout",
+			script: script(happy(snap), "PreDeploySnapshot", fail("States.Timeout", "")),
+			path:   path(start, locked, []string{"BuildMode", "CheckImage", "SnapshotBeforeDeploy", "PreDeploySnapshot", "PreDeploySnapshotFailed"}, recorded),
+			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{"PreDeploySnapshotFailed", "States.Timeout", "nothing was deployed"},
+		},
 		{
 			name:   "a push builds, migrates, deploys, verifies and bakes",
 			script: happy(hook),
@@ -464,7 +490,7 @@ func deployScenarios(t *testing.T) []scenario {
 		{
 			name:   "the ECS service is not there",
 			script: script(happy(plain), "Register", fail("ServiceNotFound", `ECS service "web" not found`)),
-			path:   path(start, locked, []string{"BuildMode", "CheckImage", "Register", "RegisterFailed"}, recorded),
+			path:   path(start, locked, []string{"BuildMode", "CheckImage", "SnapshotBeforeDeploy", "Register", "RegisterFailed"}, recorded),
 			status: asl.StatusFailed, errName: "FAILED_CLEAN", cause: []string{`ServiceNotFound: ECS service "web" not found`, "the service was not changed"},
 		},
 		{

@@ -64,13 +64,16 @@ var placeholderRE = regexp.MustCompile(`\$\{([A-Za-z0-9_.:-]+)\}`)
 const (
 	// TableName is stepship's lock and ledger table.
 	TableName = "TableName"
+	// BackupStateMachineArn is the backup state machine, which the deploy
+	// machine runs snapshot-only before a deploy (catalog backup.beforeDeploy).
+	BackupStateMachineArn = "BackupStateMachineArn"
 	// functionSuffix ends a function's placeholder.
 	functionSuffix = "FunctionArn"
 )
 
 // Resources lists the placeholders that name stack resources rather than
 // functions.
-var Resources = []string{TableName}
+var Resources = []string{TableName, BackupStateMachineArn}
 
 // FunctionPlaceholder returns the placeholder of a function folder name:
 // "deploy" → "DeployFunctionArn", "dr-verify" → "DrVerifyFunctionArn".

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -218,7 +219,11 @@ func (h *Verifier) credentials(ctx context.Context, catalogSecret string) (crede
 }
 
 // connConfig builds the connection settings without going through a string
-// a password could leak from, and without reading PG* variables.
+// a password could leak from: the URL carries host, port, database, sslmode
+// and the connect timeout, the credentials are set on the parsed config.
+// pgconn.ParseConfig still fills what the URL does not set from PG*
+// variables of the environment; the function's Lambda configuration sets
+// none (infra), so none apply.
 func connConfig(ep Endpoint, c credentials) (*pgconn.Config, error) {
 	db := c.DBName
 	if db == "" {
@@ -337,10 +342,16 @@ func assertionCheck(ctx context.Context, conn *pgconn.PgConn, a catalog.Assertio
 	return c
 }
 
-// cut bounds a detail (an error or a query result) in the report.
+// cut bounds a detail (an error or a query result) in the report to
+// maxDetail bytes, at a character boundary: a query result's multi-byte
+// character is never split into invalid UTF-8.
 func cut(s string) string {
 	if len(s) <= maxDetail {
 		return s
 	}
-	return s[:maxDetail] + "…"
+	i := maxDetail
+	for j := 0; j < utf8.UTFMax-1 && i > 0 && !utf8.RuneStart(s[i]); j++ {
+		i--
+	}
+	return s[:i] + "…"
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -319,5 +320,34 @@ func TestChecksAgainstPostgres(t *testing.T) {
 				t.Errorf("report %+v, want version %v, not passed, no RTO without a restore start", rep, tc.version)
 			}
 		})
+	}
+}
+
+// cut keeps details short without splitting a character.
+func TestCutKeepsCharactersWhole(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want string
+	}{
+		{strings.Repeat("a", maxDetail), strings.Repeat("a", maxDetail)},
+		{strings.Repeat("a", maxDetail+1), strings.Repeat("a", maxDetail) + "…"},
+		// "é" is 2 bytes: the 200th byte would be its first half.
+		{strings.Repeat("a", maxDetail-1) + "é", strings.Repeat("a", maxDetail-1) + "…"},
+		{strings.Repeat("a", maxDetail-2) + "€", strings.Repeat("a", maxDetail-2) + "…"},
+		{strings.Repeat("é", maxDetail), strings.Repeat("é", maxDetail/2) + "…"},
+	} {
+		got := cut(tt.in)
+		if got != tt.want || !utf8.ValidString(got) {
+			t.Errorf("cut(%d bytes) = %q (valid UTF-8: %v), want %q", len(tt.in), got, utf8.ValidString(got), tt.want)
+		}
+	}
+}
+
+// Input that is not UTF-8 to begin with is still cut near maxDetail, never
+// to nothing.
+func TestCutOfInvalidUTF8(t *testing.T) {
+	got := cut(strings.Repeat("\x80", maxDetail+10))
+	if n := len(got) - len("…"); n < maxDetail-utf8.UTFMax || n > maxDetail {
+		t.Errorf("cut kept %d bytes, want about %d", n, maxDetail)
 	}
 }

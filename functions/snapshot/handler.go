@@ -76,6 +76,9 @@ type Plan struct {
 	// PollSeconds).
 	PollSeconds int `json:"pollSeconds"`
 	MaxPolls    int `json:"maxPolls"`
+	// SnapshotOnly is the request's: the machine stops once the snapshot is
+	// available (a deploy's pre-deploy snapshot).
+	SnapshotOnly bool `json:"snapshotOnly"`
 }
 
 // Copy is the state of a snapshot's copy in the DR region, or in the
@@ -215,10 +218,10 @@ func (h *Handler) plan(t Task, log *slog.Logger) (Plan, error) {
 	p := Plan{
 		Service: tg.Service, Environment: tg.Environment, Database: db, Aurora: tg.Database.Aurora(),
 		Snapshot: id, Tags: backup.SnapshotTags(tg, req.Reason, t.StartedAt),
-		DRRegion: tg.Backup.DRRegion, BackupAccount: accountPlan(tg.Backup, id), PollSeconds: pollSeconds, MaxPolls: maxPolls,
+		DRRegion: tg.Backup.DRRegion, BackupAccount: accountPlan(tg.Backup, id), PollSeconds: pollSeconds, MaxPolls: maxPolls, SnapshotOnly: req.SnapshotOnly,
 	}
 	log.Info("backup planned", slog.String("service", p.Service), slog.String("environment", p.Environment),
-		slog.String("database", db), slog.String("snapshot", p.Snapshot), slog.String("drRegion", p.DRRegion))
+		slog.String("database", db), slog.String("snapshot", p.Snapshot), slog.String("drRegion", p.DRRegion), slog.Bool("snapshotOnly", p.SnapshotOnly))
 	return p, nil
 }
 

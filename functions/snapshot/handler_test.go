@@ -257,7 +257,7 @@ func TestPlan(t *testing.T) {
 		t.Errorf("tags JSON %s", raw)
 	}
 	a, err := w.run(t, Task{Call: backup.Call{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(`{"service":"web","environment":"aurora","reason":"x"}`)}})
-	if err != nil || !a.(Plan).Aurora || a.(Plan).Database != "web-aurora" {
+	if err != nil || !a.(Plan).Aurora || a.(Plan).Database != "web-aurora" || a.(Plan).SnapshotOnly {
 		t.Errorf("aurora plan %+v, %v", a, err)
 	}
 	// Without a backup account the plan has none: the state machine's
@@ -266,6 +266,12 @@ func TestPlan(t *testing.T) {
 	raw, _ = json.Marshal(d)
 	if err != nil || d.(Plan).BackupAccount != nil || strings.Contains(string(raw), "backupAccount") {
 		t.Errorf("plan without a backup account %s, %v", raw, err)
+	}
+	// A deploy's pre-deploy snapshot: the same plan, snapshot only.
+	pre, err := w.run(t, Task{Call: backup.Call{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(
+		`{"service":"web","environment":"production","reason":"before the deploy of abc","snapshotOnly":true,"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID":"arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:web-1"}`)}})
+	if err != nil || !pre.(Plan).SnapshotOnly || pre.(Plan).Snapshot != want.Snapshot {
+		t.Errorf("snapshot-only plan %+v, %v", pre, err)
 	}
 }
 

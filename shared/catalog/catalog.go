@@ -463,6 +463,13 @@ func (c *Catalog) validate() error {
 		}
 		seen[s.Name] = true
 	}
+	if n, first, conflict := c.migrationNetwork(); conflict != "" {
+		problem := "must be the same as " + first
+		if n == nil {
+			problem = "is given, but " + first + " is not"
+		}
+		return &Error{Path: conflict, Problem: problem + ": stepship runs one migrate function, in one network, for every database with SQL migrations (give all of them the same network, or none)"}
+	}
 	return nil
 }
 

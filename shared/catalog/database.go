@@ -20,6 +20,112 @@ type Database struct {
 	// drill's verify step reads it; its value never reaches a log or an
 	// execution's state.
 	Secret string `yaml:"secret" json:"secret"`
+	// Network is where the database can be reached from: the subnets and
+	// security groups functions/migrate runs in (optional; without it the
+	// function runs outside any VPC, which reaches only a database open to
+	// it over the internet). Every database with SQL migrations names the
+	// same one, or none do: stepship deploys one migrate function.
+	Network *Network `yaml:"network,omitempty" json:"network,omitempty"`
+}
+
+// Network is a Lambda function's VPC placement: private subnets of the
+// database's VPC, and security groups the database admits.
+type Network struct {
+	Subnets        []string `yaml:"subnets" json:"subnets"`
+	SecurityGroups []string `yaml:"securityGroups" json:"securityGroups"`
+}
+
+// Bounds of a Network (Lambda's: at most 16 subnets and 5 security groups).
+const (
+	MaxNetworkSubnets        = 16
+	MaxNetworkSecurityGroups = 5
+)
+
+// Equal reports whether n and o name the same subnets and security groups,
+// in any order.
+func (n *Network) Equal(o *Network) bool {
+	if n == nil || o == nil {
+		return n == o
+	}
+	return sameSet(n.Subnets, o.Subnets) && sameSet(n.SecurityGroups, o.SecurityGroups)
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	in := make(map[string]bool, len(a))
+	for _, x := range a {
+		in[x] = true
+	}
+	for _, x := range b {
+		if !in[x] {
+			return false
+		}
+	}
+	return true
+}
+
+func (n *Network) validate(at string) error {
+	for _, f := range []struct {
+		field string
+		ids   []string
+		max   int
+		valid func(string) bool
+		what  string
+	}{
+		{"subnets", n.Subnets, MaxNetworkSubnets, subnetRE.MatchString, "a subnet id (subnet-…)"},
+		{"securityGroups", n.SecurityGroups, MaxNetworkSecurityGroups, securityGroupRE.MatchString, "a security group id (sg-…)"},
+	} {
+		if len(f.ids) == 0 || len(f.ids) > f.max {
+			return &Error{Path: at + "." + f.field, Problem: fmt.Sprintf("give 1 to %d", f.max)}
+		}
+		seen := map[string]bool{}
+		for i, id := range f.ids {
+			if !f.valid(id) {
+				return &Error{Path: fmt.Sprintf("%s.%s[%d]", at, f.field, i), Problem: "must be " + f.what}
+			}
+			if seen[id] {
+				return &Error{Path: fmt.Sprintf("%s.%s[%d]", at, f.field, i), Problem: "duplicate"}
+			}
+			seen[id] = true
+		}
+	}
+	return nil
+}
+
+// MigrationNetwork is the network of the databases with SQL migrations
+// (nil when none names one): what functions/migrate runs in. A catalog
+// whose SQL-migrated databases name different networks, or some one and
+// some none, is refused by Parse: one function cannot be in two.
+func (c *Catalog) MigrationNetwork() *Network {
+	n, _, _ := c.migrationNetwork()
+	return n
+}
+
+// migrationNetwork returns the network of the first environment with SQL
+// migrations and the path of the first that disagrees with it ("" when all
+// agree).
+func (c *Catalog) migrationNetwork() (n *Network, first, conflict string) {
+	found := false
+	for i := range c.Services {
+		s := &c.Services[i]
+		for j := range s.Environments {
+			e := &s.Environments[j]
+			if e.Migrations == nil || e.Migrations.Mode != MigrationsSQL || e.Database == nil {
+				continue
+			}
+			at := fmt.Sprintf("services[%s].environments[%s].database.network", labelOf(s.Name, i), labelOf(e.Name, j))
+			if !found {
+				n, first, found = e.Database.Network, at, true
+				continue
+			}
+			if !n.Equal(e.Database.Network) {
+				return n, first, at
+			}
+		}
+	}
+	return n, first, ""
 }
 
 // Identifier is the instance's or the cluster's identifier.
@@ -51,6 +157,12 @@ type Backup struct {
 	// a copy of each DR copy, so that one compromised account cannot delete
 	// every copy (optional).
 	BackupAccount *BackupAccount `yaml:"backupAccount,omitempty" json:"backupAccount,omitempty"`
+	// BeforeDeploy takes a snapshot before every deploy of the environment,
+	// before its migrations: the deploy state machine runs the backup
+	// machine snapshot-only and waits until the snapshot is available
+	// (optional, default false). Its identifier is in the deploy's ledger
+	// entry; retention prunes it like the scheduled ones.
+	BeforeDeploy bool `yaml:"beforeDeploy,omitempty" json:"beforeDeploy,omitempty"`
 }
 
 // BackupAccount is the offsite copy of the 3-2-1 rule: an AWS account of its
@@ -149,6 +261,7 @@ var (
 	// subnetGroupRE: at most 255 characters (validSubnetGroup).
 	subnetGroupRE   = regexp.MustCompile(`^[a-z0-9._ -]+$`)
 	securityGroupRE = regexp.MustCompile(`^sg-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	subnetRE        = regexp.MustCompile(`^subnet-[0-9a-f]{8}([0-9a-f]{9})?$`)
 	instanceClassRE = regexp.MustCompile(`^db\.[a-z0-9-]+\.[a-z0-9-]+$`)
 	// tableRE: each part at most 63 characters (validTable).
 	tableRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$`)
@@ -227,6 +340,9 @@ func (d *Database) validate(at string) error {
 		return &Error{Path: at + ".secret", Problem: "required (the Secrets Manager ARN of the database's credentials)"}
 	} else if !secretARNRE.MatchString(d.Secret) {
 		return &Error{Path: at + ".secret", Problem: "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)"}
+	}
+	if d.Network != nil {
+		return d.Network.validate(at + ".network")
 	}
 	return nil
 }

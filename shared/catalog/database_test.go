@@ -175,6 +175,7 @@ func TestDataValid(t *testing.T) {
 		{"no backup account", backupAccountYAML, ""},
 		{"a backup account key ARN", "alias/stepship-backup-copies", "key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},
 		{"a role with a path", "role/stepship-backup-copier", "role/stepship/backup-copier"},
+		{"a snapshot before every deploy", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n"},
 		{"no tables or assertions", "          tables: [users, billing.invoices]\n", ""},
 		{"no security group (the DR stack's)", "          securityGroup: sg-0123456789abcdef0\n", ""},
 		{"gov cloud", "arn:aws:secretsmanager:us-east-1", "arn:aws-us-gov:secretsmanager:us-gov-west-1"},
@@ -238,5 +239,116 @@ func TestDatabaseIdentifier(t *testing.T) {
 	}
 	if d := (Database{Instance: "i1"}); d.Identifier() != "i1" || d.Aurora() {
 		t.Errorf("instance: %q %v", d.Identifier(), d.Aurora())
+	}
+}
+
+// backup.beforeDeploy reaches the target the deploy machine reads
+// ($.target.backup.beforeDeploy), and is off unless the catalog says so.
+func TestBackupBeforeDeploy(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		doc := withData
+		if on {
+			doc = strings.Replace(doc, "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n", 1)
+		}
+		c, err := Parse([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg, err := c.Resolve("web", "production")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(tg.Backup)
+		if tg.Backup.BeforeDeploy != on || strings.Contains(string(raw), `"beforeDeploy":true`) != on {
+			t.Errorf("beforeDeploy %v: target backup %s", on, raw)
+		}
+	}
+}
+
+// netCatalog is two environments with SQL migrations, their databases'
+// networks given by the caller (YAML flow mappings, "" for none).
+func netCatalog(prod, staging string) string {
+	env := func(name, instance, network string) string {
+		s := "      - name: " + name + "\n        branches: [" + name + "]\n        cluster: c\n        service: web\n        container: web\n" +
+			"        database:\n          instance: " + instance + "\n          secret: arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf\n"
+		if network != "" {
+			s += "          network: " + network + "\n"
+		}
+		return s + "        migrations: {mode: sql, location: \"s3://web-migrations/web/\"}\n"
+	}
+	return "version: 1\nservices:\n  - name: web\n    repository: {provider: github, name: acme/web}\n" +
+		"    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/web\n    build: {mode: prebuilt}\n    environments:\n" +
+		env("production", "web-prod", prod) + env("staging", "web-staging", staging)
+}
+
+// A database's network is where functions/migrate runs: checked ids, and
+// one network for every database with SQL migrations.
+func TestDatabaseNetwork(t *testing.T) {
+	const (
+		net     = "{subnets: [subnet-0123456789abcdef0, subnet-89abcdef], securityGroups: [sg-0123456789abcdef0]}"
+		swapped = "{subnets: [subnet-89abcdef, subnet-0123456789abcdef0], securityGroups: [sg-0123456789abcdef0]}"
+		prodAt  = "catalog: services[web].environments[production].database.network"
+		stageAt = "catalog: services[web].environments[staging].database.network"
+	)
+	tests := []struct {
+		name, prod, staging string
+		want                string // error; "" valid
+	}{
+		{"none", "", "", ""},
+		{"the same network, in any order", net, swapped, ""},
+		{"only one names it", net, "", stageAt + ": must be the same as services[web].environments[production].database.network: stepship runs one migrate function"},
+		{"only the second names it", "", net, stageAt + ": is given, but services[web].environments[production].database.network is not: stepship runs one migrate function"},
+		{"another security group", net, strings.Replace(net, "sg-0123456789abcdef0", "sg-0123456789abcdef1", 1), stageAt + ": must be the same as"},
+		{"a subnet that is not one", "{subnets: [subnet-xyz], securityGroups: [sg-0123456789abcdef0]}", "", prodAt + ".subnets[0]: must be a subnet id (subnet-…)"},
+		{"a security group that is not one", "{subnets: [subnet-89abcdef], securityGroups: [subnet-89abcdef]}", "", prodAt + ".securityGroups[0]: must be a security group id (sg-…)"},
+		{"no subnets", "{subnets: [], securityGroups: [sg-0123456789abcdef0]}", "", prodAt + ".subnets: give 1 to 16"},
+		{"no security groups", "{subnets: [subnet-89abcdef]}", "", prodAt + ".securityGroups: give 1 to 5"},
+		{"six security groups", "{subnets: [subnet-89abcdef], securityGroups: [sg-00000001, sg-00000002, sg-00000003, sg-00000004, sg-00000005, sg-00000006]}", "", prodAt + ".securityGroups: give 1 to 5"},
+		{"a subnet twice", "{subnets: [subnet-89abcdef, subnet-89abcdef], securityGroups: [sg-0123456789abcdef0]}", "", prodAt + ".subnets[1]: duplicate"},
+		{"an unknown field", "{subnets: [subnet-89abcdef], securityGroups: [sg-0123456789abcdef0], vpc: vpc-1}", "", "vpc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(netCatalog(tt.prod, tt.staging)))
+			if tt.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("error %v, want %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := c.MigrationNetwork()
+			if (tt.prod == "") != (got == nil) || (got != nil && (len(got.Subnets) != 2 || got.SecurityGroups[0] != "sg-0123456789abcdef0")) {
+				t.Errorf("migration network %+v", got)
+			}
+		})
+	}
+	// A database without SQL migrations may be anywhere.
+	c, err := Parse([]byte(strings.Replace(netCatalog(net, ""), "        migrations: {mode: sql, location: \"s3://web-migrations/web/\"}\n", "", 2)))
+	if err != nil || c.MigrationNetwork() != nil {
+		t.Errorf("no SQL migrations: %v, network %+v", err, c.MigrationNetwork())
+	}
+}
+
+func TestNetworkEqual(t *testing.T) {
+	a := &Network{Subnets: []string{"s1", "s2"}, SecurityGroups: []string{"g"}}
+	for _, tt := range []struct {
+		b    *Network
+		want bool
+	}{
+		{&Network{Subnets: []string{"s2", "s1"}, SecurityGroups: []string{"g"}}, true},
+		{&Network{Subnets: []string{"s1"}, SecurityGroups: []string{"g"}}, false},
+		{&Network{Subnets: []string{"s1", "s3"}, SecurityGroups: []string{"g"}}, false},
+		{&Network{Subnets: []string{"s1", "s2"}, SecurityGroups: []string{"h"}}, false},
+		{nil, false},
+	} {
+		if got := a.Equal(tt.b); got != tt.want {
+			t.Errorf("%+v equal %+v: %v", a, tt.b, got)
+		}
+	}
+	if !(*Network)(nil).Equal(nil) {
+		t.Error("nil equal nil: false")
 	}
 }

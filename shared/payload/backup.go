@@ -1,6 +1,11 @@
 package payload
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+)
 
 // BackupRequest is the input of the backup state machine: the schedule's
 // (EventBridge Scheduler, one per database) or an engineer's "backup now"
@@ -14,6 +19,15 @@ type BackupRequest struct {
 	// can explain is one nobody dares to delete).
 	Reason      string `json:"reason"`
 	RequestedBy string `json:"requestedBy,omitempty"`
+	// SnapshotOnly takes the snapshot and stops once it is available: no
+	// copy to the DR region, no pruning. The deploy state machine's
+	// pre-deploy snapshot (catalog backup.beforeDeploy) asks for it, so that
+	// a deploy waits for its recovery point, not for a cross-region copy.
+	SnapshotOnly bool `json:"snapshotOnly,omitempty"`
+	// StartedBy is the execution that started this one as a nested workflow
+	// (Step Functions' AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID, which
+	// links the two in the console): an execution ARN when present.
+	StartedBy string `json:"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID,omitempty"`
 }
 
 // DecodeBackupRequest decodes a backup state machine input strictly (see
@@ -29,6 +43,9 @@ func (r BackupRequest) Validate() error {
 		problems = append(problems, "reason is required (it is recorded on the snapshot)")
 	}
 	problems = append(problems, textProblems(r.Reason, r.RequestedBy)...)
+	if r.StartedBy != "" && !isExecutionARN(r.StartedBy) {
+		problems = append(problems, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID must be the ARN of the Step Functions execution that started this one")
+	}
 	return backupKind.invalid(problems)
 }
 
@@ -99,4 +116,16 @@ func (r DrillRequest) Validate() error {
 		problems = append(problems, "expectedSchemaVersion must not be negative")
 	}
 	return drillKind.invalid(problems)
+}
+
+// isExecutionARN reports whether s is a Step Functions execution ARN
+// (arn:PARTITION:states:REGION:ACCOUNT:execution:MACHINE:NAME).
+func isExecutionARN(s string) bool {
+	a, err := arn.Parse(s)
+	if err != nil || a.Service != "states" || a.Region == "" || len(a.AccountID) != 12 {
+		return false
+	}
+	kind, rest, _ := strings.Cut(a.Resource, ":")
+	machine, name, _ := strings.Cut(rest, ":")
+	return kind == "execution" && machine != "" && name != "" && len(s) <= 2048
 }

@@ -52,6 +52,9 @@ func TestDecodeBackupRequest(t *testing.T) {
 		{"wrong type", `{"service":"web","environment":"production","reason":7}`,
 			`invalid backup request: field "reason" must be a string (see events/backup-now.json; targets come from the catalog)`},
 		{"not an object", `[]`, `invalid backup request: the input is not a JSON object (see events/backup-now.json; targets come from the catalog)`},
+		{"pre-deploy: snapshot only, started by a deploy", `{"service":"web","environment":"production","reason":"before the deploy of abc","snapshotOnly":true,"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID":"arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:web-1"}`, ""},
+		{"started by something else than an execution", `{"service":"web","environment":"production","reason":"x","AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID":"arn:aws:states:us-east-1:123456789012:stateMachine:stepship-deploy"}`,
+			`invalid backup request: AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID must be the ARN of the Step Functions execution that started this one (see events/backup-now.json; targets come from the catalog)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,4 +144,23 @@ func FuzzDecodeDrillRequest(f *testing.F) {
 			t.Fatalf("accepted mode %q", r.Mode)
 		}
 	})
+}
+
+func TestIsExecutionARN(t *testing.T) {
+	for arn, want := range map[string]bool{
+		"arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:web-1":          true,
+		"arn:aws-cn:states:cn-north-1:123456789012:execution:m:n":                        true,
+		"arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:":               false,
+		"arn:aws:states:us-east-1:123456789012:execution::web-1":                         false,
+		"arn:aws:states:us-east-1:123456789012:stateMachine:stepship-deploy":             false,
+		"arn:aws:lambda:us-east-1:123456789012:execution:stepship-deploy:web-1":          false,
+		"arn:aws:states::123456789012:execution:stepship-deploy:web-1":                   false,
+		"arn:aws:states:us-east-1:12345:execution:stepship-deploy:web-1":                 false,
+		"execution:stepship-deploy:web-1":                                                false,
+		"arn:aws:states:us-east-1:123456789012:execution:m:" + strings.Repeat("n", 2100): false,
+	} {
+		if got := isExecutionARN(arn); got != want {
+			t.Errorf("isExecutionARN(%q) = %v, want %v", arn, got, want)
+		}
+	}
 }

@@ -36,6 +36,7 @@ type Resolved struct {
 
 	// Slots, overwritten by the state that produces each (ResultPath).
 	Image          ImageSlot     `json:"image"`
+	Snapshot       SnapshotSlot  `json:"snapshot"`
 	Release        DeployResult  `json:"release"`
 	Migration      MigrationSlot `json:"migration"`
 	Verify         VerifySlot    `json:"verify"`
@@ -96,6 +97,14 @@ type Record struct {
 // ImageSlot is CheckImage's result.
 type ImageSlot struct {
 	Digest string `json:"digest"`
+}
+
+// SnapshotSlot is PreDeploySnapshot's result (catalog backup.beforeDeploy):
+// the snapshot's identifier and the backup execution that took it; "" when
+// the deploy took none.
+type SnapshotSlot struct {
+	ID        string `json:"id"`
+	Execution string `json:"execution"`
 }
 
 // MigrationSlot is what the ledger reads of a migration: the migrate

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/config"
+	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/test/awsproxy"
 	"github.com/stepship/stepship/test/harness"
 	"github.com/stepship/stepship/test/localenv"
@@ -54,7 +55,7 @@ func TestBackupsAndDrills(t *testing.T) {
 		t.Skip("starts the local stack with its backups")
 	}
 	start := time.Now()
-	e := localenvtest.StartT(t, localenv.WithBackups())
+	e := localenvtest.StartT(t, localenv.WithSnapshotBeforeDeploy())
 	pg := harness.StartPostgres(t)
 	ctx := t.Context()
 	// The restored database: goose's version table at version 3 and the
@@ -88,6 +89,8 @@ func TestBackupsAndDrills(t *testing.T) {
 	t.Run("drill passes", w.drillPasses)
 	t.Run("drill whose verification fails", w.drillVerificationFails)
 	t.Run("failure at each drill step", w.drillFaults)
+	// Last: its snapshot would count among the newest that pruning keeps.
+	t.Run("a deploy snapshots the database before its migrations", w.deploySnapshotsFirst)
 }
 
 // backupRun starts a backup in the next second (a backup is named after the
@@ -265,6 +268,56 @@ func (w *backupWorld) shareGrants(t *testing.T, snapshot string) []string {
 		}
 	}
 	return ids
+}
+
+// With backup.beforeDeploy, a deploy runs the backup machine snapshot-only
+// (a nested execution) before its migrations and waits for the snapshot to
+// be available (creating for 2 polls); the snapshot's id is in the ledger
+// entry and on nothing in the DR region. When the snapshot cannot be taken
+// the deploy ends FAILED_CLEAN before anything changed.
+func (w *backupWorld) deploySnapshotsFirst(t *testing.T) {
+	defer awsproxy.RDSScript{Region: localenv.Region, SnapshotPolls: 2}.Install(w.e.Proxy).Remove()
+	p := &pipeline{e: w.e, t0: time.Now().Add(-30 * time.Minute).Truncate(time.Second)}
+	before := w.snapshots(t, w.home)
+	r := p.push(t, nil)
+	arn := p.deploy(t, r, payload.OutcomeSucceeded)
+	hist, err := w.e.History(t.Context(), arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := localenv.StatePath(hist)
+	if i, j := slices.Index(path, "PreDeploySnapshot"), slices.Index(path, "Migrate"); i < 0 || j < i {
+		t.Errorf("path %v: the snapshot must come before the migration", path)
+	}
+	entry := p.entry(t, arn)
+	snap, ok := w.snapshots(t, w.home)[entry.Snapshot]
+	if _, existed := before[entry.Snapshot]; entry.Snapshot == "" || !ok || existed || aws.ToString(snap.Status) != "available" {
+		t.Fatalf("ledger entry's snapshot %q: in %s %v (%s), existed before %v", entry.Snapshot, localenv.Region, ok, aws.ToString(snap.Status), existed)
+	}
+	if reason := tagMap(snap.TagList)[backup.TagReason]; !strings.Contains(reason, r.commit) {
+		t.Errorf("snapshot reason %q does not name the commit %s", reason, r.commit)
+	}
+	if _, copied := w.snapshots(t, w.dr)[entry.Snapshot]; copied {
+		t.Errorf("the pre-deploy snapshot %s was copied to %s: snapshot-only runs copy nothing", entry.Snapshot, w.e.BackupSpec.DRRegion)
+	}
+	t.Logf("deploy %s: snapshot %s, then migration %s→%s", r.commit[:12], entry.Snapshot, entry.MigrationBefore, entry.MigrationAfter)
+
+	// RDS refuses the snapshot: nothing is migrated or deployed.
+	defer w.e.Proxy.Add(awsproxy.Rule{Service: "rds", Region: localenv.Region, Action: "CreateDBSnapshot", Calls: awsproxy.FromCall(1),
+		Effect: awsproxy.Error("SnapshotQuotaExceeded", "Cannot create more than 100 manual snapshots", 400)}).Remove()
+	running := p.runs(t).TaskDefinition
+	version := p.dbVersion(t)
+	r2 := p.push(t, map[string]string{"00002_add_email.sql": "-- +goose Up\nALTER TABLE users ADD COLUMN email text;\n-- +goose Down\nALTER TABLE users DROP COLUMN email;\n"})
+	arn2 := p.deploy(t, r2, payload.OutcomeFailedClean, "PreDeploySnapshotFailed", "SnapshotQuotaExceeded")
+	if got := p.runs(t).TaskDefinition; got != running {
+		t.Errorf("the service runs %s, want %s unchanged", got, running)
+	}
+	if got := p.dbVersion(t); got != version {
+		t.Errorf("database at version %s, want %s unchanged", got, version)
+	}
+	if e := p.entry(t, arn2); e.Outcome != payload.OutcomeFailedClean || e.Snapshot != "" {
+		t.Errorf("ledger entry %+v", e)
+	}
 }
 
 // Pruning deletes only stepship's snapshots of the database that are old and

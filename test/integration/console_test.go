@@ -77,7 +77,7 @@ func TestConsoleDeploy(t *testing.T) {
 		},
 		{
 			name: "the image exists: deployed by digest", pushImage: true, wantStatus: sfntypes.ExecutionStatusSucceeded,
-			wantPath: slices.Concat(recordedCommit, []string{"Register", "MigrationsMode", "Migrate", "UpdateService", "Verify", "VerifyDone", "BakeNeeded", "Bake",
+			wantPath: slices.Concat(recordedCommit, []string{"SnapshotBeforeDeploy", "Register", "MigrationsMode", "Migrate", "UpdateService", "Verify", "VerifyDone", "BakeNeeded", "Bake",
 				"CheckBake", "Succeeded", "RecordSucceeded", "Release", "Finish", "Deployed"}), wantRev: 2,
 		},
 	}

@@ -265,7 +265,7 @@ func (p *pipeline) migrationDeploys(t *testing.T) {
 	hist, _ := p.e.History(t.Context(), arn)
 	path := oneVerifyRound(localenv.StatePath(hist))
 	if want := []string{"Resolve", "HasSource", "Acquire", "ReadLast", "OrderCheck", "BuildMode", "Build", "CheckImage",
-		"Register", "MigrationsMode", "Migrate", "UpdateService", "Verify", "VerifyDone", "BakeNeeded", "Bake", "CheckBake", "Succeeded",
+		"SnapshotBeforeDeploy", "Register", "MigrationsMode", "Migrate", "UpdateService", "Verify", "VerifyDone", "BakeNeeded", "Bake", "CheckBake", "Succeeded",
 		"RecordSucceeded", "Release", "Finish", "Deployed"}; !slices.Equal(path, want) {
 		t.Errorf("path %v\nwant %v", path, want)
 	}

@@ -73,7 +73,7 @@ func TestSignedPushDeploysTheCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got, want := oneVerifyRound(localenv.StatePath(hist)), []string{"Resolve", "HasSource", "Acquire", "ReadLast", "OrderCheck", "BuildMode", "Build", "CheckImage",
-		"Register", "MigrationsMode", "Migrate", "UpdateService", "Verify", "VerifyDone", "BakeNeeded", "Bake", "CheckBake", "Succeeded",
+		"SnapshotBeforeDeploy", "Register", "MigrationsMode", "Migrate", "UpdateService", "Verify", "VerifyDone", "BakeNeeded", "Bake", "CheckBake", "Succeeded",
 		"RecordSucceeded", "Release", "Finish", "Deployed"}; !slices.Equal(got, want) {
 		t.Errorf("path %v, want %v", got, want)
 	}

@@ -141,6 +141,7 @@ type options struct {
 	progress     func(step string, took time.Duration)
 	functions    string
 	logDir       string
+	beforeDeploy bool
 }
 
 // DefaultTimeScale divides every wait and timeout of the state machines: a
@@ -172,6 +173,13 @@ const BackupTimeScale = 2000
 // (in the home and the DR region), and the time scale BackupTimeScale unless
 // WithTimeScale says otherwise.
 func WithBackups() Option { return func(o *options) { o.backups = true } }
+
+// WithSnapshotBeforeDeploy is WithBackups with the local catalog's
+// backup.beforeDeploy on: every deploy of web/production runs the backup
+// machine snapshot-only before its migrations.
+func WithSnapshotBeforeDeploy() Option {
+	return func(o *options) { o.backups, o.beforeDeploy = true, true }
+}
 
 // WithProgress reports each start-up step when it is done.
 func WithProgress(f func(step string, took time.Duration)) Option {
@@ -246,7 +254,7 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 		e.Spec.Cluster, e.Spec.Service, TaskDefinitionName(seeded.TaskDefinition), e.Spec.BuildProject, e.Spec.ECRRepository), time.Since(step))
 
 	step = time.Now()
-	if err := e.startReleases(ctx, svcOpts); err != nil {
+	if err := e.startReleases(ctx, svcOpts, o.beforeDeploy); err != nil {
 		return nil, err
 	}
 	o.progress(fmt.Sprintf("releases: table %s, migrations bucket %s, alarm %s; PostgreSQL on %s:%d (database %s, secret %s); health check on %s",
@@ -312,6 +320,9 @@ func Start(ctx context.Context, opts ...Option) (_ *Env, err error) {
 				statemachines.FunctionPlaceholder("verify"):  fnARN(Region, VerifyFunctionName),
 				statemachines.FunctionPlaceholder("migrate"): fnARN(Region, MigrateFunctionName),
 				statemachines.TableName:                      e.Releases.Table,
+				// The backup machine (WithBackups) its pre-deploy
+				// snapshots run; by name, as the CDK stack fills it.
+				statemachines.BackupStateMachineArn: fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", Region, Account, BackupStateMachine),
 			},
 			RoleArn: fmt.Sprintf("arn:aws:iam::%s:role/stepship-deploy-state-machine", Account),
 		}}, machines...),

@@ -26,7 +26,7 @@ import (
 // real PostgreSQL and the database's secret naming it; the health-check
 // server and the catalog pointing at it; the default ECS script (every
 // deployment completes) and the alarm history moto does not keep.
-func (e *Env) startReleases(ctx context.Context, svcOpts []localsvc.Option) error {
+func (e *Env) startReleases(ctx context.Context, svcOpts []localsvc.Option, beforeDeploy bool) error {
 	e.Releases = world.DemoReleases()
 	if err := world.SeedReleases(ctx, e.AWS, e.Releases); err != nil {
 		return fmt.Errorf("failed to seed the emulated account's releases: %w", err)
@@ -54,7 +54,7 @@ func (e *Env) startReleases(ctx context.Context, svcOpts []localsvc.Option) erro
 	}
 	e.started(func() error { return os.RemoveAll(dir) }, nil)
 	e.Catalog = filepath.Join(dir, config.CatalogFileName)
-	if err := writeLocalCatalog(filepath.Join(e.Root, config.CatalogFileName), e.Catalog, e.Health.URL()); err != nil {
+	if err := writeLocalCatalog(filepath.Join(e.Root, config.CatalogFileName), e.Catalog, e.Health.URL(), beforeDeploy); err != nil {
 		return err
 	}
 	e.ScriptECS(awsproxy.ECSScript{Region: Region, Rollouts: []awsproxy.Rollout{{Outcome: awsproxy.RolloutCompleted, InProgressPolls: 1}}})
@@ -65,8 +65,10 @@ func (e *Env) startReleases(ctx context.Context, svcOpts []localsvc.Option) erro
 }
 
 // writeLocalCatalog copies the catalog at from to to, with every health
-// check's URL pointed at base (its path kept): the only change.
-func writeLocalCatalog(from, to, base string) error {
+// check's URL pointed at base (its path kept); with beforeDeploy, every
+// backup also takes a snapshot before each deploy (backup.beforeDeploy).
+// Nothing else changes.
+func writeLocalCatalog(from, to, base string, beforeDeploy bool) error {
 	data, err := os.ReadFile(from)
 	if err != nil {
 		return fmt.Errorf("failed to read the catalog: %w", err)
@@ -83,6 +85,9 @@ func writeLocalCatalog(from, to, base string) error {
 				walk(c, path)
 			}
 		case yaml.MappingNode:
+			if beforeDeploy && len(path) > 0 && path[len(path)-1] == "backup" {
+				n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "beforeDeploy"}, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})
+			}
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i].Value, n.Content[i+1]
 				if k == "url" && len(path) >= 2 && path[len(path)-1] == "health" && path[len(path)-2] == "verify" && v.Kind == yaml.ScalarNode {

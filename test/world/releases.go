@@ -118,6 +118,7 @@ type LedgerEntry struct {
 	Commit, Outcome, Reason, Execution, Trigger, Author string
 	ImageDigest, RevisionBefore, RevisionAfter          string
 	MigrationBefore, MigrationAfter                     string
+	Snapshot                                            string
 	PushedAt, Start, End                                string
 	RollbackRequest                                     bool
 }
@@ -150,7 +151,7 @@ func Ledger(ctx context.Context, cfg aws.Config, r ReleaseSpec, service, environ
 			out = append(out, LedgerEntry{Commit: s("commit"), Outcome: s("outcome"), Reason: s("reason"), Execution: s("execution"),
 				Trigger: s("trigger"), Author: s("author"), ImageDigest: s("imageDigest"), RevisionBefore: s("revisionBefore"),
 				RevisionAfter: s("revisionAfter"), MigrationBefore: s("migrationBefore"), MigrationAfter: s("migrationAfter"),
-				PushedAt: s("pushedAt"), Start: s("start"), End: s("end"), RollbackRequest: rb != nil && rb.Value})
+				Snapshot: s("snapshot"), PushedAt: s("pushedAt"), Start: s("start"), End: s("end"), RollbackRequest: rb != nil && rb.Value})
 		}
 	}
 	return out, nil

@@ -67,6 +67,8 @@ services:
 				statemachines.FunctionPlaceholder("migrate"): fn + "stepship-migrate",
 				statemachines.FunctionPlaceholder("verify"):  fn + "stepship-verify",
 				statemachines.TableName:                      releases.Table,
+				// No target here snapshots before its deploys.
+				statemachines.BackupStateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:stepship-backup",
 			},
 		}},
 		Functions: map[string]tasks.Function{

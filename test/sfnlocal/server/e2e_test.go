@@ -77,6 +77,13 @@ func startService(t *testing.T, tokens chan string) (*server.Server, *sfn.Client
 		t.Fatal(err)
 	}
 	cfg.MockConfig = mocks
+	return serve(t, cfg)
+}
+
+// serve starts the service with cfg on a loopback port until the test ends,
+// and returns it with a client of its API.
+func serve(t *testing.T, cfg *server.Config) (*server.Server, *sfn.Client) {
+	t.Helper()
 	s, err := server.NewFromConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,8 @@ import (
 //	sns:publish, sns:publish.waitForTaskToken
 //	sqs:sendMessage, sqs:sendMessage.waitForTaskToken
 //	lambda:invoke, lambda:invoke.waitForTaskToken (through the Lambda API)
+//	states:startExecution, states:startExecution.sync, states:startExecution.sync:2
+//	  (a child execution in the service itself: SelfEndpoint)
 //	aws-sdk:SERVICE:action[.waitForTaskToken] for cloudwatch, codebuild, dynamodb,
 //	  ecr, ecs, lambda, rds, secretsmanager, sfn, sns, sqs (any action of the SDK
 //	  client, in the region of the execution's state machine)
@@ -120,6 +122,12 @@ func (a *AWS) InvokeTask(ctx context.Context, task asl.Task) (json.RawMessage, e
 			return nil, unsupported(task)
 		}
 		return a.awsSDK(ctx, task, service, op, input)
+	}
+	if action == "states:startExecution" {
+		if variant != "" && variant != "sync" && variant != "sync:2" {
+			return nil, unsupported(task)
+		}
+		return a.startExecution(ctx, task, input, variant)
 	}
 	if variant != "" && variant != "sync" && variant != "waitForTaskToken" {
 		return nil, unsupported(task)
