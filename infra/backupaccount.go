@@ -79,8 +79,7 @@ func offsites(targets []catalog.Target) []offsite {
 // DR key (only the operations backup.ShareGrantOperations, only to that
 // role, retirable only by itself), and find and retire those grants.
 func grantBackupAccounts(stack awscdk.Stack, fn awslambda.Function, targets []catalog.Target) error {
-	groups := offsites(targets)
-	if len(groups) == 0 {
+	if len(offsites(targets)) == 0 {
 		return nil
 	}
 	name := snapshotRoleName(*stack.StackName())
