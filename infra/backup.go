@@ -82,6 +82,9 @@ func addBackups(s *StepshipStack, specs []FunctionSpec, targets []catalog.Target
 	for _, spec := range specs {
 		if spec.has(CopiesSnapshots) {
 			grantSnapshotCopies(stack, s.Functions[spec.Name], backedUp)
+			if err := grantBackupAccounts(stack, s.Functions[spec.Name], backedUp); err != nil {
+				return err
+			}
 		}
 	}
 	b := &Backups{Alarms: map[string]awscloudwatch.Alarm{}}

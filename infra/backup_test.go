@@ -197,6 +197,11 @@ func assertScoped(t *testing.T, f *fixture, region, roleStem string, allowed []*
 				if !slices.ContainsFunc(allowed, func(re *regexp.Regexp) bool { return re.MatchString(res) }) {
 					t.Errorf("%s: %s on %s, which the catalog does not name", roleStem, actions, res)
 				}
+			case strings.Contains(actions, "kms:") && isBackupAccountGrant(st):
+				// sharing with a backup account: backupaccount_test.go
+				if _, ok := keys[res]; !ok {
+					t.Errorf("%s: %s on %s: not a catalog DR key", roleStem, actions, res)
+				}
 			case strings.Contains(actions, "kms:"):
 				keyRegion, ok := keys[res]
 				via := fmt.Sprint(st["Condition"])
@@ -267,7 +272,7 @@ func TestSnapshotsAreOfEncryptedInstancesAndCopiesUseTheCatalogsKey(t *testing.T
 	// (creating grants for AWS resources, through RDS in the key's region)
 	var grants []string
 	for _, st := range f.statementsOf(f.logicalID(t, "AWS::IAM::Role", "SnapshotFunctionRole")) {
-		if fmt.Sprint(st["Action"]) == "kms:CreateGrant" {
+		if fmt.Sprint(st["Action"]) == "kms:CreateGrant" && !isBackupAccountGrant(st) {
 			grants = append(grants, fmt.Sprint(st["Resource"]))
 			if c := fmt.Sprint(st["Condition"]); !strings.Contains(c, "kms:GrantIsForAWSResource:true") || !strings.Contains(c, "kms:ViaService:rds.") {
 				t.Errorf("kms:CreateGrant if %s", c)

@@ -24,7 +24,8 @@ func cfnLint(t *testing.T) string {
 }
 
 func TestCfnLintFindsNothingInTheTemplate(t *testing.T) {
-	// GIVEN the synthesized templates (home and DR stacks) on disk and cfn-lint
+	// GIVEN the synthesized templates (home, DR and backup-account stacks) on
+	// disk and cfn-lint
 	// from the project's tools
 	f := synthesized(t)
 	lint := cfnLint(t)
@@ -36,6 +37,9 @@ func TestCfnLintFindsNothingInTheTemplate(t *testing.T) {
 	docs := []map[string]any{f.doc}
 	for region, d := range f.dr {
 		templates, docs = append(templates, filepath.Join(f.dir, drStackName("Stepship", region)+".template.json")), append(docs, d.doc)
+	}
+	for name, b := range f.offsite {
+		templates, docs = append(templates, filepath.Join(f.dir, name+".template.json")), append(docs, b.doc)
 	}
 	for i, doc := range docs {
 		body, err := json.MarshalIndent(doc, "", " ")

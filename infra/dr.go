@@ -54,7 +54,9 @@ func drStackName(home, region string) string { return home + "-dr-" + region }
 
 // NewStacks defines stepship's home stack (NewStepshipStack) and a DR stack
 // (NewDRStack) in each region the catalog's drills run in, in the home
-// stack's account.
+// stack's account; and a backup-account stack (NewBackupAccountStack) in
+// each backup account and region the catalog copies to, kept in the home
+// stack's BackupAccountStacks.
 func NewStacks(scope constructs.Construct, id string, props *StepshipStackProps) (*StepshipStack, []*DRStack, error) {
 	home, err := NewStepshipStack(scope, id, props)
 	if err != nil {
@@ -71,6 +73,17 @@ func NewStacks(scope constructs.Construct, id string, props *StepshipStackProps)
 			return nil, nil, err
 		}
 		drs = append(drs, dr)
+	}
+	groups := offsites(cat.Targets())
+	if len(groups) > 0 && (props.Env == nil || props.Env.Account == nil || *awscdk.Token_IsUnresolved(props.Env.Account)) {
+		return nil, nil, fmt.Errorf("the catalog names a backup account: the home stack's account must be known at synth (context account, or CDK_DEFAULT_ACCOUNT), as its role there trusts this account")
+	}
+	for _, o := range groups {
+		b, err := NewBackupAccountStack(scope, id, *props.Env.Account, o, props)
+		if err != nil {
+			return nil, nil, err
+		}
+		home.BackupAccountStacks = append(home.BackupAccountStacks, b)
 	}
 	return home, drs, nil
 }

@@ -349,9 +349,9 @@ func TestTheDrillStateMachineIsTheDRDrillFileWithItsFunctions(t *testing.T) {
 }
 
 func TestEveryLogGroupOfEveryStackIsEncryptedAndEveryKeyRotates(t *testing.T) {
-	// GIVEN the home and DR stacks
+	// GIVEN the home, DR and backup-account stacks
 	f := synthesized(t)
-	for name, st := range map[string]*fixture{"home": f, "us-west-2": drFixture(t)} {
+	for name, st := range map[string]*fixture{"home": f, "us-west-2": drFixture(t), offsiteStack: offsiteFixture(t)} {
 		key := st.logicalID(t, "AWS::KMS::Key", "DataKey")
 		// WHEN every log group is read
 		// THEN each is encrypted by its stack's rotating key

@@ -36,7 +36,9 @@ const (
 	// CopiesSnapshots grants what the snapshot function does to stepship's
 	// snapshots of the catalog's databases: read them in the home and DR
 	// regions, copy them to the DR region re-encrypted with the catalog's
-	// drKmsKey, and delete them (backup.go).
+	// drKmsKey, and delete them (backup.go); share the DR copies with the
+	// catalog's backup accounts and assume their roles (backupaccount.go).
+	// The function is also each backup-account stack's pruning.
 	CopiesSnapshots Capability = "copies-snapshots"
 	// RestoresDrills grants what the restore function does in a DR region:
 	// restore the catalog's copies into the drill's subnet group, never

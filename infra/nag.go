@@ -92,6 +92,8 @@ const (
 	ledgerKeyReason = "the restore function uses the home stack's ledger table from a DR region; the key that encrypts it is the home stack's, " +
 		"whose id a stack in another region cannot know: any key of the home region, only through DynamoDB (kms:ViaService) and only for the ledger table " +
 		"(kms:EncryptionContext:aws:dynamodb:tableName)"
+	neverReason = "the only statement on every resource is the backup account's explicit Deny of deleting, sharing out or untagging a copy and of disabling its key: " +
+		"it must hold for any resource"
 	interfacesReason = "Lambda creates and deletes the function's network interfaces in the drill subnets (ec2:CreateNetworkInterface is limited to them " +
 		"and to its security group); the interfaces' ids are not known in advance and ec2:Describe* supports no resource-level permissions"
 )

@@ -33,6 +33,12 @@ func TestCdkNagAwsSolutionsFindsNothingUnsuppressed(t *testing.T) {
 	for _, d := range drs {
 		stacks = append(stacks, d.Stack)
 	}
+	if len(s.BackupAccountStacks) == 0 {
+		t.Fatal("the test catalog's backup account made no backup-account stack")
+	}
+	for _, b := range s.BackupAccountStacks {
+		stacks = append(stacks, b.Stack)
+	}
 	for _, st := range stacks {
 		warns := assertions.Annotations_FromStack(st).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
 		for _, m := range *warns {

@@ -27,9 +27,16 @@ type rdsNames struct {
 	db     catalog.Database
 }
 
-func (n rdsNames) arn(typ, name string) *string {
-	return n.stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("rds"), Region: jsii.String(n.region),
-		Resource: jsii.String(typ), ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+func (n rdsNames) arn(typ, name string) *string { return n.arnIn("", typ, name) }
+
+// arnIn is arn in another account (the stack's when empty).
+func (n rdsNames) arnIn(account, typ, name string) *string {
+	c := &awscdk.ArnComponents{Service: jsii.String("rds"), Region: jsii.String(n.region),
+		Resource: jsii.String(typ), ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME}
+	if account != "" {
+		c.Account = jsii.String(account)
+	}
+	return n.stack.FormatArn(c)
 }
 
 // database is the instance (db:ID) or the Aurora cluster (cluster:ID).
@@ -41,11 +48,11 @@ func (n rdsNames) database() *string {
 }
 
 // snapshots are stepship's snapshots of it and their copies.
-func (n rdsNames) snapshots() *string {
-	if n.db.Aurora() {
-		return n.arn("cluster-snapshot", backup.SnapshotPrefix(n.db.Identifier())+"*")
-	}
-	return n.arn("snapshot", backup.SnapshotPrefix(n.db.Identifier())+"*")
+func (n rdsNames) snapshots() *string { return n.snapshotsIn("") }
+
+// snapshotsIn are snapshots in another account (the stack's when empty).
+func (n rdsNames) snapshotsIn(account string) *string {
+	return n.arnIn(account, pick(n.db, "snapshot", "cluster-snapshot"), backup.SnapshotPrefix(n.db.Identifier())+"*")
 }
 
 // restored are the instances (and for Aurora the clusters) a drill or a

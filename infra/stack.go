@@ -75,6 +75,9 @@ type StepshipStack struct {
 	Backups *Backups
 	// Notifications is the stack's topic (notifications.go).
 	Notifications awssns.Topic
+	// BackupAccountStacks are the stacks NewStacks defines in the catalog's
+	// backup accounts (backupaccount.go).
+	BackupAccountStacks []*BackupAccountStack
 }
 
 // DefaultWebhookConcurrency is the webhook function's reserved concurrency

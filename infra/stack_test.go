@@ -32,6 +32,8 @@ type fixture struct {
 	// the stacks.
 	dr       map[string]*fixture
 	drStacks map[string]*DRStack
+	// offsite are the backup-account stacks' fixtures by stack name.
+	offsite map[string]*fixture
 }
 
 var (
@@ -163,6 +165,12 @@ func buildFixture() (f *fixture, err error) {
 			return nil, err
 		}
 		f.drStacks[d.Region] = d
+	}
+	f.offsite = map[string]*fixture{}
+	for _, b := range s.BackupAccountStacks {
+		if f.offsite[*b.StackName()], err = synthesizeStack(b.Stack, dir); err != nil {
+			return nil, err
+		}
 	}
 	return f, nil
 }

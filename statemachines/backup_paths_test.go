@@ -23,6 +23,44 @@ func backupPlan(aurora bool, maxPolls int) string {
 		`"tags":[{"Key":"stepship:managed-by","Value":"stepship"}],"drRegion":"us-west-2","pollSeconds":60,"maxPolls":%d,"snapshotOnly":false}`, aurora, maxPolls)
 }
 
+// offsitePlan is backupPlan with a backup account (functions/snapshot's
+// Plan.BackupAccount).
+func offsitePlan(maxPolls int) string {
+	return strings.TrimSuffix(backupPlan(false, maxPolls), "}") + `,"backupAccount":{"account":"210987654321",` +
+		`"role":"arn:aws:iam::210987654321:role/stepship-backup-copier","region":"us-west-2",` +
+		`"kmsKey":"arn:aws:kms:us-west-2:210987654321:alias/stepship-backup-copies","grant":"stepship-share-stepship-web-prod-20261130-030000"}}`
+}
+
+func accountCopyStatus(status string) string {
+	return fmt.Sprintf(`{"snapshot":"stepship-web-prod-20261130-030000","arn":"arn:aws:rds:us-west-2:210987654321:snapshot:stepship-web-prod-20261130-030000","region":"us-west-2","account":"210987654321","status":%q,"available":%t,"started":false}`,
+		status, status == "available")
+}
+
+const (
+	shared   = `{"snapshot":"stepship-web-prod-20261130-030000","arn":"arn:aws:rds:us-west-2:123456789012:snapshot:stepship-web-prod-20261130-030000","account":"210987654321","grant":"stepship-share-stepship-web-prod-20261130-030000","grantId":"g1"}`
+	unshared = `{"snapshot":"stepship-web-prod-20261130-030000","account":"210987654321","retiredGrants":["g1"]}`
+)
+
+// offsiteUntilShare scripts a backup with a backup account whose snapshot
+// and DR copy are available at once, and whose prune and RPO succeed.
+func offsiteUntilShare(maxPolls int) map[string][]reply {
+	return with(backupUntilCopy(false, maxPolls), map[string][]reply{"Plan": {ok(offsitePlan(maxPolls))}, "Copy": {ok(copyStatus("available"))},
+		"Prune": {ok(pruned)}, "RecordRPO": {ok(`{}`)}})
+}
+
+// offsiteWaitedFor is the path of such a backup up to the share.
+var offsiteWaitedFor = append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "HasBackupAccount", "Share")
+
+// afterUnshare is the path from Unshare to the end of a run that had a DR
+// copy to measure.
+func afterUnshare(end string) []string {
+	path := []string{"Unshare", "Prune", "HasRPO", "RecordRPO", "Outcome", end}
+	if end != "BackedUp" {
+		path = append(path, notified...)
+	}
+	return path
+}
+
 func snapshotStatus(status string) string {
 	return `{"DBSnapshots":[{"DBSnapshotIdentifier":"stepship-web-prod-20261130-030000","Status":"` + status + `"}]}`
 }
@@ -77,7 +115,7 @@ var backupScenarios = []scenario{
 			"Copy":             {ok(copyStatus("pending")), ok(copyStatus("available"))}, "Prune": {ok(pruned)}, "RecordRPO": {ok(`{}`)}},
 		path: []string{"Plan", "SnapshotKind", "CreateSnapshot", "StartSnapshotWait", "WaitSnapshot", "DescribeKind", "DescribeSnapshot", "SnapshotReady",
 			"CountSnapshotPoll", "WaitSnapshot", "DescribeKind", "DescribeSnapshot", "SnapshotReady", "CopyWanted", "StartCopyWait", "Copy", "CopyReady",
-			"CountCopyPoll", "WaitCopy", "Copy", "CopyReady", "Prune", "HasRPO", "RecordRPO", "Outcome", "BackedUp"},
+			"CountCopyPoll", "WaitCopy", "Copy", "CopyReady", "HasBackupAccount", "Prune", "HasRPO", "RecordRPO", "Outcome", "BackedUp"},
 		status: asl.StatusSucceeded,
 	},
 	{
@@ -92,7 +130,7 @@ var backupScenarios = []scenario{
 			"RecordRPO": {fail("CloudWatch.ThrottlingException", "Rate exceeded"), ok(`{}`)},
 		},
 		path: []string{"Plan", "SnapshotKind", "CreateClusterSnapshot", "StartSnapshotWait", "WaitSnapshot", "DescribeKind", "DescribeClusterSnapshot", "SnapshotReady",
-			"CopyWanted", "StartCopyWait", "Copy", "CopyReady", "Prune", "HasRPO", "RecordRPO", "Outcome", "BackedUp"},
+			"CopyWanted", "StartCopyWait", "Copy", "CopyReady", "HasBackupAccount", "Prune", "HasRPO", "RecordRPO", "Outcome", "BackedUp"},
 		status: asl.StatusSucceeded,
 	},
 	{
@@ -101,7 +139,7 @@ var backupScenarios = []scenario{
 			"CreateSnapshot":   {fail("Rds.ThrottlingException", "Rate exceeded"), fail("Rds.InvalidDbInstanceStateException", "backing up"), fail("Rds.DbSnapshotAlreadyExistsException", "exists")},
 			"DescribeSnapshot": {fail("Rds.SdkClientException", "connection reset"), ok(snapshotStatus("available"))},
 			"Copy":             {ok(copyStatus("available"))}, "Prune": {ok(pruned)}, "RecordRPO": {ok(`{}`)}}),
-		path:   append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "Prune", "HasRPO", "RecordRPO", "Outcome", "BackedUp"),
+		path:   append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "HasBackupAccount", "Prune", "HasRPO", "RecordRPO", "Outcome", "BackedUp"),
 		status: asl.StatusSucceeded,
 	},
 	{
@@ -207,10 +245,79 @@ var backupScenarios = []scenario{
 		status: asl.StatusFailed, errName: "DRCopyFailed", cause: []string{"(SnapshotNotFound): snapshot x is not in us-east-1"},
 	},
 	{
+		name: "a backup account: the DR copy shared, copied there (polled), unshared",
+		script: with(offsiteUntilShare(10), map[string][]reply{"Share": {ok(shared)},
+			"AccountCopy": {ok(accountCopyStatus("pending")), ok(accountCopyStatus("available"))}, "Unshare": {ok(unshared)}}),
+		path: slices.Concat(offsiteWaitedFor, []string{"StartAccountCopyWait", "AccountCopy", "AccountCopyReady", "CountAccountCopyPoll", "WaitAccountCopy",
+			"AccountCopy", "AccountCopyReady"}, afterUnshare("BackedUp")),
+		status: asl.StatusSucceeded,
+	},
+	{
+		name: "a backup account through a refused grant, its copy quota, throttling, and a slow unshare",
+		script: with(offsiteUntilShare(10), map[string][]reply{"Share": {fail("KMSCallFailed", "throttled"), ok(shared)},
+			"AccountCopy": {fail("CopyQuotaExceeded", "us-west-2 of backup account 210987654321 already runs as many snapshot copies as RDS allows"),
+				fail("CopyQuotaExceeded", "still"), fail("RDSCallFailed", "throttled"), ok(accountCopyStatus("available"))},
+			"Unshare": {fail("RDSCallFailed", "throttled"), fail("KMSCallFailed", "throttled"), ok(unshared)}}),
+		path:   slices.Concat(offsiteWaitedFor, []string{"StartAccountCopyWait", "AccountCopy", "AccountCopyReady"}, afterUnshare("BackedUp")),
+		status: asl.StatusSucceeded,
+	},
+	{
+		name:   "sharing is refused: unshared all the same, retention applied, the run fails named",
+		script: with(offsiteUntilShare(10), map[string][]reply{"Share": {fail("SnapshotNotFound", "the DR copy x is not in us-west-2")}, "Unshare": {ok(unshared)}}),
+		path:   slices.Concat(offsiteWaitedFor, afterUnshare("BackupAccountCopyFailed")),
+		status: asl.StatusFailed, errName: "BackupAccountCopyFailed",
+		cause: []string{"was taken and copied to us-west-2, but not to backup account 210987654321 (SnapshotNotFound): the DR copy x is not in us-west-2",
+			"no longer shared"},
+	},
+	{
+		name: "the copy in the backup account is refused",
+		script: with(offsiteUntilShare(10), map[string][]reply{"Share": {ok(shared)},
+			"AccountCopy": {fail("RDSCallFailed", "failed to copy snapshot x to us-west-2 of backup account 210987654321: KMSKeyNotAccessibleFault")}, "Unshare": {ok(unshared)}}),
+		path:   slices.Concat(offsiteWaitedFor, []string{"StartAccountCopyWait", "AccountCopy"}, afterUnshare("BackupAccountCopyFailed")),
+		status: asl.StatusFailed, errName: "BackupAccountCopyFailed", cause: []string{"(RDSCallFailed)", "KMSKeyNotAccessibleFault"},
+	},
+	{
+		name: "the copy in the backup account fails",
+		script: with(offsiteUntilShare(10), map[string][]reply{"Share": {ok(shared)},
+			"AccountCopy": {ok(accountCopyStatus("failed"))}, "Unshare": {ok(unshared)}}),
+		path:   slices.Concat(offsiteWaitedFor, []string{"StartAccountCopyWait", "AccountCopy", "AccountCopyReady", "AccountCopyNotMade"}, afterUnshare("BackupAccountCopyFailed")),
+		status: asl.StatusFailed, errName: "BackupAccountCopyFailed", cause: []string{"(CopyFailed): the copy of stepship-web-prod-20261130-030000 in backup account 210987654321 failed"},
+	},
+	{
+		name: "the copy in the backup account takes longer than the wait allows",
+		script: with(offsiteUntilShare(1), map[string][]reply{"Share": {ok(shared)},
+			"AccountCopy": {ok(accountCopyStatus("copying"))}, "Unshare": {ok(unshared)}}),
+		path: slices.Concat(offsiteWaitedFor, []string{"StartAccountCopyWait", "AccountCopy", "AccountCopyReady", "CountAccountCopyPoll", "WaitAccountCopy",
+			"AccountCopy", "AccountCopyReady", "AccountCopyTimedOut"}, afterUnshare("BackupAccountCopyFailed")),
+		status: asl.StatusFailed, errName: "BackupAccountCopyFailed", cause: []string{"(CopyTimedOut)", "was still copying after 1 polls"},
+	},
+	{
+		name: "unsharing keeps failing: retention applied, the cause says what to remove by hand",
+		script: with(offsiteUntilShare(10), map[string][]reply{"Share": {ok(shared)}, "AccountCopy": {ok(accountCopyStatus("available"))},
+			"Unshare": {fail("KMSCallFailed", "failed to retire the grants")}}),
+		path:   slices.Concat(offsiteWaitedFor, []string{"StartAccountCopyWait", "AccountCopy", "AccountCopyReady"}, afterUnshare("ShareNotRemoved")),
+		status: asl.StatusFailed, errName: "UnshareFailed",
+		cause: []string{"may still be shared with backup account 210987654321 (KMSCallFailed): failed to retire the grants",
+			"--values-to-remove 210987654321", "retire the grants named stepship-share-stepship-web-prod-20261130-030000"},
+	},
+	{
+		name: "sharing and then unsharing fail: the share left open is what the run fails on",
+		script: with(offsiteUntilShare(10), map[string][]reply{"Share": {fail("Lambda.Unknown", "exit status 2")},
+			"Unshare": {fail("Lambda.Unknown", "exit status 2")}}),
+		path:   slices.Concat(offsiteWaitedFor, afterUnshare("ShareNotRemoved")),
+		status: asl.StatusFailed, errName: "UnshareFailed",
+	},
+	{
+		name:   "no DR copy: nothing is shared with the backup account",
+		script: with(offsiteUntilShare(10), map[string][]reply{"Copy": {ok(copyStatus("failed"))}, "Prune": {ok(prunedNoRPO)}}),
+		path:   append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "CopyNotMade", "Prune", "HasRPO", "Outcome", "DRCopyFailed", "FailureNotice", "NotifyFailure", "BackupFailed"),
+		status: asl.StatusFailed, errName: "DRCopyFailed",
+	},
+	{
 		name: "pruning keeps failing; the notification is throttled, then refused: the outcome stands",
 		script: with(backupUntilCopy(false, 10), map[string][]reply{"Copy": {ok(copyStatus("available"))}, "Prune": {fail("RDSCallFailed", "failed to delete s1")},
 			"NotifyFailure": {fail("Sns.ThrottledException", "Rate exceeded"), fail("Sns.AuthorizationErrorException", "not authorized")}}),
-		path:   failedAt(append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "Prune", "PruneFailure"), "PruneFailed"),
+		path:   failedAt(append(slices.Clone(snapshotWaitedFor), "CopyWanted", "StartCopyWait", "Copy", "CopyReady", "HasBackupAccount", "Prune", "PruneFailure"), "PruneFailed"),
 		status: asl.StatusFailed, errName: "PruneFailed", cause: []string{"failed to delete s1"},
 	},
 	{
@@ -269,10 +376,47 @@ func TestBackupWaitsOutTheCopyQuota(t *testing.T) {
 		}
 	}
 	unmarshalDefinition(t, statemachines.Backup, &raw)
-	if q := raw.States["Copy"].Retry[0]; q.IntervalSeconds < 60 || q.MaxAttempts < 10 {
+	q := raw.States["Copy"].Retry[0]
+	if q.IntervalSeconds < 60 || q.MaxAttempts < 10 {
 		t.Errorf("the copy quota is retried every %d s, %d times: too eagerly", q.IntervalSeconds, q.MaxAttempts)
 	}
 	if !strings.Contains(d.States["Copy"].Catch[0].Next, "Prune") {
 		t.Errorf("a copy that cannot be made must still prune, then fail named")
+	}
+	if a := d.States["AccountCopy"].Retry[0]; !slices.Equal(a.ErrorEquals, []string{"CopyQuotaExceeded"}) || raw.States["AccountCopy"].Retry[0] != q {
+		t.Errorf("the backup account's copy quota is not waited out as the DR copy's: %v %+v", a.ErrorEquals, raw.States["AccountCopy"].Retry[0])
+	}
+}
+
+// Every step after Share, and Share itself, ends in Unshare whatever
+// happens (Catch or Next), and only Unshare leads on to Prune: the DR copy
+// is never left shared with the backup account by a path the machine
+// takes.
+func TestBackupAccountStepsAlwaysUnshare(t *testing.T) {
+	d := machineOf(t, statemachines.Backup)
+	steps := []string{"Share", "StartAccountCopyWait", "AccountCopy", "AccountCopyReady", "AccountCopyNotMade", "AccountCopyTimedOut", "CountAccountCopyPoll", "WaitAccountCopy"}
+	for _, name := range steps {
+		st := d.States[name]
+		var next []string
+		if st.Next != "" {
+			next = append(next, st.Next)
+		}
+		for _, c := range st.Catch {
+			next = append(next, c.Next)
+		}
+		for _, c := range st.Choices {
+			next = append(next, c.Next)
+		}
+		if st.Default != "" {
+			next = append(next, st.Default)
+		}
+		for _, n := range next {
+			if n != "Unshare" && !slices.Contains(steps, n) {
+				t.Errorf("%s leads to %s, past Unshare", name, n)
+			}
+		}
+		if st.Type == "Task" && (len(st.Catch) == 0 || !slices.Equal(st.Catch[len(st.Catch)-1].ErrorEquals, []string{"States.ALL"}) || st.Catch[len(st.Catch)-1].Next != "Unshare") {
+			t.Errorf("Task %s does not catch every error into Unshare: %+v", name, st.Catch)
+		}
 	}
 }

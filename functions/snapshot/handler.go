@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ type (
 		rdssnap.SnapshotLister
 		snapshotCopier
 		snapshotDeleter
+		snapshotSharer
 	}
 )
 
@@ -51,7 +53,8 @@ const (
 // Task is what the backup state machine sends: an action and its arguments.
 type Task struct {
 	backup.Call // StartedAt is the backup's point in time
-	// Snapshot is the identifier of the snapshot to copy (copy).
+	// Snapshot is the identifier of the snapshot to copy (copy, and the
+	// backup-account steps).
 	Snapshot string `json:"snapshot,omitempty"`
 	// Polls is how often the state machine has polled the copy already
 	// (copy): after the first poll the copy existed, so a copy missing then
@@ -71,6 +74,9 @@ type Plan struct {
 	Snapshot string       `json:"snapshot"`
 	Tags     []backup.Tag `json:"tags"`
 	DRRegion string       `json:"drRegion"`
+	// BackupAccount, when the catalog names one, is where the DR copy is
+	// copied next (the state machine's Choice looks for it).
+	BackupAccount *AccountPlan `json:"backupAccount,omitempty"`
 	// MaxPolls bounds each wait loop of the state machine (a poll every
 	// PollSeconds).
 	PollSeconds int `json:"pollSeconds"`
@@ -80,12 +86,15 @@ type Plan struct {
 	SnapshotOnly bool `json:"snapshotOnly"`
 }
 
-// Copy is the state of a snapshot's copy in the DR region.
+// Copy is the state of a snapshot's copy in the DR region, or in the
+// backup account (in the DR region too).
 type Copy struct {
 	Snapshot string `json:"snapshot"`
 	ARN      string `json:"arn"`
 	Region   string `json:"region"`
-	Status   string `json:"status"`
+	// Account is the backup account's id, for a copy there.
+	Account string `json:"account,omitempty"`
+	Status  string `json:"status"`
 	// Available is Status == "available", for the state machine's Choice.
 	Available bool `json:"available"`
 	// Started says this call started the copy (false: it existed).
@@ -117,13 +126,24 @@ const (
 )
 
 // Handler runs the snapshot function's actions over RDS clients in the home
-// region and in every DR region the catalog names.
+// region and in every DR region the catalog names, and for the backup
+// accounts (WithBackupAccounts) KMS clients in their DR regions and RDS
+// clients acting as their roles.
 type Handler struct {
 	catalog *catalog.Catalog
 	home    string
 	clients map[string]rdsAPI
 	log     *slog.Logger
 	now     func() time.Time
+
+	keys     map[string]kmsAPI
+	accounts map[backup.AccountRole]accountRDS
+	// self is the function's own role: the retiring principal of its grants.
+	self string
+	// offsite, when set, is the backup account the function runs in
+	// (NewBackupAccountHandler): home is then its region, and
+	// prune-backup-account its only action.
+	offsite string
 }
 
 // Option sets an optional setting of a Handler.
@@ -133,7 +153,8 @@ type Option func(*Handler)
 func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
 
 // NewHandler returns a Handler. clients maps each region to its RDS client:
-// home and every drRegion of the catalog's backups.
+// home and every drRegion of the catalog's backups. When the catalog names
+// a backup account, WithBackupAccounts is required.
 func NewHandler(cat *catalog.Catalog, home string, clients map[string]rdsAPI, log *slog.Logger, opts ...Option) (*Handler, error) {
 	if cat == nil || log == nil || home == "" {
 		return nil, errors.New("snapshot: catalog, home region and logger are required")
@@ -147,23 +168,40 @@ func NewHandler(cat *catalog.Catalog, home string, clients map[string]rdsAPI, lo
 	for _, o := range opts {
 		o(h)
 	}
+	if err := h.checkBackupAccounts(); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 
 // Handle runs one action. Errors are the named types of shared/taskerr:
 // InvalidBackupRequest, UnknownTarget, SnapshotNotFound, CopyQuotaExceeded,
-// SnapshotQuotaExceeded, RDSCallFailed.
+// SnapshotQuotaExceeded, RDSCallFailed, KMSCallFailed.
 func (h *Handler) Handle(ctx context.Context, inv payload.Invocation[Task]) (any, error) {
 	log := logging.ForExecution(h.log, inv.ExecutionID).With(slog.String("action", inv.Input.Action))
+	if (h.offsite != "") != (inv.Input.Action == ActionPruneBackupAccount) {
+		if h.offsite != "" {
+			return nil, &taskerr.InvalidBackupRequest{Reason: fmt.Sprintf("this function runs in backup account %s: its only action is %s, not %q", h.offsite, ActionPruneBackupAccount, inv.Input.Action)}
+		}
+		return nil, &taskerr.InvalidBackupRequest{Reason: ActionPruneBackupAccount + " runs in a backup account, by its stack's schedule; the home account deletes nothing there"}
+	}
 	switch t := inv.Input; t.Action {
+	case ActionPruneBackupAccount:
+		return h.pruneBackupAccount(ctx, log)
 	case ActionPlan:
 		return h.plan(t, log)
 	case ActionCopy:
 		return h.copyToDR(ctx, t, log)
 	case ActionPrune:
 		return h.prune(ctx, t, log)
+	case ActionShare:
+		return h.share(ctx, t, log)
+	case ActionAccountCopy:
+		return h.copyToAccount(ctx, t, log)
+	case ActionUnshare:
+		return h.unshare(ctx, t, log)
 	default:
-		return nil, &taskerr.InvalidBackupRequest{Reason: fmt.Sprintf("unknown action %q (plan, copy or prune)", t.Action)}
+		return nil, &taskerr.InvalidBackupRequest{Reason: fmt.Sprintf("unknown action %q (plan, copy, share, account-copy, unshare or prune)", t.Action)}
 	}
 }
 
@@ -181,10 +219,11 @@ func (h *Handler) plan(t Task, log *slog.Logger) (Plan, error) {
 		return Plan{}, err
 	}
 	db := tg.Database.Identifier()
+	id := backup.SnapshotID(db, t.StartedAt)
 	p := Plan{
 		Service: tg.Service, Environment: tg.Environment, Database: db, Aurora: tg.Database.Aurora(),
-		Snapshot: backup.SnapshotID(db, t.StartedAt), Tags: backup.SnapshotTags(tg, req.Reason, t.StartedAt),
-		DRRegion: tg.Backup.DRRegion, PollSeconds: pollSeconds, MaxPolls: maxPolls, SnapshotOnly: req.SnapshotOnly,
+		Snapshot: id, Tags: backup.SnapshotTags(tg, req.Reason, t.StartedAt),
+		DRRegion: tg.Backup.DRRegion, BackupAccount: accountPlan(tg.Backup, id), PollSeconds: pollSeconds, MaxPolls: maxPolls, SnapshotOnly: req.SnapshotOnly,
 	}
 	log.Info("backup planned", slog.String("service", p.Service), slog.String("environment", p.Environment),
 		slog.String("database", db), slog.String("snapshot", p.Snapshot), slog.String("drRegion", p.DRRegion), slog.Bool("snapshotOnly", p.SnapshotOnly))
@@ -228,30 +267,57 @@ func (h *Handler) copyToDR(ctx context.Context, t Task, log *slog.Logger) (Copy,
 	if src.Status != backup.StatusAvailable {
 		return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("snapshot %s is %s, not yet available to copy", t.Snapshot, src.Status)}
 	}
-	tags := rdssnap.RDSTags(append(rdssnap.UserTags(src.Tags), backup.Tag{Key: backup.TagCopyOf, Value: src.ARN}))
-	client := h.clients[dr]
-	var c Copy
-	if tg.Database.Aurora() {
+	c, err := startCopy(ctx, h.clients[dr], copyRequest{aurora: tg.Database.Aurora(), source: src.ARN, id: t.Snapshot, key: tg.Backup.DRKMSKey,
+		sourceRegion: h.home, copyTags: true, tags: copyTags(src, tg.Backup.Retention.Days)})
+	if err != nil {
+		return h.copyFailed(ctx, drSnaps, t.Snapshot, dr, dr, err)
+	}
+	c.Region = dr
+	log.Info("copy started", slog.String("snapshot", t.Snapshot), slog.String("from", h.home), slog.String("to", dr), slog.String("status", c.Status))
+	return c, nil
+}
+
+// copyRequest is one snapshot copy into a client's region and account.
+type copyRequest struct {
+	aurora bool
+	// source is the ARN of the snapshot copied; id the copy's identifier;
+	// key the KMS key it is encrypted with.
+	source, id, key string
+	// sourceRegion is the source's region, for a copy from another region.
+	sourceRegion string
+	copyTags     bool
+	tags         []rdstypes.Tag
+}
+
+// startCopy makes the copy (CopyDBSnapshot, or CopyDBClusterSnapshot for
+// Aurora) and returns it as RDS answered, Started; the caller sets its
+// Region.
+func startCopy(ctx context.Context, client snapshotCopier, r copyRequest) (Copy, error) {
+	var region *string
+	if r.sourceRegion != "" {
+		region = aws.String(r.sourceRegion)
+	}
+	c := Copy{Snapshot: r.id, Started: true}
+	if r.aurora {
 		out, err := client.CopyDBClusterSnapshot(ctx, &rds.CopyDBClusterSnapshotInput{
-			SourceDBClusterSnapshotIdentifier: aws.String(src.ARN), TargetDBClusterSnapshotIdentifier: aws.String(t.Snapshot),
-			KmsKeyId: aws.String(tg.Backup.DRKMSKey), SourceRegion: aws.String(h.home), CopyTags: aws.Bool(true), Tags: tags,
+			SourceDBClusterSnapshotIdentifier: aws.String(r.source), TargetDBClusterSnapshotIdentifier: aws.String(r.id),
+			KmsKeyId: aws.String(r.key), SourceRegion: region, CopyTags: aws.Bool(r.copyTags), Tags: r.tags,
 		})
 		if err != nil {
-			return h.copyFailed(ctx, drSnaps, t.Snapshot, dr, err)
+			return Copy{}, err
 		}
-		c = Copy{Snapshot: t.Snapshot, ARN: aws.ToString(out.DBClusterSnapshot.DBClusterSnapshotArn), Status: aws.ToString(out.DBClusterSnapshot.Status)}
+		c.ARN, c.Status = aws.ToString(out.DBClusterSnapshot.DBClusterSnapshotArn), aws.ToString(out.DBClusterSnapshot.Status)
 	} else {
 		out, err := client.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{
-			SourceDBSnapshotIdentifier: aws.String(src.ARN), TargetDBSnapshotIdentifier: aws.String(t.Snapshot),
-			KmsKeyId: aws.String(tg.Backup.DRKMSKey), SourceRegion: aws.String(h.home), CopyTags: aws.Bool(true), Tags: tags,
+			SourceDBSnapshotIdentifier: aws.String(r.source), TargetDBSnapshotIdentifier: aws.String(r.id),
+			KmsKeyId: aws.String(r.key), SourceRegion: region, CopyTags: aws.Bool(r.copyTags), Tags: r.tags,
 		})
 		if err != nil {
-			return h.copyFailed(ctx, drSnaps, t.Snapshot, dr, err)
+			return Copy{}, err
 		}
-		c = Copy{Snapshot: t.Snapshot, ARN: aws.ToString(out.DBSnapshot.DBSnapshotArn), Status: aws.ToString(out.DBSnapshot.Status)}
+		c.ARN, c.Status = aws.ToString(out.DBSnapshot.DBSnapshotArn), aws.ToString(out.DBSnapshot.Status)
 	}
-	c.Region, c.Started, c.Available = dr, true, c.Status == backup.StatusAvailable
-	log.Info("copy started", slog.String("snapshot", t.Snapshot), slog.String("from", h.home), slog.String("to", dr), slog.String("status", c.Status))
+	c.Available = c.Status == backup.StatusAvailable
 	return c, nil
 }
 
@@ -259,26 +325,38 @@ func copyOf(s backup.Snapshot, region string, started bool) Copy {
 	return Copy{Snapshot: s.ID, ARN: s.ARN, Region: region, Status: s.Status, Available: s.Status == backup.StatusAvailable, Started: started}
 }
 
-// copyFailed names a failed copy call: the concurrent-copy quota is
-// retriable, the manual-snapshot quota is not (RDS reports both as
-// SnapshotQuotaExceeded, told apart by the message), a copy that an earlier
-// attempt already started is found and reported.
-func (h *Handler) copyFailed(ctx context.Context, drSnaps rdssnap.Snapshots, id, region string, err error) (Copy, error) {
+// copyTags are the tags of a copy of src: its own (but the reserved aws:
+// ones), stepship:copy-of naming src, and stepship:expires for a retention
+// of days days where the copy is kept.
+func copyTags(src backup.Snapshot, days int) []rdstypes.Tag {
+	tags := maps.Clone(src.Tags)
+	tags[backup.TagCopyOf] = src.ARN
+	if !src.TakenAt.IsZero() {
+		tags[backup.TagExpires] = backup.Expires(src.TakenAt, days)
+	}
+	return rdssnap.RDSTags(rdssnap.UserTags(tags))
+}
+
+// copyFailed names a failed copy call to region (where, in messages): the
+// concurrent-copy quota is retriable, the manual-snapshot quota is not (RDS
+// reports both as SnapshotQuotaExceeded, told apart by the message), a copy
+// that an earlier attempt already started is found and reported.
+func (h *Handler) copyFailed(ctx context.Context, there rdssnap.Snapshots, id, region, where string, err error) (Copy, error) {
 	var quota *rdstypes.SnapshotQuotaExceededFault
 	if errors.As(err, &quota) {
 		msg := strings.ToLower(quota.ErrorMessage())
 		if strings.Contains(msg, "across regions") || strings.Contains(msg, "copies") || strings.Contains(msg, "concurrent") {
-			return Copy{}, &taskerr.CopyQuotaExceeded{Reason: fmt.Sprintf("%s already runs as many cross-region snapshot copies as RDS allows; the copy of %s waits: %v", region, id, err)}
+			return Copy{}, &taskerr.CopyQuotaExceeded{Reason: fmt.Sprintf("%s already runs as many snapshot copies as RDS allows; the copy of %s waits: %v", where, id, err)}
 		}
-		return Copy{}, &taskerr.SnapshotQuotaExceeded{Reason: fmt.Sprintf("%s holds as many manual snapshots as its quota allows: prune, or raise the quota; %s was not copied: %v", region, id, err)}
+		return Copy{}, &taskerr.SnapshotQuotaExceeded{Reason: fmt.Sprintf("%s holds as many manual snapshots as its quota allows: prune, or raise the quota; %s was not copied: %v", where, id, err)}
 	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) && (apiErr.ErrorCode() == "DBSnapshotAlreadyExists" || apiErr.ErrorCode() == "DBClusterSnapshotAlreadyExistsFault") {
-		if c, gerr := drSnaps.Get(ctx, id); gerr == nil {
+		if c, gerr := there.Get(ctx, id); gerr == nil {
 			return copyOf(c, region, false), nil
 		}
 	}
-	return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to copy snapshot %s to %s: %v", id, region, err)}
+	return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to copy snapshot %s to %s: %v", id, where, err)}
 }
 
 // prune applies the catalog's retention in the home and the DR region, and

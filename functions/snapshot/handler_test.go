@@ -23,16 +23,30 @@ import (
 	"github.com/stepship/stepship/shared/taskerr"
 )
 
-// testCatalog: an instance backed up to us-west-2, an Aurora cluster to
-// eu-west-1, and an environment without backups.
+// testCatalog: an instance backed up to us-west-2 and to a backup account
+// there, an Aurora cluster to eu-west-1 and to the same backup account
+// there, an instance backed up to us-west-2 only, and an environment
+// without backups.
 var testCatalog = catalogtest.Web(
 	catalogtest.Environment("production",
 		`database: {instance: web-prod, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}`,
-		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/dr-key"}`),
+		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/dr-key",`+
+			` backupAccount: {account: "210987654321", role: "`+copierRole+`", kmsKey: "arn:aws:kms:us-west-2:210987654321:alias/copies", retention: {count: 5, days: 30}}}`),
 	catalogtest.Environment("aurora",
 		`database: {cluster: web-aurora, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-aurora-AbCdEf"}`,
-		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 1, days: 1}, drRegion: eu-west-1, drKmsKey: "arn:aws:kms:eu-west-1:123456789012:key/eu-key"}`),
+		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 1, days: 1}, drRegion: eu-west-1, drKmsKey: "arn:aws:kms:eu-west-1:123456789012:key/eu-key",`+
+			` backupAccount: {account: "210987654321", role: "`+copierRole+`", kmsKey: "arn:aws:kms:eu-west-1:210987654321:key/eu-copies", retention: {count: 1, days: 1}}}`),
+	catalogtest.Environment("dr-only",
+		`database: {instance: web-dr-only, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-dr-only-AbCdEf"}`,
+		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/dr-key"}`),
 	catalogtest.Environment("staging"),
+)
+
+// copierRole is the backup account's role the catalog names; selfRole the
+// snapshot function's own.
+const (
+	copierRole = "arn:aws:iam::210987654321:role/stepship-backup-copier"
+	selfRole   = "arn:aws:iam::123456789012:role/Stepship-snapshot"
 )
 
 var now = time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
@@ -41,6 +55,7 @@ var now = time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
 // scripted errors.
 type fakeRDS struct {
 	region    string
+	account   string // 123456789012 unless set
 	snapshots map[string]*rdstypes.DBSnapshot
 	clusters  map[string]*rdstypes.DBClusterSnapshot
 	copyErr   error
@@ -52,10 +67,15 @@ type fakeRDS struct {
 	copies    []*rds.CopyDBSnapshotInput
 	ccopies   []*rds.CopyDBClusterSnapshotInput
 	deleted   []string
+	// shared is each snapshot's restore attribute; shareErr fails every
+	// change of it.
+	shared   map[string][]string
+	shareErr error
 }
 
 func newFakeRDS(region string) *fakeRDS {
-	return &fakeRDS{region: region, snapshots: map[string]*rdstypes.DBSnapshot{}, clusters: map[string]*rdstypes.DBClusterSnapshot{}}
+	return &fakeRDS{region: region, account: "123456789012", snapshots: map[string]*rdstypes.DBSnapshot{}, clusters: map[string]*rdstypes.DBClusterSnapshot{},
+		shared: map[string][]string{}}
 }
 
 func (f *fakeRDS) add(id, status string, age time.Duration, tags map[string]string) {
@@ -64,7 +84,7 @@ func (f *fakeRDS) add(id, status string, age time.Duration, tags map[string]stri
 	for k, v := range tags {
 		tl = append(tl, rdstypes.Tag{Key: aws.String(k), Value: aws.String(v)})
 	}
-	f.snapshots[id] = &rdstypes.DBSnapshot{DBSnapshotIdentifier: aws.String(id), DBSnapshotArn: aws.String("arn:aws:rds:" + f.region + ":123456789012:snapshot:" + id),
+	f.snapshots[id] = &rdstypes.DBSnapshot{DBSnapshotIdentifier: aws.String(id), DBSnapshotArn: aws.String("arn:aws:rds:" + f.region + ":" + f.account + ":snapshot:" + id),
 		DBInstanceIdentifier: aws.String("web-prod"), Status: aws.String(status), SnapshotCreateTime: &created, TagList: tl}
 }
 
@@ -165,7 +185,11 @@ func (f *fakeRDS) DeleteDBClusterSnapshot(_ context.Context, in *rds.DeleteDBClu
 
 type world struct {
 	home, dr, eu *fakeRDS
-	h            *Handler
+	// vault and euVault are the backup account's RDS in us-west-2 and
+	// eu-west-1, as its role; drKey and euKey the home account's KMS there.
+	vault, euVault *fakeRDS
+	drKey, euKey   *fakeKMS
+	h              *Handler
 }
 
 func newWorld(t *testing.T) *world {
@@ -174,9 +198,13 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{home: newFakeRDS("us-east-1"), dr: newFakeRDS("us-west-2"), eu: newFakeRDS("eu-west-1")}
+	w := &world{home: newFakeRDS("us-east-1"), dr: newFakeRDS("us-west-2"), eu: newFakeRDS("eu-west-1"),
+		vault: newFakeRDS("us-west-2"), euVault: newFakeRDS("eu-west-1"), drKey: &fakeKMS{}, euKey: &fakeKMS{}}
+	w.vault.account, w.euVault.account = "210987654321", "210987654321"
 	w.h, err = NewHandler(cat, "us-east-1", map[string]rdsAPI{"us-east-1": w.home, "us-west-2": w.dr, "eu-west-1": w.eu},
-		slog.New(slog.NewJSONHandler(io.Discard, nil)), WithClock(func() time.Time { return now }))
+		slog.New(slog.NewJSONHandler(io.Discard, nil)), WithClock(func() time.Time { return now }),
+		WithBackupAccounts(map[string]kmsAPI{"us-west-2": w.drKey, "eu-west-1": w.euKey},
+			map[backup.AccountRole]accountRDS{{Role: copierRole, Region: "us-west-2"}: w.vault, {Role: copierRole, Region: "eu-west-1"}: w.euVault}, selfRole))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +245,9 @@ func TestPlan(t *testing.T) {
 			{Key: "stepship:environment", Value: "production"}, {Key: "stepship:database", Value: "web-prod"},
 			{Key: "stepship:reason", Value: "nightly _scheduled_"}, {Key: "stepship:taken-at", Value: "2026-11-30T03:00:07Z"},
 			{Key: "stepship:expires", Value: "2026-12-07"}},
-		DRRegion: "us-west-2", PollSeconds: pollSeconds, MaxPolls: maxPolls}
+		DRRegion: "us-west-2", PollSeconds: pollSeconds, MaxPolls: maxPolls,
+		BackupAccount: &AccountPlan{Account: "210987654321", Role: copierRole, Region: "us-west-2", KMSKey: "arn:aws:kms:us-west-2:210987654321:alias/copies",
+			Grant: "stepship-share-stepship-web-prod-20261130-030007"}}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("plan\n%+v\nwant\n%+v", p, want)
 	}
@@ -229,6 +259,13 @@ func TestPlan(t *testing.T) {
 	a, err := w.run(t, Task{Call: backup.Call{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(`{"service":"web","environment":"aurora","reason":"x"}`)}})
 	if err != nil || !a.(Plan).Aurora || a.(Plan).Database != "web-aurora" || a.(Plan).SnapshotOnly {
 		t.Errorf("aurora plan %+v, %v", a, err)
+	}
+	// Without a backup account the plan has none: the state machine's
+	// Choice looks for it.
+	d, err := w.run(t, Task{Call: backup.Call{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(`{"service":"web","environment":"dr-only","reason":"x"}`)}})
+	raw, _ = json.Marshal(d)
+	if err != nil || d.(Plan).BackupAccount != nil || strings.Contains(string(raw), "backupAccount") {
+		t.Errorf("plan without a backup account %s, %v", raw, err)
 	}
 	// A deploy's pre-deploy snapshot: the same plan, snapshot only.
 	pre, err := w.run(t, Task{Call: backup.Call{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(
@@ -293,8 +330,11 @@ func TestCopyStartsOnceInTheDRRegion(t *testing.T) {
 	for _, tag := range in.Tags {
 		keys = append(keys, aws.ToString(tag.Key))
 	}
-	if want := []string{"stepship:database", "stepship:managed-by", "stepship:service", "stepship:taken-at", "stepship:copy-of"}; !slices.Equal(keys, want) {
+	if want := []string{"stepship:copy-of", "stepship:database", "stepship:expires", "stepship:managed-by", "stepship:service", "stepship:taken-at"}; !slices.Equal(keys, want) {
 		t.Errorf("copy tags %v, want %v (aws: tags left out)", keys, want)
+	}
+	if tags := tagMap(in.Tags); tags[backup.TagExpires] != "2026-12-07" || tags[backup.TagCopyOf] != "arn:aws:rds:us-east-1:123456789012:snapshot:"+snapID {
+		t.Errorf("copy tags %v: expires after the catalog's 7 days, copy of the home snapshot", tags)
 	}
 
 	// Polled again: found, not copied twice; then available.
@@ -343,7 +383,7 @@ func TestCopyFailures(t *testing.T) {
 	}{
 		{"concurrent-copy quota is retriable", func(w *world) {
 			w.dr.copyErr = quota("Cannot copy more than 5 snapshots across regions")
-		}, "CopyQuotaExceeded", "us-west-2 already runs as many cross-region snapshot copies as RDS allows"},
+		}, "CopyQuotaExceeded", "us-west-2 already runs as many snapshot copies as RDS allows"},
 		{"copies quota is retriable", func(w *world) {
 			w.dr.copyErr = quota("You have reached the maximum number of snapshot Copies in progress")
 		}, "CopyQuotaExceeded", "the copy of " + snapID + " waits"},

@@ -128,8 +128,14 @@ func SnapshotTags(t catalog.Target, reason string, takenAt time.Time) []Tag {
 		{TagDatabase, t.Database.Identifier()},
 		{TagReason, TagValue(reason)},
 		{TagTakenAt, takenAt.Format(time.RFC3339)},
-		{TagExpires, takenAt.AddDate(0, 0, t.Backup.Retention.Days).Format(time.DateOnly)},
+		{TagExpires, Expires(takenAt, t.Backup.Retention.Days)},
 	}
+}
+
+// Expires is the value of TagExpires on a snapshot whose data is from
+// takenAt, kept days days by retention by age.
+func Expires(takenAt time.Time, days int) string {
+	return takenAt.UTC().AddDate(0, 0, days).Format(time.DateOnly)
 }
 
 // SnapshotID is the identifier of the snapshot a backup that began at
@@ -174,6 +180,38 @@ func drRegions(targets []catalog.Target, drills bool) []string {
 	}
 	return out
 }
+
+// AccountRole is a backup account's role (catalog backup.backupAccount.role)
+// in the region its copies are made in: the DR region.
+type AccountRole struct{ Role, Region string }
+
+// AccountRoles lists the backup-account roles of the targets' backups, in
+// order, each once.
+func AccountRoles(targets []catalog.Target) []AccountRole {
+	var out []AccountRole
+	for _, t := range targets {
+		if t.Backup == nil || t.Backup.BackupAccount == nil {
+			continue
+		}
+		if r := (AccountRole{t.Backup.BackupAccount.Role, t.Backup.DRRegion}); !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ShareGrantName names the KMS grant that lets a backup account use the DR
+// key for one snapshot's copy: the backup makes it with this name (a retried
+// CreateGrant with the same name and parameters returns the same grant) and
+// retires every grant of that name when it unshares.
+func ShareGrantName(snapshot string) string { return "stepship-share-" + snapshot }
+
+// ShareGrantOperations are the KMS operations the grant gives the backup
+// account's role on the DR key: what RDS needs to copy a snapshot encrypted
+// with it (describe the key, decrypt the snapshot's data key, and create the
+// grant the copy runs under), and nothing else. The home stack allows the
+// snapshot function to make a grant with these only (kms:GrantOperations).
+func ShareGrantOperations() []string { return []string{"CreateGrant", "Decrypt", "DescribeKey"} }
 
 // maxRestoredStem bounds the part of a restored database's identifier taken
 // from the source database's, so that it stays within RDS's 63 characters
@@ -220,6 +258,9 @@ type Snapshot struct {
 	// original creation time, else its creation time.
 	TakenAt time.Time         `json:"takenAt"`
 	Tags    map[string]string `json:"-"`
+	// CreatedAt is when RDS made this snapshot (or this copy): what a tag
+	// cannot change.
+	CreatedAt time.Time `json:"-"`
 }
 
 // Ours reports whether stepship took the snapshot, of database db.
@@ -307,6 +348,21 @@ func Newest(snapshots []Snapshot, db string) (Snapshot, bool) {
 	return ours[0], true
 }
 
+// NoOlderThanMade returns the snapshots with TakenAt no earlier than their
+// CreatedAt: for retention where the tags are not trusted (in a backup
+// account, where the home account's role may tag copies), so that a copy
+// whose stepship:taken-at says it is old is kept at least Retention.Days
+// after it was made all the same.
+func NoOlderThanMade(snapshots []Snapshot) []Snapshot {
+	out := slices.Clone(snapshots)
+	for i, s := range out {
+		if s.CreatedAt.After(s.TakenAt) {
+			out[i].TakenAt = s.CreatedAt
+		}
+	}
+	return out
+}
+
 // RPO is the recovery point objective a snapshot achieves at now: the age of
 // its data, in whole seconds.
 func RPO(s Snapshot, now time.Time) int64 {
@@ -357,6 +413,11 @@ func DrillTarget(cat *catalog.Catalog, service, environment, region string) (cat
 	}
 	return tg, nil
 }
+
+// ActionPruneBackupAccount is the snapshot function's action that applies
+// the catalog's backupAccount retention in the backup account it runs in:
+// what the backup-account stack's schedule invokes it with.
+const ActionPruneBackupAccount = "prune-backup-account"
 
 // Call is what the backup and dr-drill state machines send their functions:
 // an action and the arguments every action shares. Each function's Task

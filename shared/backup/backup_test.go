@@ -351,3 +351,67 @@ func TestDRRegionsAndDrillRegions(t *testing.T) {
 		t.Errorf("DrillRegions = %v", got)
 	}
 }
+
+func TestAccountRoles(t *testing.T) {
+	a := func(role string) *catalog.BackupAccount { return &catalog.BackupAccount{Role: role} }
+	targets := []catalog.Target{
+		{Backup: &catalog.Backup{DRRegion: "us-west-2", BackupAccount: a("r1")}},
+		{Backup: &catalog.Backup{DRRegion: "us-west-2"}},
+		{},
+		{Backup: &catalog.Backup{DRRegion: "eu-west-1", BackupAccount: a("r1")}},
+		{Backup: &catalog.Backup{DRRegion: "us-west-2", BackupAccount: a("r1")}},
+		{Backup: &catalog.Backup{DRRegion: "us-west-2", BackupAccount: a("r2")}},
+	}
+	want := []AccountRole{{"r1", "us-west-2"}, {"r1", "eu-west-1"}, {"r2", "us-west-2"}}
+	if got := AccountRoles(targets); !slices.Equal(got, want) {
+		t.Errorf("AccountRoles = %v, want %v", got, want)
+	}
+	if got := AccountRoles(targets[1:3]); got != nil {
+		t.Errorf("AccountRoles without backup accounts = %v", got)
+	}
+}
+
+// A grant's name is a valid KMS grant name ([a-zA-Z0-9:/_-], at most 256
+// characters) for the longest snapshot identifier; the operations are what
+// RDS needs of the source key, and a fresh slice each time.
+func TestShareGrant(t *testing.T) {
+	id := SnapshotID(strings.Repeat("d", 63), now)
+	name := ShareGrantName(id)
+	if len(name) > 256 || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:/_-") != "" || !strings.HasSuffix(name, id) {
+		t.Errorf("grant name %q", name)
+	}
+	ops := ShareGrantOperations()
+	ops[0] = "Encrypt"
+	if got := ShareGrantOperations(); !slices.Equal(got, []string{"CreateGrant", "Decrypt", "DescribeKey"}) {
+		t.Errorf("ShareGrantOperations = %v", got)
+	}
+}
+
+// In a backup account a copy is kept by its own creation time when its tag
+// says it is older: a tag cannot make it go sooner.
+func TestNoOlderThanMade(t *testing.T) {
+	r := catalog.Retention{Count: 1, Days: 7}
+	fresh := snap("tagged-old-made-today", 60, "available")
+	fresh.CreatedAt = now.Add(-time.Hour)
+	old := snap("old", 30, "available")
+	old.CreatedAt = now.Add(-40 * 24 * time.Hour) // made before its tag says: the tag wins
+	newest := snap("newest", 0.5, "available")
+	newest.CreatedAt = now.Add(-12 * time.Hour)
+	in := []Snapshot{fresh, old, newest}
+	if p := Prune(in, "web-prod", r, now); !slices.Equal(ids(p.Delete), []string{"old", "tagged-old-made-today"}) {
+		t.Fatalf("by the tags alone %v would go", ids(p.Delete))
+	}
+	got := NoOlderThanMade(in)
+	if p := Prune(got, "web-prod", r, now); !slices.Equal(ids(p.Delete), []string{"old"}) {
+		t.Errorf("deleted %v, want only old", ids(p.Delete))
+	}
+	if !in[0].TakenAt.Equal(fresh.TakenAt) || !got[1].TakenAt.Equal(old.TakenAt) {
+		t.Error("NoOlderThanMade changed its input, or a snapshot made before its tag")
+	}
+}
+
+func TestExpires(t *testing.T) {
+	if got := Expires(time.Date(2026, 11, 30, 23, 30, 0, 0, time.FixedZone("x", -3600)), 30); got != "2026-12-31" {
+		t.Errorf("Expires = %s (the date in UTC, 30 days on)", got)
+	}
+}

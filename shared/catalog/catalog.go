@@ -21,6 +21,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -353,6 +354,15 @@ func checkFields(n *yaml.Node, t reflect.Type, at string) error {
 				return err
 			}
 		}
+	} else if n.Kind == yaml.ScalarNode && n.Tag != "!!null" && t.Kind() == reflect.Struct {
+		// e.g. backupAccount: "210987654321", its form before it had fields
+		var fields []string
+		for i := range t.NumField() {
+			if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+				fields = append(fields, name)
+			}
+		}
+		return &Error{Path: at, Problem: "must be a mapping with the fields " + strings.Join(fields, ", ") + ", not " + strconv.Quote(n.Value), Line: n.Line}
 	} else if n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice {
 		for i, el := range n.Content {
 			if err := checkFields(el, t.Elem(), fmt.Sprintf("%s[%s]", at, label(el, i))); err != nil {

@@ -153,15 +153,40 @@ type Backup struct {
 	// DRKMSKey is the ARN of the KMS key in DRRegion the copies are
 	// encrypted with.
 	DRKMSKey string `yaml:"drKmsKey" json:"drKmsKey"`
-	// BackupAccount is an AWS account (12 digits) that also receives a copy,
-	// so that one compromised account cannot delete every copy (optional).
-	BackupAccount string `yaml:"backupAccount,omitempty" json:"backupAccount,omitempty"`
+	// BackupAccount, when set, is a separate AWS account that also receives
+	// a copy of each DR copy, so that one compromised account cannot delete
+	// every copy (optional).
+	BackupAccount *BackupAccount `yaml:"backupAccount,omitempty" json:"backupAccount,omitempty"`
 	// BeforeDeploy takes a snapshot before every deploy of the environment,
 	// before its migrations: the deploy state machine runs the backup
 	// machine snapshot-only and waits until the snapshot is available
 	// (optional, default false). Its identifier is in the deploy's ledger
 	// entry; retention prunes it like the scheduled ones.
 	BeforeDeploy bool `yaml:"beforeDeploy,omitempty" json:"beforeDeploy,omitempty"`
+}
+
+// BackupAccount is the offsite copy of the 3-2-1 rule: an AWS account of its
+// own, where stepship's home account may copy snapshots in, and nothing
+// more. Each DR copy is shared with it (its key granted to Role) and copied
+// there, in DRRegion, re-encrypted with KMSKey; the share and the grant are
+// removed afterwards. stepship's backup-account stack, deployed in Account,
+// creates Role (trusting only the home account's snapshot function, denied
+// every delete) and applies Retention there (docs/backups.md).
+type BackupAccount struct {
+	// Account is the AWS account id (12 digits); not the home account.
+	Account string `yaml:"account" json:"account"`
+	// Role is the ARN of the IAM role in Account the snapshot function
+	// assumes to make the copy: arn:aws:iam::ACCOUNT:role/NAME.
+	Role string `yaml:"role" json:"role"`
+	// KMSKey is the key in Account and DRRegion the copies there are
+	// encrypted with: a key ARN, or an alias ARN
+	// (arn:aws:kms:REGION:ACCOUNT:alias/NAME), which the backup-account
+	// stack creates.
+	KMSKey string `yaml:"kmsKey" json:"kmsKey"`
+	// Retention says which of stepship's copies the backup account keeps;
+	// the backup account applies it itself (the home account deletes
+	// nothing there).
+	Retention Retention `yaml:"retention" json:"retention"`
 }
 
 // Retention keeps, of stepship's own snapshots of a database in one region,
@@ -225,8 +250,14 @@ var (
 	rdsIdentifierRE = regexp.MustCompile(`^[a-z]([a-z0-9]|-[a-z0-9])*$`)
 	secretARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
 	regionRE        = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
-	kmsKeyARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:kms:([a-z0-9-]+):[0-9]{12}:key/[A-Za-z0-9-]+$`)
-	accountRE       = regexp.MustCompile(`^[0-9]{12}$`)
+	kmsKeyARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):key/[A-Za-z0-9-]+$`)
+	// kmsKeyOrAliasARNRE: a key ARN, or an alias ARN (alias names: at most
+	// 256 characters, checked apart).
+	kmsKeyOrAliasARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)$`)
+	accountRE          = regexp.MustCompile(`^[0-9]{12}$`)
+	// iamRoleARNRE: a role ARN with an optional path; the name (the last
+	// part) at most 64 characters (validRoleARN).
+	iamRoleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}):role/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]+$`)
 	// subnetGroupRE: at most 255 characters (validSubnetGroup).
 	subnetGroupRE   = regexp.MustCompile(`^[a-z0-9._ -]+$`)
 	securityGroupRE = regexp.MustCompile(`^sg-[0-9a-f]{8}([0-9a-f]{9})?$`)
@@ -247,6 +278,16 @@ func validRDSIdentifier(s string) bool {
 
 // validSubnetGroup: 1-255 lower-case letters, digits, '.', '_', ' ' or '-'.
 func validSubnetGroup(s string) bool { return len(s) <= 255 && subnetGroupRE.MatchString(s) }
+
+// validRoleARN: iamRoleARNRE with a role name of at most 64 characters
+// (IAM's limit); it returns the role's account.
+func validRoleARN(s string) (account string, ok bool) {
+	m := iamRoleARNRE.FindStringSubmatch(s)
+	if m == nil || len(s)-strings.LastIndexByte(s, '/')-1 > 64 {
+		return "", false
+	}
+	return m[1], true
+}
 
 // validTable: a table name, maybe schema-qualified, each part at most 63
 // characters.
@@ -310,24 +351,61 @@ func (b *Backup) validate(at string) error {
 	if err := validSchedule(b.Schedule); err != nil {
 		return &Error{Path: at + ".schedule", Problem: err.Error()}
 	}
-	if b.Retention.Count < 1 {
-		return &Error{Path: at + ".retention.count", Problem: "must be at least 1 (the newest available snapshots always kept)"}
-	}
-	if b.Retention.Days < 1 || b.Retention.Days > 3650 {
-		return &Error{Path: at + ".retention.days", Problem: "must be between 1 and 3650 (snapshots younger than this are always kept)"}
+	if err := b.Retention.validate(at + ".retention"); err != nil {
+		return err
 	}
 	if b.DRRegion == "" {
 		return &Error{Path: at + ".drRegion", Problem: "required (the region the snapshots are copied to)"}
 	} else if !regionRE.MatchString(b.DRRegion) {
 		return &Error{Path: at + ".drRegion", Problem: fmt.Sprintf("must be an AWS region such as us-west-2, not %q", b.DRRegion)}
 	}
-	if m := kmsKeyARNRE.FindStringSubmatch(b.DRKMSKey); m == nil || m[1] != b.DRRegion {
+	m := kmsKeyARNRE.FindStringSubmatch(b.DRKMSKey)
+	if m == nil || m[1] != b.DRRegion {
 		return &Error{Path: at + ".drKmsKey", Problem: "must be a KMS key ARN in " + b.DRRegion + " (arn:aws:kms:" + b.DRRegion + ":ACCOUNT:key/ID): the copies are re-encrypted with a key of the DR region"}
 	}
-	if b.BackupAccount != "" && !accountRE.MatchString(b.BackupAccount) {
-		return &Error{Path: at + ".backupAccount", Problem: "must be an AWS account id (12 digits)"}
+	if a := b.BackupAccount; a != nil {
+		return a.validate(at+".backupAccount", b.DRRegion, m[2])
 	}
 	return nil
+}
+
+func (r Retention) validate(at string) error {
+	if r.Count < 1 {
+		return &Error{Path: at + ".count", Problem: "must be at least 1 (the newest available snapshots always kept)"}
+	}
+	if r.Days < 1 || r.Days > 3650 {
+		return &Error{Path: at + ".days", Problem: "must be between 1 and 3650 (snapshots younger than this are always kept)"}
+	}
+	return nil
+}
+
+// validate checks a backup account whose copies are made in region, from
+// DR copies encrypted with a key of the home account home.
+func (a *BackupAccount) validate(at, region, home string) error {
+	switch {
+	case a.Account == "":
+		return &Error{Path: at + ".account", Problem: "required (the AWS account id the offsite copies go to)"}
+	case !accountRE.MatchString(a.Account):
+		return &Error{Path: at + ".account", Problem: "must be an AWS account id (12 digits)"}
+	case a.Account == home:
+		return &Error{Path: at + ".account", Problem: "must be another account than the one the backups are taken in (" + home + ", drKmsKey's): a copy in the same account shares its blast radius"}
+	}
+	if a.Role == "" {
+		return &Error{Path: at + ".role", Problem: "required (the role in " + a.Account + " the snapshot function assumes to copy)"}
+	} else if acct, ok := validRoleARN(a.Role); !ok || acct != a.Account {
+		return &Error{Path: at + ".role", Problem: "must be an IAM role ARN in " + a.Account + " (arn:aws:iam::" + a.Account + ":role/NAME)"}
+	}
+	k := kmsKeyOrAliasARNRE.FindStringSubmatch(a.KMSKey)
+	switch {
+	case a.KMSKey == "":
+		return &Error{Path: at + ".kmsKey", Problem: "required (the key in " + a.Account + " the copies there are encrypted with)"}
+	case k == nil || k[1] != region || k[2] != a.Account || len(k[3]) > 256:
+		return &Error{Path: at + ".kmsKey", Problem: "must be a KMS key or alias ARN in " + a.Account + " and " + region +
+			" (arn:aws:kms:" + region + ":" + a.Account + ":key/ID or …:alias/NAME): RDS copies a shared encrypted snapshot only within its region"}
+	case strings.HasPrefix(k[3], "alias/aws/"):
+		return &Error{Path: at + ".kmsKey", Problem: "must be a customer managed key, not an AWS managed one (" + k[3] + ")"}
+	}
+	return a.Retention.validate(at + ".retention")
 }
 
 func (d *Drill) validate(at string, aurora bool) error {

@@ -31,7 +31,11 @@ services:
           retention: {count: 7, days: 14}
           drRegion: us-west-2
           drKmsKey: arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
-          backupAccount: "210987654321"
+          backupAccount:
+            account: "210987654321"
+            role: arn:aws:iam::210987654321:role/stepship-backup-copier
+            kmsKey: arn:aws:kms:us-west-2:210987654321:alias/stepship-backup-copies
+            retention: {count: 14, days: 35}
         drill:
           schedule: cron(0 5 ? * SUN *)
           subnetGroup: stepship-drill-isolated
@@ -51,6 +55,14 @@ services:
 `
 
 const envAt = "catalog: services[web].environments[production]"
+
+// backupAccountYAML is withData's backup account.
+const backupAccountYAML = `          backupAccount:
+            account: "210987654321"
+            role: arn:aws:iam::210987654321:role/stepship-backup-copier
+            kmsKey: arn:aws:kms:us-west-2:210987654321:alias/stepship-backup-copies
+            retention: {count: 14, days: 35}
+`
 
 func TestDataParseErrors(t *testing.T) {
 	tests := []struct {
@@ -76,7 +88,7 @@ func TestDataParseErrors(t *testing.T) {
 			envAt + `.database: unknown field "engine"`, false},
 		{"backup without database", "        database:\n          instance: web-prod\n          secret: arn:aws:secretsmanager:us-east-1:123456789012:secret:web-prod-db-AbCdEf\n", "",
 			envAt + ".backup: requires database (what to back up)", true},
-		{"drill without backup", "        backup:\n          schedule: cron(0 3 * * ? *)\n          retention: {count: 7, days: 14}\n          drRegion: us-west-2\n          drKmsKey: arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\n          backupAccount: \"210987654321\"\n", "",
+		{"drill without backup", "        backup:\n          schedule: cron(0 3 * * ? *)\n          retention: {count: 7, days: 14}\n          drRegion: us-west-2\n          drKmsKey: arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\n" + backupAccountYAML, "",
 			envAt + ".drill: requires backup", false},
 		{"rate expression", "schedule: cron(0 3 * * ? *)", "schedule: rate(1 day)", envAt + ".backup.schedule: must be an EventBridge Scheduler cron expression", false},
 		{"five-field cron", "schedule: cron(0 3 * * ? *)", "schedule: cron(0 3 * * ?)", envAt + ".backup.schedule: must be an EventBridge Scheduler cron expression, cron(minutes hours day-of-month month day-of-week year), e.g. cron(0 3 * * ? *): 5 fields, not 6", true},
@@ -96,7 +108,29 @@ func TestDataParseErrors(t *testing.T) {
 			envAt + ".backup.drKmsKey: must be a KMS key ARN in us-west-2", false},
 		{"key id alone", "drKmsKey: arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", "drKmsKey: 1234abcd-12ab-34cd-56ef-1234567890ab",
 			envAt + ".backup.drKmsKey: must be a KMS key ARN in us-west-2", false},
-		{"short backup account", `backupAccount: "210987654321"`, `backupAccount: "2109"`, envAt + ".backup.backupAccount: must be an AWS account id (12 digits)", true},
+		{"backup account as a bare account id (its first form)", backupAccountYAML, "          backupAccount: \"210987654321\"\n",
+			envAt + `.backup.backupAccount: must be a mapping with the fields account, role, kmsKey, retention, not "210987654321" (line 22)`, true},
+		{"unknown backup account field", "retention: {count: 14, days: 35}", "retention: {count: 14, days: 35}\n            externalId: x",
+			envAt + `.backup.backupAccount: unknown field "externalId"`, false},
+		{"no account", "            account: \"210987654321\"\n", "", envAt + ".backup.backupAccount.account: required (the AWS account id the offsite copies go to)", true},
+		{"short account", `account: "210987654321"`, `account: "2109"`, envAt + ".backup.backupAccount.account: must be an AWS account id (12 digits)", true},
+		{"the home account", `account: "210987654321"`, `account: "123456789012"`,
+			envAt + ".backup.backupAccount.account: must be another account than the one the backups are taken in (123456789012, drKmsKey's): a copy in the same account shares its blast radius", true},
+		{"no role", "            role: arn:aws:iam::210987654321:role/stepship-backup-copier\n", "", envAt + ".backup.backupAccount.role: required", false},
+		{"role in another account", "role: arn:aws:iam::210987654321:", "role: arn:aws:iam::123456789012:",
+			envAt + ".backup.backupAccount.role: must be an IAM role ARN in 210987654321 (arn:aws:iam::210987654321:role/NAME)", true},
+		{"role name alone", "role: arn:aws:iam::210987654321:role/stepship-backup-copier", "role: stepship-backup-copier", envAt + ".backup.backupAccount.role: must be an IAM role ARN", false},
+		{"role prefix", "role/stepship-backup-copier", "role/stepship-*", envAt + ".backup.backupAccount.role: must be an IAM role ARN", false},
+		{"role name too long", "role/stepship-backup-copier", "role/" + strings.Repeat("r", 65), envAt + ".backup.backupAccount.role: must be an IAM role ARN", false},
+		{"no key", "            kmsKey: arn:aws:kms:us-west-2:210987654321:alias/stepship-backup-copies\n", "", envAt + ".backup.backupAccount.kmsKey: required", false},
+		{"key of the home account", "kmsKey: arn:aws:kms:us-west-2:210987654321:", "kmsKey: arn:aws:kms:us-west-2:123456789012:",
+			envAt + ".backup.backupAccount.kmsKey: must be a KMS key or alias ARN in 210987654321 and us-west-2 (arn:aws:kms:us-west-2:210987654321:key/ID or …:alias/NAME): RDS copies a shared encrypted snapshot only within its region", true},
+		{"key in the home region", "kmsKey: arn:aws:kms:us-west-2:210987654321:", "kmsKey: arn:aws:kms:us-east-1:210987654321:",
+			envAt + ".backup.backupAccount.kmsKey: must be a KMS key or alias ARN in 210987654321 and us-west-2", false},
+		{"AWS managed key", "alias/stepship-backup-copies", "alias/aws/rds", envAt + ".backup.backupAccount.kmsKey: must be a customer managed key, not an AWS managed one (alias/aws/rds)", true},
+		{"alias too long", "alias/stepship-backup-copies", "alias/" + strings.Repeat("a", 251), envAt + ".backup.backupAccount.kmsKey: must be a KMS key or alias ARN", false},
+		{"no backup account retention", "            retention: {count: 14, days: 35}\n", "", envAt + ".backup.backupAccount.retention.count: must be at least 1", false},
+		{"backup account retention too long", "{count: 14, days: 35}", "{count: 14, days: 4000}", envAt + ".backup.backupAccount.retention.days: must be between 1 and 3650", false},
 		{"default subnet group", "subnetGroup: stepship-drill-isolated", "subnetGroup: default", envAt + ".drill.subnetGroup: must not be the default subnet group", false},
 		{"missing subnet group", "          subnetGroup: stepship-drill-isolated\n", "", envAt + ".drill.subnetGroup: required", false},
 		{"security group name", "securityGroup: sg-0123456789abcdef0", "securityGroup: drill", envAt + ".drill.securityGroup: must be a security group id", false},
@@ -138,7 +172,9 @@ func TestDataValid(t *testing.T) {
 		{"as given", "", ""},
 		{"aurora with an instance class", "", ""},
 		{"multi-region key", "key/1234abcd-12ab-34cd-56ef-1234567890ab", "key/mrk-1234abcd12ab34cd56ef1234567890ab"},
-		{"no backup account", "          backupAccount: \"210987654321\"\n", ""},
+		{"no backup account", backupAccountYAML, ""},
+		{"a backup account key ARN", "alias/stepship-backup-copies", "key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},
+		{"a role with a path", "role/stepship-backup-copier", "role/stepship/backup-copier"},
 		{"a snapshot before every deploy", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n"},
 		{"no tables or assertions", "          tables: [users, billing.invoices]\n", ""},
 		{"no security group (the DR stack's)", "          securityGroup: sg-0123456789abcdef0\n", ""},

@@ -58,6 +58,15 @@ const (
 	// ECS service while a deployment rolls out, as a Go duration (default
 	// 15s).
 	EnvVerifyPollInterval = "STEPSHIP_VERIFY_POLL_INTERVAL"
+	// EnvFunctionRoleARN is the ARN of the function's own IAM role (snapshot
+	// function, when the catalog names a backup account: the retiring
+	// principal of the KMS grants it makes, so that it may retire them; set
+	// by the home stack).
+	EnvFunctionRoleARN = "STEPSHIP_FUNCTION_ROLE_ARN"
+	// EnvBackupAccount is the id of the backup account the snapshot function
+	// runs in (set by the backup-account stack): it then only applies the
+	// catalog's backupAccount retention to stepship's copies there.
+	EnvBackupAccount = "STEPSHIP_BACKUP_ACCOUNT"
 )
 
 // lambdaTaskRoot is where Lambda unpacks a function's package.

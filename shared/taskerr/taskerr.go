@@ -74,6 +74,13 @@ type RDSCallFailed struct{ Reason string }
 
 func (e *RDSCallFailed) Error() string { return e.Reason }
 
+// KMSCallFailed: a KMS API call failed (throttled, 5xx, network, refused):
+// granting a backup account the DR key or retiring that grant; the cause
+// says which and why. Retriable.
+type KMSCallFailed struct{ Reason string }
+
+func (e *KMSCallFailed) Error() string { return e.Reason }
+
 // CopyQuotaExceeded: the DR region already runs as many cross-region
 // snapshot copies as RDS allows (5 by default). Retriable: the state machine
 // waits and tries again rather than failing the backup.

@@ -63,10 +63,12 @@
 // # Scripts
 //
 // RDSScript and ECSScript are data-driven sets of rules for what RDS and ECS
-// do and moto does not; CloudWatchScript records alarm state changes and
-// answers DescribeAlarmHistory, which moto does not implement (see README.md
-// for the FACTS.md behaviour each reproduces). Install adds them to a proxy
-// and Script.Remove takes them out.
+// do and moto does not; SharedSnapshotScript copies a DB snapshot shared
+// from another account as RDS does (share and key grant checked, the copy
+// made in the caller's account); CloudWatchScript records alarm state
+// changes and answers DescribeAlarmHistory, which moto does not implement
+// (see README.md for the FACTS.md behaviour each reproduces). Install adds
+// them to a proxy and Script.Remove takes them out.
 //
 // # Use
 //

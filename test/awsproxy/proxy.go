@@ -94,6 +94,9 @@ type Proxy struct {
 	next   int    // where the next call goes in a full ring
 	errs   []error
 	closed bool
+	// accounts caches the account of each access key (accountOf; made on
+	// first use).
+	accounts map[string]string
 }
 
 // Start listens on a free port of 127.0.0.1 and proxies to target, the

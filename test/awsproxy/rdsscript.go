@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // RDSScript scripts what RDS does and moto does not (FACTS.md, "The AWS
@@ -49,6 +50,11 @@ type RDSScript struct {
 	RestoreError      Effect
 	RestoreErrorCalls Window
 
+	// MadeAt maps a DB snapshot identifier to the SnapshotCreateTime its
+	// DescribeDBSnapshots answers report (moto stamps a snapshot with the
+	// time the test made it): a snapshot made long before the test.
+	MadeAt map[string]time.Time
+
 	// VanishingSnapshots maps a DB snapshot identifier to how many
 	// DescribeDBSnapshots answers still include it; after that it is gone,
 	// as if someone deleted it (0: gone from the start):
@@ -83,7 +89,7 @@ func (s *Script) add(p *Proxy, r Rule) { s.handles = append(s.handles, p.Add(r))
 // rdsState is what an RDS script remembers between calls.
 type rdsState struct {
 	mu        sync.Mutex
-	snapshots map[string]int // region/id → answers so far
+	snapshots map[string]int // account/region/id → answers so far
 	instances map[string]int
 	restored  map[string]bool
 	seen      map[string]int // vanishing snapshot region/id → answers that included it
@@ -120,17 +126,27 @@ func (s RDSScript) Install(p *Proxy) *Script {
 			}, Window{}, gone)
 		}
 	}
+	if len(s.MadeAt) > 0 {
+		rule("DescribeDBSnapshots", nil, Window{}, Respond(func(r *Request, resp *Response) error {
+			return st.rewrite(p, r, resp, "DBSnapshot", func(elem []byte, id, _ string) []byte {
+				if at, ok := s.MadeAt[id]; ok {
+					return xmlSet(elem, "SnapshotCreateTime", at.UTC().Format(time.RFC3339Nano))
+				}
+				return elem
+			})
+		}))
+	}
 	if s.SnapshotPolls > 0 || len(s.VanishingSnapshots) > 0 {
 		for _, action := range []string{"CreateDBSnapshot", "CopyDBSnapshot", "DescribeDBSnapshots"} {
 			rule(action, nil, Window{}, Respond(func(r *Request, resp *Response) error {
-				return s.snapshotAnswer(st, r, resp)
+				return s.snapshotAnswer(p, st, r, resp)
 			}))
 		}
 	}
 	if s.InstancePolls > 0 || s.RestoredStatus != "" || s.RestoredEndpoint != "" {
 		for _, action := range []string{"CreateDBInstance", "RestoreDBInstanceFromDBSnapshot", "RestoreDBInstanceToPointInTime", "CreateDBInstanceReadReplica", "DescribeDBInstances"} {
 			rule(action, nil, Window{}, Respond(func(r *Request, resp *Response) error {
-				return s.instanceAnswer(st, r, resp)
+				return s.instanceAnswer(p, st, r, resp)
 			}))
 		}
 	}
@@ -180,33 +196,39 @@ func (s RDSScript) vanished(st *rdsState, region, idOrARN string) bool {
 }
 
 // rewrite edits each <element> of a successful answer under the state's
-// lock; f gets the element, its <element>Identifier and the region/id key.
-func (st *rdsState) rewrite(r *Request, resp *Response, element string, f func(elem []byte, id, key string) []byte) error {
+// lock; f gets the element, its <element>Identifier and the
+// account/region/id key (the same identifier in another account, a copy
+// shared there, is another resource).
+func (st *rdsState) rewrite(p *Proxy, r *Request, resp *Response, element string, f func(elem []byte, id, key string) []byte) error {
 	if resp.Status != http.StatusOK {
 		return nil
 	}
+	account, err := p.accountOf(p.ctx, r)
+	if err != nil {
+		return err
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	var err error
 	resp.Body = rewriteElements(resp.Body, element, func(elem []byte) []byte {
 		id, ok := xmlChild(elem, element+"Identifier")
 		if !ok {
 			err = fmt.Errorf("a %s without %sIdentifier in the answer to %s", element, element, r.Action)
 			return elem
 		}
-		return f(elem, id, r.Region+"/"+id)
+		return f(elem, id, account+"/"+r.Region+"/"+id)
 	})
 	return err
 }
 
-func (s RDSScript) snapshotAnswer(st *rdsState, r *Request, resp *Response) error {
+func (s RDSScript) snapshotAnswer(p *Proxy, st *rdsState, r *Request, resp *Response) error {
 	created := r.Action != "DescribeDBSnapshots"
-	return st.rewrite(r, resp, "DBSnapshot", func(elem []byte, id, key string) []byte {
+	return st.rewrite(p, r, resp, "DBSnapshot", func(elem []byte, id, key string) []byte {
 		if survives, ok := s.survives(id); ok && !created {
-			if st.seen[key] >= survives {
+			seen := r.Region + "/" + id // as vanished (a rule predicate) reads it
+			if st.seen[seen] >= survives {
 				return nil
 			}
-			st.seen[key]++
+			st.seen[seen]++
 		}
 		if s.SnapshotPolls == 0 {
 			return elem
@@ -218,21 +240,27 @@ func (s RDSScript) snapshotAnswer(st *rdsState, r *Request, resp *Response) erro
 		} else {
 			return elem // not made through this script
 		}
-		n := st.snapshots[key]
-		if n >= 1 && n > s.SnapshotPolls {
-			elem = xmlSet(elem, "Status", "available")
-			return xmlSet(elem, "PercentProgress", "100")
-		}
-		elem = xmlSet(elem, "Status", "creating")
-		elem = xmlRemove(elem, "SnapshotCreateTime")
-		return xmlSet(elem, "PercentProgress", strconv.Itoa(100*n/(s.SnapshotPolls+1)))
+		return snapshotProgress(elem, st.snapshots[key], s.SnapshotPolls)
 	})
 }
 
-func (s RDSScript) instanceAnswer(st *rdsState, r *Request, resp *Response) error {
+// snapshotProgress shows a snapshot in the n-th answer after the one that
+// made it (n = 0), polls of them showing it creating: creating, without
+// SnapshotCreateTime, PercentProgress rising, while n ≤ polls; then
+// available at 100 %.
+func snapshotProgress(elem []byte, n, polls int) []byte {
+	if n >= 1 && n > polls {
+		return xmlSet(xmlSet(elem, "Status", "available"), "PercentProgress", "100")
+	}
+	elem = xmlSet(elem, "Status", "creating")
+	elem = xmlRemove(elem, "SnapshotCreateTime")
+	return xmlSet(elem, "PercentProgress", strconv.Itoa(100*n/(polls+1)))
+}
+
+func (s RDSScript) instanceAnswer(p *Proxy, st *rdsState, r *Request, resp *Response) error {
 	created := r.Action != "DescribeDBInstances"
 	restore := strings.HasPrefix(r.Action, "Restore")
-	return st.rewrite(r, resp, "DBInstance", func(elem []byte, _, key string) []byte {
+	return st.rewrite(p, r, resp, "DBInstance", func(elem []byte, _, key string) []byte {
 		if created {
 			st.instances[key] = 0
 			st.restored[key] = restore

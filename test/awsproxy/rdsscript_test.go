@@ -248,3 +248,18 @@ func TestRDSCrossRegionCopyOfAVanishedSnapshot(t *testing.T) {
 		t.Errorf("copy from a vanished source: %v, want DBSnapshotNotFound", err)
 	}
 }
+
+// TestRDSMadeAt: a snapshot answers with the creation time the script
+// gives it, as one made before the test would.
+func TestRDSMadeAt(t *testing.T) {
+	p, client, _, snap := withSnapshot(t)
+	made := time.Date(2026, 9, 1, 3, 0, 0, 0, time.UTC)
+	defer awsproxy.RDSScript{MadeAt: map[string]time.Time{snap: made}}.Install(p).Remove()
+	d, err := client.DescribeDBSnapshots(t.Context(), &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String(snap)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToTime(d.DBSnapshots[0].SnapshotCreateTime); !got.Equal(made) {
+		t.Errorf("SnapshotCreateTime %v, want %v", got, made)
+	}
+}

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -23,8 +25,10 @@ import (
 	"github.com/stepship/stepship/shared/backup"
 	"github.com/stepship/stepship/shared/backup/rdssnap"
 	"github.com/stepship/stepship/shared/catalog"
+	"github.com/stepship/stepship/shared/config"
 	"github.com/stepship/stepship/shared/payload"
 	"github.com/stepship/stepship/test/awsproxy"
+	"github.com/stepship/stepship/test/harness"
 	"github.com/stepship/stepship/test/localenv"
 	"github.com/stepship/stepship/test/localenv/localenvtest"
 	"github.com/stepship/stepship/test/world"
@@ -37,6 +41,12 @@ import (
 type backupWorld struct {
 	e        *localenv.Env
 	home, dr *rds.Client
+	// vault is RDS in the DR region as the backup account's role (vaultCfg
+	// its configuration); drKeys is KMS in the DR region (the DR key's
+	// grants).
+	vault    *rds.Client
+	vaultCfg aws.Config
+	drKeys   *kms.Client
 	pgAddr   string
 	// lastBackup is when the last backup started.
 	lastBackup time.Time
@@ -62,6 +72,9 @@ func TestBackupsAndDrills(t *testing.T) {
 	t.Run("full backup run", w.fullBackup)
 	t.Run("pruning keeps what it must", w.pruning)
 	t.Run("copy quota errors retried", w.copyQuota)
+	t.Run("the backup account's copy fails", w.accountCopyFails)
+	t.Run("unsharing fails", w.unshareFails)
+	t.Run("the backup account prunes its own copies", w.backupAccountPrunes)
 	t.Run("a snapshot that disappears", w.vanishing)
 	t.Run("a failed backup is published", w.backupFailurePublished)
 	t.Run("drill passes with the version the ledger recorded", w.drillPasses)
@@ -90,7 +103,13 @@ func startBackupWorld(t *testing.T, opts ...localenv.Option) *backupWorld {
 	}
 	dr := e.AWS.Copy()
 	dr.Region = e.BackupSpec.DRRegion
-	w := &backupWorld{e: e, home: rds.NewFromConfig(e.AWS), dr: rds.NewFromConfig(dr), pgAddr: fmt.Sprintf("%s:%d", e.Postgres.Host, e.Postgres.Port)}
+	ctx := t.Context()
+	vault, err := e.BackupSpec.AsBackupAccount(ctx, dr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &backupWorld{e: e, home: rds.NewFromConfig(e.AWS), dr: rds.NewFromConfig(dr), vault: rds.NewFromConfig(vault), vaultCfg: vault, drKeys: kms.NewFromConfig(dr),
+		pgAddr: fmt.Sprintf("%s:%d", e.Postgres.Host, e.Postgres.Port)}
 	t.Logf("local stack with backups up in %s", time.Since(start).Round(time.Millisecond))
 	return w
 }
@@ -281,11 +300,15 @@ func (w *backupWorld) metric(t *testing.T, region, namespace, metric string) boo
 
 // A backup takes the snapshot (creating for 3 polls: the Wait loop runs),
 // tags it, copies it to the DR region re-encrypted with the DR key (creating
-// for 2 polls of the copy), prunes, and records the RPO.
+// for 2 polls of the copy), shares the copy with the backup account, copies
+// it there re-encrypted with that account's key (creating for 2 polls),
+// unshares it, prunes, and records the RPO.
 func (w *backupWorld) fullBackup(t *testing.T) {
 	p, spec := w.e.Proxy, w.e.BackupSpec
 	defer awsproxy.RDSScript{Region: localenv.Region, SnapshotPolls: 3}.Install(p).Remove()
 	defer awsproxy.RDSScript{Region: spec.DRRegion, SnapshotPolls: 2}.Install(p).Remove()
+	w.e.ScriptSharedCopies(awsproxy.SharedSnapshotScript{CopyPolls: 2})
+	defer w.e.ScriptSharedCopies(awsproxy.SharedSnapshotScript{})
 
 	out, path := w.backupRun(t)
 	if out.Status != sfntypes.ExecutionStatusSucceeded {
@@ -297,7 +320,10 @@ func (w *backupWorld) fullBackup(t *testing.T) {
 	if n := count(path, "Copy"); n != 4 {
 		t.Errorf("copy called %d times, want 4 (started, creating for 2 polls, then available): %v", n, path)
 	}
-	if path[len(path)-1] != "BackedUp" || !slices.Contains(path, "RecordRPO") || !slices.Contains(path, "Prune") {
+	if n := count(path, "AccountCopy"); n != 4 {
+		t.Errorf("the backup account's copy called %d times, want 4 (started, creating for 2 polls, then available): %v", n, path)
+	}
+	if path[len(path)-1] != "BackedUp" || !slices.Contains(path, "RecordRPO") || !slices.Contains(path, "Prune") || !slices.Contains(path, "Share") || !slices.Contains(path, "Unshare") {
 		t.Errorf("path %v", path)
 	}
 	var res struct {
@@ -327,7 +353,53 @@ func (w *backupWorld) fullBackup(t *testing.T) {
 	if !w.metric(t, localenv.Region, backup.MetricNamespaceBackups, backup.MetricRPO) {
 		t.Error("no RPOSeconds metric in the home region")
 	}
+	// The backup account's copy: its own, re-encrypted with its key, a copy
+	// of the DR copy, kept for its own retention; the DR copy no longer
+	// shared, its grant retired.
+	off, ok := w.snapshots(t, w.vault)[res.Plan.Snapshot]
+	otags := tagMap(off.TagList)
+	takenAt, _ := time.Parse(time.RFC3339, tags[backup.TagTakenAt])
+	if !ok || aws.ToString(off.KmsKeyId) != w.e.SeededBackups.BackupKMSKey || aws.ToString(off.Status) != "available" ||
+		otags[backup.TagCopyOf] != aws.ToString(cp.DBSnapshotArn) || otags[backup.TagExpires] != backup.Expires(takenAt, 30) || otags[backup.TagTakenAt] != tags[backup.TagTakenAt] {
+		t.Errorf("copy in backup account %s: %v, key %s (want %s), tags %v", spec.BackupAccount, ok, aws.ToString(off.KmsKeyId), w.e.SeededBackups.BackupKMSKey, otags)
+	}
+	w.notShared(t, res.Plan.Snapshot)
 	t.Logf("backup %s: RPO %ds, path %s", res.Plan.Snapshot, *res.Prune.RPOSeconds, strings.Join(path, " → "))
+}
+
+// notShared checks that the DR copy is shared with no account and that no
+// grant on the DR key is left for it.
+func (w *backupWorld) notShared(t *testing.T, snapshot string) {
+	t.Helper()
+	ctx := t.Context()
+	attrs, err := w.dr.DescribeDBSnapshotAttributes(ctx, &rds.DescribeDBSnapshotAttributesInput{DBSnapshotIdentifier: aws.String(snapshot)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range attrs.DBSnapshotAttributesResult.DBSnapshotAttributes {
+		if aws.ToString(a.AttributeName) == "restore" && len(a.AttributeValues) > 0 {
+			t.Errorf("the DR copy %s is still shared with %v", snapshot, a.AttributeValues)
+		}
+	}
+	if left := w.shareGrants(t, snapshot); len(left) > 0 {
+		t.Errorf("grants left on the DR key for %s: %v", snapshot, left)
+	}
+}
+
+// shareGrants lists the grants on the DR key named for sharing snapshot.
+func (w *backupWorld) shareGrants(t *testing.T, snapshot string) []string {
+	t.Helper()
+	grants, err := w.drKeys.ListGrants(t.Context(), &kms.ListGrantsInput{KeyId: aws.String(w.e.BackupSpec.DRKMSKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, g := range grants.Grants {
+		if aws.ToString(g.Name) == backup.ShareGrantName(snapshot) {
+			ids = append(ids, aws.ToString(g.GrantId))
+		}
+	}
+	return ids
 }
 
 // With backup.beforeDeploy, a deploy runs the backup machine snapshot-only
@@ -386,7 +458,21 @@ func (w *backupWorld) deploySnapshotsFirst(t *testing.T) {
 // not among the newest 3 available (catalog: retention count 3, days 7); it
 // keeps one a drill uses, and never looks at one without stepship's tags.
 func (w *backupWorld) pruning(t *testing.T) {
+	spec, ctx := w.e.BackupSpec, t.Context()
 	day := 24 * time.Hour
+	// The backup account holds old stepship copies too, long past the
+	// catalog's retention: the home account's prune never deletes there.
+	vaultOld := []string{"offsite-old-40d", "offsite-old-50d", "offsite-old-60d", "offsite-old-70d"}
+	w.inBackupAccount(t, spec.Database, func() {
+		for i, id := range vaultOld {
+			tags := []rdstypes.Tag{{Key: aws.String(backup.TagManagedBy), Value: aws.String(backup.ManagedBy)},
+				{Key: aws.String(backup.TagDatabase), Value: aws.String(spec.Database)},
+				{Key: aws.String(backup.TagTakenAt), Value: aws.String(time.Now().Add(-time.Duration(40+10*i) * day).UTC().Format(time.RFC3339))}}
+			if _, err := w.vault.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(spec.Database), DBSnapshotIdentifier: aws.String(id), Tags: tags}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 	w.seedSnapshot(t, "old-30d", 30*day, w.ours(nil), false)
 	w.seedSnapshot(t, "old-31d-in-use", 31*day, w.ours(map[string]string{backup.TagInUseBy: "drill-web-prod-202611010500"}), false)
 	w.seedSnapshot(t, "old-32d", 32*day, w.ours(nil), false)
@@ -403,6 +489,12 @@ func (w *backupWorld) pruning(t *testing.T) {
 	for id, want := range map[string]bool{"old-30d": true, "old-31d-in-use": true, "old-32d": false, "old-33d": false, "by-hand-old": true} {
 		if _, ok := left[id]; ok != want {
 			t.Errorf("%s left: %v, want %v", id, ok, want)
+		}
+	}
+	offsite := w.snapshots(t, w.vault)
+	for _, id := range vaultOld {
+		if _, ok := offsite[id]; !ok {
+			t.Errorf("the home account's prune deleted %s in the backup account", id)
 		}
 	}
 	var res struct {
@@ -425,22 +517,25 @@ func (w *backupWorld) pruning(t *testing.T) {
 	}
 }
 
-// RDS's concurrent cross-region copy quota answers the first two copies:
-// the state machine waits it out (CopyQuotaExceeded, retried) and the backup
-// still succeeds.
+// RDS's concurrent cross-region copy quota answers the first two copies,
+// and a copy quota the first copy into the backup account: the state
+// machine waits both out (CopyQuotaExceeded, retried) and the backup still
+// succeeds.
 func (w *backupWorld) copyQuota(t *testing.T) {
 	p, spec := w.e.Proxy, w.e.BackupSpec
 	defer awsproxy.RDSScript{Region: spec.DRRegion, CopyQuotaExceeded: 2}.Install(p).Remove()
+	defer p.Add(awsproxy.Rule{Service: "rds", Region: spec.DRRegion, Action: "CopyDBSnapshot", When: accountCopy, Calls: awsproxy.FirstCalls(1),
+		Effect: awsproxy.Error("SnapshotQuotaExceeded", awsproxy.CopyQuotaMessage, 400)}).Remove()
 	before := p.Count("rds", "CopyDBSnapshot")
 	out, path := w.backupRun(t)
 	if out.Status != sfntypes.ExecutionStatusSucceeded {
 		t.Fatalf("backup %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
 	}
-	if n := p.Count("rds", "CopyDBSnapshot") - before; n != 3 {
-		t.Errorf("%d copy calls, want 3 (2 refused by the quota, then the copy)", n)
+	if n := p.Count("rds", "CopyDBSnapshot") - before; n != 5 {
+		t.Errorf("%d copy calls, want 5 (2 refused by the quota, the DR copy, 1 refused, the backup account's copy)", n)
 	}
-	if n := count(path, "Copy"); n != 1 {
-		t.Errorf("entered Copy %d times, want once (the quota is retried inside the state): %v", n, path)
+	if n, m := count(path, "Copy"), count(path, "AccountCopy"); n != 1 || m != 1 {
+		t.Errorf("entered Copy %d times and AccountCopy %d, want once each (the quota is retried inside the state): %v", n, m, path)
 	}
 }
 
@@ -514,6 +609,174 @@ func (w *backupWorld) vanishing(t *testing.T) {
 			t.Logf("%s: %s", aws.ToString(out.Error), aws.ToString(out.Cause))
 		})
 	}
+}
+
+// accountCopy selects the copies into the backup account: a copy from a
+// snapshot of the same region (the DR copy, shared), where the DR copy's
+// source is in the home region.
+func accountCopy(r *awsproxy.Request) bool {
+	a, err := arn.Parse(r.Param("SourceDBSnapshotIdentifier"))
+	return err == nil && a.Region == r.Region
+}
+
+// inBackupAccount runs f with a DB instance of the database's identifier in
+// the backup account (to make snapshots there), then deletes it: an account
+// that only holds copies has none.
+func (w *backupWorld) inBackupAccount(t *testing.T, db string, f func()) {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := w.vault.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String(db), DBInstanceClass: aws.String("db.t3.micro"),
+		Engine: aws.String("postgres"), AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("app"), MasterUserPassword: aws.String("password1")}); err != nil {
+		t.Fatal(err)
+	}
+	f()
+	if _, err := w.vault.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(db), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The copy into the backup account is refused (its key not accessible)
+// every time: the run still unshares, prunes and records the RPO, and ends
+// BackupAccountCopyFailed naming the cause; the DR copy and the snapshot
+// stay.
+func (w *backupWorld) accountCopyFails(t *testing.T) {
+	p, spec := w.e.Proxy, w.e.BackupSpec
+	defer p.Add(awsproxy.Rule{Service: "rds", Region: spec.DRRegion, Action: "CopyDBSnapshot", When: accountCopy, Calls: awsproxy.FromCall(1),
+		Effect: awsproxy.Error("KMSKeyNotAccessibleFault", "The source snapshot KMS key does not exist, is not enabled or you do not have permissions to access it.", 400)}).Remove()
+	out, path := w.backupRun(t)
+	if out.Status != sfntypes.ExecutionStatusFailed || aws.ToString(out.Error) != "BackupAccountCopyFailed" ||
+		!strings.Contains(aws.ToString(out.Cause), "but not to backup account "+spec.BackupAccount+" (RDSCallFailed)") || !strings.Contains(aws.ToString(out.Cause), "KMSKeyNotAccessibleFault") {
+		t.Fatalf("backup %s %s: %s; path %v", out.Status, aws.ToString(out.Error), aws.ToString(out.Cause), path)
+	}
+	for _, st := range []string{"Share", "AccountCopy", "Unshare", "Prune", "RecordRPO"} {
+		if !slices.Contains(path, st) {
+			t.Errorf("path %v lacks %s", path, st)
+		}
+	}
+	snapshot := w.lastSnapshot(t)
+	if _, ok := w.snapshots(t, w.vault)[snapshot]; ok {
+		t.Errorf("backup account has a copy of %s", snapshot)
+	}
+	if _, ok := w.snapshots(t, w.dr)[snapshot]; !ok {
+		t.Errorf("the DR copy %s is gone", snapshot)
+	}
+	w.notShared(t, snapshot)
+}
+
+// Unsharing keeps failing: the run ends UnshareFailed after retention, and
+// its cause says what to remove by hand — which, done, leaves nothing
+// shared.
+func (w *backupWorld) unshareFails(t *testing.T) {
+	p, spec := w.e.Proxy, w.e.BackupSpec
+	h := p.Add(awsproxy.Rule{Service: "rds", Region: spec.DRRegion, Action: "ModifyDBSnapshotAttribute", Calls: awsproxy.FromCall(1),
+		When:   func(r *awsproxy.Request) bool { return r.Param("ValuesToRemove.AttributeValue.1") != "" },
+		Effect: awsproxy.Error("InvalidDBSnapshotState", "the snapshot is busy", 400)})
+	out, path := w.backupRun(t)
+	h.Remove()
+	cause := aws.ToString(out.Cause)
+	snapshot := w.lastSnapshot(t)
+	grant := backup.ShareGrantName(snapshot)
+	if out.Status != sfntypes.ExecutionStatusFailed || aws.ToString(out.Error) != "UnshareFailed" || !strings.Contains(cause, "--values-to-remove "+spec.BackupAccount) ||
+		!strings.Contains(cause, grant) || !slices.Contains(path, "Prune") {
+		t.Fatalf("backup %s %s: %s; path %v", out.Status, aws.ToString(out.Error), cause, path)
+	}
+	if _, ok := w.snapshots(t, w.vault)[snapshot]; !ok {
+		t.Errorf("no copy of %s in the backup account: it was made before unsharing", snapshot)
+	}
+	// The grant was retired (that half worked); the attribute is removed by
+	// hand, as the cause says.
+	if left := w.shareGrants(t, snapshot); len(left) > 0 {
+		t.Errorf("grants left: %v", left)
+	}
+	if _, err := w.dr.ModifyDBSnapshotAttribute(t.Context(), &rds.ModifyDBSnapshotAttributeInput{DBSnapshotIdentifier: aws.String(snapshot),
+		AttributeName: aws.String("restore"), ValuesToRemove: []string{spec.BackupAccount}}); err != nil {
+		t.Fatal(err)
+	}
+	w.notShared(t, snapshot)
+}
+
+// The backup account prunes its own copies, as its stack runs the snapshot
+// function there (STEPSHIP_BACKUP_ACCOUNT, with that account's
+// credentials): by the catalog's backupAccount retention (the newest 7, and
+// every one younger than 30 days), each copy as old as it is by when it was
+// made, not by its tags — a copy tagged 80 days old but made today stays.
+func (w *backupWorld) backupAccountPrunes(t *testing.T) {
+	spec, ctx, day := w.e.BackupSpec, t.Context(), 24*time.Hour
+	w.inBackupAccount(t, spec.Database, func() {
+		if _, err := w.vault.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String(spec.Database), DBSnapshotIdentifier: aws.String("offsite-retagged"),
+			Tags: []rdstypes.Tag{{Key: aws.String(backup.TagManagedBy), Value: aws.String(backup.ManagedBy)}, {Key: aws.String(backup.TagDatabase), Value: aws.String(spec.Database)},
+				{Key: aws.String(backup.TagTakenAt), Value: aws.String(time.Now().Add(-80 * day).UTC().Format(time.RFC3339))}}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The old copies the pruning subtest left were made when their tags say.
+	old := []string{"offsite-old-40d", "offsite-old-50d", "offsite-old-60d", "offsite-old-70d"}
+	made := map[string]time.Time{}
+	for i, id := range old {
+		made[id] = time.Now().Add(-time.Duration(40+10*i) * day)
+	}
+	defer awsproxy.RDSScript{Region: spec.DRRegion, MadeAt: made}.Install(w.e.Proxy).Remove()
+	before := w.snapshots(t, w.vault)
+	young := 0
+	for id := range before {
+		if strings.HasPrefix(id, backup.SnapshotPrefix(spec.Database)) {
+			young++
+		}
+	}
+	for _, id := range old {
+		if _, ok := before[id]; !ok {
+			t.Fatalf("%s is not in the backup account: run the whole test", id)
+		}
+	}
+
+	creds, err := w.vaultCfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, ok := w.e.FunctionEnv("snapshot")
+	if !ok {
+		t.Fatal("the local stack runs no snapshot function")
+	}
+	delete(env, config.EnvFunctionRoleARN)
+	for k, v := range map[string]string{"AWS_REGION": spec.DRRegion, "AWS_DEFAULT_REGION": spec.DRRegion, config.EnvBackupAccount: spec.BackupAccount,
+		"AWS_ACCESS_KEY_ID": creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY": creds.SecretAccessKey, "AWS_SESSION_TOKEN": creds.SessionToken} {
+		env[k] = v
+	}
+	fn := harness.StartLambda(t, harness.Bootstrap(t, "snapshot"), env)
+	body, ferr, err := fn.Invoke(ctx, map[string]any{"executionId": "scheduled-prune", "input": map[string]string{"action": backup.ActionPruneBackupAccount}})
+	if err != nil || ferr != nil {
+		t.Fatalf("prune-backup-account: %v %v", err, ferr)
+	}
+	// The newest 7: the backups' copies, the retagged one (made today), then
+	// the old ones, newest first; beyond them, older than 30 days, the rest.
+	keep := max(0, 7-young-1)
+	left := w.snapshots(t, w.vault)
+	for i, id := range old {
+		if _, ok := left[id]; ok != (i < keep) {
+			t.Errorf("%s (made %d days ago) left: %v, want %v (%d copies of backups, the retagged one, then %d old ones kept)", id, 40+10*i, ok, i < keep, young, keep)
+		}
+	}
+	if _, ok := left["offsite-retagged"]; !ok {
+		t.Error("a copy made today went because its tag said it was 80 days old")
+	}
+	for id := range before {
+		if _, ok := left[id]; !ok && strings.HasPrefix(id, backup.SnapshotPrefix(spec.Database)) {
+			t.Errorf("a backup's copy %s went", id)
+		}
+	}
+	t.Logf("prune-backup-account in %s: %s", spec.BackupAccount, body)
+}
+
+// lastSnapshot is the newest stepship snapshot in the home region.
+func (w *backupWorld) lastSnapshot(t *testing.T) string {
+	t.Helper()
+	newest := ""
+	for id := range w.snapshots(t, w.home) {
+		if strings.HasPrefix(id, backup.SnapshotPrefix(w.e.BackupSpec.Database)) && id > newest {
+			newest = id
+		}
+	}
+	return newest
 }
 
 // drillResult is what a drill's output or error tells.

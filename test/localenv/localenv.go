@@ -130,6 +130,9 @@ type Env struct {
 	ecsMu sync.Mutex
 	ecs   *awsproxy.Script // what ScriptECS installed
 
+	sharedMu sync.Mutex
+	shared   *awsproxy.Script // what ScriptSharedCopies installed (WithBackups)
+
 	// envs is each function's environment, by its folder name (the first
 	// one it was started with).
 	envs map[string]map[string]string
@@ -180,10 +183,12 @@ func WithTimeoutScale(f float64) Option { return func(o *options) { o.timeoutSca
 const BackupTimeScale = 2000
 
 // WithBackups also runs the backup and dr-drill state machines: the world of
-// world.DemoBackups seeded, an awsproxy in front of the emulator, the
-// snapshot, restore and dr-verify bootstraps under the runtime emulator, the
-// two machines created (in the home and the DR region), and the time scale
-// BackupTimeScale unless WithTimeScale says otherwise.
+// world.DemoBackups seeded (its backup account's key in a second emulated
+// account), an awsproxy in front of the emulator that copies snapshots
+// shared with that account (ScriptSharedCopies), the snapshot, restore and
+// dr-verify bootstraps under the runtime emulator, the two machines created
+// (in the home and the DR region), and the time scale BackupTimeScale unless
+// WithTimeScale says otherwise.
 func WithBackups() Option { return func(o *options) { o.backups = true } }
 
 // WithSnapshotBeforeDeploy is WithBackups with the local catalog's
@@ -404,7 +409,9 @@ func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machine
 	if e.DRTopic, err = world.SeedTopic(ctx, e.AWS, e.BackupSpec.DRRegion, NotificationTopic); err != nil {
 		return err
 	}
-	home := maps.Clone(fnEnv)
+	// The snapshot function names its own role as the retiring principal of
+	// the grants it makes for the backup account, as the home stack tells it.
+	home := with(fnEnv, config.EnvFunctionRoleARN, fmt.Sprintf("arn:aws:iam::%s:role/%s", Account, SnapshotFunctionName))
 	dr := maps.Clone(fnEnv)
 	dr["AWS_REGION"], dr["AWS_DEFAULT_REGION"] = e.BackupSpec.DRRegion, e.BackupSpec.DRRegion
 	// The restore function gets the drill security group and the ledger in
@@ -427,6 +434,9 @@ func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machine
 		}
 		lambdas[f.name] = (*f.fn).URL()
 	}
+	// RDS copies a snapshot shared from another account; moto does not
+	// (FACTS.md): the proxy makes the backup account's copies.
+	e.ScriptSharedCopies(awsproxy.SharedSnapshotScript{})
 	role := func(name string) string { return fmt.Sprintf("arn:aws:iam::%s:role/%s-state-machine", Account, name) }
 	*machines = append(*machines, server.MachineConfig{
 		Name:   BackupStateMachine,
@@ -449,6 +459,22 @@ func (e *Env) startBackups(ctx context.Context, fnEnv map[string]string, machine
 		RoleArn: role(DrillStateMachine),
 	})
 	return nil
+}
+
+// ScriptSharedCopies replaces how the proxy copies a snapshot shared from
+// another account into the caller's (awsproxy.SharedSnapshotScript; its
+// Region is the DR region's unless set): WithBackups installs the script
+// with no polls. Call it between backups, not during one.
+func (e *Env) ScriptSharedCopies(s awsproxy.SharedSnapshotScript) {
+	e.sharedMu.Lock()
+	defer e.sharedMu.Unlock()
+	if e.shared != nil {
+		e.shared.Remove()
+	}
+	if s.Region == "" {
+		s.Region = e.BackupSpec.DRRegion
+	}
+	e.shared = s.Install(e.Proxy)
 }
 
 // startFunction runs the built bootstrap of functions/NAME from dist under the

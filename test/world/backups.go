@@ -14,11 +14,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // BackupSpec names what SeedBackups creates: the database the catalog's
@@ -40,6 +42,14 @@ type BackupSpec struct {
 	DRKMSKey           string
 	DrillSecurityGroup string
 	DrillSubnetGroup   string
+	// BackupAccount receives the offsite copies: BackupRole is the role
+	// the snapshot function assumes there (moto needs no role to exist: an
+	// assumed role's credentials act in its account), BackupKMSAlias the
+	// alias ARN of the key SeedBackups creates there, in DRRegion, as the
+	// backup-account stack would.
+	BackupAccount  string
+	BackupRole     string
+	BackupKMSAlias string
 }
 
 // DemoBackups is the backup spec of `make demo` and the backup integration
@@ -56,7 +66,23 @@ func DemoBackups() BackupSpec {
 		DRKMSKey:           "arn:aws:kms:us-west-2:123456789012:key/3bb9a0cb-7d4a-406a-8ba2-401874042654",
 		DrillSecurityGroup: "sg-ce0e26ced2819bd55",
 		DrillSubnetGroup:   "stepship-drill-isolated",
+		BackupAccount:      "210987654321",
+		BackupRole:         "arn:aws:iam::210987654321:role/stepship-backup-copier",
+		BackupKMSAlias:     "arn:aws:kms:us-west-2:210987654321:alias/stepship-backup-copies",
 	}
+}
+
+// AsBackupAccount returns cfg acting as the backup account's role: the
+// credentials STS gives for it (moto's act in the role's account).
+func (b BackupSpec) AsBackupAccount(ctx context.Context, cfg aws.Config) (aws.Config, error) {
+	out, err := sts.NewFromConfig(cfg).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(b.BackupRole), RoleSessionName: aws.String("stepship-world")})
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("failed to assume %s: %w", b.BackupRole, err)
+	}
+	c := out.Credentials
+	as := cfg.Copy()
+	as.Credentials = aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken)))
+	return as, nil
 }
 
 // SecretARN is the ARN the credentials' secret gets in region of account.
@@ -69,6 +95,8 @@ type SeededBackups struct {
 	DRKMSKey        string
 	SecurityGroupID string
 	SubnetGroup     string
+	// BackupKMSKey is the ARN of the key the spec's BackupKMSAlias names.
+	BackupKMSKey string
 }
 
 // The moto seeds that make the emulator's random identifiers the ones
@@ -85,7 +113,9 @@ const (
 // region, where the drill reads it (docs/backups.md, "Before the first
 // drill"), the KMS key the copies are re-encrypted with, the drill's DB
 // subnet group (over the default VPC's subnets) and security group in the DR
-// region. It talks to the emulator directly (its seed API is moto's own).
+// region; and in the backup account, the key (and its alias) the offsite
+// copies are encrypted with. It talks to the emulator directly (its seed API
+// is moto's own).
 func SeedBackups(ctx context.Context, cfg aws.Config, b BackupSpec) (*SeededBackups, error) {
 	out := &SeededBackups{SubnetGroup: b.DrillSubnetGroup}
 	if _, err := secretsmanager.NewFromConfig(cfg).ReplicateSecretToRegions(ctx, &secretsmanager.ReplicateSecretToRegionsInput{
@@ -119,6 +149,9 @@ func SeedBackups(ctx context.Context, cfg aws.Config, b BackupSpec) (*SeededBack
 	if err := ec2.call(ctx, url.Values{"Action": {"DescribeSubnets"}, "Filter.1.Name": {"default-for-az"}, "Filter.1.Value.1": {"true"}}, &subnets); err != nil {
 		return nil, err
 	}
+	if out.BackupKMSKey, err = seedBackupAccount(ctx, dr, b); err != nil {
+		return nil, err
+	}
 	if len(subnets.Items) < 2 {
 		return nil, fmt.Errorf("the emulator has %d default subnets in %s, want 2 or more for the drill's subnet group", len(subnets.Items), b.DRRegion)
 	}
@@ -146,6 +179,26 @@ func SeedBackups(ctx context.Context, cfg aws.Config, b BackupSpec) (*SeededBack
 		return nil, fmt.Errorf("failed to create DB subnet group %s in %s: %w", b.DrillSubnetGroup, b.DRRegion, err)
 	}
 	return out, nil
+}
+
+// seedBackupAccount creates, as the backup account's role in the DR region
+// (dr), the key the offsite copies are encrypted with and the alias the
+// catalog names it by; it returns the key's ARN.
+func seedBackupAccount(ctx context.Context, dr aws.Config, b BackupSpec) (string, error) {
+	as, err := b.AsBackupAccount(ctx, dr)
+	if err != nil {
+		return "", err
+	}
+	keys := kms.NewFromConfig(as)
+	key, err := keys.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("stepship offsite copies (demo backup account)")})
+	if err != nil {
+		return "", fmt.Errorf("failed to create the backup account's key in %s: %w", b.DRRegion, err)
+	}
+	alias := b.BackupKMSAlias[strings.Index(b.BackupKMSAlias, ":alias/")+1:]
+	if _, err := keys.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
+		return "", fmt.Errorf("failed to name the backup account's key %s: %w", alias, err)
+	}
+	return aws.ToString(key.KeyMetadata.Arn), nil
 }
 
 // motoSeed seeds the emulator's random identifiers (moto's /moto-api/seed).

@@ -3,7 +3,11 @@ package world
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/stepship/stepship/shared/catalog"
 	"github.com/stepship/stepship/test/harness"
@@ -25,6 +29,18 @@ func TestSeedBackups(t *testing.T) {
 	if secret != b.SecretARN(cfg.Region, "123456789012") || got.DRKMSKey != b.DRKMSKey || got.SecurityGroupID != b.DrillSecurityGroup {
 		t.Errorf("seeded %+v, want the spec's %+v", got, b)
 	}
+	// The backup account's key is its own, in the DR region, by the alias
+	// the catalog names.
+	dr := cfg.Copy()
+	dr.Region = b.DRRegion
+	as, err := b.AsBackupAccount(context.Background(), dr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := kms.NewFromConfig(as).DescribeKey(context.Background(), &kms.DescribeKeyInput{KeyId: aws.String(b.BackupKMSAlias)})
+	if err != nil || aws.ToString(key.KeyMetadata.Arn) != got.BackupKMSKey || !strings.HasPrefix(got.BackupKMSKey, "arn:aws:kms:us-west-2:210987654321:key/") {
+		t.Errorf("backup account key %s (%v), seeded %s", aws.ToString(key.KeyMetadata.Arn), err, got.BackupKMSKey)
+	}
 }
 
 // catalog.yaml's web/production database, backup and drill name what
@@ -43,7 +59,7 @@ func TestDemoBackupsMatchTheCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := DemoBackups()
-	if tg.Database == nil || tg.Backup == nil || tg.Drill == nil {
+	if tg.Database == nil || tg.Backup == nil || tg.Drill == nil || tg.Backup.BackupAccount == nil {
 		t.Fatalf("web/production has no database, backup or drill: %+v", tg)
 	}
 	for _, c := range []struct{ field, got, want string }{
@@ -54,6 +70,9 @@ func TestDemoBackupsMatchTheCatalog(t *testing.T) {
 		{"drill.subnetGroup", tg.Drill.SubnetGroup, b.DrillSubnetGroup},
 		// none: the DR stack's (the local stack passes b.DrillSecurityGroup)
 		{"drill.securityGroup", tg.Drill.SecurityGroup, ""},
+		{"backup.backupAccount.account", tg.Backup.BackupAccount.Account, b.BackupAccount},
+		{"backup.backupAccount.role", tg.Backup.BackupAccount.Role, b.BackupRole},
+		{"backup.backupAccount.kmsKey", tg.Backup.BackupAccount.KMSKey, b.BackupKMSAlias},
 	} {
 		if c.got != c.want {
 			t.Errorf("catalog.yaml %s = %q, the world seeds %q", c.field, c.got, c.want)

@@ -103,7 +103,7 @@ func fromInstance(d rdstypes.DBSnapshot) backup.Snapshot {
 	tags := tagMap(d.TagList)
 	return backup.Snapshot{
 		ID: aws.ToString(d.DBSnapshotIdentifier), ARN: aws.ToString(d.DBSnapshotArn), Status: aws.ToString(d.Status), Engine: aws.ToString(d.Engine),
-		TakenAt: backup.TakenAt(tags, d.OriginalSnapshotCreateTime, d.SnapshotCreateTime), Tags: tags,
+		TakenAt: backup.TakenAt(tags, d.OriginalSnapshotCreateTime, d.SnapshotCreateTime), Tags: tags, CreatedAt: aws.ToTime(d.SnapshotCreateTime).UTC(),
 	}
 }
 
@@ -111,7 +111,7 @@ func fromCluster(c rdstypes.DBClusterSnapshot) backup.Snapshot {
 	tags := tagMap(c.TagList)
 	return backup.Snapshot{
 		ID: aws.ToString(c.DBClusterSnapshotIdentifier), ARN: aws.ToString(c.DBClusterSnapshotArn), Status: aws.ToString(c.Status), Engine: aws.ToString(c.Engine),
-		TakenAt: backup.TakenAt(tags, nil, c.SnapshotCreateTime), Tags: tags,
+		TakenAt: backup.TakenAt(tags, nil, c.SnapshotCreateTime), Tags: tags, CreatedAt: aws.ToTime(c.SnapshotCreateTime).UTC(),
 	}
 }
 

@@ -175,11 +175,11 @@ func TestGet(t *testing.T) {
 		err     string          // a part of the error
 		missing bool            // the error is ErrSnapshotNotFound
 	}{
-		{name: "instance", id: "s1", want: backup.Snapshot{ID: "s1", ARN: "arn:s1", Status: "creating", Engine: "postgres", TakenAt: taken}},
+		{name: "instance", id: "s1", want: backup.Snapshot{ID: "s1", ARN: "arn:s1", Status: "creating", Engine: "postgres", TakenAt: taken, CreatedAt: taken}},
 		{name: "instance not found", id: "s2", err: "snapshot s2: snapshot not found", missing: true},
 		{name: "instance, empty answer", id: "s2", fake: fakeLister{emptyWhenMissing: true}, err: "snapshot s2: snapshot not found", missing: true},
 		{name: "instance, RDS fails", id: "s1", fake: fakeLister{err: throttled}, err: "failed to describe snapshot s1: Throttling"},
-		{name: "cluster", aurora: true, id: "c1", want: backup.Snapshot{ID: "c1", ARN: "arn:c1", Status: "available", Engine: "aurora-postgresql", TakenAt: now.Add(-time.Hour)}},
+		{name: "cluster", aurora: true, id: "c1", want: backup.Snapshot{ID: "c1", ARN: "arn:c1", Status: "available", Engine: "aurora-postgresql", TakenAt: now.Add(-time.Hour), CreatedAt: now.Add(-time.Hour)}},
 		{name: "cluster not found", aurora: true, id: "c2", err: "cluster snapshot c2: snapshot not found", missing: true},
 		{name: "cluster, empty answer", aurora: true, id: "c2", fake: fakeLister{emptyWhenMissing: true}, err: "cluster snapshot c2: snapshot not found", missing: true},
 		{name: "cluster, RDS fails", aurora: true, id: "c1", fake: fakeLister{err: throttled}, err: "failed to describe cluster snapshot c1: Throttling"},
