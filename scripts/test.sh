@@ -77,8 +77,10 @@ record lint $?
 banner "go test ./..."
 go build -o "$root/.tools/bin/testsummary" ./scripts/testsummary || exit 1
 counts=$(mktemp)
+# The integration tests first: the longest package (its local stacks),
+# started at once while the other slot works through the rest.
 # shellcheck disable=SC2086
-go test -json -count=1 -timeout "${GO_TEST_TIMEOUT:-30m}" ${GO_TEST_FLAGS:-} ./... 2>&1 |
+go test -json -count=1 -timeout "${GO_TEST_TIMEOUT:-30m}" ${GO_TEST_FLAGS:-} ./test/integration/ ./... 2>&1 |
 	"$root/.tools/bin/testsummary" -label "go-test" -counts "$counts"
 rc=$?
 read -r go_passed go_failed go_skipped go_failed_pkgs <"$counts" || true

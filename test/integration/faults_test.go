@@ -28,6 +28,9 @@ func TestDeployFaultMatrix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the local stack")
 	}
+	// The two fault matrices run side by side, each on its own local stack,
+	// after the package's other tests: most of their time is waiting.
+	t.Parallel()
 	// Waits and retry intervals 100 times faster (every retry schedule still
 	// runs), Task timeouts as elsewhere (a 20 s Task still allows 1 s).
 	e := localenvtest.StartT(t, localenv.WithTimeScale(100), localenv.WithTimeoutScale(localenv.DefaultTimeScale))
