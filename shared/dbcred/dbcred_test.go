@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,10 +83,20 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{rdsSecret, `{"port":"x"}`, `{}`, `[]`, `{"host":"h","port":"6432","username":"u","password":"p","dbname":"d"}`} {
 		f.Add([]byte(s))
 	}
+	// The fixed wording of Parse's errors, from inputs that hold no secret: a
+	// value that is part of it (`{"userna`) is not echoed by an error that
+	// says it.
+	var wording []string
+	for _, s := range []string{`x`, `[]`, `{}`, `{"port":"x"}`, `{"username":"u","password":"p","host":"h","port":70000}`} {
+		if _, err := Parse([]byte(s)); err != nil {
+			wording = append(wording, err.Error())
+		}
+	}
 	f.Fuzz(func(t *testing.T, value []byte) {
 		c, err := Parse(value)
 		if err != nil {
-			if len(value) >= 8 && strings.Contains(err.Error(), string(value)) {
+			fixed := slices.ContainsFunc(wording, func(w string) bool { return strings.Contains(w, string(value)) })
+			if len(value) >= 8 && !fixed && strings.Contains(err.Error(), string(value)) {
 				t.Fatalf("error %q echoes the secret", err)
 			}
 			return
