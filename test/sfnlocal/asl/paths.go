@@ -170,7 +170,15 @@ var errNoMatch = errors.New("path matched nothing")
 
 // get evaluates the path against data (or the context object for "$$" paths). A
 // definite path yields the node; an indefinite one yields an array of the matches.
-func (p *path) get(data any, sc *stateCtx) (any, error) {
+func (p *path) get(data any, sc *stateCtx) (v any, err error) {
+	// The JSONPath library panics on some filters it compiled
+	// ("$[?$][?0]", found by FuzzPath): such a path is an error of the
+	// definition, not a crash of the service.
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, fmt.Errorf("the path %s cannot be evaluated: %v", p.src, r)
+		}
+	}()
 	if p.context {
 		if sc == nil {
 			return nil, errNoMatch
