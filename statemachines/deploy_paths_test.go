@@ -633,7 +633,12 @@ func runObserved(t *testing.T, machine, input string, sc scenario, observe func(
 		}
 		return json.RawMessage(r.out), nil
 	})
-	runner := asl.NewRunner(asl.WithInvoker(inv), asl.WithClock(asl.NewScaledClock(1e4)))
+	// Waits and retry intervals run 10,000 times faster; Task timeouts are
+	// measured in real time: the scripted invoker answers at once, and a
+	// 30 s timeout scaled to 3 ms timed a task out on a loaded machine (a
+	// clean-clone run saw a DescribeSnapshot time out and its retry read the
+	// next scripted reply).
+	runner := asl.NewRunner(asl.WithInvoker(inv), asl.WithClock(asl.NewScaledClock(1e4)), asl.WithTimeoutClock(asl.NewScaledClock(1)))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	x, err := runner.Run(ctx, sm, json.RawMessage(input), asl.ExecutionInfo{Name: "paths", StateMachineName: "stepship-" + machine})
