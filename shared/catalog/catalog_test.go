@@ -11,6 +11,7 @@ import (
 
 	"github.com/stepship/stepship/shared/git"
 	"github.com/stepship/stepship/test/golden"
+	"gopkg.in/yaml.v3"
 )
 
 const valid = `
@@ -448,4 +449,56 @@ func TestTargetJSONGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Check(t, filepath.Join("testdata", "targets.golden.json"), append(got, '\n'), *update)
+}
+
+// TestCatalogTypesAreCheckable holds the catalog's types to what checkFields
+// walks, since Parse refuses unknown fields through it alone: structs whose
+// fields all have a yaml name, pointers, slices and scalars; no map,
+// interface, embedded or inline field, and no type of its own YAML decoding.
+func TestCatalogTypesAreCheckable(t *testing.T) {
+	unmarshaler := reflect.TypeFor[interface{ UnmarshalYAML(*yaml.Node) error }]()
+	seen := map[reflect.Type]bool{}
+	var walk func(typ reflect.Type, at string)
+	walk = func(typ reflect.Type, at string) {
+		if seen[typ] {
+			return
+		}
+		seen[typ] = true
+		if typ.Implements(unmarshaler) || reflect.PointerTo(typ).Implements(unmarshaler) {
+			t.Errorf("%s (%s) decodes itself: checkFields cannot see its fields", at, typ)
+		}
+		switch typ.Kind() {
+		case reflect.Pointer, reflect.Slice:
+			walk(typ.Elem(), at+"[]")
+		case reflect.Struct:
+			for f := range typ.Fields() {
+				name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+				switch {
+				case f.Anonymous || strings.Contains(opts, "inline"):
+					t.Errorf("%s.%s is embedded or inline", at, f.Name)
+				case name == "-" || !f.IsExported():
+				case name == "":
+					t.Errorf("%s.%s has no yaml name", at, f.Name)
+				default:
+					walk(f.Type, at+"."+name)
+				}
+			}
+		case reflect.String, reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
+		default:
+			t.Errorf("%s is a %s, which checkFields does not walk", at, typ.Kind())
+		}
+	}
+	walk(reflect.TypeFor[Catalog](), "catalog")
+}
+
+// BenchmarkLoad reads the example catalog (catalog.yaml) as every function
+// does at start:
+//
+//	go test -run '^$' -bench Load -benchmem ./shared/catalog/
+func BenchmarkLoad(b *testing.B) {
+	for b.Loop() {
+		if _, err := Load("../../catalog.yaml"); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -197,3 +197,43 @@ func buildOf(t *testing.T, path string) (settings, sections []string) {
 	slices.Sort(sections)
 	return settings, sections
 }
+
+// TestFloorLinksWhatTheFunctionLinks checks each function's cold-start floor
+// (FloorBootstrap): built like hello-world but for its sdk_ tags, and
+// linking exactly the AWS SDK service modules the function's bootstrap
+// links, at the same versions.
+func TestFloorLinksWhatTheFunctionLinks(t *testing.T) {
+	hello, _ := buildOf(t, HelloBootstrap(t))
+	for _, name := range FunctionNames(t) {
+		floor, services := FloorBootstrap(t, name)
+		settings, _ := buildOf(t, floor)
+		tags := "-tags=lambda.norpc"
+		for _, s := range services {
+			tags += ",sdk_" + s
+		}
+		if want := slices.Sorted(slices.Values(slices.Concat(slices.DeleteFunc(slices.Clone(hello), func(s string) bool { return s == "-tags=lambda.norpc" }), []string{tags}))); !slices.Equal(settings, want) {
+			t.Errorf("%s's floor was built with %v, want %v", name, settings, want)
+		}
+		if got, want := serviceModules(t, floor), serviceModules(t, Bootstrap(t, name)); !slices.Equal(got, want) {
+			t.Errorf("%s's floor links the service modules %v, the function %v", name, got, want)
+		}
+	}
+}
+
+// serviceModules lists the AWS SDK service modules a Go binary links, with
+// their versions ("ecs@v1.105.1"), sorted.
+func serviceModules(t *testing.T, path string) []string {
+	t.Helper()
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range info.Deps {
+		if name, ok := strings.CutPrefix(m.Path, "github.com/aws/aws-sdk-go-v2/service/"); ok && !strings.Contains(name, "/") {
+			out = append(out, name+"@"+m.Version)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

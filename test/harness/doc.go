@@ -10,8 +10,9 @@
 //     Emulator; Bootstrap and BuildFunctions build dist/local/NAME/bootstrap
 //     first, once per test binary.
 //   - HelloBootstrap: a hello-world aws-lambda-go function (hellolambda)
-//     built like the functions, the cold-start baseline; FunctionNames: the
-//     functions the build builds.
+//     built like the functions, the cold-start baseline; FloorBootstrap: a
+//     function's SDK floor (sdkfloor: hello-world plus the AWS SDK clients
+//     the function links); FunctionNames: the functions the build builds.
 //   - RequireTool: the tools `make tools` installs; a missing tool fails the
 //     test (it never skips).
 //

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -85,10 +86,10 @@ var perBinary struct {
 		dist string
 		err  error
 	}
-	hello struct {
-		once      sync.Once
-		bootstrap string
-		err       error
+	// baselines built by BuildLikeFunctions, by name, once each.
+	baselines struct {
+		mu    sync.Mutex
+		built map[string]string
 	}
 	moto struct {
 		mu     sync.Mutex
@@ -225,19 +226,60 @@ func Bootstrap(t testing.TB, name string) string {
 // HelloPackage is the hello-world function HelloBootstrap builds.
 const HelloPackage = "./test/harness/hellolambda"
 
+// FloorPackage is the SDK floor FloorBootstrap builds (test/harness/sdkfloor).
+const FloorPackage = "./test/harness/sdkfloor"
+
 // HelloBootstrap returns the path of a hello-world aws-lambda-go function
 // (HelloPackage) built exactly like the functions (localsvc.BuildLikeFunctions),
 // once per test binary, as dist/baseline/hellolambda/bootstrap: the baseline
 // of the cold-start benchmark.
 func HelloBootstrap(t testing.TB) string {
 	t.Helper()
-	h := &perBinary.hello
-	// Not t.Context(): the build serves the tests that come after this one.
-	h.once.Do(func() { h.bootstrap, h.err = localsvc.BuildLikeFunctions(context.Background(), HelloPackage) })
-	if h.err != nil {
-		t.Fatal(h.err)
+	return baseline(t, HelloPackage, "hellolambda")
+}
+
+// FloorBootstrap returns the path of the function's cold-start floor
+// (FloorPackage built like the functions with the tag sdk_SERVICE of each
+// AWS service the function links, localsvc.SDKServices), once per test
+// binary, as dist/baseline/floor-FUNCTION/bootstrap, and those services. It
+// fails t when a service the function links has no sdk_SERVICE.go in
+// FloorPackage, since that floor would not link what the function links.
+func FloorBootstrap(t testing.TB, function string) (string, []string) {
+	t.Helper()
+	services, err := localsvc.SDKServices(context.Background(), function)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return h.bootstrap
+	tags := make([]string, 0, len(services))
+	for _, s := range services {
+		if _, err := os.Stat(filepath.Join(MustRepoRoot(t), FloorPackage, "sdk_"+s+".go")); err != nil {
+			t.Fatalf("functions/%s links the AWS SDK's %s client, which %s has no file for: add sdk_%s.go there (%v)", function, s, FloorPackage, s, err)
+		}
+		tags = append(tags, "sdk_"+s)
+	}
+	return baseline(t, FloorPackage, "floor-"+function, tags...), services
+}
+
+// baseline builds pkg like the functions as dist/baseline/NAME/bootstrap,
+// once per test binary and name.
+func baseline(t testing.TB, pkg, name string, tags ...string) string {
+	t.Helper()
+	b := &perBinary.baselines
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if path, ok := b.built[name]; ok {
+		return path
+	}
+	// Not t.Context(): the build serves the tests that come after this one.
+	path, err := localsvc.BuildLikeFunctions(context.Background(), pkg, name, tags...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.built == nil {
+		b.built = map[string]string{}
+	}
+	b.built[name] = path
+	return path
 }
 
 // FunctionNames lists the functions the build builds (localsvc.FunctionNames:

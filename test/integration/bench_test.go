@@ -87,21 +87,27 @@ func lower(h map[string]string) map[string]string {
 
 // BenchmarkColdStart measures each function's cold start under the Lambda
 // runtime emulator against a hello-world aws-lambda-go function built with the
-// same flags in the same run (harness.HelloBootstrap): one sub-benchmark per
-// function the build builds (harness.FunctionNames), after `hello`. Each
-// iteration starts a fresh emulator with the bootstrap and the environment the
-// local stack gives that function (localenv's FunctionEnv: the catalog, region,
-// credentials, AWS calls through the proxy to moto; the webhook's secret and
-// state machine), untimed, then times one invocation with an input the handler
-// refuses at once (a named error, or the webhook's 401), so that the figure is
-// process start, init and one trivial handle:
+// same flags in the same run (harness.HelloBootstrap), and against the
+// function's SDK floor (harness.FloorBootstrap: hello-world plus the AWS
+// configuration and one client of each AWS service the function links, built
+// the same way): one sub-benchmark per function the build builds
+// (harness.FunctionNames), after `hello`, each after its floor `floor-NAME`.
+// Each iteration starts a fresh emulator with the bootstrap and the
+// environment the local stack gives that function (localenv's FunctionEnv:
+// the catalog, region, credentials, AWS calls through the proxy to moto; the
+// webhook's secret and state machine; a floor gets its function's), untimed,
+// then times one invocation with an input the handler refuses at once (a
+// named error, or the webhook's 401; a floor and hello answer it), so that
+// the figure is process start, init and one trivial handle:
 //
 //   - init-ms: the emulator's INIT REPORT (process start to the runtime's
 //     first /next), the median of the iterations;
 //   - cold-ms: the first invocation's wall time, as the caller sees it, the
 //     median (the timed part: ns/op is its mean);
 //   - x-hello: init-ms over hello's init-ms in this run (the budget of the
-//     README's Performance section is 1.2×); only when hello ran too.
+//     README's Performance section is 1.2×); only when hello ran too;
+//   - x-floor: a function's init-ms over its floor's in this run: what
+//     stepship's code adds to what linking the AWS SDK costs.
 //
 // Medians, since on a shared machine one iteration in ten may take twice as
 // long as the others. Run it with:
@@ -113,12 +119,7 @@ func BenchmarkColdStart(b *testing.B) {
 	names := harness.FunctionNames(b)
 	var helloInit float64 // hello's init-ms, once its sub-benchmark ran
 	b.Run("hello", func(b *testing.B) {
-		helloInit = coldStarts(b, hello, nil, coldInput{payload: "{}", check: func(body []byte, ferr *harness.FunctionError) error {
-			if ferr != nil || string(body) != `"hello"` {
-				return fmt.Errorf("answered %s, %v; want \"hello\"", body, ferr)
-			}
-			return nil
-		}})
+		helloInit = coldStarts(b, hello, nil, coldInput{payload: "{}", check: answered(`"hello"`)})
 	})
 	for _, name := range names {
 		env, ok := e.FunctionEnv(name)
@@ -129,13 +130,34 @@ func BenchmarkColdStart(b *testing.B) {
 		if !ok {
 			in = coldInput{payload: "{}", check: namedError}
 		}
+		floor, services := harness.FloorBootstrap(b, name)
+		var floorInit float64
+		b.Run("floor-"+name, func(b *testing.B) {
+			floorInit = coldStarts(b, floor, env, coldInput{payload: "{}", check: answered(fmt.Sprintf(`"hello from %d clients"`, len(services)))})
+			if helloInit > 0 {
+				b.ReportMetric(floorInit/helloInit, "x-hello")
+			}
+		})
 		bootstrap := harness.Bootstrap(b, name)
 		b.Run(name, func(b *testing.B) {
 			initMs := coldStarts(b, bootstrap, env, in)
 			if helloInit > 0 {
 				b.ReportMetric(initMs/helloInit, "x-hello")
 			}
+			if floorInit > 0 {
+				b.ReportMetric(initMs/floorInit, "x-floor")
+			}
 		})
+	}
+}
+
+// answered accepts exactly the answer want (JSON), no function error.
+func answered(want string) func(body []byte, ferr *harness.FunctionError) error {
+	return func(body []byte, ferr *harness.FunctionError) error {
+		if ferr != nil || string(body) != want {
+			return fmt.Errorf("answered %s, %v; want %s", body, ferr, want)
+		}
+		return nil
 	}
 }
 

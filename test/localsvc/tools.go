@@ -166,17 +166,17 @@ var BuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-buildvcs=false
 
 // BuildLikeFunctions builds the main package pkg (an import path or a
 // ./path from the repository root) as dist/baseline/NAME/bootstrap in the
-// repository, NAME being the last element of pkg, exactly as BuildFunctions
-// builds a function (linux on the host's architecture, BuildFlags, no cgo),
-// and returns its path: a baseline, such as a hello-world function, to
-// measure the functions against. Like build.sh, it replaces the file
-// atomically (an emulator may still run the old one).
-func BuildLikeFunctions(ctx context.Context, pkg string) (string, error) {
+// repository exactly as BuildFunctions builds a function (linux on the
+// host's architecture, BuildFlags, no cgo), with tags added to BuildFlags'
+// lambda.norpc, and returns its path: a baseline, such as a hello-world
+// function, to measure the functions against. Like build.sh, it replaces the
+// file atomically (an emulator may still run the old one).
+func BuildLikeFunctions(ctx context.Context, pkg, name string, tags ...string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(root, "dist", "baseline", filepath.Base(pkg))
+	dir := filepath.Join(root, "dist", "baseline", name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -185,7 +185,11 @@ func BuildLikeFunctions(ctx context.Context, pkg string) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	args := append(append([]string{"build"}, BuildFlags...), "-o", filepath.Join(tmp, "bootstrap"), pkg)
+	flags := slices.Clone(BuildFlags)
+	if i := slices.Index(flags, "-tags"); i >= 0 && len(tags) > 0 {
+		flags[i+1] = strings.Join(append([]string{flags[i+1]}, tags...), ",")
+	}
+	args := append(append([]string{"build"}, flags...), "-o", filepath.Join(tmp, "bootstrap"), pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
@@ -200,6 +204,32 @@ func BuildLikeFunctions(ctx context.Context, pkg string) (string, error) {
 		return "", err
 	}
 	return out, nil
+}
+
+// SDKServices lists the AWS SDK service clients (the last element of
+// github.com/aws/aws-sdk-go-v2/service/NAME, internal packages aside) the
+// function functions/NAME links, as go list -deps sees its build, sorted.
+func SDKServices(ctx context.Context, function string) ([]string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, "go", "list", "-tags", "lambda.norpc", "-deps", "-f", "{{.ImportPath}}", "./functions/"+function)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list -deps ./functions/%s: %w", function, err)
+	}
+	const prefix = "github.com/aws/aws-sdk-go-v2/service/"
+	var services []string
+	for _, path := range strings.Fields(string(out)) {
+		if name, ok := strings.CutPrefix(path, prefix); ok && !strings.Contains(name, "/") {
+			services = append(services, name)
+		}
+	}
+	slices.Sort(services)
+	return services, nil
 }
 
 // FunctionNames lists the functions scripts/build.sh builds: the folders
