@@ -222,13 +222,20 @@ func (h *Handler) plan(t Task, log *slog.Logger) (Plan, error) {
 	id := backup.SnapshotID(db, t.StartedAt)
 	p := Plan{
 		Service: tg.Service, Environment: tg.Environment, Database: db, Aurora: tg.Database.Aurora(),
-		Snapshot: id, Tags: backup.SnapshotTags(tg, req.Reason, t.StartedAt),
+		Snapshot: id, Tags: backup.SnapshotTags(tg, req.Reason, t.StartedAt, preDeploy(req)),
 		DRRegion: tg.Backup.DRRegion, BackupAccount: accountPlan(tg.Backup, id), PollSeconds: pollSeconds, MaxPolls: maxPolls, SnapshotOnly: req.SnapshotOnly,
 	}
 	log.Info("backup planned", slog.String("service", p.Service), slog.String("environment", p.Environment),
 		slog.String("database", db), slog.String("snapshot", p.Snapshot), slog.String("drRegion", p.DRRegion), slog.Bool("snapshotOnly", p.SnapshotOnly))
 	return p, nil
 }
+
+// preDeploy reports whether the request is a deploy's pre-deploy snapshot:
+// snapshot-only, started by another execution (the deploy machine's
+// PreDeploySnapshot). Its snapshot is tagged so and pruned apart
+// (backup.Prune); a snapshot-only backup an engineer starts is kept by the
+// catalog's retention like the scheduled ones.
+func preDeploy(req payload.BackupRequest) bool { return req.SnapshotOnly && req.StartedBy != "" }
 
 func (h *Handler) target(service, environment string) (catalog.Target, error) {
 	return backup.BackupTarget(h.catalog, service, environment)
@@ -359,8 +366,9 @@ func (h *Handler) copyFailed(ctx context.Context, there rdssnap.Snapshots, id, r
 	return Copy{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to copy snapshot %s to %s: %v", id, where, err)}
 }
 
-// prune applies the catalog's retention in the home and the DR region, and
-// measures the RPO: the age of the newest available copy in the DR region.
+// prune applies the catalog's retention in the home and the DR region (and
+// its pre-deploy snapshots' own, backup.beforeDeployKeep), and measures the
+// RPO: the age of the newest available copy in the DR region.
 func (h *Handler) prune(ctx context.Context, t Task, log *slog.Logger) (PruneResult, error) {
 	tg, err := h.target(t.Service, t.Environment)
 	if err != nil {
@@ -381,7 +389,7 @@ func (h *Handler) prune(ctx context.Context, t Task, log *slog.Logger) (PruneRes
 				res.NewestCopy, res.RPOSeconds = &n, &rpo
 			}
 		}
-		plan := backup.Prune(snaps, db, tg.Backup.Retention, now)
+		plan := backup.Prune(snaps, db, tg.Backup.Retention, tg.Backup.PreDeployKeep(), now)
 		p := Pruned{Region: region, Kept: plan.Keep, Deleted: []backup.Decision{}}
 		for _, d := range plan.Delete {
 			if err := deleteSnapshot(ctx, client, tg.Database.Aurora(), d.Snapshot); err != nil {

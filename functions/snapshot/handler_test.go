@@ -31,6 +31,7 @@ var testCatalog = catalogtest.Web(
 	catalogtest.Environment("production",
 		`database: {instance: web-prod, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}`,
 		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/dr-key",`+
+			` beforeDeploy: true, beforeDeployKeep: 1,`+
 			` backupAccount: {account: "210987654321", role: "`+copierRole+`", kmsKey: "arn:aws:kms:us-west-2:210987654321:alias/copies", retention: {count: 5, days: 30}}}`),
 	catalogtest.Environment("aurora",
 		`database: {cluster: web-aurora, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-aurora-AbCdEf"}`,
@@ -273,6 +274,25 @@ func TestPlan(t *testing.T) {
 	if err != nil || !pre.(Plan).SnapshotOnly || pre.(Plan).Snapshot != want.Snapshot {
 		t.Errorf("snapshot-only plan %+v, %v", pre, err)
 	}
+	// It is tagged a pre-deploy snapshot (pruned apart), with no expiry date;
+	// a snapshot-only backup an engineer starts is not.
+	if tags := planTags(pre.(Plan).Tags); tags[backup.TagPurpose] != backup.PurposePreDeploy || tags[backup.TagExpires] != "" {
+		t.Errorf("pre-deploy snapshot's tags %v", tags)
+	}
+	byHand, err := w.run(t, Task{Call: backup.Call{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(
+		`{"service":"web","environment":"production","reason":"before maintenance","snapshotOnly":true}`)}})
+	if tags := planTags(byHand.(Plan).Tags); err != nil || tags[backup.TagPurpose] != "" || tags[backup.TagExpires] == "" {
+		t.Errorf("an engineer's snapshot-only backup's tags %v, %v", tags, err)
+	}
+}
+
+// planTags is a plan's tags by key.
+func planTags(tags []backup.Tag) map[string]string {
+	out := map[string]string{}
+	for _, t := range tags {
+		out[t.Key] = t.Value
+	}
+	return out
 }
 
 func TestPlanRefusals(t *testing.T) {
@@ -465,6 +485,10 @@ func TestPrune(t *testing.T) {
 		r.add("manual-30", "available", 30*day, map[string]string{})
 	}
 	w.dr.add("s-40", "available", 40*day, ours(backup.TagInUseBy, "drill-web-prod-202611290500"))
+	// Pre-deploy snapshots: the catalog keeps the newest one, however young
+	// the others, and they do not count toward retention.count.
+	w.home.add("pre-1", "available", time.Hour, ours(backup.TagPurpose, backup.PurposePreDeploy))
+	w.home.add("pre-2", "available", 90*time.Minute, ours(backup.TagPurpose, backup.PurposePreDeploy))
 
 	got, err := w.run(t, Task{Call: backup.Call{Action: ActionPrune, Service: "web", Environment: "production"}})
 	if err != nil {
@@ -481,7 +505,7 @@ func TestPrune(t *testing.T) {
 		}
 		return out
 	}
-	for i, want := range [][]string{{"s-10", "s-20"}, {"s-10", "s-20"}} {
+	for i, want := range [][]string{{"pre-2", "s-10", "s-20"}, {"s-10", "s-20"}} {
 		if got := names(res.Regions[i].Deleted); !slices.Equal(got, want) {
 			t.Errorf("%s deleted %v, want %v", res.Regions[i].Region, got, want)
 		}

@@ -15,6 +15,13 @@
 //   - the newest Retention.Count available snapshots are kept;
 //   - every snapshot younger than Retention.Days days is kept;
 //   - the rest is deleted.
+//
+// Pre-deploy snapshots (tagged stepship:purpose=pre-deploy, taken by a
+// deploy, catalog backup.beforeDeploy) are pruned apart, in the home account
+// only: the newest Backup.PreDeployKeep available ones are kept (and any in
+// use or not available), the rest deleted; Retention neither keeps nor
+// counts them, so that frequent deploys neither fill RDS's manual-snapshot
+// quota nor push scheduled snapshots out of Retention.Count.
 package backup
 
 import (
@@ -57,9 +64,13 @@ const (
 	TagInUseBy = "stepship:in-use-by"
 	// TagDrill, on a restored database, is the execution that restored it.
 	TagDrill = "stepship:drill"
-	// TagPurpose, on a restored database, is drill or failover.
+	// TagPurpose, on a restored database, is drill or failover; on a
+	// snapshot a deploy took before its migrations, PurposePreDeploy.
 	TagPurpose = "stepship:purpose"
 )
+
+// PurposePreDeploy is TagPurpose on a pre-deploy snapshot.
+const PurposePreDeploy = "pre-deploy"
 
 // The CloudWatch metrics the backup and dr-drill state machines publish
 // (statemachines/backup.asl.json RecordRPO, dr-drill.asl.json
@@ -118,18 +129,23 @@ func TagValue(s string) string {
 	return b.String()
 }
 
-// SnapshotTags are the tags of a new snapshot of the target's database.
-func SnapshotTags(t catalog.Target, reason string, takenAt time.Time) []Tag {
+// SnapshotTags are the tags of a new snapshot of the target's database; a
+// pre-deploy snapshot is tagged so (TagPurpose), without TagExpires, since
+// retention by age does not apply to it.
+func SnapshotTags(t catalog.Target, reason string, takenAt time.Time, preDeploy bool) []Tag {
 	takenAt = takenAt.UTC()
-	return []Tag{
+	tags := []Tag{
 		{TagManagedBy, ManagedBy},
 		{TagService, t.Service},
 		{TagEnvironment, t.Environment},
 		{TagDatabase, t.Database.Identifier()},
 		{TagReason, TagValue(reason)},
 		{TagTakenAt, takenAt.Format(time.RFC3339)},
-		{TagExpires, Expires(takenAt, t.Backup.Retention.Days)},
 	}
+	if preDeploy {
+		return append(tags, Tag{TagPurpose, PurposePreDeploy})
+	}
+	return append(tags, Tag{TagExpires, Expires(takenAt, t.Backup.Retention.Days)})
 }
 
 // Expires is the value of TagExpires on a snapshot whose data is from
@@ -271,6 +287,10 @@ func (s Snapshot) Ours(db string) bool {
 // InUseBy names the database a drill is restoring from the snapshot, or "".
 func (s Snapshot) InUseBy() string { return s.Tags[TagInUseBy] }
 
+// PreDeploy reports whether a deploy took the snapshot before its
+// migrations (TagPurpose).
+func (s Snapshot) PreDeploy() bool { return s.Tags[TagPurpose] == PurposePreDeploy }
+
 // TakenAt picks the time a snapshot's data is from.
 func TakenAt(tags map[string]string, original, created *time.Time) time.Time {
 	if t, err := time.Parse(time.RFC3339, tags[TagTakenAt]); err == nil {
@@ -299,19 +319,31 @@ type PrunePlan struct {
 }
 
 // Prune decides which of snapshots retention deletes (see the package doc).
-// Snapshots that are not stepship's, of db, are not in the plan.
-func Prune(snapshots []Snapshot, db string, r catalog.Retention, now time.Time) PrunePlan {
+// Snapshots that are not stepship's, of db, are not in the plan. preDeploy
+// is how many pre-deploy snapshots to keep (catalog Backup.PreDeployKeep);
+// 0 where their tag is not trusted (a backup account) or none are taken:
+// then every snapshot is counted by r alike.
+func Prune(snapshots []Snapshot, db string, r catalog.Retention, preDeploy int, now time.Time) PrunePlan {
 	ours := newestFirst(snapshots, func(s Snapshot) bool { return s.Ours(db) })
 	plan := PrunePlan{Keep: []Decision{}, Delete: []Decision{}}
 	cutoff := now.AddDate(0, 0, -r.Days)
-	available := 0
+	available, availablePreDeploy := 0, 0
 	for _, s := range ours {
+		pre := preDeploy > 0 && s.PreDeploy()
 		if s.Status == StatusAvailable {
-			available++
+			if pre {
+				availablePreDeploy++
+			} else {
+				available++
+			}
 		}
 		d := Decision{Snapshot: s.ID, TakenAt: s.TakenAt}
 		var keep bool
-		d.Reason, keep = retain(s, available, r, cutoff)
+		if pre {
+			d.Reason, keep = retainPreDeploy(s, availablePreDeploy, preDeploy)
+		} else {
+			d.Reason, keep = retain(s, available, r, cutoff)
+		}
 		if keep {
 			plan.Keep = append(plan.Keep, d)
 		} else {
@@ -324,11 +356,8 @@ func Prune(snapshots []Snapshot, db string, r catalog.Retention, now time.Time) 
 // retain says whether retention keeps s, and why; available is how many
 // available snapshots there are from the newest down to s.
 func retain(s Snapshot, available int, r catalog.Retention, cutoff time.Time) (reason string, keep bool) {
-	if s.InUseBy() != "" {
-		return "in use by drill database " + s.InUseBy(), true
-	}
-	if s.Status != StatusAvailable {
-		return fmt.Sprintf("status %s: only available snapshots are deleted", s.Status), true
+	if reason, keep := retainUnavailable(s); keep {
+		return reason, true
 	}
 	if available <= r.Count {
 		return fmt.Sprintf("one of the newest %d available", r.Count), true
@@ -337,6 +366,31 @@ func retain(s Snapshot, available int, r catalog.Retention, cutoff time.Time) (r
 		return fmt.Sprintf("younger than %d days", r.Days), true
 	}
 	return fmt.Sprintf("older than %d days and not among the newest %d available", r.Days, r.Count), false
+}
+
+// retainPreDeploy says whether the pre-deploy snapshot s is kept, and why;
+// available is how many available pre-deploy snapshots there are from the
+// newest down to s.
+func retainPreDeploy(s Snapshot, available, keep int) (string, bool) {
+	if reason, kept := retainUnavailable(s); kept {
+		return reason, true
+	}
+	if available <= keep {
+		return fmt.Sprintf("one of the newest %d available pre-deploy snapshots", keep), true
+	}
+	return fmt.Sprintf("a pre-deploy snapshot not among the newest %d available", keep), false
+}
+
+// retainUnavailable keeps, whatever the retention, a snapshot a drill is
+// restoring from and one that is not available.
+func retainUnavailable(s Snapshot) (string, bool) {
+	if s.InUseBy() != "" {
+		return "in use by drill database " + s.InUseBy(), true
+	}
+	if s.Status != StatusAvailable {
+		return fmt.Sprintf("status %s: only available snapshots are deleted", s.Status), true
+	}
+	return "", false
 }
 
 // Newest returns stepship's newest available snapshot of db, or false.

@@ -73,7 +73,50 @@ func TestPrune(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := Prune(tt.snaps, "web-prod", r, now)
+			p := Prune(tt.snaps, "web-prod", r, 0, now)
+			if got := ids(p.Keep); !slices.Equal(got, tt.keep) {
+				t.Errorf("keep %v, want %v", got, tt.keep)
+			}
+			if got := ids(p.Delete); !slices.Equal(got, tt.drop) {
+				t.Errorf("delete %v, want %v", got, tt.drop)
+			}
+		})
+	}
+}
+
+// Pre-deploy snapshots are pruned apart: the newest preDeploy available ones
+// are kept whatever their age, the rest go whatever their age; they neither
+// count toward nor are kept by Retention. With preDeploy 0 their tag is not
+// trusted: they are counted like the others.
+func TestPrunePreDeploy(t *testing.T) {
+	r := catalog.Retention{Count: 2, Days: 7}
+	pre := func(id string, days float64, status string, extra ...string) Snapshot {
+		return snap(id, days, status, append([]string{TagPurpose, PurposePreDeploy}, extra...)...)
+	}
+	tests := []struct {
+		name       string
+		preDeploy  int
+		snaps      []Snapshot
+		keep, drop []string
+	}{
+		{"the newest kept, the rest go however young", 2, []Snapshot{pre("p1", 0.1, "available"), pre("p2", 0.2, "available"), pre("p3", 0.3, "available"), pre("p4", 0.4, "available")},
+			[]string{"p1", "p2"}, []string{"p3", "p4"}},
+		{"old ones kept while among the newest", 2, []Snapshot{pre("p1", 60, "available"), pre("p2", 90, "available")},
+			[]string{"p1", "p2"}, []string{}},
+		{"they do not push scheduled ones out of the count", 1, []Snapshot{pre("p1", 0.1, "available"), pre("p2", 0.2, "available"), pre("p3", 0.3, "available"),
+			snap("s1", 30, "available"), snap("s2", 31, "available"), snap("s3", 32, "available")},
+			[]string{"p1", "s1", "s2"}, []string{"p2", "p3", "s3"}},
+		{"creating, failed or in use: kept, and not counted", 1, []Snapshot{pre("creating", 0, "creating"), pre("p1", 1, "available"), pre("failed", 2, "failed"),
+			pre("drilled", 3, "available", TagInUseBy, "drill-web-prod-202611300500"), pre("p2", 4, "available")},
+			[]string{"creating", "p1", "failed", "drilled"}, []string{"p2"}},
+		{"not trusted (0): counted and kept by retention", 0, []Snapshot{pre("p1", 0.1, "available"), pre("p2", 0.2, "available"), pre("p3", 0.3, "available"), snap("s1", 30, "available")},
+			[]string{"p1", "p2", "p3"}, []string{"s1"}},
+		{"another database's are not ours", 1, []Snapshot{pre("p1", 0.1, "available"), pre("other", 0.2, "available", TagDatabase, "api-prod"), pre("p2", 0.3, "available")},
+			[]string{"p1"}, []string{"p2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Prune(tt.snaps, "web-prod", r, tt.preDeploy, now)
 			if got := ids(p.Keep); !slices.Equal(got, tt.keep) {
 				t.Errorf("keep %v, want %v", got, tt.keep)
 			}
@@ -89,8 +132,10 @@ func TestPrune(t *testing.T) {
 // are never in the plan's Delete.
 func FuzzPruneKeepsWhatItMust(f *testing.F) {
 	f.Add([]byte{3, 10, 0, 40, 1, 2, 9, 200, 0, 0}, uint8(2), uint8(7))
+	f.Add([]byte{4, 1, 11, 2, 18, 3, 25, 200, 0, 0}, uint8(13), uint8(7))
 	f.Fuzz(func(t *testing.T, data []byte, count, days uint8) {
 		r := catalog.Retention{Count: int(count%10) + 1, Days: int(days%30) + 1}
+		preDeploy := int(count/10) % 4 // 0: the purpose tag is not trusted
 		var snaps []Snapshot
 		for i := 0; i+1 < len(data); i += 2 {
 			status := []string{"available", "creating", "failed", "available"}[data[i]%4]
@@ -100,19 +145,26 @@ func FuzzPruneKeepsWhatItMust(f *testing.F) {
 				extra = []string{TagInUseBy, "drill-x"}
 			case 6:
 				extra = []string{TagDatabase, "other"}
+			case 4:
+				extra = []string{TagPurpose, PurposePreDeploy}
 			}
 			snaps = append(snaps, snap(string(rune('a'+i%26))+string(rune('a'+i/26)), float64(data[i+1])/4, status, extra...))
 		}
-		p := Prune(snaps, "web-prod", r, now)
-		newest := newestFirst(snaps, func(s Snapshot) bool { return s.Ours("web-prod") && s.Status == StatusAvailable })
+		p := Prune(snaps, "web-prod", r, preDeploy, now)
+		apart := func(s Snapshot) bool { return preDeploy > 0 && s.PreDeploy() }
 		protected := map[string]bool{}
-		for i, s := range newest {
+		for i, s := range newestFirst(snaps, func(s Snapshot) bool { return s.Ours("web-prod") && s.Status == StatusAvailable && !apart(s) }) {
 			if i < r.Count {
 				protected[s.ID] = true
 			}
 		}
+		for i, s := range newestFirst(snaps, func(s Snapshot) bool { return s.Ours("web-prod") && s.Status == StatusAvailable && apart(s) }) {
+			if i < preDeploy {
+				protected[s.ID] = true
+			}
+		}
 		for _, s := range snaps {
-			if !s.Ours("web-prod") || s.InUseBy() != "" || s.Status != StatusAvailable || s.TakenAt.After(now.AddDate(0, 0, -r.Days)) {
+			if !s.Ours("web-prod") || s.InUseBy() != "" || s.Status != StatusAvailable || (!apart(s) && s.TakenAt.After(now.AddDate(0, 0, -r.Days))) {
 				protected[s.ID] = true
 			}
 		}
@@ -138,8 +190,11 @@ func TestPrunePlanGolden(t *testing.T) {
 		snap("stepship-web-prod-20261020-030000", 41, "available", TagInUseBy, "drill-web-prod-202611300500"),
 		snap("stepship-web-prod-20261001-030000", 60, "available"),
 		snap("rds:web-prod-2026-11-30", 0, "available", TagManagedBy, ""),
+		snap("stepship-web-prod-20261130-021500", 0.75/24, "available", TagPurpose, PurposePreDeploy),
+		snap("stepship-web-prod-20261129-221500", 4.75/24, "available", TagPurpose, PurposePreDeploy),
+		snap("stepship-web-prod-20261129-161500", 10.75/24, "available", TagPurpose, PurposePreDeploy),
 	}
-	got, err := json.MarshalIndent(Prune(snaps, "web-prod", catalog.Retention{Count: 3, Days: 7}, now), "", "  ")
+	got, err := json.MarshalIndent(Prune(snaps, "web-prod", catalog.Retention{Count: 3, Days: 7}, 2, now), "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,11 +319,17 @@ func TestRestoredPrefix(t *testing.T) {
 func TestSnapshotTags(t *testing.T) {
 	tg := catalog.Target{Service: "web", Environment: "production", Database: &catalog.Database{Instance: "web-prod"},
 		Backup: &catalog.Backup{Retention: catalog.Retention{Count: 7, Days: 14}}}
-	got := SnapshotTags(tg, "nightly; cron", now)
+	got := SnapshotTags(tg, "nightly; cron", now, false)
 	want := []Tag{{TagManagedBy, "stepship"}, {TagService, "web"}, {TagEnvironment, "production"}, {TagDatabase, "web-prod"},
 		{TagReason, "nightly_ cron"}, {TagTakenAt, "2026-11-30T03:00:00Z"}, {TagExpires, "2026-12-14"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("SnapshotTags = %v, want %v", got, want)
+	}
+	// A pre-deploy snapshot: its purpose instead of an expiry date.
+	got = SnapshotTags(tg, "before deploy", now, true)
+	want = append(slices.Clone(want[:4]), Tag{TagReason, "before deploy"}, Tag{TagTakenAt, "2026-11-30T03:00:00Z"}, Tag{TagPurpose, PurposePreDeploy})
+	if !slices.Equal(got, want) {
+		t.Errorf("pre-deploy SnapshotTags = %v, want %v", got, want)
 	}
 }
 
@@ -398,11 +459,11 @@ func TestNoOlderThanMade(t *testing.T) {
 	newest := snap("newest", 0.5, "available")
 	newest.CreatedAt = now.Add(-12 * time.Hour)
 	in := []Snapshot{fresh, old, newest}
-	if p := Prune(in, "web-prod", r, now); !slices.Equal(ids(p.Delete), []string{"old", "tagged-old-made-today"}) {
+	if p := Prune(in, "web-prod", r, 0, now); !slices.Equal(ids(p.Delete), []string{"old", "tagged-old-made-today"}) {
 		t.Fatalf("by the tags alone %v would go", ids(p.Delete))
 	}
 	got := NoOlderThanMade(in)
-	if p := Prune(got, "web-prod", r, now); !slices.Equal(ids(p.Delete), []string{"old"}) {
+	if p := Prune(got, "web-prod", r, 0, now); !slices.Equal(ids(p.Delete), []string{"old"}) {
 		t.Errorf("deleted %v, want only old", ids(p.Delete))
 	}
 	if !in[0].TakenAt.Equal(fresh.TakenAt) || !got[1].TakenAt.Equal(old.TakenAt) {

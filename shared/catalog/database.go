@@ -161,8 +161,35 @@ type Backup struct {
 	// before its migrations: the deploy state machine runs the backup
 	// machine snapshot-only and waits until the snapshot is available
 	// (optional, default false). Its identifier is in the deploy's ledger
-	// entry; retention prunes it like the scheduled ones.
+	// entry.
 	BeforeDeploy bool `yaml:"beforeDeploy,omitempty" json:"beforeDeploy,omitempty"`
+	// BeforeDeployKeep is how many of the newest available pre-deploy
+	// snapshots pruning keeps (optional with BeforeDeploy, default
+	// DefaultBeforeDeployKeep, at most MaxBeforeDeployKeep). They are
+	// pruned apart from the scheduled ones: Retention neither keeps them
+	// nor counts them, so that frequent deploys neither fill RDS's
+	// manual-snapshot quota nor push scheduled snapshots out of the count.
+	BeforeDeployKeep int `yaml:"beforeDeployKeep,omitempty" json:"beforeDeployKeep,omitempty"`
+}
+
+// The number of pre-deploy snapshots kept (Backup.BeforeDeployKeep).
+const (
+	DefaultBeforeDeployKeep = 3
+	// MaxBeforeDeployKeep leaves most of RDS's default quota of 100 manual
+	// snapshots per region to the scheduled ones.
+	MaxBeforeDeployKeep = 20
+)
+
+// PreDeployKeep is how many pre-deploy snapshots pruning keeps: 0 when the
+// environment takes none.
+func (b *Backup) PreDeployKeep() int {
+	switch {
+	case b == nil || !b.BeforeDeploy:
+		return 0
+	case b.BeforeDeployKeep == 0:
+		return DefaultBeforeDeployKeep
+	}
+	return b.BeforeDeployKeep
 }
 
 // BackupAccount is the offsite copy of the 3-2-1 rule: an AWS account of its
@@ -353,6 +380,11 @@ func (b *Backup) validate(at string) error {
 	}
 	if err := b.Retention.validate(at + ".retention"); err != nil {
 		return err
+	}
+	if k := b.BeforeDeployKeep; k != 0 && !b.BeforeDeploy {
+		return &Error{Path: at + ".beforeDeployKeep", Problem: "is only for pre-deploy snapshots: set beforeDeploy: true, or remove it"}
+	} else if k < 0 || k > MaxBeforeDeployKeep {
+		return &Error{Path: at + ".beforeDeployKeep", Problem: fmt.Sprintf("must be between 1 and %d (the newest pre-deploy snapshots kept; default %d)", MaxBeforeDeployKeep, DefaultBeforeDeployKeep)}
 	}
 	if b.DRRegion == "" {
 		return &Error{Path: at + ".drRegion", Problem: "required (the region the snapshots are copied to)"}

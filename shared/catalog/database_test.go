@@ -71,6 +71,12 @@ func TestDataParseErrors(t *testing.T) {
 		want      string
 		wantExact bool
 	}{
+		{"pre-deploy snapshots kept without beforeDeploy", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeployKeep: 5\n",
+			envAt + ".backup.beforeDeployKeep: is only for pre-deploy snapshots: set beforeDeploy: true, or remove it", true},
+		{"too many pre-deploy snapshots kept", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n          beforeDeployKeep: 21\n",
+			envAt + ".backup.beforeDeployKeep: must be between 1 and 20 (the newest pre-deploy snapshots kept; default 3)", true},
+		{"no pre-deploy snapshot kept", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n          beforeDeployKeep: -1\n",
+			envAt + ".backup.beforeDeployKeep: must be between 1 and 20", false},
 		{"both instance and cluster", "instance: web-prod", "instance: web-prod\n          cluster: web-aurora",
 			envAt + ".database: give instance or cluster, not both", true},
 		{"neither instance nor cluster", "          instance: web-prod\n", "",
@@ -176,6 +182,7 @@ func TestDataValid(t *testing.T) {
 		{"a backup account key ARN", "alias/stepship-backup-copies", "key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},
 		{"a role with a path", "role/stepship-backup-copier", "role/stepship/backup-copier"},
 		{"a snapshot before every deploy", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n"},
+		{"the newest 20 pre-deploy snapshots kept", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n          beforeDeployKeep: 20\n"},
 		{"no tables or assertions", "          tables: [users, billing.invoices]\n", ""},
 		{"no security group (the DR stack's)", "          securityGroup: sg-0123456789abcdef0\n", ""},
 		{"gov cloud", "arn:aws:secretsmanager:us-east-1", "arn:aws-us-gov:secretsmanager:us-gov-west-1"},
@@ -261,6 +268,26 @@ func TestBackupBeforeDeploy(t *testing.T) {
 		raw, _ := json.Marshal(tg.Backup)
 		if tg.Backup.BeforeDeploy != on || strings.Contains(string(raw), `"beforeDeploy":true`) != on {
 			t.Errorf("beforeDeploy %v: target backup %s", on, raw)
+		}
+	}
+}
+
+// PreDeployKeep: none without beforeDeploy, the default when it is not
+// given, else the catalog's.
+func TestPreDeployKeep(t *testing.T) {
+	tests := []struct {
+		backup *Backup
+		want   int
+	}{
+		{nil, 0},
+		{&Backup{}, 0},
+		{&Backup{BeforeDeploy: true}, DefaultBeforeDeployKeep},
+		{&Backup{BeforeDeploy: true, BeforeDeployKeep: 1}, 1},
+		{&Backup{BeforeDeploy: true, BeforeDeployKeep: MaxBeforeDeployKeep}, MaxBeforeDeployKeep},
+	}
+	for _, tt := range tests {
+		if got := tt.backup.PreDeployKeep(); got != tt.want {
+			t.Errorf("%+v.PreDeployKeep() = %d, want %d", tt.backup, got, tt.want)
 		}
 	}
 }

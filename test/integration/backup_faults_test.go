@@ -232,8 +232,10 @@ type backupMatrix struct {
 	w *backupWorld
 	// machines: each machine's ARN, its Task states and its named outcomes.
 	machines map[string]*matrixMachine
-	// retention is the catalog's for the database.
-	retention catalog.Retention
+	// retention is the catalog's for the database, preDeployKeep its
+	// pre-deploy snapshots' (backup.Prune).
+	retention     catalog.Retention
+	preDeployKeep int
 	// keepers are the snapshots seedKeepers made; fodder counts the old
 	// ones seeded for pruning.
 	keepers []string
@@ -267,7 +269,7 @@ func newBackupMatrix(t *testing.T, w *backupWorld) *backupMatrix {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.retention = tg.Backup.Retention
+	m.retention, m.preDeployKeep = tg.Backup.Retention, tg.Backup.PreDeployKeep()
 	named := taskerrNames(t, w.e.Root)
 	for name, arn := range map[string]string{statemachines.Backup: w.e.BackupStateMachineARN, statemachines.DRDrill: w.e.DrillStateMachineARN} {
 		raw, err := statemachines.Definition(name)
@@ -506,7 +508,8 @@ func (m *backupMatrix) cell(t *testing.T, row matrixRow, f matrixFault) matrixCe
 	out, path := m.start(t, row.machine)
 	c := matrixCell{states: len(path), took: time.Since(start)}
 	if (fired != nil && fired() == 0) || !slices.Contains(path, row.state) {
-		t.Errorf("the fault never reached the call (path %v)", path)
+		made := slices.DeleteFunc(m.w.e.Proxy.Calls(), func(c awsproxy.Call) bool { return c.Start.Before(start) })
+		t.Errorf("the fault never reached the call (path %v); the calls this cell made:\n%s", path, awsproxy.CallTable(made))
 	}
 	cause := aws.ToString(out.Cause)
 	switch {
@@ -629,7 +632,7 @@ func (m *backupMatrix) checkKept(t *testing.T, before map[string][]backup.Snapsh
 		newer := append(slices.Clone(snaps), backup.Snapshot{ID: "a-newer-one", Status: backup.StatusAvailable, TakenAt: time.Now().Add(time.Hour),
 			Tags: map[string]string{backup.TagManagedBy: backup.ManagedBy, backup.TagDatabase: db}})
 		keep := map[string]string{}
-		for _, d := range backup.Prune(newer, db, m.retention, time.Now()).Keep {
+		for _, d := range backup.Prune(newer, db, m.retention, m.preDeployKeep, time.Now()).Keep {
 			keep[d.Snapshot] = d.Reason
 		}
 		for _, s := range snaps {

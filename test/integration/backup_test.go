@@ -82,8 +82,7 @@ func TestBackupsAndDrills(t *testing.T) {
 	t.Run("the input's expectedSchemaVersion overrides the ledger", w.drillOverride)
 	t.Run("failure at each drill step", w.drillFaults)
 	t.Run("failover without the home region", w.failoverWithoutTheHomeRegion)
-	// Last: its snapshot would count among the newest that pruning keeps,
-	// and it migrates the database the drills restore.
+	// Last: it migrates the database the drills restore.
 	t.Run("a deploy snapshots the database before its migrations", w.deploySnapshotsFirst)
 }
 
@@ -431,6 +430,9 @@ func (w *backupWorld) deploySnapshotsFirst(t *testing.T) {
 	if reason := tagMap(snap.TagList)[backup.TagReason]; !strings.Contains(reason, r.commit) {
 		t.Errorf("snapshot reason %q does not name the commit %s", reason, r.commit)
 	}
+	if tags := tagMap(snap.TagList); tags[backup.TagPurpose] != backup.PurposePreDeploy || tags[backup.TagExpires] != "" {
+		t.Errorf("snapshot tags %v: want %s=%s (pruned apart), no %s", tags, backup.TagPurpose, backup.PurposePreDeploy, backup.TagExpires)
+	}
 	if _, copied := w.snapshots(t, w.dr)[entry.Snapshot]; copied {
 		t.Errorf("the pre-deploy snapshot %s was copied to %s: snapshot-only runs copy nothing", entry.Snapshot, w.e.BackupSpec.DRRegion)
 	}
@@ -457,6 +459,8 @@ func (w *backupWorld) deploySnapshotsFirst(t *testing.T) {
 // Pruning deletes only stepship's snapshots of the database that are old and
 // not among the newest 3 available (catalog: retention count 3, days 7); it
 // keeps one a drill uses, and never looks at one without stepship's tags.
+// Pre-deploy snapshots are pruned apart: the newest 3 kept, however many
+// deploys there were.
 func (w *backupWorld) pruning(t *testing.T) {
 	spec, ctx := w.e.BackupSpec, t.Context()
 	day := 24 * time.Hour
@@ -478,6 +482,12 @@ func (w *backupWorld) pruning(t *testing.T) {
 	w.seedSnapshot(t, "old-32d", 32*day, w.ours(nil), false)
 	w.seedSnapshot(t, "old-33d", 33*day, w.ours(nil), false)
 	w.seedSnapshot(t, "by-hand-old", 90*day, nil, false)
+	// Four young pre-deploy snapshots: the catalog (beforeDeploy, no
+	// beforeDeployKeep) keeps the newest 3 of them, and none of them counts
+	// toward retention.count.
+	for i, id := range []string{"pre-deploy-1h", "pre-deploy-2h", "pre-deploy-3h", "pre-deploy-4h"} {
+		w.seedSnapshot(t, id, time.Duration(i+1)*time.Hour, w.ours(map[string]string{backup.TagPurpose: backup.PurposePreDeploy}), false)
+	}
 
 	out, path := w.backupRun(t)
 	if out.Status != sfntypes.ExecutionStatusSucceeded {
@@ -486,7 +496,8 @@ func (w *backupWorld) pruning(t *testing.T) {
 	// Two young ones (the full run's and this one), then old-30d make the
 	// newest 3 available; old-31d-in-use is kept for its drill.
 	left := w.snapshots(t, w.home)
-	for id, want := range map[string]bool{"old-30d": true, "old-31d-in-use": true, "old-32d": false, "old-33d": false, "by-hand-old": true} {
+	for id, want := range map[string]bool{"old-30d": true, "old-31d-in-use": true, "old-32d": false, "old-33d": false, "by-hand-old": true,
+		"pre-deploy-1h": true, "pre-deploy-2h": true, "pre-deploy-3h": true, "pre-deploy-4h": false} {
 		if _, ok := left[id]; ok != want {
 			t.Errorf("%s left: %v, want %v", id, ok, want)
 		}
