@@ -317,15 +317,16 @@ func Parse(data []byte) (*Catalog, error) {
 	if len(root.Content) == 0 {
 		return nil, &Error{Problem: "empty document"}
 	}
+	// Unknown fields are refused here, by path (Node.Decode has no
+	// KnownFields): checkFields sees every key, since the catalog's types
+	// are structs, pointers and slices only (TestCatalogTypesAreCheckable)
+	// and a key must be a plain string.
+	if err := checkFields(root.Content[0], reflect.TypeFor[Catalog](), "", map[checked]int{}); err != nil {
+		return nil, err
+	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, &Error{Problem: "more than one YAML document"}
-	}
-	// Unknown fields are refused here, by path (Node.Decode has no
-	// KnownFields; checkFields sees every field since the catalog's types
-	// are structs, pointers and slices only: TestCatalogTypesAreCheckable).
-	if err := checkFields(root.Content[0], reflect.TypeFor[Catalog](), ""); err != nil {
-		return nil, err
 	}
 	var c Catalog
 	if err := root.Decode(&c); err != nil {
@@ -337,24 +338,41 @@ func Parse(data []byte) (*Catalog, error) {
 	return &c, nil
 }
 
+// checked is a node checked against a type: an alias makes one node appear
+// in many places, and each is checked once.
+type checked struct {
+	n *yaml.Node
+	t reflect.Type
+}
+
 // checkFields walks a YAML node alongside the Go type it decodes into and
-// reports the first mapping key that has no field, with its path. It always
-// ends, even on self-referencing aliases: each step descends the Go type,
-// which does not nest itself.
-func checkFields(n *yaml.Node, t reflect.Type, at string) error {
+// reports the first mapping key that is not a plain string (an alias, a
+// tagged or complex key: what it decodes to is not what it reads as) or has
+// no field, with its path. It ends, even on self-referencing aliases (each
+// step descends the Go type, which does not nest itself), and in time
+// linear in the document however its aliases nest: seen counts the times
+// each node and type was reached, and each is walked the first time only.
+func checkFields(n *yaml.Node, t reflect.Type, at string, seen map[checked]int) error {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if seen[checked{n, t}]++; seen[checked{n, t}] > 1 {
+		return nil
+	}
 	if n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct {
 		for kv := range slices.Chunk(n.Content, 2) { // key, value
-			f, ok := fieldByTag(t, kv[0].Value)
-			if !ok {
-				return &Error{Path: at, Problem: fmt.Sprintf("unknown field %q", kv[0].Value), Line: kv[0].Line}
+			key := kv[0]
+			if key.Kind != yaml.ScalarNode || (key.ShortTag() != "!!str" && key.ShortTag() != "!!merge") {
+				return &Error{Path: at, Problem: "a key must be a plain string, not " + describeKey(key), Line: key.Line}
 			}
-			if err := checkFields(kv[1], f.Type, join(at, kv[0].Value)); err != nil {
+			f, ok := fieldByTag(t, key.Value)
+			if !ok {
+				return &Error{Path: at, Problem: fmt.Sprintf("unknown field %q", key.Value), Line: key.Line}
+			}
+			if err := checkFields(kv[1], f.Type, join(at, key.Value), seen); err != nil {
 				return err
 			}
 		}
@@ -369,12 +387,23 @@ func checkFields(n *yaml.Node, t reflect.Type, at string) error {
 		return &Error{Path: at, Problem: "must be a mapping with the fields " + strings.Join(fields, ", ") + ", not " + strconv.Quote(n.Value), Line: n.Line}
 	} else if n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice {
 		for i, el := range n.Content {
-			if err := checkFields(el, t.Elem(), fmt.Sprintf("%s[%s]", at, label(el, i))); err != nil {
+			if err := checkFields(el, t.Elem(), fmt.Sprintf("%s[%s]", at, label(el, i)), seen); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// describeKey names a mapping key that is not a plain string.
+func describeKey(k *yaml.Node) string {
+	switch k.Kind {
+	case yaml.AliasNode:
+		return "an alias (*" + k.Value + ")"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("%q tagged %s", k.Value, k.ShortTag())
+	}
+	return "a list or a mapping"
 }
 
 func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
