@@ -1,7 +1,8 @@
 // Package config names the environment variables stepship's functions read,
 // once: the functions read them through this package, the CDK app sets them
-// by these names, and the local stack sets them the same way. It also loads
-// the service catalog from where the environment says it is.
+// by these names, and the local stack sets them the same way. It also says
+// where the service catalog is (CatalogPath); it imports no other stepship
+// package, so that linking it (shared/awsenv does) costs no catalog.
 package config
 
 import (
@@ -9,8 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
-
-	"github.com/stepship/stepship/shared/catalog"
 )
 
 // Environment variables of stepship's functions (see docs/configuration.md).
@@ -89,11 +88,6 @@ func CatalogPath(getenv Getenv) string {
 		root = "."
 	}
 	return filepath.Join(root, CatalogFileName)
-}
-
-// LoadCatalog loads and validates the catalog CatalogPath names.
-func LoadCatalog(getenv Getenv) (*catalog.Catalog, error) {
-	return catalog.Load(CatalogPath(getenv))
 }
 
 // Required returns the variable's value, or an error naming it.

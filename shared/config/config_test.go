@@ -33,15 +33,6 @@ func TestCatalogPath(t *testing.T) {
 	}
 }
 
-func TestLoadCatalog(t *testing.T) {
-	if _, err := LoadCatalog(env(EnvCatalog, "../../catalog.yaml")); err != nil {
-		t.Errorf("LoadCatalog(catalog.yaml): %v", err)
-	}
-	if _, err := LoadCatalog(env(EnvCatalog, "does-not-exist.yaml")); err == nil || !strings.Contains(err.Error(), "does-not-exist.yaml") {
-		t.Errorf("LoadCatalog(missing) = %v, want an error naming the file", err)
-	}
-}
-
 // Every value error names the variable and shows the bad value; defaults
 // apply only when the variable is unset.
 func TestValues(t *testing.T) {

@@ -31,7 +31,7 @@ type Env struct {
 
 // Load reads the catalog and the AWS configuration the environment names.
 func Load(getenv config.Getenv, log *slog.Logger) (Env, error) {
-	cat, err := config.LoadCatalog(getenv)
+	cat, err := catalog.Load(config.CatalogPath(getenv))
 	if err != nil {
 		return Env{}, err
 	}

@@ -217,6 +217,23 @@ func TestFloorLinksWhatTheFunctionLinks(t *testing.T) {
 		if got, want := serviceModules(t, floor), serviceModules(t, Bootstrap(t, name)); !slices.Equal(got, want) {
 			t.Errorf("%s's floor links the service modules %v, the function %v", name, got, want)
 		}
+		// Nothing of stepship's but the AWS configuration every function
+		// builds: the floor must not start the catalog (its package init,
+		// yaml.v3's) and then count it as the SDK's.
+		tags = strings.TrimPrefix(tags, "-tags=")
+		list := exec.Command("go", "list", "-tags", tags, "-deps", FloorPackage)
+		list.Dir = MustRepoRoot(t)
+		out, err := list.Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", FloorPackage, err)
+		}
+		for _, pkg := range strings.Fields(string(out)) {
+			ours := strings.HasPrefix(pkg, "github.com/stepship/stepship/")
+			allowed := slices.Contains([]string{"shared/awsenv", "shared/config", "test/harness/sdkfloor"}, strings.TrimPrefix(pkg, "github.com/stepship/stepship/"))
+			if (ours && !allowed) || strings.HasPrefix(pkg, "gopkg.in/yaml") {
+				t.Errorf("%s's floor links %s", name, pkg)
+			}
+		}
 	}
 }
 
