@@ -255,6 +255,10 @@ func TestTheRestoreFunctionReachesOnlyTheCatalogsCopiesAndDeletesOnlyDrills(t *t
 	if got := fmt.Sprint(del["Condition"]); got != "map[StringEquals:map[aws:ResourceTag/"+backup.TagPurpose+":"+string(payload.ModeDrill)+"]]" {
 		t.Errorf("delete condition %s", got)
 	}
+	// AND of a copy's tags it writes and removes only the in-use mark
+	if got := fmt.Sprint(bySid["MarkTheCopyInUse"]["Condition"]); got != "map[ForAllValues:StringEquals:map[aws:TagKeys:["+backup.TagInUseBy+"]]]" {
+		t.Errorf("tagging condition %s", got)
+	}
 	// AND it restores never publicly accessible, into the catalog's subnet groups
 	for _, sid := range []string{"RestoreIntoTheDrillSubnetGroup", "CreateTheRestoredClustersWriter"} {
 		if got := fmt.Sprint(bySid[sid]["Condition"]); got != "map[Bool:map[rds:PubliclyAccessible:false]]" {

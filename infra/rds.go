@@ -235,7 +235,10 @@ func grantDrillRestores(stack awscdk.Stack, role awsiam.IGrantable, targets []ca
 	arn := func(typ, name string) *string { return rdsNames{stack: stack, region: region}.arn(typ, name) }
 	read := [2]*rdsAccess{{sid: "ReadTheCopies", actions: []string{"rds:DescribeDBSnapshots"}},
 		{sid: "ReadTheClusterCopies", actions: []string{"rds:DescribeDBClusterSnapshots"}}}
-	mark := &rdsAccess{sid: "MarkTheCopyInUse", actions: []string{"rds:AddTagsToResource", "rds:RemoveTagsFromResource"}}
+	// Only the in-use mark: no other tag on a copy (a pre-deploy mark, an
+	// older taken-at) may be written by what restores it.
+	mark := &rdsAccess{sid: "MarkTheCopyInUse", actions: []string{"rds:AddTagsToResource", "rds:RemoveTagsFromResource"},
+		conditions: map[string]any{"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{backup.TagInUseBy}}}}
 	restore := &rdsAccess{sid: "RestoreIntoTheDrillSubnetGroup", actions: []string{"rds:RestoreDBInstanceFromDBSnapshot"}, conditions: noPublicAccess}
 	restoreCluster := &rdsAccess{sid: "RestoreClustersIntoTheDrillSubnetGroup", actions: []string{"rds:RestoreDBClusterFromSnapshot"}}
 	writer := &rdsAccess{sid: "CreateTheRestoredClustersWriter", actions: []string{"rds:CreateDBInstance"}, conditions: noPublicAccess}

@@ -150,12 +150,20 @@ var backupScenarios = []scenario{
 		status: asl.StatusFailed, errName: "SnapshotVanished", cause: []string{"stepship-web-prod-20261130-030000 disappeared"},
 	},
 	{
-		name: "snapshot only (a deploy's pre-deploy snapshot): ends once the snapshot is available, no copy, no pruning",
+		name: "snapshot only (a deploy's pre-deploy snapshot): ends once the snapshot is available and the pre-deploy snapshots are pruned, no copy",
 		script: map[string][]reply{"Plan": {ok(strings.Replace(backupPlan(false, 10), `"snapshotOnly":false`, `"snapshotOnly":true`, 1))}, "CreateSnapshot": {ok(`{}`)},
-			"DescribeSnapshot": {ok(snapshotStatus("creating")), ok(snapshotStatus("available"))}},
+			"DescribeSnapshot": {ok(snapshotStatus("creating")), ok(snapshotStatus("available"))}, "PrunePreDeploy": {ok(`{"region":"us-east-1","kept":[],"deleted":[]}`)}},
 		path: []string{"Plan", "SnapshotKind", "CreateSnapshot", "StartSnapshotWait", "WaitSnapshot", "DescribeKind", "DescribeSnapshot", "SnapshotReady",
-			"CountSnapshotPoll", "WaitSnapshot", "DescribeKind", "DescribeSnapshot", "SnapshotReady", "CopyWanted", "SnapshotTaken"},
+			"CountSnapshotPoll", "WaitSnapshot", "DescribeKind", "DescribeSnapshot", "SnapshotReady", "CopyWanted", "PrunePreDeploy", "SnapshotTaken"},
 		status: asl.StatusSucceeded,
+	},
+	{
+		name: "snapshot only: pruning the pre-deploy snapshots fails after its retries; the snapshot is taken all the same",
+		script: map[string][]reply{"Plan": {ok(strings.Replace(backupPlan(false, 10), `"snapshotOnly":false`, `"snapshotOnly":true`, 1))}, "CreateSnapshot": {ok(`{}`)},
+			"DescribeSnapshot": {ok(snapshotStatus("available"))}, "PrunePreDeploy": {fail("RDSCallFailed", "failed to delete x")}},
+		path: []string{"Plan", "SnapshotKind", "CreateSnapshot", "StartSnapshotWait", "WaitSnapshot", "DescribeKind", "DescribeSnapshot", "SnapshotReady",
+			"CopyWanted", "PrunePreDeploy", "SnapshotTaken"},
+		status: asl.StatusSucceeded, output: []string{`"pruneError":{"Cause":"failed to delete x","Error":"RDSCallFailed"}`, `"snapshot":"stepship-web-prod-20261130-030000"`},
 	},
 	{
 		name:   "an input naming a database is refused",

@@ -158,6 +158,7 @@ type scenario struct {
 	status  asl.Status
 	errName string
 	cause   []string // substrings of the cause
+	output  []string // substrings of the output
 	input   string   // the machine's input (deployInput when empty)
 }
 
@@ -686,6 +687,11 @@ func checkPaths(t *testing.T, machine, input string, scenarios []scenario) {
 			for _, c := range sc.cause {
 				if !strings.Contains(got.Cause, c) {
 					t.Errorf("cause %q does not say %q", got.Cause, c)
+				}
+			}
+			for _, o := range sc.output {
+				if !strings.Contains(string(got.Output), o) {
+					t.Errorf("output %s does not hold %s", got.Output, o)
 				}
 			}
 		})

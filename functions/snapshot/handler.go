@@ -48,6 +48,9 @@ const (
 	ActionPlan  = "plan"
 	ActionCopy  = "copy"
 	ActionPrune = "prune"
+	// ActionPrunePreDeploy applies the pre-deploy snapshots' retention in
+	// the home region, after a pre-deploy snapshot is available.
+	ActionPrunePreDeploy = "prune-pre-deploy"
 )
 
 // Task is what the backup state machine sends: an action and its arguments.
@@ -194,6 +197,8 @@ func (h *Handler) Handle(ctx context.Context, inv payload.Invocation[Task]) (any
 		return h.copyToDR(ctx, t, log)
 	case ActionPrune:
 		return h.prune(ctx, t, log)
+	case ActionPrunePreDeploy:
+		return h.prunePreDeploy(ctx, t, log)
 	case ActionShare:
 		return h.share(ctx, t, log)
 	case ActionAccountCopy:
@@ -201,7 +206,7 @@ func (h *Handler) Handle(ctx context.Context, inv payload.Invocation[Task]) (any
 	case ActionUnshare:
 		return h.unshare(ctx, t, log)
 	default:
-		return nil, &taskerr.InvalidBackupRequest{Reason: fmt.Sprintf("unknown action %q (plan, copy, share, account-copy, unshare or prune)", t.Action)}
+		return nil, &taskerr.InvalidBackupRequest{Reason: fmt.Sprintf("unknown action %q (plan, copy, share, account-copy, unshare, prune or prune-pre-deploy)", t.Action)}
 	}
 }
 
@@ -219,10 +224,13 @@ func (h *Handler) plan(t Task, log *slog.Logger) (Plan, error) {
 		return Plan{}, err
 	}
 	db := tg.Database.Identifier()
-	id := backup.SnapshotID(db, t.StartedAt)
+	id, pre := backup.SnapshotID(db, t.StartedAt), preDeploy(req, tg)
+	if pre {
+		id = backup.PreDeploySnapshotID(db, t.StartedAt)
+	}
 	p := Plan{
 		Service: tg.Service, Environment: tg.Environment, Database: db, Aurora: tg.Database.Aurora(),
-		Snapshot: id, Tags: backup.SnapshotTags(tg, req.Reason, t.StartedAt, preDeploy(req)),
+		Snapshot: id, Tags: backup.SnapshotTags(tg, req.Reason, t.StartedAt, pre),
 		DRRegion: tg.Backup.DRRegion, BackupAccount: accountPlan(tg.Backup, id), PollSeconds: pollSeconds, MaxPolls: maxPolls, SnapshotOnly: req.SnapshotOnly,
 	}
 	log.Info("backup planned", slog.String("service", p.Service), slog.String("environment", p.Environment),
@@ -232,10 +240,13 @@ func (h *Handler) plan(t Task, log *slog.Logger) (Plan, error) {
 
 // preDeploy reports whether the request is a deploy's pre-deploy snapshot:
 // snapshot-only, started by another execution (the deploy machine's
-// PreDeploySnapshot). Its snapshot is tagged so and pruned apart
-// (backup.Prune); a snapshot-only backup an engineer starts is kept by the
-// catalog's retention like the scheduled ones.
-func preDeploy(req payload.BackupRequest) bool { return req.SnapshotOnly && req.StartedBy != "" }
+// PreDeploySnapshot), of an environment that takes them (catalog
+// backup.beforeDeploy). Its snapshot is named and tagged so and pruned
+// apart (backup.Prune); a snapshot-only backup an engineer starts is kept by
+// the catalog's retention like the scheduled ones.
+func preDeploy(req payload.BackupRequest, tg catalog.Target) bool {
+	return req.SnapshotOnly && req.StartedBy != "" && tg.Backup.PreDeployRetention() != nil
+}
 
 func (h *Handler) target(service, environment string) (catalog.Target, error) {
 	return backup.BackupTarget(h.catalog, service, environment)
@@ -367,8 +378,7 @@ func (h *Handler) copyFailed(ctx context.Context, there rdssnap.Snapshots, id, r
 }
 
 // prune applies the catalog's retention in the home and the DR region (and
-// its pre-deploy snapshots' own, backup.beforeDeployKeep), and measures the
-// RPO: the age of the newest available copy in the DR region.
+// the pre-deploy snapshots' own in the home region), and measures the RPO: the age of the newest available copy in the DR region.
 func (h *Handler) prune(ctx context.Context, t Task, log *slog.Logger) (PruneResult, error) {
 	tg, err := h.target(t.Service, t.Environment)
 	if err != nil {
@@ -389,7 +399,13 @@ func (h *Handler) prune(ctx context.Context, t Task, log *slog.Logger) (PruneRes
 				res.NewestCopy, res.RPOSeconds = &n, &rpo
 			}
 		}
-		plan := backup.Prune(snaps, db, tg.Backup.Retention, tg.Backup.PreDeployKeep(), now)
+		// Pre-deploy snapshots are told apart in the home region only: they
+		// are never copied, and no tag or name makes a DR copy go sooner.
+		var pre *catalog.Retention
+		if region == h.home {
+			pre = tg.Backup.PreDeployRetention()
+		}
+		plan := backup.Prune(snaps, db, tg.Backup.Retention, pre, now)
 		p := Pruned{Region: region, Kept: plan.Keep, Deleted: []backup.Decision{}}
 		for _, d := range plan.Delete {
 			if err := deleteSnapshot(ctx, client, tg.Database.Aurora(), d.Snapshot); err != nil {
@@ -403,6 +419,43 @@ func (h *Handler) prune(ctx context.Context, t Task, log *slog.Logger) (PruneRes
 	}
 	if len(failures) > 0 {
 		return PruneResult{}, &taskerr.RDSCallFailed{Reason: "failed to delete " + strings.Join(failures, "; ")}
+	}
+	return res, nil
+}
+
+// prunePreDeploy applies the pre-deploy snapshots' retention (catalog
+// backup.beforeDeployRetention) to the pre-deploy snapshots in the home
+// region, and to nothing else: what a pre-deploy snapshot's run does once
+// its snapshot is available, so that they never pile up between two
+// scheduled backups. An environment that takes none has nothing to prune.
+func (h *Handler) prunePreDeploy(ctx context.Context, t Task, log *slog.Logger) (Pruned, error) {
+	tg, err := h.target(t.Service, t.Environment)
+	if err != nil {
+		return Pruned{}, err
+	}
+	res := Pruned{Region: h.home, Kept: []backup.Decision{}, Deleted: []backup.Decision{}}
+	r := tg.Backup.PreDeployRetention()
+	if r == nil {
+		return res, nil
+	}
+	client := h.clients[h.home]
+	snaps, err := rdssnap.Snapshots{Client: client, Database: *tg.Database}.List(ctx)
+	if err != nil {
+		return Pruned{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to list snapshots in %s: %v", h.home, err)}
+	}
+	plan := backup.PrunePreDeploy(snaps, tg.Database.Identifier(), *r, h.now())
+	res.Kept = plan.Keep
+	var failures []string
+	for _, d := range plan.Delete {
+		if err := deleteSnapshot(ctx, client, tg.Database.Aurora(), d.Snapshot); err != nil {
+			failures = append(failures, fmt.Sprintf("%s in %s: %v", d.Snapshot, h.home, err))
+			continue
+		}
+		log.Info("snapshot deleted", slog.String("snapshot", d.Snapshot), slog.String("region", h.home), slog.String("reason", d.Reason))
+		res.Deleted = append(res.Deleted, d)
+	}
+	if len(failures) > 0 {
+		return Pruned{}, &taskerr.RDSCallFailed{Reason: "failed to delete " + strings.Join(failures, "; ")}
 	}
 	return res, nil
 }

@@ -31,7 +31,7 @@ var testCatalog = catalogtest.Web(
 	catalogtest.Environment("production",
 		`database: {instance: web-prod, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-db-AbCdEf"}`,
 		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/dr-key",`+
-			` beforeDeploy: true, beforeDeployKeep: 1,`+
+			` beforeDeploy: true, beforeDeployRetention: {count: 1, days: 1},`+
 			` backupAccount: {account: "210987654321", role: "`+copierRole+`", kmsKey: "arn:aws:kms:us-west-2:210987654321:alias/copies", retention: {count: 5, days: 30}}}`),
 	catalogtest.Environment("aurora",
 		`database: {cluster: web-aurora, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-aurora-AbCdEf"}`,
@@ -271,18 +271,24 @@ func TestPlan(t *testing.T) {
 	// A deploy's pre-deploy snapshot: the same plan, snapshot only.
 	pre, err := w.run(t, Task{Call: backup.Call{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(
 		`{"service":"web","environment":"production","reason":"before the deploy of abc","snapshotOnly":true,"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID":"arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:web-1"}`)}})
-	if err != nil || !pre.(Plan).SnapshotOnly || pre.(Plan).Snapshot != want.Snapshot {
+	// Named and tagged a pre-deploy snapshot (pruned apart), expiring by
+	// the pre-deploy retention's days (1).
+	if err != nil || !pre.(Plan).SnapshotOnly || pre.(Plan).Snapshot != "stepship-web-prod-pre-deploy-20261130-030007" {
 		t.Errorf("snapshot-only plan %+v, %v", pre, err)
 	}
-	// It is tagged a pre-deploy snapshot (pruned apart), with no expiry date;
-	// a snapshot-only backup an engineer starts is not.
-	if tags := planTags(pre.(Plan).Tags); tags[backup.TagPurpose] != backup.PurposePreDeploy || tags[backup.TagExpires] != "" {
+	if tags := planTags(pre.(Plan).Tags); tags[backup.TagPurpose] != backup.PurposePreDeploy || tags[backup.TagExpires] != "2026-12-01" {
 		t.Errorf("pre-deploy snapshot's tags %v", tags)
 	}
-	byHand, err := w.run(t, Task{Call: backup.Call{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(
-		`{"service":"web","environment":"production","reason":"before maintenance","snapshotOnly":true}`)}})
-	if tags := planTags(byHand.(Plan).Tags); err != nil || tags[backup.TagPurpose] != "" || tags[backup.TagExpires] == "" {
-		t.Errorf("an engineer's snapshot-only backup's tags %v, %v", tags, err)
+	// A snapshot-only backup an engineer starts, or one of an environment
+	// that takes no pre-deploy snapshots, is an ordinary snapshot.
+	for _, req := range []string{
+		`{"service":"web","environment":"production","reason":"before maintenance","snapshotOnly":true}`,
+		`{"service":"web","environment":"dr-only","reason":"before the deploy of abc","snapshotOnly":true,"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID":"arn:aws:states:us-east-1:123456789012:execution:stepship-deploy:web-1"}`,
+	} {
+		got, err := w.run(t, Task{Call: backup.Call{Action: ActionPlan, StartedAt: started, Request: json.RawMessage(req)}})
+		if err != nil || got.(Plan).Snapshot != backup.SnapshotID(got.(Plan).Database, started) || planTags(got.(Plan).Tags)[backup.TagPurpose] != "" {
+			t.Errorf("%s: plan %+v, %v", req, got, err)
+		}
 	}
 }
 
@@ -485,10 +491,12 @@ func TestPrune(t *testing.T) {
 		r.add("manual-30", "available", 30*day, map[string]string{})
 	}
 	w.dr.add("s-40", "available", 40*day, ours(backup.TagInUseBy, "drill-web-prod-202611290500"))
-	// Pre-deploy snapshots: the catalog keeps the newest one, however young
-	// the others, and they do not count toward retention.count.
-	w.home.add("pre-1", "available", time.Hour, ours(backup.TagPurpose, backup.PurposePreDeploy))
-	w.home.add("pre-2", "available", 90*time.Minute, ours(backup.TagPurpose, backup.PurposePreDeploy))
+	// Pre-deploy snapshots (the catalog keeps the newest one and those
+	// younger than a day) neither count toward nor are kept by retention;
+	// in the DR region nothing is told apart.
+	w.home.add(preID+"1", "available", time.Hour, ours(backup.TagPurpose, backup.PurposePreDeploy))
+	w.home.add(preID+"2", "available", 30*time.Hour, ours(backup.TagPurpose, backup.PurposePreDeploy))
+	w.dr.add(preID+"3", "available", 30*day, ours(backup.TagPurpose, backup.PurposePreDeploy))
 
 	got, err := w.run(t, Task{Call: backup.Call{Action: ActionPrune, Service: "web", Environment: "production"}})
 	if err != nil {
@@ -505,7 +513,7 @@ func TestPrune(t *testing.T) {
 		}
 		return out
 	}
-	for i, want := range [][]string{{"pre-2", "s-10", "s-20"}, {"s-10", "s-20"}} {
+	for i, want := range [][]string{{preID + "2", "s-10", "s-20"}, {"s-10", "s-20", preID + "3"}} {
 		if got := names(res.Regions[i].Deleted); !slices.Equal(got, want) {
 			t.Errorf("%s deleted %v, want %v", res.Regions[i].Region, got, want)
 		}
@@ -525,6 +533,51 @@ func TestPrune(t *testing.T) {
 	if err != nil || len(again.(PruneResult).Regions[0].Deleted) != 0 {
 		t.Errorf("second prune %+v, %v", again, err)
 	}
+}
+
+// preID starts the identifiers of web-prod's pre-deploy snapshots.
+const preID = "stepship-web-prod-pre-deploy-"
+
+// After a pre-deploy snapshot: the pre-deploy retention in the home region,
+// on pre-deploy snapshots only; nothing for an environment without them.
+func TestPrunePreDeploy(t *testing.T) {
+	w := newWorld(t)
+	day := 24 * time.Hour
+	w.home.add(preID+"1", "available", time.Hour, ours(backup.TagPurpose, backup.PurposePreDeploy))
+	w.home.add(preID+"2", "available", 30*time.Hour, ours(backup.TagPurpose, backup.PurposePreDeploy))
+	w.home.add(preID+"tag-only", "available", 40*time.Hour, ours())
+	w.home.add("s-90", "available", 90*day, ours())
+	w.dr.add(preID+"3", "available", 30*day, ours(backup.TagPurpose, backup.PurposePreDeploy))
+	got, err := w.run(t, Task{Call: backup.Call{Action: ActionPrunePreDeploy, Service: "web", Environment: "production"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := got.(Pruned)
+	names := func(ds []backup.Decision) (out []string) {
+		for _, d := range ds {
+			out = append(out, d.Snapshot)
+		}
+		return out
+	}
+	if p.Region != "us-east-1" || !slices.Equal(names(p.Kept), []string{preID + "1"}) || !slices.Equal(names(p.Deleted), []string{preID + "2"}) {
+		t.Errorf("pruned %+v", p)
+	}
+	for _, id := range []string{preID + "tag-only", "s-90"} {
+		if _, ok := w.home.snapshots[id]; !ok {
+			t.Errorf("%s was deleted: not a pre-deploy snapshot", id)
+		}
+	}
+	if _, ok := w.dr.snapshots[preID+"3"]; !ok {
+		t.Error("a DR copy was deleted")
+	}
+	none, err := w.run(t, Task{Call: backup.Call{Action: ActionPrunePreDeploy, Service: "web", Environment: "dr-only"}})
+	if err != nil || len(none.(Pruned).Kept)+len(none.(Pruned).Deleted) != 0 {
+		t.Errorf("an environment without pre-deploy snapshots: %+v, %v", none, err)
+	}
+	w.home.add(preID+"4", "available", 50*time.Hour, ours(backup.TagPurpose, backup.PurposePreDeploy))
+	w.home.deleteErr = &smithy.GenericAPIError{Code: "InvalidDBSnapshotState", Message: "busy"}
+	_, err = w.run(t, Task{Call: backup.Call{Action: ActionPrunePreDeploy, Service: "web", Environment: "production"}})
+	wantErr(t, err, "RDSCallFailed", "failed to delete "+preID+"4 in us-east-1")
 }
 
 func TestPruneWithoutACopyHasNoRPO(t *testing.T) {

@@ -85,9 +85,9 @@ func (h *Handler) pruneBackupAccount(ctx context.Context, log *slog.Logger) (Acc
 		if err != nil {
 			return AccountPruneResult{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to list the copies in backup account %s (%s): %v", h.offsite, h.home, err)}
 		}
-		// 0: no tag makes a copy here go sooner (a pre-deploy snapshot is
-		// never copied; one tagged so is counted like the others).
-		plan := backup.Prune(backup.NoOlderThanMade(snaps), db, tg.Backup.BackupAccount.Retention, 0, now)
+		// nil: nothing makes a copy here go sooner (a pre-deploy snapshot
+		// is never copied; one named or tagged so is counted alike).
+		plan := backup.Prune(backup.NoOlderThanMade(snaps), db, tg.Backup.BackupAccount.Retention, nil, now)
 		p := PrunedDatabase{Service: tg.Service, Environment: tg.Environment, Database: db, Kept: plan.Keep, Deleted: []backup.Decision{}}
 		for _, d := range plan.Delete {
 			if err := deleteSnapshot(ctx, client, tg.Database.Aurora(), d.Snapshot); err != nil {

@@ -16,12 +16,14 @@
 //   - every snapshot younger than Retention.Days days is kept;
 //   - the rest is deleted.
 //
-// Pre-deploy snapshots (tagged stepship:purpose=pre-deploy, taken by a
-// deploy, catalog backup.beforeDeploy) are pruned apart, in the home account
-// only: the newest Backup.PreDeployKeep available ones are kept (and any in
-// use or not available), the rest deleted; Retention neither keeps nor
-// counts them, so that frequent deploys neither fill RDS's manual-snapshot
-// quota nor push scheduled snapshots out of Retention.Count.
+// Pre-deploy snapshots (taken by a deploy, catalog backup.beforeDeploy:
+// named PreDeploySnapshotID and tagged stepship:purpose=pre-deploy, both
+// required) are pruned apart, in the home region only, by the same rules
+// with their own retention (Backup.PreDeployRetention); the scheduled
+// retention neither keeps nor counts them, so that frequent deploys neither
+// fill RDS's manual-snapshot quota nor push scheduled snapshots out of
+// Retention.Count. No tag alone makes a snapshot pre-deploy: a name cannot
+// be changed after the snapshot is made.
 package backup
 
 import (
@@ -130,8 +132,8 @@ func TagValue(s string) string {
 }
 
 // SnapshotTags are the tags of a new snapshot of the target's database; a
-// pre-deploy snapshot is tagged so (TagPurpose), without TagExpires, since
-// retention by age does not apply to it.
+// pre-deploy snapshot is tagged so (TagPurpose), and expires by the
+// pre-deploy retention's days.
 func SnapshotTags(t catalog.Target, reason string, takenAt time.Time, preDeploy bool) []Tag {
 	takenAt = takenAt.UTC()
 	tags := []Tag{
@@ -142,8 +144,8 @@ func SnapshotTags(t catalog.Target, reason string, takenAt time.Time, preDeploy 
 		{TagReason, TagValue(reason)},
 		{TagTakenAt, takenAt.Format(time.RFC3339)},
 	}
-	if preDeploy {
-		return append(tags, Tag{TagPurpose, PurposePreDeploy})
+	if r := t.Backup.PreDeployRetention(); preDeploy && r != nil {
+		return append(tags, Tag{TagExpires, Expires(takenAt, r.Days)}, Tag{TagPurpose, PurposePreDeploy})
 	}
 	return append(tags, Tag{TagExpires, Expires(takenAt, t.Backup.Retention.Days)})
 }
@@ -159,6 +161,16 @@ func Expires(takenAt time.Time, days int) string {
 // identifier.
 func SnapshotID(database string, takenAt time.Time) string {
 	return SnapshotPrefix(database) + takenAt.UTC().Format("20060102-150405")
+}
+
+// PreDeploySnapshotID is the identifier of a deploy's pre-deploy snapshot
+// of database, taken at takenAt: "stepship-DB-pre-deploy-YYYYMMDD-HHMMSS".
+func PreDeploySnapshotID(database string, takenAt time.Time) string {
+	return preDeployPrefix(database) + takenAt.UTC().Format("20060102-150405")
+}
+
+func preDeployPrefix(database string) string {
+	return SnapshotPrefix(database) + PurposePreDeploy + "-"
 }
 
 // SnapshotPrefix is what every SnapshotID of a database starts with:
@@ -287,9 +299,11 @@ func (s Snapshot) Ours(db string) bool {
 // InUseBy names the database a drill is restoring from the snapshot, or "".
 func (s Snapshot) InUseBy() string { return s.Tags[TagInUseBy] }
 
-// PreDeploy reports whether a deploy took the snapshot before its
-// migrations (TagPurpose).
-func (s Snapshot) PreDeploy() bool { return s.Tags[TagPurpose] == PurposePreDeploy }
+// PreDeploy reports whether a deploy took the snapshot of db before its
+// migrations: named so (PreDeploySnapshotID) and tagged so (TagPurpose).
+func (s Snapshot) PreDeploy(db string) bool {
+	return s.Ours(db) && s.Tags[TagPurpose] == PurposePreDeploy && strings.HasPrefix(s.ID, preDeployPrefix(db))
+}
 
 // TakenAt picks the time a snapshot's data is from.
 func TakenAt(tags map[string]string, original, created *time.Time) time.Time {
@@ -320,30 +334,37 @@ type PrunePlan struct {
 
 // Prune decides which of snapshots retention deletes (see the package doc).
 // Snapshots that are not stepship's, of db, are not in the plan. preDeploy
-// is how many pre-deploy snapshots to keep (catalog Backup.PreDeployKeep);
-// 0 where their tag is not trusted (a backup account) or none are taken:
-// then every snapshot is counted by r alike.
-func Prune(snapshots []Snapshot, db string, r catalog.Retention, preDeploy int, now time.Time) PrunePlan {
-	ours := newestFirst(snapshots, func(s Snapshot) bool { return s.Ours(db) })
+// is the retention of pre-deploy snapshots (catalog
+// Backup.PreDeployRetention), nil where they are not told apart (the DR
+// region and a backup account, which hold no pre-deploy snapshot, or an
+// environment that takes none): then every snapshot is counted by r alike.
+func Prune(snapshots []Snapshot, db string, r catalog.Retention, preDeploy *catalog.Retention, now time.Time) PrunePlan {
+	return prune(snapshots, db, r, preDeploy, now, func(Snapshot) bool { return true })
+}
+
+// PrunePreDeploy decides which of db's pre-deploy snapshots their retention
+// deletes; no other snapshot is in the plan (what a pre-deploy snapshot's
+// run prunes once its snapshot is available).
+func PrunePreDeploy(snapshots []Snapshot, db string, preDeploy catalog.Retention, now time.Time) PrunePlan {
+	return prune(snapshots, db, catalog.Retention{}, &preDeploy, now, func(s Snapshot) bool { return s.PreDeploy(db) })
+}
+
+func prune(snapshots []Snapshot, db string, r catalog.Retention, preDeploy *catalog.Retention, now time.Time, in func(Snapshot) bool) PrunePlan {
+	ours := newestFirst(snapshots, func(s Snapshot) bool { return s.Ours(db) && in(s) })
 	plan := PrunePlan{Keep: []Decision{}, Delete: []Decision{}}
-	cutoff := now.AddDate(0, 0, -r.Days)
-	available, availablePreDeploy := 0, 0
+	scheduled := retention{Retention: r, cutoff: now.AddDate(0, 0, -r.Days)}
+	var pre retention
+	if preDeploy != nil {
+		pre = retention{Retention: *preDeploy, cutoff: now.AddDate(0, 0, -preDeploy.Days), what: "pre-deploy snapshot: "}
+	}
 	for _, s := range ours {
-		pre := preDeploy > 0 && s.PreDeploy()
-		if s.Status == StatusAvailable {
-			if pre {
-				availablePreDeploy++
-			} else {
-				available++
-			}
+		kind := &scheduled
+		if preDeploy != nil && s.PreDeploy(db) {
+			kind = &pre
 		}
 		d := Decision{Snapshot: s.ID, TakenAt: s.TakenAt}
 		var keep bool
-		if pre {
-			d.Reason, keep = retainPreDeploy(s, availablePreDeploy, preDeploy)
-		} else {
-			d.Reason, keep = retain(s, available, r, cutoff)
-		}
+		d.Reason, keep = kind.retain(s)
 		if keep {
 			plan.Keep = append(plan.Keep, d)
 		} else {
@@ -353,44 +374,32 @@ func Prune(snapshots []Snapshot, db string, r catalog.Retention, preDeploy int, 
 	return plan
 }
 
-// retain says whether retention keeps s, and why; available is how many
-// available snapshots there are from the newest down to s.
-func retain(s Snapshot, available int, r catalog.Retention, cutoff time.Time) (reason string, keep bool) {
-	if reason, keep := retainUnavailable(s); keep {
-		return reason, true
-	}
-	if available <= r.Count {
-		return fmt.Sprintf("one of the newest %d available", r.Count), true
-	}
-	if s.TakenAt.After(cutoff) {
-		return fmt.Sprintf("younger than %d days", r.Days), true
-	}
-	return fmt.Sprintf("older than %d days and not among the newest %d available", r.Days, r.Count), false
+// retention applies one Retention to snapshots given newest first.
+type retention struct {
+	catalog.Retention
+	cutoff    time.Time
+	available int    // available snapshots seen so far
+	what      string // the reasons' prefix
 }
 
-// retainPreDeploy says whether the pre-deploy snapshot s is kept, and why;
-// available is how many available pre-deploy snapshots there are from the
-// newest down to s.
-func retainPreDeploy(s Snapshot, available, keep int) (string, bool) {
-	if reason, kept := retainUnavailable(s); kept {
-		return reason, true
+// retain says whether the retention keeps s, the next snapshot, and why.
+func (r *retention) retain(s Snapshot) (reason string, keep bool) {
+	if s.Status == StatusAvailable {
+		r.available++ // one a drill uses counts too
 	}
-	if available <= keep {
-		return fmt.Sprintf("one of the newest %d available pre-deploy snapshots", keep), true
-	}
-	return fmt.Sprintf("a pre-deploy snapshot not among the newest %d available", keep), false
-}
-
-// retainUnavailable keeps, whatever the retention, a snapshot a drill is
-// restoring from and one that is not available.
-func retainUnavailable(s Snapshot) (string, bool) {
 	if s.InUseBy() != "" {
-		return "in use by drill database " + s.InUseBy(), true
+		return r.what + "in use by drill database " + s.InUseBy(), true
 	}
 	if s.Status != StatusAvailable {
-		return fmt.Sprintf("status %s: only available snapshots are deleted", s.Status), true
+		return r.what + fmt.Sprintf("status %s: only available snapshots are deleted", s.Status), true
 	}
-	return "", false
+	if r.available <= r.Count {
+		return r.what + fmt.Sprintf("one of the newest %d available", r.Count), true
+	}
+	if s.TakenAt.After(r.cutoff) {
+		return r.what + fmt.Sprintf("younger than %d days", r.Days), true
+	}
+	return r.what + fmt.Sprintf("older than %d days and not among the newest %d available", r.Days, r.Count), false
 }
 
 // Newest returns stepship's newest available snapshot of db, or false.

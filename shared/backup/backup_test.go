@@ -73,7 +73,7 @@ func TestPrune(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := Prune(tt.snaps, "web-prod", r, 0, now)
+			p := Prune(tt.snaps, "web-prod", r, nil, now)
 			if got := ids(p.Keep); !slices.Equal(got, tt.keep) {
 				t.Errorf("keep %v, want %v", got, tt.keep)
 			}
@@ -84,35 +84,54 @@ func TestPrune(t *testing.T) {
 	}
 }
 
-// Pre-deploy snapshots are pruned apart: the newest preDeploy available ones
-// are kept whatever their age, the rest go whatever their age; they neither
-// count toward nor are kept by Retention. With preDeploy 0 their tag is not
-// trusted: they are counted like the others.
+// Pre-deploy snapshots are pruned apart: by their own retention (the
+// newest Count available and every one younger than Days), neither kept nor
+// counted by the scheduled one. Only a snapshot both named and tagged
+// pre-deploy is one; with no pre-deploy retention (nil) none is.
 func TestPrunePreDeploy(t *testing.T) {
 	r := catalog.Retention{Count: 2, Days: 7}
 	pre := func(id string, days float64, status string, extra ...string) Snapshot {
-		return snap(id, days, status, append([]string{TagPurpose, PurposePreDeploy}, extra...)...)
+		return snap("stepship-web-prod-pre-deploy-"+id, days, status, append([]string{TagPurpose, PurposePreDeploy}, extra...)...)
+	}
+	p := func(ids ...string) []string {
+		for i, id := range ids {
+			if strings.HasPrefix(id, "p") {
+				ids[i] = "stepship-web-prod-pre-deploy-" + id
+			}
+		}
+		return ids
 	}
 	tests := []struct {
 		name       string
-		preDeploy  int
+		preDeploy  *catalog.Retention
 		snaps      []Snapshot
 		keep, drop []string
 	}{
-		{"the newest kept, the rest go however young", 2, []Snapshot{pre("p1", 0.1, "available"), pre("p2", 0.2, "available"), pre("p3", 0.3, "available"), pre("p4", 0.4, "available")},
-			[]string{"p1", "p2"}, []string{"p3", "p4"}},
-		{"old ones kept while among the newest", 2, []Snapshot{pre("p1", 60, "available"), pre("p2", 90, "available")},
-			[]string{"p1", "p2"}, []string{}},
-		{"they do not push scheduled ones out of the count", 1, []Snapshot{pre("p1", 0.1, "available"), pre("p2", 0.2, "available"), pre("p3", 0.3, "available"),
-			snap("s1", 30, "available"), snap("s2", 31, "available"), snap("s3", 32, "available")},
-			[]string{"p1", "s1", "s2"}, []string{"p2", "p3", "s3"}},
-		{"creating, failed or in use: kept, and not counted", 1, []Snapshot{pre("creating", 0, "creating"), pre("p1", 1, "available"), pre("failed", 2, "failed"),
-			pre("drilled", 3, "available", TagInUseBy, "drill-web-prod-202611300500"), pre("p2", 4, "available")},
-			[]string{"creating", "p1", "failed", "drilled"}, []string{"p2"}},
-		{"not trusted (0): counted and kept by retention", 0, []Snapshot{pre("p1", 0.1, "available"), pre("p2", 0.2, "available"), pre("p3", 0.3, "available"), snap("s1", 30, "available")},
-			[]string{"p1", "p2", "p3"}, []string{"s1"}},
-		{"another database's are not ours", 1, []Snapshot{pre("p1", 0.1, "available"), pre("other", 0.2, "available", TagDatabase, "api-prod"), pre("p2", 0.3, "available")},
-			[]string{"p1"}, []string{"p2"}},
+		{"the newest count kept, then the young ones", &catalog.Retention{Count: 2, Days: 1},
+			[]Snapshot{pre("p1", 0.1, "available"), pre("p2", 0.2, "available"), pre("p3", 0.5, "available"), pre("p4", 1.5, "available"), pre("p5", 30, "available")},
+			p("p1", "p2", "p3"), p("p4", "p5")},
+		{"they do not push scheduled ones out of the count", &catalog.Retention{Count: 1, Days: 1},
+			[]Snapshot{pre("p1", 2, "available"), pre("p2", 3, "available"), snap("s1", 30, "available"), snap("s2", 31, "available"), snap("s3", 32, "available")},
+			p("p1", "s1", "s2"), p("p2", "s3")},
+		{"the scheduled retention does not keep them", &catalog.Retention{Count: 1, Days: 1},
+			[]Snapshot{pre("p1", 2, "available"), pre("p2", 3, "available"), snap("s1", 1, "available")},
+			p("s1", "p1"), p("p2")},
+		{"creating, failed or in use: kept", &catalog.Retention{Count: 1, Days: 1},
+			[]Snapshot{pre("pc", 0, "creating"), pre("p1", 2, "available"), pre("pf", 3, "failed"),
+				pre("pd", 4, "available", TagInUseBy, "drill-web-prod-202611300500"), pre("p2", 5, "available")},
+			p("pc", "p1", "pf", "pd"), p("p2")},
+		{"a tag alone is not a pre-deploy snapshot", &catalog.Retention{Count: 1, Days: 1},
+			[]Snapshot{snap("s1", 2, "available", TagPurpose, PurposePreDeploy), snap("s2", 3, "available", TagPurpose, PurposePreDeploy), snap("s3", 4, "available", TagPurpose, PurposePreDeploy)},
+			p("s1", "s2", "s3"), p()},
+		{"a name alone is not either", &catalog.Retention{Count: 1, Days: 1},
+			[]Snapshot{pre("p1", 2, "available", TagPurpose, ""), pre("p2", 3, "available", TagPurpose, ""), pre("p3", 4, "available", TagPurpose, "")},
+			p("p1", "p2", "p3"), p()},
+		{"no pre-deploy retention: counted by the scheduled one", nil,
+			[]Snapshot{pre("p1", 0.1, "available"), pre("p2", 0.2, "available"), pre("p3", 0.3, "available"), snap("s1", 30, "available")},
+			p("p1", "p2", "p3"), p("s1")},
+		{"another database's are not ours", &catalog.Retention{Count: 1, Days: 1},
+			[]Snapshot{pre("p1", 2, "available"), pre("po", 3, "available", TagDatabase, "api-prod"), pre("p2", 4, "available")},
+			p("p1"), p("p2")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,6 +146,23 @@ func TestPrunePreDeploy(t *testing.T) {
 	}
 }
 
+// PrunePreDeploy plans for the pre-deploy snapshots only.
+func TestPrunePreDeployOnly(t *testing.T) {
+	snaps := []Snapshot{
+		snap("stepship-web-prod-pre-deploy-1", 2, "available", TagPurpose, PurposePreDeploy),
+		snap("stepship-web-prod-pre-deploy-2", 3, "available", TagPurpose, PurposePreDeploy),
+		snap("old-scheduled", 90, "available"),
+		snap("tagged-only", 90, "available", TagPurpose, PurposePreDeploy),
+	}
+	p := PrunePreDeploy(snaps, "web-prod", catalog.Retention{Count: 1, Days: 1}, now)
+	if !slices.Equal(ids(p.Keep), []string{"stepship-web-prod-pre-deploy-1"}) || !slices.Equal(ids(p.Delete), []string{"stepship-web-prod-pre-deploy-2"}) {
+		t.Errorf("plan %+v", p)
+	}
+	if got := PreDeploySnapshotID("web-prod", now); got != "stepship-web-prod-pre-deploy-20261130-030000" {
+		t.Errorf("PreDeploySnapshotID = %s", got)
+	}
+}
+
 // Pruning never deletes more than it may: whatever the snapshots, the newest
 // Count available ones, the young ones, the in-use ones and everyone else's
 // are never in the plan's Delete.
@@ -135,7 +171,10 @@ func FuzzPruneKeepsWhatItMust(f *testing.F) {
 	f.Add([]byte{4, 1, 11, 2, 18, 3, 25, 200, 0, 0}, uint8(13), uint8(7))
 	f.Fuzz(func(t *testing.T, data []byte, count, days uint8) {
 		r := catalog.Retention{Count: int(count%10) + 1, Days: int(days%30) + 1}
-		preDeploy := int(count/10) % 4 // 0: the purpose tag is not trusted
+		var preDeploy *catalog.Retention // nil: not told apart
+		if k := int(count/10) % 4; k > 0 {
+			preDeploy = &catalog.Retention{Count: k, Days: int(days%3) + 1}
+		}
 		var snaps []Snapshot
 		for i := 0; i+1 < len(data); i += 2 {
 			status := []string{"available", "creating", "failed", "available"}[data[i]%4]
@@ -148,23 +187,35 @@ func FuzzPruneKeepsWhatItMust(f *testing.F) {
 			case 4:
 				extra = []string{TagPurpose, PurposePreDeploy}
 			}
-			snaps = append(snaps, snap(string(rune('a'+i%26))+string(rune('a'+i/26)), float64(data[i+1])/4, status, extra...))
+			id := string(rune('a'+i%26)) + string(rune('a'+i/26))
+			if data[i]%3 == 0 {
+				id = "stepship-web-prod-pre-deploy-" + id
+			}
+			snaps = append(snaps, snap(id, float64(data[i+1])/4, status, extra...))
 		}
 		p := Prune(snaps, "web-prod", r, preDeploy, now)
-		apart := func(s Snapshot) bool { return preDeploy > 0 && s.PreDeploy() }
-		protected := map[string]bool{}
-		for i, s := range newestFirst(snaps, func(s Snapshot) bool { return s.Ours("web-prod") && s.Status == StatusAvailable && !apart(s) }) {
-			if i < r.Count {
-				protected[s.ID] = true
-			}
+		// The oracle: a snapshot is pre-deploy when its name and its tag
+		// both say so, and each kind keeps its own newest and young ones.
+		apart := func(s Snapshot) bool {
+			return preDeploy != nil && strings.HasPrefix(s.ID, "stepship-web-prod-pre-deploy-") && s.Tags[TagPurpose] == PurposePreDeploy
 		}
-		for i, s := range newestFirst(snaps, func(s Snapshot) bool { return s.Ours("web-prod") && s.Status == StatusAvailable && apart(s) }) {
-			if i < preDeploy {
-				protected[s.ID] = true
+		protected := map[string]bool{}
+		for _, kind := range []bool{false, true} {
+			keep := r
+			if kind {
+				if preDeploy == nil {
+					continue
+				}
+				keep = *preDeploy
+			}
+			for i, s := range newestFirst(snaps, func(s Snapshot) bool { return s.Ours("web-prod") && s.Status == StatusAvailable && apart(s) == kind }) {
+				if i < keep.Count || s.TakenAt.After(now.AddDate(0, 0, -keep.Days)) {
+					protected[s.ID] = true
+				}
 			}
 		}
 		for _, s := range snaps {
-			if !s.Ours("web-prod") || s.InUseBy() != "" || s.Status != StatusAvailable || (!apart(s) && s.TakenAt.After(now.AddDate(0, 0, -r.Days))) {
+			if !s.Ours("web-prod") || s.InUseBy() != "" || s.Status != StatusAvailable {
 				protected[s.ID] = true
 			}
 		}
@@ -190,11 +241,11 @@ func TestPrunePlanGolden(t *testing.T) {
 		snap("stepship-web-prod-20261020-030000", 41, "available", TagInUseBy, "drill-web-prod-202611300500"),
 		snap("stepship-web-prod-20261001-030000", 60, "available"),
 		snap("rds:web-prod-2026-11-30", 0, "available", TagManagedBy, ""),
-		snap("stepship-web-prod-20261130-021500", 0.75/24, "available", TagPurpose, PurposePreDeploy),
-		snap("stepship-web-prod-20261129-221500", 4.75/24, "available", TagPurpose, PurposePreDeploy),
-		snap("stepship-web-prod-20261129-161500", 10.75/24, "available", TagPurpose, PurposePreDeploy),
+		snap("stepship-web-prod-pre-deploy-20261130-021500", 0.75/24, "available", TagPurpose, PurposePreDeploy),
+		snap("stepship-web-prod-pre-deploy-20261129-221500", 4.75/24, "available", TagPurpose, PurposePreDeploy),
+		snap("stepship-web-prod-pre-deploy-20261127-161500", 58.75/24, "available", TagPurpose, PurposePreDeploy),
 	}
-	got, err := json.MarshalIndent(Prune(snaps, "web-prod", catalog.Retention{Count: 3, Days: 7}, 2, now), "", "  ")
+	got, err := json.MarshalIndent(Prune(snaps, "web-prod", catalog.Retention{Count: 3, Days: 7}, &catalog.Retention{Count: 1, Days: 1}, now), "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,11 +376,17 @@ func TestSnapshotTags(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("SnapshotTags = %v, want %v", got, want)
 	}
-	// A pre-deploy snapshot: its purpose instead of an expiry date.
+	// A pre-deploy snapshot: its purpose, and its own retention's expiry.
+	tg.Backup.BeforeDeploy = true
 	got = SnapshotTags(tg, "before deploy", now, true)
-	want = append(slices.Clone(want[:4]), Tag{TagReason, "before deploy"}, Tag{TagTakenAt, "2026-11-30T03:00:00Z"}, Tag{TagPurpose, PurposePreDeploy})
-	if !slices.Equal(got, want) {
-		t.Errorf("pre-deploy SnapshotTags = %v, want %v", got, want)
+	pre := append(slices.Clone(want[:4]), Tag{TagReason, "before deploy"}, Tag{TagTakenAt, "2026-11-30T03:00:00Z"}, Tag{TagExpires, "2026-12-01"}, Tag{TagPurpose, PurposePreDeploy})
+	if !slices.Equal(got, pre) {
+		t.Errorf("pre-deploy SnapshotTags = %v, want %v", got, pre)
+	}
+	// An environment that takes none: tagged like any other.
+	tg.Backup.BeforeDeploy = false
+	if got := SnapshotTags(tg, "nightly; cron", now, true); !slices.Equal(got, want) {
+		t.Errorf("SnapshotTags without beforeDeploy = %v, want %v", got, want)
 	}
 }
 
@@ -459,11 +516,11 @@ func TestNoOlderThanMade(t *testing.T) {
 	newest := snap("newest", 0.5, "available")
 	newest.CreatedAt = now.Add(-12 * time.Hour)
 	in := []Snapshot{fresh, old, newest}
-	if p := Prune(in, "web-prod", r, 0, now); !slices.Equal(ids(p.Delete), []string{"old", "tagged-old-made-today"}) {
+	if p := Prune(in, "web-prod", r, nil, now); !slices.Equal(ids(p.Delete), []string{"old", "tagged-old-made-today"}) {
 		t.Fatalf("by the tags alone %v would go", ids(p.Delete))
 	}
 	got := NoOlderThanMade(in)
-	if p := Prune(got, "web-prod", r, 0, now); !slices.Equal(ids(p.Delete), []string{"old"}) {
+	if p := Prune(got, "web-prod", r, nil, now); !slices.Equal(ids(p.Delete), []string{"old"}) {
 		t.Errorf("deleted %v, want only old", ids(p.Delete))
 	}
 	if !in[0].TakenAt.Equal(fresh.TakenAt) || !got[1].TakenAt.Equal(old.TakenAt) {

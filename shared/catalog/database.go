@@ -163,33 +163,39 @@ type Backup struct {
 	// (optional, default false). Its identifier is in the deploy's ledger
 	// entry.
 	BeforeDeploy bool `yaml:"beforeDeploy,omitempty" json:"beforeDeploy,omitempty"`
-	// BeforeDeployKeep is how many of the newest available pre-deploy
-	// snapshots pruning keeps (optional with BeforeDeploy, default
-	// DefaultBeforeDeployKeep, at most MaxBeforeDeployKeep). They are
-	// pruned apart from the scheduled ones: Retention neither keeps them
+	// BeforeDeployRetention says which pre-deploy snapshots pruning keeps
+	// (optional with BeforeDeploy, default DefaultBeforeDeployRetention;
+	// count at most MaxBeforeDeployCount, days at most MaxBeforeDeployDays).
+	// They are pruned apart from the scheduled ones, after each pre-deploy
+	// snapshot and by each scheduled backup: Retention neither keeps them
 	// nor counts them, so that frequent deploys neither fill RDS's
 	// manual-snapshot quota nor push scheduled snapshots out of the count.
-	BeforeDeployKeep int `yaml:"beforeDeployKeep,omitempty" json:"beforeDeployKeep,omitempty"`
+	BeforeDeployRetention *Retention `yaml:"beforeDeployRetention,omitempty" json:"beforeDeployRetention,omitempty"`
 }
 
-// The number of pre-deploy snapshots kept (Backup.BeforeDeployKeep).
+// The retention of pre-deploy snapshots (Backup.BeforeDeployRetention): by
+// default the newest 3 and every one younger than a day; the caps leave
+// most of RDS's default quota of 100 manual snapshots per region to the
+// scheduled ones.
+var DefaultBeforeDeployRetention = Retention{Count: 3, Days: 1}
+
 const (
-	DefaultBeforeDeployKeep = 3
-	// MaxBeforeDeployKeep leaves most of RDS's default quota of 100 manual
-	// snapshots per region to the scheduled ones.
-	MaxBeforeDeployKeep = 20
+	MaxBeforeDeployCount = 20
+	MaxBeforeDeployDays  = 14
 )
 
-// PreDeployKeep is how many pre-deploy snapshots pruning keeps: 0 when the
-// environment takes none.
-func (b *Backup) PreDeployKeep() int {
+// PreDeployRetention is the retention of the environment's pre-deploy
+// snapshots, or nil when it takes none.
+func (b *Backup) PreDeployRetention() *Retention {
 	switch {
 	case b == nil || !b.BeforeDeploy:
-		return 0
-	case b.BeforeDeployKeep == 0:
-		return DefaultBeforeDeployKeep
+		return nil
+	case b.BeforeDeployRetention == nil:
+		r := DefaultBeforeDeployRetention
+		return &r
 	}
-	return b.BeforeDeployKeep
+	r := *b.BeforeDeployRetention
+	return &r
 }
 
 // BackupAccount is the offsite copy of the 3-2-1 rule: an AWS account of its
@@ -381,10 +387,16 @@ func (b *Backup) validate(at string) error {
 	if err := b.Retention.validate(at + ".retention"); err != nil {
 		return err
 	}
-	if k := b.BeforeDeployKeep; k != 0 && !b.BeforeDeploy {
-		return &Error{Path: at + ".beforeDeployKeep", Problem: "is only for pre-deploy snapshots: set beforeDeploy: true, or remove it"}
-	} else if k < 0 || k > MaxBeforeDeployKeep {
-		return &Error{Path: at + ".beforeDeployKeep", Problem: fmt.Sprintf("must be between 1 and %d (the newest pre-deploy snapshots kept; default %d)", MaxBeforeDeployKeep, DefaultBeforeDeployKeep)}
+	if r := b.BeforeDeployRetention; r != nil {
+		at := at + ".beforeDeployRetention"
+		switch {
+		case !b.BeforeDeploy:
+			return &Error{Path: at, Problem: "is only for pre-deploy snapshots: set beforeDeploy: true, or remove it"}
+		case r.Count < 1 || r.Count > MaxBeforeDeployCount:
+			return &Error{Path: at + ".count", Problem: fmt.Sprintf("must be between 1 and %d (the newest available pre-deploy snapshots always kept; default %d)", MaxBeforeDeployCount, DefaultBeforeDeployRetention.Count)}
+		case r.Days < 1 || r.Days > MaxBeforeDeployDays:
+			return &Error{Path: at + ".days", Problem: fmt.Sprintf("must be between 1 and %d (pre-deploy snapshots younger than this are always kept; default %d)", MaxBeforeDeployDays, DefaultBeforeDeployRetention.Days)}
+		}
 	}
 	if b.DRRegion == "" {
 		return &Error{Path: at + ".drRegion", Problem: "required (the region the snapshots are copied to)"}

@@ -71,12 +71,16 @@ func TestDataParseErrors(t *testing.T) {
 		want      string
 		wantExact bool
 	}{
-		{"pre-deploy snapshots kept without beforeDeploy", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeployKeep: 5\n",
-			envAt + ".backup.beforeDeployKeep: is only for pre-deploy snapshots: set beforeDeploy: true, or remove it", true},
-		{"too many pre-deploy snapshots kept", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n          beforeDeployKeep: 21\n",
-			envAt + ".backup.beforeDeployKeep: must be between 1 and 20 (the newest pre-deploy snapshots kept; default 3)", true},
-		{"no pre-deploy snapshot kept", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n          beforeDeployKeep: -1\n",
-			envAt + ".backup.beforeDeployKeep: must be between 1 and 20", false},
+		{"pre-deploy retention without beforeDeploy", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeployRetention: {count: 5, days: 2}\n",
+			envAt + ".backup.beforeDeployRetention: is only for pre-deploy snapshots: set beforeDeploy: true, or remove it", true},
+		{"too many pre-deploy snapshots kept", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n          beforeDeployRetention: {count: 21, days: 1}\n",
+			envAt + ".backup.beforeDeployRetention.count: must be between 1 and 20 (the newest available pre-deploy snapshots always kept; default 3)", true},
+		{"no pre-deploy snapshot kept", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n          beforeDeployRetention: {count: 0, days: 1}\n",
+			envAt + ".backup.beforeDeployRetention.count: must be between 1 and 20", false},
+		{"pre-deploy snapshots kept too long", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n          beforeDeployRetention: {count: 3, days: 15}\n",
+			envAt + ".backup.beforeDeployRetention.days: must be between 1 and 14 (pre-deploy snapshots younger than this are always kept; default 1)", true},
+		{"pre-deploy retention without days", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n          beforeDeployRetention: {count: 3}\n",
+			envAt + ".backup.beforeDeployRetention.days: must be between 1 and 14", false},
 		{"both instance and cluster", "instance: web-prod", "instance: web-prod\n          cluster: web-aurora",
 			envAt + ".database: give instance or cluster, not both", true},
 		{"neither instance nor cluster", "          instance: web-prod\n", "",
@@ -182,7 +186,7 @@ func TestDataValid(t *testing.T) {
 		{"a backup account key ARN", "alias/stepship-backup-copies", "key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},
 		{"a role with a path", "role/stepship-backup-copier", "role/stepship/backup-copier"},
 		{"a snapshot before every deploy", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n"},
-		{"the newest 20 pre-deploy snapshots kept", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n          beforeDeployKeep: 20\n"},
+		{"the most pre-deploy snapshots kept", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n          beforeDeployRetention: {count: 20, days: 14}\n"},
 		{"no tables or assertions", "          tables: [users, billing.invoices]\n", ""},
 		{"no security group (the DR stack's)", "          securityGroup: sg-0123456789abcdef0\n", ""},
 		{"gov cloud", "arn:aws:secretsmanager:us-east-1", "arn:aws-us-gov:secretsmanager:us-gov-west-1"},
@@ -272,23 +276,30 @@ func TestBackupBeforeDeploy(t *testing.T) {
 	}
 }
 
-// PreDeployKeep: none without beforeDeploy, the default when it is not
-// given, else the catalog's.
-func TestPreDeployKeep(t *testing.T) {
+// PreDeployRetention: none without beforeDeploy, the default when it is not
+// given, else the catalog's (a copy either way).
+func TestPreDeployRetention(t *testing.T) {
 	tests := []struct {
 		backup *Backup
-		want   int
+		want   *Retention
 	}{
-		{nil, 0},
-		{&Backup{}, 0},
-		{&Backup{BeforeDeploy: true}, DefaultBeforeDeployKeep},
-		{&Backup{BeforeDeploy: true, BeforeDeployKeep: 1}, 1},
-		{&Backup{BeforeDeploy: true, BeforeDeployKeep: MaxBeforeDeployKeep}, MaxBeforeDeployKeep},
+		{nil, nil},
+		{&Backup{}, nil},
+		{&Backup{BeforeDeployRetention: &Retention{Count: 5, Days: 2}}, nil},
+		{&Backup{BeforeDeploy: true}, &Retention{Count: 3, Days: 1}},
+		{&Backup{BeforeDeploy: true, BeforeDeployRetention: &Retention{Count: 5, Days: 2}}, &Retention{Count: 5, Days: 2}},
 	}
 	for _, tt := range tests {
-		if got := tt.backup.PreDeployKeep(); got != tt.want {
-			t.Errorf("%+v.PreDeployKeep() = %d, want %d", tt.backup, got, tt.want)
+		got := tt.backup.PreDeployRetention()
+		if (got == nil) != (tt.want == nil) || (got != nil && *got != *tt.want) {
+			t.Errorf("%+v.PreDeployRetention() = %+v, want %+v", tt.backup, got, tt.want)
 		}
+		if got != nil {
+			got.Count = 99
+		}
+	}
+	if DefaultBeforeDeployRetention.Count != 3 {
+		t.Error("PreDeployRetention handed out the default itself")
 	}
 }
 

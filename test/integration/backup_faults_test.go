@@ -232,10 +232,10 @@ type backupMatrix struct {
 	w *backupWorld
 	// machines: each machine's ARN, its Task states and its named outcomes.
 	machines map[string]*matrixMachine
-	// retention is the catalog's for the database, preDeployKeep its
+	// retention is the catalog's for the database, preDeploy its
 	// pre-deploy snapshots' (backup.Prune).
-	retention     catalog.Retention
-	preDeployKeep int
+	retention catalog.Retention
+	preDeploy *catalog.Retention
 	// keepers are the snapshots seedKeepers made; fodder counts the old
 	// ones seeded for pruning.
 	keepers []string
@@ -269,7 +269,7 @@ func newBackupMatrix(t *testing.T, w *backupWorld) *backupMatrix {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.retention, m.preDeployKeep = tg.Backup.Retention, tg.Backup.PreDeployKeep()
+	m.retention, m.preDeploy = tg.Backup.Retention, tg.Backup.PreDeployRetention()
 	named := taskerrNames(t, w.e.Root)
 	for name, arn := range map[string]string{statemachines.Backup: w.e.BackupStateMachineARN, statemachines.DRDrill: w.e.DrillStateMachineARN} {
 		raw, err := statemachines.Definition(name)
@@ -632,7 +632,11 @@ func (m *backupMatrix) checkKept(t *testing.T, before map[string][]backup.Snapsh
 		newer := append(slices.Clone(snaps), backup.Snapshot{ID: "a-newer-one", Status: backup.StatusAvailable, TakenAt: time.Now().Add(time.Hour),
 			Tags: map[string]string{backup.TagManagedBy: backup.ManagedBy, backup.TagDatabase: db}})
 		keep := map[string]string{}
-		for _, d := range backup.Prune(newer, db, m.retention, m.preDeployKeep, time.Now()).Keep {
+		var pre *catalog.Retention // told apart in the home region only
+		if label == "home" {
+			pre = m.preDeploy
+		}
+		for _, d := range backup.Prune(newer, db, m.retention, pre, time.Now()).Keep {
 			keep[d.Snapshot] = d.Reason
 		}
 		for _, s := range snaps {

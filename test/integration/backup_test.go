@@ -409,6 +409,15 @@ func (w *backupWorld) shareGrants(t *testing.T, snapshot string) []string {
 func (w *backupWorld) deploySnapshotsFirst(t *testing.T) {
 	defer awsproxy.RDSScript{Region: localenv.Region, SnapshotPolls: 2}.Install(w.e.Proxy).Remove()
 	p := &pipeline{e: w.e, t0: time.Now().Add(-30 * time.Minute).Truncate(time.Second)}
+	// Three older pre-deploy snapshots: the deploy's own run prunes them by
+	// their retention (the newest 3, and those younger than a day), so the
+	// oldest, behind at least three newer ones, goes right after the deploy.
+	var older []string
+	for i := range 3 {
+		age := time.Duration(30+i) * time.Hour
+		older = append(older, backup.PreDeploySnapshotID(w.e.BackupSpec.Database, time.Now().Add(-age)))
+		w.seedSnapshot(t, older[i], age, w.ours(map[string]string{backup.TagPurpose: backup.PurposePreDeploy}), false)
+	}
 	before := w.snapshots(t, w.home)
 	// The database the drills restore is at goose version 3 with a users
 	// table: this release adds a column.
@@ -430,8 +439,11 @@ func (w *backupWorld) deploySnapshotsFirst(t *testing.T) {
 	if reason := tagMap(snap.TagList)[backup.TagReason]; !strings.Contains(reason, r.commit) {
 		t.Errorf("snapshot reason %q does not name the commit %s", reason, r.commit)
 	}
-	if tags := tagMap(snap.TagList); tags[backup.TagPurpose] != backup.PurposePreDeploy || tags[backup.TagExpires] != "" {
-		t.Errorf("snapshot tags %v: want %s=%s (pruned apart), no %s", tags, backup.TagPurpose, backup.PurposePreDeploy, backup.TagExpires)
+	if tags := tagMap(snap.TagList); tags[backup.TagPurpose] != backup.PurposePreDeploy || !strings.HasPrefix(entry.Snapshot, backup.SnapshotPrefix(w.e.BackupSpec.Database)+"pre-deploy-") {
+		t.Errorf("snapshot %s, tags %v: want a pre-deploy name and %s=%s (pruned apart)", entry.Snapshot, tags, backup.TagPurpose, backup.PurposePreDeploy)
+	}
+	if _, ok := w.snapshots(t, w.home)[older[2]]; ok {
+		t.Errorf("the oldest pre-deploy snapshot %s is still there: the deploy's snapshot run did not prune them", older[2])
 	}
 	if _, copied := w.snapshots(t, w.dr)[entry.Snapshot]; copied {
 		t.Errorf("the pre-deploy snapshot %s was copied to %s: snapshot-only runs copy nothing", entry.Snapshot, w.e.BackupSpec.DRRegion)
@@ -482,11 +494,14 @@ func (w *backupWorld) pruning(t *testing.T) {
 	w.seedSnapshot(t, "old-32d", 32*day, w.ours(nil), false)
 	w.seedSnapshot(t, "old-33d", 33*day, w.ours(nil), false)
 	w.seedSnapshot(t, "by-hand-old", 90*day, nil, false)
-	// Four young pre-deploy snapshots: the catalog (beforeDeploy, no
-	// beforeDeployKeep) keeps the newest 3 of them, and none of them counts
-	// toward retention.count.
-	for i, id := range []string{"pre-deploy-1h", "pre-deploy-2h", "pre-deploy-3h", "pre-deploy-4h"} {
-		w.seedSnapshot(t, id, time.Duration(i+1)*time.Hour, w.ours(map[string]string{backup.TagPurpose: backup.PurposePreDeploy}), false)
+	// Four pre-deploy snapshots over a day old: the catalog (beforeDeploy,
+	// its default retention: 3, 1 day) keeps the newest 3 of them, and none
+	// of them counts toward retention.count.
+	var pre []string
+	for i := range 4 {
+		age := time.Duration(26+i) * time.Hour
+		pre = append(pre, backup.PreDeploySnapshotID(spec.Database, time.Now().Add(-age)))
+		w.seedSnapshot(t, pre[i], age, w.ours(map[string]string{backup.TagPurpose: backup.PurposePreDeploy}), false)
 	}
 
 	out, path := w.backupRun(t)
@@ -497,7 +512,7 @@ func (w *backupWorld) pruning(t *testing.T) {
 	// newest 3 available; old-31d-in-use is kept for its drill.
 	left := w.snapshots(t, w.home)
 	for id, want := range map[string]bool{"old-30d": true, "old-31d-in-use": true, "old-32d": false, "old-33d": false, "by-hand-old": true,
-		"pre-deploy-1h": true, "pre-deploy-2h": true, "pre-deploy-3h": true, "pre-deploy-4h": false} {
+		pre[0]: true, pre[1]: true, pre[2]: true, pre[3]: false} {
 		if _, ok := left[id]; ok != want {
 			t.Errorf("%s left: %v, want %v", id, ok, want)
 		}
@@ -778,12 +793,13 @@ func (w *backupWorld) backupAccountPrunes(t *testing.T) {
 	t.Logf("prune-backup-account in %s: %s", spec.BackupAccount, body)
 }
 
-// lastSnapshot is the newest stepship snapshot in the home region.
+// lastSnapshot is the newest stepship snapshot a backup took in the home
+// region (not a pre-deploy one).
 func (w *backupWorld) lastSnapshot(t *testing.T) string {
 	t.Helper()
-	newest := ""
+	newest, prefix := "", backup.SnapshotPrefix(w.e.BackupSpec.Database)
 	for id := range w.snapshots(t, w.home) {
-		if strings.HasPrefix(id, backup.SnapshotPrefix(w.e.BackupSpec.Database)) && id > newest {
+		if strings.HasPrefix(id, prefix) && !strings.HasPrefix(id, prefix+backup.PurposePreDeploy) && id > newest {
 			newest = id
 		}
 	}
