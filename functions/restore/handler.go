@@ -465,10 +465,9 @@ func (h *Handler) cleanup(ctx context.Context, tg catalog.Target, t Task, log *s
 		}
 		if err == nil {
 			_, err := h.rds.RemoveTagsFromResource(ctx, &rds.RemoveTagsFromResourceInput{ResourceName: aws.String(snap.ARN), TagKeys: []string{backup.TagInUseBy}})
-			switch {
-			case err == nil:
+			if err == nil {
 				res.Released = snap.ID
-			case !snapshotGone(err): // gone since it was read: nothing to release
+			} else if !snapshotGone(err) { // gone since it was read: nothing to release
 				return Cleaned{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to release copy %s: %v", t.Snapshot, err)}
 			}
 		}

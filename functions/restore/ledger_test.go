@@ -79,7 +79,10 @@ func newLedgerHandler(t *testing.T, l *fakeLedger) *Handler {
 
 func TestExpect(t *testing.T) {
 	takenAt := now.Add(-2 * time.Hour)
-	seven, minus := int64(7), int64(-1)
+	seven, zero, minus := int64(7), int64(0), int64(-1)
+	// A ledger error is kept up to maxLedgerError bytes, then cut.
+	unreachable := "failed to read the ledger Stepship-ledger of web/production: "
+	atLimit := strings.Repeat("x", maxLedgerError-len(unreachable))
 	tests := []struct {
 		name      string
 		ledger    *fakeLedger
@@ -87,6 +90,7 @@ func TestExpect(t *testing.T) {
 		source    backup.ExpectationSource
 		versions  []int64
 		detail    string
+		whole     bool // detail is the whole detail, not a part
 		errName   string
 		noQueries bool
 	}{
@@ -97,8 +101,14 @@ func TestExpect(t *testing.T) {
 			source: backup.NoMigrationRecorded, versions: []int64{}, detail: "no deploy with an SQL migration"},
 		{name: "the input's override: the ledger is not read", ledger: &fakeLedger{}, task: Task{TakenAt: &takenAt, ExpectedSchemaVersion: &seven},
 			source: backup.FromInput, versions: []int64{7}, detail: "override", noQueries: true},
+		{name: "version 0 as the override", ledger: &fakeLedger{}, task: Task{TakenAt: &takenAt, ExpectedSchemaVersion: &zero},
+			source: backup.FromInput, versions: []int64{0}, detail: "override", noQueries: true},
 		{name: "the ledger cannot be read: said, not an error", ledger: &fakeLedger{err: errors.New("dial tcp: i/o timeout")}, task: Task{TakenAt: &takenAt},
-			source: backup.LedgerUnreachable, versions: []int64{}, detail: "failed to read the ledger Stepship-ledger of web/production: dial tcp: i/o timeout"},
+			source: backup.LedgerUnreachable, versions: []int64{}, detail: unreachable + "dial tcp: i/o timeout", whole: true},
+		{name: "a ledger error of maxLedgerError bytes is kept whole", ledger: &fakeLedger{err: errors.New(atLimit)}, task: Task{TakenAt: &takenAt},
+			source: backup.LedgerUnreachable, versions: []int64{}, detail: unreachable + atLimit, whole: true},
+		{name: "a longer one is cut", ledger: &fakeLedger{err: errors.New(atLimit + "yz")}, task: Task{TakenAt: &takenAt},
+			source: backup.LedgerUnreachable, versions: []int64{}, detail: unreachable + atLimit + "…", whole: true},
 		{name: "no ledger at all", task: Task{TakenAt: &takenAt}, source: backup.LedgerUnreachable, versions: []int64{}, detail: "no ledger"},
 		{name: "no takenAt", ledger: &fakeLedger{}, task: Task{}, errName: "InvalidDrillRequest", detail: "takenAt"},
 		{name: "a negative override", ledger: &fakeLedger{}, task: Task{TakenAt: &takenAt, ExpectedSchemaVersion: &minus},
@@ -117,7 +127,8 @@ func TestExpect(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := got.(backup.Expectation)
-			if e.Source != tt.source || !slices.Equal(e.Versions, tt.versions) || e.Versions == nil || !strings.Contains(e.Detail, tt.detail) {
+			if e.Source != tt.source || !slices.Equal(e.Versions, tt.versions) || e.Versions == nil || !strings.Contains(e.Detail, tt.detail) ||
+				tt.whole && e.Detail != tt.detail {
 				t.Errorf("expectation %+v, want %s %v saying %q", e, tt.source, tt.versions, tt.detail)
 			}
 			if tt.ledger == nil {
@@ -160,27 +171,31 @@ func TestReport(t *testing.T) {
 	stopped := func(name string) func(*DrillState) {
 		return func(s *DrillState) { s.Report = nil; s.Error = &payload.ErrorSlot{Error: name, Cause: "x"} }
 	}
+	cleanupFailed := func(s *DrillState) {
+		s.Cleanup, s.CleanupError = nil, &payload.ErrorSlot{Error: "RDSCallFailed", Cause: "refused"}
+	}
 	tests := []struct {
 		name    string
 		state   *DrillState
 		outcome string
 		passed  bool
+		err     string // the report's error ("" for none): the cleanup's, else the drill's
 	}{
-		{"a drill that passed", drillState(payload.ModeDrill, nil), backup.OutcomeDrillPassed, true},
-		{"a check failed", drillState(payload.ModeDrill, failedChecks), backup.OutcomeVerificationFailed, false},
-		{"the restore failed", drillState(payload.ModeDrill, stopped("RestoreFailed")), backup.OutcomeDrillFailed, false},
-		{"the cleanup failed", drillState(payload.ModeDrill, func(s *DrillState) {
-			s.Cleanup, s.CleanupError = nil, &payload.ErrorSlot{Error: "RDSCallFailed", Cause: "refused"}
-		}), backup.OutcomeCleanupFailed, false},
+		{"a drill that passed", drillState(payload.ModeDrill, nil), backup.OutcomeDrillPassed, true, ""},
+		{"a check failed", drillState(payload.ModeDrill, failedChecks), backup.OutcomeVerificationFailed, false, ""},
+		{"the restore failed", drillState(payload.ModeDrill, stopped("RestoreFailed")), backup.OutcomeDrillFailed, false, "RestoreFailed: x"},
+		{"the cleanup failed", drillState(payload.ModeDrill, cleanupFailed), backup.OutcomeCleanupFailed, false, "RDSCallFailed: refused"},
+		{"the restore and then the cleanup failed", drillState(payload.ModeDrill, func(s *DrillState) { stopped("RestoreFailed")(s); cleanupFailed(s) }),
+			backup.OutcomeCleanupFailed, false, "RDSCallFailed: refused"},
 		{"no copy", drillState(payload.ModeDrill, func(s *DrillState) {
 			*s = DrillState{Plan: s.Plan, Error: &payload.ErrorSlot{Error: "NoSnapshotToRestore", Cause: "no copy"}}
-		}), backup.OutcomeNoSnapshot, false},
+		}), backup.OutcomeNoSnapshot, false, "NoSnapshotToRestore: no copy"},
 		{"the copies could not be listed", drillState(payload.ModeDrill, func(s *DrillState) {
 			*s = DrillState{Plan: s.Plan, Error: &payload.ErrorSlot{Error: "RDSCallFailed", Cause: "throttled"}}
-		}), backup.OutcomePickFailed, false},
-		{"a failover ready", drillState(payload.ModeFailover, nil), backup.OutcomeFailoverReady, true},
-		{"a failover ready whose check failed", drillState(payload.ModeFailover, failedChecks), backup.OutcomeFailoverReady, false},
-		{"a failover that failed", drillState(payload.ModeFailover, stopped("DatabaseUnreachable")), backup.OutcomeFailoverFailed, false},
+		}), backup.OutcomePickFailed, false, "RDSCallFailed: throttled"},
+		{"a failover ready", drillState(payload.ModeFailover, nil), backup.OutcomeFailoverReady, true, ""},
+		{"a failover ready whose check failed", drillState(payload.ModeFailover, failedChecks), backup.OutcomeFailoverReady, false, ""},
+		{"a failover that failed", drillState(payload.ModeFailover, stopped("DatabaseUnreachable")), backup.OutcomeFailoverFailed, false, "DatabaseUnreachable: x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,6 +211,9 @@ func TestReport(t *testing.T) {
 			rep := r.Report
 			if r.Outcome != tt.outcome || rep.Outcome != tt.outcome || rep.Passed != tt.passed || !r.Recorded || r.RecordError != "" {
 				t.Errorf("reported %s (report %s, passed %t, recorded %t %s), want %s passed %t", r.Outcome, rep.Outcome, rep.Passed, r.Recorded, r.RecordError, tt.outcome, tt.passed)
+			}
+			if got := errorOf(rep.Error); got != tt.err {
+				t.Errorf("report's error %q, want %q", got, tt.err)
 			}
 			if want := "stepship " + string(tt.state.Plan.Mode) + " web/production: " + tt.outcome; r.Subject != want {
 				t.Errorf("subject %q, want %q", r.Subject, want)
@@ -216,6 +234,14 @@ func TestReport(t *testing.T) {
 			}
 		})
 	}
+}
+
+// errorOf is an error slot as "NAME: CAUSE", "" for none.
+func errorOf(e *payload.ErrorSlot) string {
+	if e == nil {
+		return ""
+	}
+	return e.Error + ": " + e.Cause
 }
 
 // A report that cannot be written does not fail the drill: the result says

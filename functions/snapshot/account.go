@@ -118,12 +118,13 @@ func WithBackupAccounts(keys map[string]kmsAPI, accounts map[backup.AccountRole]
 // catalog names.
 func (h *Handler) checkBackupAccounts() error {
 	for _, r := range backup.AccountRoles(h.catalog.Targets()) {
-		switch {
-		case h.self == "":
+		if h.self == "" {
 			return errors.New("snapshot: the catalog names a backup account, and the function's own role ARN is not set")
-		case h.keys[r.Region] == nil:
+		}
+		if h.keys[r.Region] == nil {
 			return fmt.Errorf("snapshot: no KMS client for region %s (backup account role %s)", r.Region, r.Role)
-		case h.accounts[r] == nil:
+		}
+		if h.accounts[r] == nil {
 			return fmt.Errorf("snapshot: no RDS client as role %s in %s", r.Role, r.Region)
 		}
 	}
@@ -151,14 +152,16 @@ func (h *Handler) accountTarget(t Task) (catalog.Target, *catalog.BackupAccount,
 func (h *Handler) drCopy(ctx context.Context, tg catalog.Target, id string) (backup.Snapshot, error) {
 	dr := tg.Backup.DRRegion
 	c, err := rdssnap.Snapshots{Client: h.clients[dr], Database: *tg.Database}.Get(ctx, id)
-	switch {
-	case errors.Is(err, rdssnap.ErrSnapshotNotFound):
+	if errors.Is(err, rdssnap.ErrSnapshotNotFound) {
 		return backup.Snapshot{}, &taskerr.SnapshotNotFound{Reason: fmt.Sprintf("the DR copy %s is not in %s: nothing to give the backup account", id, dr)}
-	case err != nil:
+	}
+	if err != nil {
 		return backup.Snapshot{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to read the DR copy %s in %s: %v", id, dr, err)}
-	case !c.Ours(tg.Database.Identifier()):
+	}
+	if !c.Ours(tg.Database.Identifier()) {
 		return backup.Snapshot{}, &taskerr.SnapshotNotFound{Reason: fmt.Sprintf("snapshot %s in %s is not stepship's copy of %s: not given to the backup account", id, dr, tg.Database.Identifier())}
-	case c.Status != backup.StatusAvailable:
+	}
+	if c.Status != backup.StatusAvailable {
 		return backup.Snapshot{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("the DR copy %s is %s, not yet available to share", id, c.Status)}
 	}
 	return c, nil

@@ -37,11 +37,14 @@ var testCatalog = catalogtest.Web(
 		`database: {cluster: web-aurora, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-aurora-AbCdEf"}`,
 		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 1, days: 1}, drRegion: eu-west-1, drKmsKey: "arn:aws:kms:eu-west-1:123456789012:key/eu-key",`+
 			` backupAccount: {account: "210987654321", role: "`+copierRole+`", kmsKey: "arn:aws:kms:eu-west-1:210987654321:key/eu-copies", retention: {count: 1, days: 1}}}`),
-	catalogtest.Environment("dr-only",
-		`database: {instance: web-dr-only, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-dr-only-AbCdEf"}`,
-		`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/dr-key"}`),
+	drOnly,
 	catalogtest.Environment("staging"),
 )
+
+// drOnly is an environment backed up to us-west-2 and to no backup account.
+var drOnly = catalogtest.Environment("dr-only",
+	`database: {instance: web-dr-only, secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:web-dr-only-AbCdEf"}`,
+	`backup: {schedule: "cron(0 3 * * ? *)", retention: {count: 2, days: 7}, drRegion: us-west-2, drKmsKey: "arn:aws:kms:us-west-2:123456789012:key/dr-key"}`)
 
 // copierRole is the backup account's role the catalog names; selfRole the
 // snapshot function's own.

@@ -426,12 +426,13 @@ func (r Retention) validate(at string) error {
 // validate checks a backup account whose copies are made in region, from
 // DR copies encrypted with a key of the home account home.
 func (a *BackupAccount) validate(at, region, home string) error {
-	switch {
-	case a.Account == "":
+	if a.Account == "" {
 		return &Error{Path: at + ".account", Problem: "required (the AWS account id the offsite copies go to)"}
-	case !accountRE.MatchString(a.Account):
+	}
+	if !accountRE.MatchString(a.Account) {
 		return &Error{Path: at + ".account", Problem: "must be an AWS account id (12 digits)"}
-	case a.Account == home:
+	}
+	if a.Account == home {
 		return &Error{Path: at + ".account", Problem: "must be another account than the one the backups are taken in (" + home + ", drKmsKey's): a copy in the same account shares its blast radius"}
 	}
 	if a.Role == "" {
@@ -440,13 +441,14 @@ func (a *BackupAccount) validate(at, region, home string) error {
 		return &Error{Path: at + ".role", Problem: "must be an IAM role ARN in " + a.Account + " (arn:aws:iam::" + a.Account + ":role/NAME)"}
 	}
 	k := kmsKeyOrAliasARNRE.FindStringSubmatch(a.KMSKey)
-	switch {
-	case a.KMSKey == "":
+	if a.KMSKey == "" {
 		return &Error{Path: at + ".kmsKey", Problem: "required (the key in " + a.Account + " the copies there are encrypted with)"}
-	case k == nil || k[1] != region || k[2] != a.Account || len(k[3]) > 256:
+	}
+	if k == nil || k[1] != region || k[2] != a.Account || len(k[3]) > 256 {
 		return &Error{Path: at + ".kmsKey", Problem: "must be a KMS key or alias ARN in " + a.Account + " and " + region +
 			" (arn:aws:kms:" + region + ":" + a.Account + ":key/ID or …:alias/NAME): RDS copies a shared encrypted snapshot only within its region"}
-	case strings.HasPrefix(k[3], "alias/aws/"):
+	}
+	if strings.HasPrefix(k[3], "alias/aws/") {
 		return &Error{Path: at + ".kmsKey", Problem: "must be a customer managed key, not an AWS managed one (" + k[3] + ")"}
 	}
 	return a.Retention.validate(at + ".retention")

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -185,6 +186,8 @@ func TestDataValid(t *testing.T) {
 		{"no backup account", backupAccountYAML, ""},
 		{"a backup account key ARN", "alias/stepship-backup-copies", "key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"},
 		{"a role with a path", "role/stepship-backup-copier", "role/stepship/backup-copier"},
+		{"a role name of 64 characters (IAM's limit)", "role/stepship-backup-copier", "role/" + strings.Repeat("r", 64)},
+		{"an alias of 256 characters (KMS's limit)", "alias/stepship-backup-copies", "alias/" + strings.Repeat("a", 250)},
 		{"a snapshot before every deploy", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n"},
 		{"the most pre-deploy snapshots kept", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n          beforeDeployRetention: {count: 20, days: 14}\n"},
 		{"no tables or assertions", "          tables: [users, billing.invoices]\n", ""},
@@ -328,6 +331,14 @@ func TestDatabaseNetwork(t *testing.T) {
 		prodAt  = "catalog: services[web].environments[production].database.network"
 		stageAt = "catalog: services[web].environments[staging].database.network"
 	)
+	ids := func(prefix string, n int) string {
+		var s []string
+		for i := range n {
+			s = append(s, fmt.Sprintf("%s%08x", prefix, i))
+		}
+		return strings.Join(s, ", ")
+	}
+	limits := "{subnets: [" + ids("subnet-", MaxNetworkSubnets) + "], securityGroups: [" + ids("sg-", MaxNetworkSecurityGroups) + "]}"
 	tests := []struct {
 		name, prod, staging string
 		want                string // error; "" valid
@@ -344,6 +355,8 @@ func TestDatabaseNetwork(t *testing.T) {
 		{"six security groups", "{subnets: [subnet-89abcdef], securityGroups: [sg-00000001, sg-00000002, sg-00000003, sg-00000004, sg-00000005, sg-00000006]}", "", prodAt + ".securityGroups: give 1 to 5"},
 		{"a subnet twice", "{subnets: [subnet-89abcdef, subnet-89abcdef], securityGroups: [sg-0123456789abcdef0]}", "", prodAt + ".subnets[1]: duplicate"},
 		{"an unknown field", "{subnets: [subnet-89abcdef], securityGroups: [sg-0123456789abcdef0], vpc: vpc-1}", "", "vpc"},
+		{"16 subnets and 5 security groups, Lambda's limits", limits, limits, ""},
+		{"17 subnets", strings.Replace(limits, "subnets: [", "subnets: [subnet-ffffffff, ", 1), "", prodAt + ".subnets: give 1 to 16"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -358,7 +371,8 @@ func TestDatabaseNetwork(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := c.MigrationNetwork()
-			if (tt.prod == "") != (got == nil) || (got != nil && (len(got.Subnets) != 2 || got.SecurityGroups[0] != "sg-0123456789abcdef0")) {
+			if (tt.prod == "") != (got == nil) || (got != nil && (len(got.Subnets) != strings.Count(tt.prod, "subnet-") ||
+				len(got.SecurityGroups) != strings.Count(tt.prod, "sg-") || !strings.Contains(tt.prod, got.SecurityGroups[0]))) {
 				t.Errorf("migration network %+v", got)
 			}
 		})

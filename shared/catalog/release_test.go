@@ -102,6 +102,8 @@ func TestReleaseDefaults(t *testing.T) {
 			catalog.Verify{TimeoutSeconds: 1200, Alarms: []string{}, Health: &catalog.Health{URL: "https://web/", Status: 100, Passes: 3, Attempts: 9, IntervalSeconds: 10}}},
 		{"health defaults", []string{"verify: {timeoutSeconds: 60, health: {url: https://web/healthz}}"}, nil,
 			catalog.Verify{TimeoutSeconds: 60, Alarms: []string{}, Health: &catalog.Health{URL: "https://web/healthz", Status: 200, Passes: 3, Attempts: 9, IntervalSeconds: 10}}},
+		{"bake, upper bound", []string{"verify: {timeoutSeconds: 60, bakeSeconds: 7200, alarms: [web-5xx]}"}, nil,
+			catalog.Verify{TimeoutSeconds: 60, BakeSeconds: 7200, Alarms: []string{"web-5xx"}}},
 		{"health given", []string{"verify: {timeoutSeconds: 900, bakeSeconds: 3600, alarms: [web-5xx], health: {url: http://10.0.0.1:8080/up, status: 204, passes: 1, attempts: 10, intervalSeconds: 300}}"}, nil,
 			catalog.Verify{TimeoutSeconds: 900, BakeSeconds: 3600, Alarms: []string{"web-5xx"}, Health: &catalog.Health{URL: "http://10.0.0.1:8080/up", Status: 204, Passes: 1, Attempts: 10, IntervalSeconds: 300}}},
 		{"twenty alarms, the most", []string{"verify: {alarms: [" + alarms(20) + "], health: {url: https://web/, status: 599, passes: 100, attempts: 100, intervalSeconds: 1}}"}, nil,

@@ -95,20 +95,17 @@ type Release struct {
 // left is the version the deploy left the database at: its migrationAfter,
 // else its migrationBefore; false when it records no migration.
 func (r Release) left() (int64, bool) {
-	switch {
-	case r.MigrationAfter != nil:
+	if r.MigrationAfter != nil {
 		return *r.MigrationAfter, true
-	case r.MigrationBefore != nil:
+	}
+	if r.MigrationBefore != nil {
 		return *r.MigrationBefore, true
 	}
 	return 0, false
 }
 
 func (r Release) String() string {
-	commit := r.Commit
-	if len(commit) > 7 {
-		commit = commit[:7]
-	}
+	commit := r.Commit[:min(len(r.Commit), 7)]
 	return fmt.Sprintf("the deploy of %s (%s, %s to %s)", commit, r.Outcome, r.Start.UTC().Format(time.RFC3339), r.End.UTC().Format(time.RFC3339))
 }
 
@@ -145,11 +142,10 @@ func SchemaAt(releases []Release, takenAt time.Time) backup.Expectation {
 	for _, r := range running {
 		v, _ := r.left()
 		versions = append(versions, v)
-		switch b := r.MigrationBefore; {
-		case b != nil && *b != v:
+		if b := r.MigrationBefore; b != nil && *b != v {
 			versions = append(versions, *b)
 			why = append(why, fmt.Sprintf("%d or %d: %s was running at %s", *b, v, r, at))
-		default:
+		} else {
 			why = append(why, fmt.Sprintf("%d: %s was running at %s", v, r, at))
 		}
 	}
@@ -202,7 +198,7 @@ func (t Table) ExpectedSchema(ctx context.Context, service, environment string, 
 			}
 			releases = append(releases, r)
 		}
-		if len(releases) > 0 && enough(releases, takenAt) {
+		if enough(releases, takenAt) {
 			break
 		}
 	}
@@ -217,10 +213,11 @@ func (t Table) ExpectedSchema(ctx context.Context, service, environment string, 
 }
 
 // enough reports whether entries older than the oldest of releases (read
-// newest first) can no longer change SchemaAt's result.
+// newest first) can no longer change SchemaAt's result; never for none.
 func enough(releases []Release, takenAt time.Time) bool {
 	var chosen *time.Time
-	for _, r := range releases {
+	for i := range releases {
+		r := &releases[i]
 		if _, ok := r.left(); ok && !r.Start.After(takenAt) && !r.End.After(takenAt) && (chosen == nil || r.End.After(*chosen)) {
 			chosen = &r.End
 		}

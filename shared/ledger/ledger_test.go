@@ -92,6 +92,8 @@ func TestSchemaAt(t *testing.T) {
 		{"nothing to apply: before and after alike", []Release{rel("a", ok, -2*h, -h, "3", "3")}, backup.FromLedger, []int64{3}, nil},
 		{"a tie on the end: the later entry", []Release{rel("b", ok, -3*h, -h, "3", "4"), rel("a", ok, -2*h, -h, "3", "5")},
 			backup.FromLedger, []int64{5}, nil},
+		{"a commit named by its first 7 characters", []Release{rel("abcdef1234", ok, -2*h, -h, "2", "3")},
+			backup.FromLedger, []int64{3}, []string{"3 after the deploy of abcdef1 (SUCCEEDED"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,6 +126,10 @@ type fakeTable struct {
 	queries []*dynamodb.QueryInput
 	puts    []*dynamodb.PutItemInput
 	err     error
+	// matched is what the key condition matched, newest first, once per
+	// condition (and number of items): the pages of one query read it.
+	matchedBy string
+	matched   []map[string]types.AttributeValue
 }
 
 func (f *fakeTable) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
@@ -133,20 +139,19 @@ func (f *fakeTable) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(
 	}
 	s := func(av types.AttributeValue) string { return av.(*types.AttributeValueMemberS).Value }
 	v := in.ExpressionAttributeValues
-	var match []map[string]types.AttributeValue
-	for _, it := range f.items {
-		if s(it["PK"]) == s(v[":pk"]) && s(it["SK"]) >= s(v[":from"]) && s(it["SK"]) <= s(v[":to"]) {
-			match = append(match, it)
+	if by := fmt.Sprintf("%q %q %q %d", s(v[":pk"]), s(v[":from"]), s(v[":to"]), len(f.items)); by != f.matchedBy {
+		f.matched, f.matchedBy = nil, by
+		for _, it := range f.items {
+			if s(it["PK"]) == s(v[":pk"]) && s(it["SK"]) >= s(v[":from"]) && s(it["SK"]) <= s(v[":to"]) {
+				f.matched = append(f.matched, it)
+			}
 		}
+		sort.Slice(f.matched, func(i, j int) bool { return s(f.matched[i]["SK"]) > s(f.matched[j]["SK"]) })
 	}
-	sort.Slice(match, func(i, j int) bool { return s(match[i]["SK"]) > s(match[j]["SK"]) })
+	match := f.matched
 	if in.ExclusiveStartKey != nil {
 		from := s(in.ExclusiveStartKey["SK"])
-		i := slices.IndexFunc(match, func(it map[string]types.AttributeValue) bool { return s(it["SK"]) < from })
-		if i < 0 {
-			i = len(match)
-		}
-		match = match[i:]
+		match = match[sort.Search(len(match), func(i int) bool { return s(match[i]["SK"]) < from }):]
 	}
 	out := &dynamodb.QueryOutput{}
 	n := int(aws.ToInt32(in.Limit))
@@ -189,7 +194,9 @@ func TestExpectedSchemaReadsTheTargetsDeploysUpToTakenAt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Source != backup.FromLedger || !slices.Equal(got.Versions, []int64{3}) {
+	// Nothing unreadable, nothing left unread: the detail says only why.
+	if got.Source != backup.FromLedger || !slices.Equal(got.Versions, []int64{3}) ||
+		got.Detail != "3 after the deploy of b000000 (SUCCEEDED, 2026-11-30T02:00:00Z to 2026-11-30T02:10:00Z)" {
 		t.Errorf("expectation %+v", got)
 	}
 	q := f.queries[0]
@@ -248,6 +255,38 @@ func TestExpectedSchemaStopsReadingWhenOlderEntriesCannotMatter(t *testing.T) {
 	}
 }
 
+// A ledger of more than maxReleases entries, none of which decides, is read
+// up to maxReleases, and the detail says so; one of exactly maxReleases is
+// read whole.
+func TestExpectedSchemaReadsAtMostMaxReleases(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		entries int
+		note    bool
+	}{
+		{"more than maxReleases", maxReleases + pageSize, true},
+		{"exactly maxReleases", maxReleases, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeTable{}
+			for i := range tt.entries {
+				start := -time.Duration(tt.entries-i) * time.Minute
+				f.items = append(f.items, item("web", "production", rel(fmt.Sprintf("c%05d", i), ok, start, start+10*time.Second, "", "")))
+			}
+			got, err := Table{Name: "t", Client: f}.ExpectedSchema(context.Background(), "web", "production", takenAt)
+			if err != nil || got.Source != backup.NoMigrationRecorded {
+				t.Fatalf("expectation %+v, %v", got, err)
+			}
+			if len(f.queries) != maxReleases/pageSize {
+				t.Errorf("%d queries, want %d", len(f.queries), maxReleases/pageSize)
+			}
+			if note := strings.HasSuffix(got.Detail, " (only the newest 10000 entries read)"); note != tt.note {
+				t.Errorf("detail %q", got.Detail)
+			}
+		})
+	}
+}
+
 func TestExpectedSchemaIgnoresUnreadableEntriesAndSaysSo(t *testing.T) {
 	good := item("web", "production", rel("a", ok, -2*time.Hour, -time.Hour, "2", "3"))
 	badVersion := item("web", "production", rel("b", ok, -30*time.Minute, -20*time.Minute, "", ""))
@@ -258,6 +297,48 @@ func TestExpectedSchemaIgnoresUnreadableEntriesAndSaysSo(t *testing.T) {
 	got, err := Table{Name: "t", Client: f}.ExpectedSchema(context.Background(), "web", "production", takenAt)
 	if err != nil || !slices.Equal(got.Versions, []int64{3}) || !strings.HasSuffix(got.Detail, "(2 unreadable entries ignored)") {
 		t.Errorf("expectation %+v, %v", got, err)
+	}
+}
+
+func TestDecodeRelease(t *testing.T) {
+	base := func(edit func(map[string]types.AttributeValue)) map[string]types.AttributeValue {
+		it := item("web", "production", rel("a", ok, -2*time.Hour, -time.Hour, "", ""))
+		edit(it)
+		return it
+	}
+	set := func(k, v string) func(map[string]types.AttributeValue) {
+		return func(it map[string]types.AttributeValue) { it[k] = &types.AttributeValueMemberS{Value: v} }
+	}
+	ptr := func(n int64) *int64 { return &n }
+	for _, tt := range []struct {
+		name          string
+		item          map[string]types.AttributeValue
+		before, after *int64
+		err           string
+	}{
+		{"no versions", base(func(map[string]types.AttributeValue) {}), nil, nil, ""},
+		{"version 0, goose's first", base(func(it map[string]types.AttributeValue) {
+			set("migrationBefore", "0")(it)
+			set("migrationAfter", "1")(it)
+		}), ptr(0), ptr(1), ""},
+		{"a negative version", base(set("migrationAfter", "-1")), nil, nil, `migrationAfter "-1" is not a migration version`},
+		{"a version that is not a number", base(set("migrationBefore", "twelve")), nil, nil, `migrationBefore "twelve" is not a migration version`},
+		{"no start", base(func(it map[string]types.AttributeValue) { delete(it, "start") }), nil, nil, ": start: parsing time"},
+		{"an unreadable end", base(set("end", "yesterday")), nil, nil, ": end: parsing time"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := decodeRelease(tt.item)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.HasPrefix(err.Error(), "entry release#") {
+					t.Errorf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(r.MigrationBefore, tt.before) || !reflect.DeepEqual(r.MigrationAfter, tt.after) ||
+				r.Commit != "a000000" || !r.Start.Equal(takenAt.Add(-2*time.Hour)) || !r.End.Equal(takenAt.Add(-time.Hour)) {
+				t.Errorf("release %+v, %v", r, err)
+			}
+		})
 	}
 }
 
