@@ -18,7 +18,7 @@ help:
 	@echo "make lint         gofmt, go vet, asl-validator on statemachines/*.asl.json"
 	@echo "make fuzz         every fuzz target for FUZZTIME (default 10s)"
 	@echo "make bench        benchmarks"
-	@echo "make mutate       mutation testing of functions/ and shared/ (tens of minutes; not in make test)"
+	@echo "make mutate       mutation testing of functions/ and shared/ (over an hour; not in make test)"
 	@echo "make synth        CloudFormation templates from infra/ (offline)"
 	@echo "make clean        remove build outputs (make distclean: installed tools too)"
 

@@ -12,7 +12,7 @@
 # measured: it counts against coverage, so a package whose every mutant timed
 # out fails instead of reading 100 %. The goal is >= 95 % and >= 90 % in every
 # package; the script exits 1 when a package misses it. Results go to
-# .tools/mutate/NAME.json and NAME.log; takes tens of minutes on 2 cores, so it
+# .tools/mutate/NAME.json and NAME.log; takes over an hour on 2 cores, so it
 # is not part of `make test`.
 #
 # Gremlins' time limit per mutant is the coverage run's time (built from
