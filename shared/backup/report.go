@@ -76,18 +76,19 @@ func (e *Expectation) Compare(found int64, mode payload.DrillMode) (bool, string
 	if e == nil {
 		return true, fmt.Sprintf("version %d (no expected version given: not compared)", found)
 	}
-	switch {
-	case len(e.Versions) > 0 && slices.Contains(e.Versions, found):
+	if len(e.Versions) > 0 && slices.Contains(e.Versions, found) {
 		return true, fmt.Sprintf("version %d, as %s: %s", found, e.what(), e.Detail)
-	case len(e.Versions) > 0:
-		return false, fmt.Sprintf("version %d, want %s (%s: %s)", found, oneOf(e.Versions), e.what(), e.Detail)
-	case e.Source == LedgerUnreachable && mode != payload.ModeFailover:
-		return false, fmt.Sprintf("version %d, not compared: the ledger is unreachable (%s)", found, e.Detail)
-	case e.Source == LedgerUnreachable:
-		return true, fmt.Sprintf("version %d, not compared: the ledger is unreachable, a failover goes on without it (%s)", found, e.Detail)
-	default:
-		return true, fmt.Sprintf("version %d, not compared: %s", found, e.Detail)
 	}
+	if len(e.Versions) > 0 {
+		return false, fmt.Sprintf("version %d, want %s (%s: %s)", found, oneOf(e.Versions), e.what(), e.Detail)
+	}
+	if e.Source == LedgerUnreachable && mode != payload.ModeFailover {
+		return false, fmt.Sprintf("version %d, not compared: the ledger is unreachable (%s)", found, e.Detail)
+	}
+	if e.Source == LedgerUnreachable {
+		return true, fmt.Sprintf("version %d, not compared: the ledger is unreachable, a failover goes on without it (%s)", found, e.Detail)
+	}
+	return true, fmt.Sprintf("version %d, not compared: %s", found, e.Detail)
 }
 
 // what names where the expected versions come from.
@@ -143,20 +144,25 @@ type DrillEnd struct {
 // listed), then a failover's end, then an error, then the checks.
 func (e DrillEnd) Outcome() string {
 	failover := e.Mode == payload.ModeFailover
-	switch {
-	case e.CleanupFailed:
+	if e.CleanupFailed {
 		return OutcomeCleanupFailed
-	case !e.Picked && e.Error != nil && e.Error.Error == OutcomeNoSnapshot:
+	}
+	if !e.Picked && e.Error != nil && e.Error.Error == OutcomeNoSnapshot {
 		return OutcomeNoSnapshot
-	case !e.Picked:
+	}
+	if !e.Picked {
 		return OutcomePickFailed
-	case failover && e.Error != nil:
+	}
+	if failover && e.Error != nil {
 		return OutcomeFailoverFailed
-	case failover:
+	}
+	if failover {
 		return OutcomeFailoverReady
-	case e.Error != nil:
+	}
+	if e.Error != nil {
 		return OutcomeDrillFailed
-	case e.Verification != nil && !e.Verification.Passed:
+	}
+	if e.Verification != nil && !e.Verification.Passed {
 		return OutcomeVerificationFailed
 	}
 	return OutcomeDrillPassed

@@ -72,14 +72,30 @@ func TestDrillEndOutcome(t *testing.T) {
 	}
 }
 
+// A subject of up to 100 characters is sent whole; a longer one is cut to
+// 97 and "...".
 func TestDrillReportSubjectFitsSNS(t *testing.T) {
-	r := DrillReport{Service: "web", Environment: "production", Mode: payload.ModeDrill, Outcome: OutcomeVerificationFailed}
-	if got := r.Subject(); got != "stepship drill web/production: VerificationFailed" {
-		t.Errorf("subject %q", got)
+	s32, s33, s40 := strings.Repeat("s", 32), strings.Repeat("s", 33), strings.Repeat("s", 40)
+	tests := []struct {
+		name string
+		r    DrillReport
+		want string
+	}{
+		{"short", DrillReport{Service: "web", Environment: "production", Mode: payload.ModeDrill, Outcome: OutcomeVerificationFailed},
+			"stepship drill web/production: VerificationFailed"},
+		{"100 characters: whole", DrillReport{Service: s32, Environment: s32, Mode: payload.ModeDrill, Outcome: OutcomeVerificationFailed},
+			"stepship drill " + s32 + "/" + s32 + ": VerificationFailed"},
+		{"101 characters: cut", DrillReport{Service: s33, Environment: s32, Mode: payload.ModeDrill, Outcome: OutcomeVerificationFailed},
+			"stepship drill " + s33 + "/" + s32 + ": VerificationFa..."},
+		{"long", DrillReport{Service: s40, Environment: s40, Mode: payload.ModeFailover, Outcome: OutcomeFailoverFailed},
+			"stepship failover " + s40 + "/" + s40[:38] + "..."},
 	}
-	long := strings.Repeat("s", 40)
-	r = DrillReport{Service: long, Environment: long, Mode: payload.ModeFailover, Outcome: OutcomeFailoverFailed}
-	if got := r.Subject(); len(got) != 100 || !strings.HasSuffix(got, "...") {
-		t.Errorf("subject %q (%d characters)", got, len(got))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.r.Subject()
+			if got != tt.want || len(got) > 100 {
+				t.Errorf("subject %q (%d characters), want %q", got, len(got), tt.want)
+			}
+		})
 	}
 }

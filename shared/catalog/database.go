@@ -187,10 +187,10 @@ const (
 // PreDeployRetention is the retention of the environment's pre-deploy
 // snapshots, or nil when it takes none.
 func (b *Backup) PreDeployRetention() *Retention {
-	switch {
-	case b == nil || !b.BeforeDeploy:
+	if b == nil || !b.BeforeDeploy {
 		return nil
-	case b.BeforeDeployRetention == nil:
+	}
+	if b.BeforeDeployRetention == nil {
 		r := DefaultBeforeDeployRetention
 		return &r
 	}
@@ -389,12 +389,13 @@ func (b *Backup) validate(at string) error {
 	}
 	if r := b.BeforeDeployRetention; r != nil {
 		at := at + ".beforeDeployRetention"
-		switch {
-		case !b.BeforeDeploy:
+		if !b.BeforeDeploy {
 			return &Error{Path: at, Problem: "is only for pre-deploy snapshots: set beforeDeploy: true, or remove it"}
-		case r.Count < 1 || r.Count > MaxBeforeDeployCount:
+		}
+		if r.Count < 1 || r.Count > MaxBeforeDeployCount {
 			return &Error{Path: at + ".count", Problem: fmt.Sprintf("must be between 1 and %d (the newest available pre-deploy snapshots always kept; default %d)", MaxBeforeDeployCount, DefaultBeforeDeployRetention.Count)}
-		case r.Days < 1 || r.Days > MaxBeforeDeployDays:
+		}
+		if r.Days < 1 || r.Days > MaxBeforeDeployDays {
 			return &Error{Path: at + ".days", Problem: fmt.Sprintf("must be between 1 and %d (pre-deploy snapshots younger than this are always kept; default %d)", MaxBeforeDeployDays, DefaultBeforeDeployRetention.Days)}
 		}
 	}

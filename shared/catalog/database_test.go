@@ -190,6 +190,7 @@ func TestDataValid(t *testing.T) {
 		{"an alias of 256 characters (KMS's limit)", "alias/stepship-backup-copies", "alias/" + strings.Repeat("a", 250)},
 		{"a snapshot before every deploy", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n"},
 		{"the most pre-deploy snapshots kept", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n          beforeDeployRetention: {count: 20, days: 14}\n"},
+		{"the fewest pre-deploy snapshots kept", "          retention: {count: 7, days: 14}\n", "          retention: {count: 7, days: 14}\n          beforeDeploy: true\n          beforeDeployRetention: {count: 1, days: 1}\n"},
 		{"no tables or assertions", "          tables: [users, billing.invoices]\n", ""},
 		{"no security group (the DR stack's)", "          securityGroup: sg-0123456789abcdef0\n", ""},
 		{"gov cloud", "arn:aws:secretsmanager:us-east-1", "arn:aws-us-gov:secretsmanager:us-gov-west-1"},
