@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -266,14 +267,25 @@ func TestImageAt(t *testing.T) {
 
 // FuzzParse: any input either loads into a catalog whose every environment
 // has a pattern and an ECS location, or fails with an error; never a panic.
+// And nothing Parse accepts has a field the decoder would drop: yaml.v3's
+// own strict decoder (KnownFields) decodes it too, so checkFields misses no
+// unknown field (an alias or a tagged key once slipped past it).
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(valid))
 	f.Add([]byte("version: 1\nservices:\n  - name: a\n    environments: [{}]\n"))
 	f.Add([]byte("a: &x [*x]"))
+	f.Add([]byte(strings.Replace(strings.Replace(valid, "branches: [main]", "branches: [main, &tags verify]", 1),
+		"        container: web\n      - name: staging", "        container: web\n        *tags : {junk: 1}\n      - name: staging", 1)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data)
 		if err != nil {
 			return
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		var strict Catalog
+		if err := dec.Decode(&strict); err != nil {
+			t.Fatalf("accepted what the strict decoder refuses: %v", err)
 		}
 		for _, s := range c.Services {
 			for _, e := range s.Environments {
