@@ -378,7 +378,8 @@ func (h *Handler) copyFailed(ctx context.Context, there rdssnap.Snapshots, id, r
 }
 
 // prune applies the catalog's retention in the home and the DR region (and
-// the pre-deploy snapshots' own in the home region), and measures the RPO: the age of the newest available copy in the DR region.
+// the pre-deploy snapshots' own in the home region), and measures the RPO:
+// the age of the newest available copy in the DR region.
 func (h *Handler) prune(ctx context.Context, t Task, log *slog.Logger) (PruneResult, error) {
 	tg, err := h.target(t.Service, t.Environment)
 	if err != nil {
@@ -388,10 +389,17 @@ func (h *Handler) prune(ctx context.Context, t Task, log *slog.Logger) (PruneRes
 	var res PruneResult
 	var failures []string
 	for _, region := range []string{h.home, tg.Backup.DRRegion} {
-		client := h.clients[region]
-		snaps, err := rdssnap.Snapshots{Client: client, Database: *tg.Database}.List(ctx)
+		// Pre-deploy snapshots are told apart in the home region only: they
+		// are never copied, and no tag or name makes a DR copy go sooner.
+		var pre *catalog.Retention
+		if region == h.home {
+			pre = tg.Backup.PreDeployRetention()
+		}
+		p, snaps, failed, err := h.pruneIn(ctx, tg, region, func(snaps []backup.Snapshot) backup.PrunePlan {
+			return backup.Prune(snaps, db, tg.Backup.Retention, pre, now)
+		}, log)
 		if err != nil {
-			return PruneResult{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to list snapshots in %s: %v", region, err)}
+			return PruneResult{}, err
 		}
 		if region == tg.Backup.DRRegion {
 			if n, ok := backup.Newest(snaps, db); ok {
@@ -399,22 +407,7 @@ func (h *Handler) prune(ctx context.Context, t Task, log *slog.Logger) (PruneRes
 				res.NewestCopy, res.RPOSeconds = &n, &rpo
 			}
 		}
-		// Pre-deploy snapshots are told apart in the home region only: they
-		// are never copied, and no tag or name makes a DR copy go sooner.
-		var pre *catalog.Retention
-		if region == h.home {
-			pre = tg.Backup.PreDeployRetention()
-		}
-		plan := backup.Prune(snaps, db, tg.Backup.Retention, pre, now)
-		p := Pruned{Region: region, Kept: plan.Keep, Deleted: []backup.Decision{}}
-		for _, d := range plan.Delete {
-			if err := deleteSnapshot(ctx, client, tg.Database.Aurora(), d.Snapshot); err != nil {
-				failures = append(failures, fmt.Sprintf("%s in %s: %v", d.Snapshot, region, err))
-				continue
-			}
-			log.Info("snapshot deleted", slog.String("snapshot", d.Snapshot), slog.String("region", region), slog.String("reason", d.Reason))
-			p.Deleted = append(p.Deleted, d)
-		}
+		failures = append(failures, failed...)
 		res.Regions = append(res.Regions, p)
 	}
 	if len(failures) > 0 {
@@ -433,31 +426,52 @@ func (h *Handler) prunePreDeploy(ctx context.Context, t Task, log *slog.Logger) 
 	if err != nil {
 		return Pruned{}, err
 	}
-	res := Pruned{Region: h.home, Kept: []backup.Decision{}, Deleted: []backup.Decision{}}
 	r := tg.Backup.PreDeployRetention()
 	if r == nil {
-		return res, nil
+		return Pruned{Region: h.home, Kept: []backup.Decision{}, Deleted: []backup.Decision{}}, nil
 	}
-	client := h.clients[h.home]
-	snaps, err := rdssnap.Snapshots{Client: client, Database: *tg.Database}.List(ctx)
+	db, now := tg.Database.Identifier(), h.now()
+	p, _, failures, err := h.pruneIn(ctx, tg, h.home, func(snaps []backup.Snapshot) backup.PrunePlan {
+		return backup.PrunePreDeploy(snaps, db, *r, now)
+	}, log)
 	if err != nil {
-		return Pruned{}, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to list snapshots in %s: %v", h.home, err)}
-	}
-	plan := backup.PrunePreDeploy(snaps, tg.Database.Identifier(), *r, h.now())
-	res.Kept = plan.Keep
-	var failures []string
-	for _, d := range plan.Delete {
-		if err := deleteSnapshot(ctx, client, tg.Database.Aurora(), d.Snapshot); err != nil {
-			failures = append(failures, fmt.Sprintf("%s in %s: %v", d.Snapshot, h.home, err))
-			continue
-		}
-		log.Info("snapshot deleted", slog.String("snapshot", d.Snapshot), slog.String("region", h.home), slog.String("reason", d.Reason))
-		res.Deleted = append(res.Deleted, d)
+		return Pruned{}, err
 	}
 	if len(failures) > 0 {
 		return Pruned{}, &taskerr.RDSCallFailed{Reason: "failed to delete " + strings.Join(failures, "; ")}
 	}
-	return res, nil
+	return p, nil
+}
+
+// pruneIn lists the target database's snapshots in region, deletes what
+// plan says, and returns what it kept and deleted, the snapshots as listed,
+// and one failure ("ID in REGION: error") per snapshot it could not delete.
+func (h *Handler) pruneIn(ctx context.Context, tg catalog.Target, region string, plan func([]backup.Snapshot) backup.PrunePlan, log *slog.Logger) (Pruned, []backup.Snapshot, []string, error) {
+	client := h.clients[region]
+	snaps, err := rdssnap.Snapshots{Client: client, Database: *tg.Database}.List(ctx)
+	if err != nil {
+		return Pruned{}, nil, nil, &taskerr.RDSCallFailed{Reason: fmt.Sprintf("failed to list snapshots in %s: %v", region, err)}
+	}
+	pl := plan(snaps)
+	deleted, failures := deletePlanned(ctx, client, tg.Database.Aurora(), pl.Delete, " in "+region,
+		log.With(slog.String("region", region)), "snapshot deleted")
+	return Pruned{Region: region, Kept: pl.Keep, Deleted: deleted}, snaps, failures, nil
+}
+
+// deletePlanned deletes the snapshots of decisions, logging each deletion as
+// msg; it returns those deleted and one failure ("ID" + where + ": error")
+// per snapshot it could not delete.
+func deletePlanned(ctx context.Context, client snapshotDeleter, aurora bool, decisions []backup.Decision, where string, log *slog.Logger, msg string) ([]backup.Decision, []string) {
+	deleted, failures := []backup.Decision{}, []string(nil)
+	for _, d := range decisions {
+		if err := deleteSnapshot(ctx, client, aurora, d.Snapshot); err != nil {
+			failures = append(failures, fmt.Sprintf("%s%s: %v", d.Snapshot, where, err))
+			continue
+		}
+		log.Info(msg, slog.String("snapshot", d.Snapshot), slog.String("reason", d.Reason))
+		deleted = append(deleted, d)
+	}
+	return deleted, failures
 }
 
 // deleteSnapshot deletes one snapshot; one already gone is fine.

@@ -88,16 +88,9 @@ func (h *Handler) pruneBackupAccount(ctx context.Context, log *slog.Logger) (Acc
 		// nil: nothing makes a copy here go sooner (a pre-deploy snapshot
 		// is never copied; one named or tagged so is counted alike).
 		plan := backup.Prune(backup.NoOlderThanMade(snaps), db, tg.Backup.BackupAccount.Retention, nil, now)
-		p := PrunedDatabase{Service: tg.Service, Environment: tg.Environment, Database: db, Kept: plan.Keep, Deleted: []backup.Decision{}}
-		for _, d := range plan.Delete {
-			if err := deleteSnapshot(ctx, client, tg.Database.Aurora(), d.Snapshot); err != nil {
-				failures = append(failures, fmt.Sprintf("%s: %v", d.Snapshot, err))
-				continue
-			}
-			log.Info("copy deleted", slog.String("snapshot", d.Snapshot), slog.String("account", h.offsite), slog.String("reason", d.Reason))
-			p.Deleted = append(p.Deleted, d)
-		}
-		res.Databases = append(res.Databases, p)
+		deleted, failed := deletePlanned(ctx, client, tg.Database.Aurora(), plan.Delete, "", log.With(slog.String("account", h.offsite)), "copy deleted")
+		failures = append(failures, failed...)
+		res.Databases = append(res.Databases, PrunedDatabase{Service: tg.Service, Environment: tg.Environment, Database: db, Kept: plan.Keep, Deleted: deleted})
 	}
 	if len(failures) > 0 {
 		return AccountPruneResult{}, &taskerr.RDSCallFailed{Reason: "failed to delete in backup account " + h.offsite + ": " + strings.Join(failures, "; ")}
